@@ -1,0 +1,7 @@
+"""Loomal Vault: an encrypted credential vault for AI agents."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,62 @@
+"""What every ``loomal`` command shares: error reporting, server-side store options."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from loomal.config import ServerSettings
+from loomal.errors import LoomalError
+
+__all__ = ["fail", "reports_errors", "run_async", "server_settings", "store_options"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn any Loomal error into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LoomalError as exc:
+            fail(exc.message)
+            raise  # unreachable: fail() exits
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coro)
+
+
+def store_options(func: Callable[P, R]) -> Callable[P, R]:
+    """``--data-dir`` / ``--database-url``: which store a server-side command uses."""
+    func = click.option(
+        "--database-url",
+        envvar="LOOMAL_DATABASE_URL",
+        help="postgresql://... to use PostgreSQL instead of the embedded SQLite file.",
+    )(func)
+    func = click.option(
+        "--data-dir",
+        envvar="LOOMAL_DATA_DIR",
+        type=click.Path(file_okay=False),
+        help="Where the SQLite file and the generated master key live [default: ./loomal-data].",
+    )(func)
+    return func
+
+
+def server_settings(**flags: Any) -> ServerSettings:
+    return ServerSettings.load(flags)

@@ -1,0 +1,147 @@
+"""``loomal identity``: create, list, revoke identities and their API keys.
+
+Runs on the server host against the same store as ``loomal serve`` (the same
+``--data-dir`` / ``--database-url``); a running server sees the change at once
+(revocations within its auth-cache bound). Needs no master key: identities
+hold no encrypted data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from loomal.cli.common import reports_errors, run_async, server_settings, store_options
+from loomal.core.identities import IdentityService
+from loomal.core.models import IdentityCreated, IdentityInfo
+from loomal.core.timestamps import parse_iso8601
+from loomal.runtime import open_store
+
+__all__ = ["identity"]
+
+
+async def _with_identities(settings_flags: dict[str, Any], action: Any) -> Any:
+    store = await open_store(server_settings(**settings_flags))
+    try:
+        return await action(IdentityService(store, cache_seconds=0))
+    finally:
+        await store.close()
+
+
+def _expiry(value: str | None) -> int | None:
+    return None if value is None else parse_iso8601(value, field="--expires-at")
+
+
+@click.group()
+def identity() -> None:
+    """Manage identities and API keys (run on the server host)."""
+
+
+def _print_created(created: IdentityCreated, as_json: bool) -> None:
+    if as_json:
+        click.echo(msgspec.json.encode(created).decode())
+        return
+    click.echo(f"Identity {created.name} ({created.identity_id}), scopes: {' '.join(created.scopes)}")
+    click.echo("API key (shown only this once):", err=True)
+    click.echo(created.api_key)
+
+
+@identity.command("create")
+@click.argument("name")
+@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@store_options
+@reports_errors
+def create(
+    name: str,
+    scopes: str,
+    expires_at: str | None,
+    as_json: bool,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Create identity NAME with a first API key; the key is the last line printed."""
+    expiry = _expiry(expires_at)
+    created = run_async(
+        _with_identities(
+            {"data_dir": data_dir, "database_url": database_url},
+            lambda ids: ids.create_identity(name, scopes=scopes.split(","), expires_at=expiry),
+        )
+    )
+    _print_created(created, as_json)
+
+
+@identity.command("add-key")
+@click.argument("name")
+@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@store_options
+@reports_errors
+def add_key(
+    name: str,
+    scopes: str,
+    expires_at: str | None,
+    as_json: bool,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Issue another API key for identity NAME (e.g. to rotate without downtime)."""
+    expiry = _expiry(expires_at)
+    created = run_async(
+        _with_identities(
+            {"data_dir": data_dir, "database_url": database_url},
+            lambda ids: ids.add_key(name, scopes=scopes.split(","), expires_at=expiry),
+        )
+    )
+    _print_created(created, as_json)
+
+
+@identity.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@store_options
+@reports_errors
+def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None:
+    """List identities and their keys (prefixes only)."""
+    infos: list[IdentityInfo] = run_async(
+        _with_identities(
+            {"data_dir": data_dir, "database_url": database_url},
+            lambda ids: ids.list_identities(),
+        )
+    )
+    if as_json:
+        click.echo(msgspec.json.encode(infos).decode())
+        return
+    table = Table("identity", "id", "key", "scopes", "created", "expires", "revoked")
+    for info in infos:
+        for key in info.keys or [None]:
+            table.add_row(
+                info.name,
+                info.identity_id,
+                key.prefix + "…" if key else "-",
+                " ".join(key.scopes) if key else "-",
+                f"{info.created_at:%Y-%m-%d %H:%M}",
+                f"{key.expires_at:%Y-%m-%d %H:%M}" if key and key.expires_at else "-",
+                f"{key.revoked_at:%Y-%m-%d %H:%M}" if key and key.revoked_at else "-",
+            )
+    Console().print(table)
+
+
+@identity.command("revoke")
+@click.argument("target")
+@store_options
+@reports_errors
+def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
+    """Revoke TARGET: an identity name (all its keys), a key prefix, or a whole key."""
+    count = run_async(
+        _with_identities(
+            {"data_dir": data_dir, "database_url": database_url},
+            lambda ids: ids.revoke(target),
+        )
+    )
+    click.echo(f"Revoked {count} API key(s).")

@@ -1,0 +1,149 @@
+"""``loomal serve``: prepare the store (migrations, master key, first identity)
+once in the parent process, then serve the API with uvicorn.
+
+With ``--workers N`` each worker opens its own connections to the same store;
+they share nothing else, so any request may go to any worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+
+import click
+import uvicorn
+
+from loomal import __version__
+from loomal.cli.common import fail, reports_errors, run_async, server_settings, store_options
+from loomal.config import DEFAULT_PORT, ServerSettings
+from loomal.core.models import IdentityCreated
+from loomal.runtime import open_vault
+from loomal.server.app import create_app
+
+__all__ = ["serve"]
+
+
+async def _prepare(settings: ServerSettings) -> tuple[str, IdentityCreated | None, str]:
+    vault = await open_vault(settings)
+    try:
+        created = await vault.identities.ensure_first_identity()
+        source = vault.key_source
+        if source.generated:
+            key_note = (
+                f"generated {source.description} (mode 0600). Back it up: without it the "
+                "stored credentials cannot be decrypted."
+            )
+        else:
+            key_note = f"from {source.description}"
+        where = (
+            "PostgreSQL" if settings.is_postgres else f"SQLite at {settings.data_dir / 'loomal.db'}"
+        )
+        return where, created, key_note
+    finally:
+        await vault.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)")
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@click.command()
+@click.option("--host", envvar="LOOMAL_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="LOOMAL_PORT", type=int, default=DEFAULT_PORT, show_default=True)
+@click.option("--workers", envvar="LOOMAL_WORKERS", type=int, default=1, show_default=True)
+@click.option(
+    "--master-key-file",
+    envvar="LOOMAL_MASTER_KEY_FILE",
+    type=click.Path(dir_okay=False),
+    help="Key file (one base64 key per line). LOOMAL_MASTER_KEY takes precedence.",
+)
+@click.option(
+    "--auth-cache-seconds",
+    envvar="LOOMAL_AUTH_CACHE_SECONDS",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="How long a key's lookup is cached: the bound on revocation delay (0 = no cache).",
+)
+@click.option(
+    "--usage-flush-seconds",
+    envvar="LOOMAL_USAGE_FLUSH_SECONDS",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Longest delay before lastUsedAt updates are written.",
+)
+@click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
+@store_options
+@reports_errors
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    master_key_file: str | None,
+    auth_cache_seconds: float,
+    usage_flush_seconds: float,
+    access_log: bool,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Start the vault server (SQLite in ./loomal-data unless --database-url is given)."""
+    _configure_logging()
+    settings = server_settings(
+        host=host,
+        port=port,
+        workers=workers,
+        master_key_file=master_key_file,
+        auth_cache_seconds=auth_cache_seconds,
+        usage_flush_seconds=usage_flush_seconds,
+        data_dir=data_dir,
+        database_url=database_url,
+    )
+    _check_port_free(settings.host, settings.port)
+    where, created, key_note = run_async(_prepare(settings))
+    click.echo(f"Loomal Vault {__version__}")
+    click.echo(f"  store:      {where}")
+    click.echo(f"  master key: {key_note}")
+    if created is not None:
+        click.echo(
+            f'\nCreated the first identity "{created.name}" ({", ".join(created.scopes)}).\n'
+            "Its API key is shown only this once:\n"
+        )
+        click.echo(f"    {created.api_key}\n")
+        click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
+    click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
+    sys.stdout.flush()
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "http": "httptools",
+        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        "access_log": access_log,
+        "server_header": False,
+        "date_header": True,
+        "log_level": "info" if access_log else "warning",
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings=settings), **options)  # type: ignore[arg-type]
+    else:
+        os.environ.update(settings.to_env())
+        uvicorn.run(
+            "loomal.server.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **options,  # type: ignore[arg-type]
+        )

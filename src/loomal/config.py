@@ -1,0 +1,114 @@
+"""Server settings, validated once at start, from flags and ``LOOMAL_*`` variables.
+
+Flags win over environment variables, which win over defaults. Worker processes
+receive the parent's settings through the same variables (:meth:`to_env`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from loomal.errors import ValidationError
+
+__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
+
+DEFAULT_DATA_DIR = "loomal-data"
+DEFAULT_PORT = 8470
+
+_ENV = {
+    "data_dir": "LOOMAL_DATA_DIR",
+    "database_url": "LOOMAL_DATABASE_URL",
+    "master_key_file": "LOOMAL_MASTER_KEY_FILE",
+    "host": "LOOMAL_HOST",
+    "port": "LOOMAL_PORT",
+    "workers": "LOOMAL_WORKERS",
+    "auth_cache_seconds": "LOOMAL_AUTH_CACHE_SECONDS",
+    "usage_flush_seconds": "LOOMAL_USAGE_FLUSH_SECONDS",
+    "max_credentials_per_identity": "LOOMAL_MAX_CREDENTIALS_PER_IDENTITY",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    database_url: str | None = None
+    master_key_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    auth_cache_seconds: float = 2.0
+    usage_flush_seconds: float = 1.0
+    max_credentials_per_identity: int | None = None
+
+    def __repr__(self) -> str:
+        url = "postgresql://***" if self.database_url else None
+        return f"ServerSettings(data_dir={str(self.data_dir)!r}, database_url={url!r}, port={self.port})"
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> ServerSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field, var in _ENV.items():
+            if env.get(var):
+                values[field] = env[var]
+        for field, value in (overrides or {}).items():
+            if value is not None:
+                values[field] = value
+        try:
+            settings = cls(
+                data_dir=Path(values.get("data_dir", DEFAULT_DATA_DIR)).expanduser().absolute(),
+                database_url=values.get("database_url") or None,
+                master_key_file=(
+                    Path(values["master_key_file"]).expanduser().absolute()
+                    if values.get("master_key_file")
+                    else None
+                ),
+                host=str(values.get("host", "127.0.0.1")),
+                port=int(values.get("port", DEFAULT_PORT)),
+                workers=int(values.get("workers", 1)),
+                auth_cache_seconds=float(values.get("auth_cache_seconds", 2.0)),
+                usage_flush_seconds=float(values.get("usage_flush_seconds", 1.0)),
+                max_credentials_per_identity=(
+                    int(values["max_credentials_per_identity"])
+                    if values.get("max_credentials_per_identity")
+                    else None
+                ),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"Invalid server setting: {exc}") from None
+        return settings.validated()
+
+    def validated(self) -> ServerSettings:
+        if not 0 < self.port < 65536:
+            raise ValidationError("port must be between 1 and 65535.")
+        if self.workers < 1:
+            raise ValidationError("workers must be at least 1.")
+        if not 0 < self.usage_flush_seconds <= 60:
+            raise ValidationError("usage flush interval must be between 0 and 60 seconds.")
+        if self.auth_cache_seconds < 0:
+            raise ValidationError("auth cache seconds must not be negative.")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValidationError("database URL must start with postgresql://.")
+        return self
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    def with_(self, **changes: Any) -> ServerSettings:
+        return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``LOOMAL_*`` variables, for worker processes."""
+        env: dict[str, str] = {}
+        for field, var in _ENV.items():
+            value = getattr(self, field)
+            if value is not None:
+                env[var] = str(value)
+        return env

@@ -1,0 +1,195 @@
+"""Identities and their API keys: creation, listing, revocation, authentication.
+
+Authentication caches a key's principal for ``cache_seconds`` so that the hot
+read path does not query the database on every request. That cache is the
+*only* delay between a revocation (made by any process) and its effect; its
+bound is documented in docs/security.md. Unknown keys are never cached, so a
+freshly created key works at once on every server.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+
+from loomal.core.identity import (
+    KEY_PREFIX,
+    Principal,
+    Scope,
+    generate_api_key,
+    hash_api_key,
+    key_display_prefix,
+    keys_match,
+    parse_scopes,
+)
+from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
+from loomal.core.store import ApiKeyRow, IdentityRow, Store
+from loomal.core.timestamps import from_micros, to_micros
+from loomal.core.types import validate_credential_name
+from loomal.errors import AuthenticationError, NotFoundError, ValidationError
+
+__all__ = ["IdentityService"]
+
+log = logging.getLogger("loomal.auth")
+
+_CACHE_LIMIT = 10_000
+
+
+class IdentityService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """Resolve an ``Authorization: Bearer loid-...`` header to a principal.
+
+        Unknown, revoked and expired keys get the same answer.
+        """
+        api_key = _bearer_token(authorization)
+        presented = hash_api_key(api_key)
+        now = self._clock()
+        cached = self._cache.get(presented)
+        if cached is not None and cached[0] > now:
+            principal = cached[1]
+        else:
+            principal = await self._load_principal(presented, now)
+        if principal.key_expires_at is not None and principal.key_expires_at <= to_micros(now):
+            raise AuthenticationError("Invalid API key.")
+        return principal
+
+    async def _load_principal(self, presented: bytes, now: float) -> Principal:
+        row = await self._store.find_api_key(key_hash=presented)
+        if row is None or not keys_match(row.key_hash, presented) or row.revoked_at is not None:
+            self._cache.pop(presented, None)
+            raise AuthenticationError("Invalid API key.")
+        principal = Principal(
+            identity_id=row.identity_id,
+            key_prefix=row.prefix,
+            scopes=parse_scopes(row.scopes.split()),
+            key_expires_at=row.expires_at,
+        )
+        if self._cache_seconds > 0:
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[presented] = (now + self._cache_seconds, principal)
+        return principal
+
+    async def create_identity(
+        self, name: str, *, scopes: Iterable[str], expires_at: int | None = None
+    ) -> IdentityCreated:
+        """Create an identity with its first API key; the key is returned only here."""
+        validate_credential_name(name)
+        parsed = parse_scopes(scopes)
+        now = to_micros(self._clock())
+        identity = IdentityRow(identity_id="id_" + secrets.token_hex(12), name=name, created_at=now)
+        api_key, key_row = self._new_key(identity.identity_id, parsed, now, expires_at)
+        await self._store.create_identity(identity=identity, api_key=key_row)
+        return IdentityCreated(
+            identity_id=identity.identity_id,
+            name=name,
+            api_key=api_key,
+            scopes=sorted(s.value for s in parsed),
+        )
+
+    async def add_key(
+        self, name: str, *, scopes: Iterable[str], expires_at: int | None = None
+    ) -> IdentityCreated:
+        """Issue another key for an existing identity (for rotation without downtime)."""
+        identity = await self._store.get_identity(name=name)
+        if identity is None:
+            raise NotFoundError(f"No identity named {name!r}.")
+        parsed = parse_scopes(scopes)
+        api_key, key_row = self._new_key(
+            identity.identity_id, parsed, to_micros(self._clock()), expires_at
+        )
+        await self._store.add_api_key(api_key=key_row)
+        return IdentityCreated(
+            identity_id=identity.identity_id,
+            name=name,
+            api_key=api_key,
+            scopes=sorted(s.value for s in parsed),
+        )
+
+    def _new_key(
+        self, identity_id: str, scopes: frozenset[Scope], now: int, expires_at: int | None
+    ) -> tuple[str, ApiKeyRow]:
+        if expires_at is not None and expires_at <= now:
+            raise ValidationError("expiresAt must be in the future.")
+        api_key = generate_api_key()
+        row = ApiKeyRow(
+            key_hash=hash_api_key(api_key),
+            identity_id=identity_id,
+            prefix=key_display_prefix(api_key),
+            scopes=" ".join(sorted(s.value for s in scopes)),
+            created_at=now,
+            expires_at=expires_at,
+            revoked_at=None,
+        )
+        return api_key, row
+
+    async def list_identities(self) -> list[IdentityInfo]:
+        return [
+            IdentityInfo(
+                identity_id=identity.identity_id,
+                name=identity.name,
+                created_at=from_micros(identity.created_at),
+                keys=[
+                    ApiKeyInfo(
+                        prefix=k.prefix,
+                        scopes=k.scopes.split(),
+                        created_at=from_micros(k.created_at),
+                        expires_at=None if k.expires_at is None else from_micros(k.expires_at),
+                        revoked_at=None if k.revoked_at is None else from_micros(k.revoked_at),
+                    )
+                    for k in keys
+                ],
+            )
+            for identity, keys in await self._store.list_identities()
+        ]
+
+    async def revoke(self, target: str) -> int:
+        """Revoke by identity name (all its keys), by key prefix, or by the full key."""
+        now = to_micros(self._clock())
+        if target.startswith(KEY_PREFIX):
+            if len(target) > len(key_display_prefix(target)):
+                found = await self._store.find_api_key(key_hash=hash_api_key(target))
+                if found is None:
+                    raise NotFoundError("No such API key.")
+                target = found.prefix
+            count = await self._store.revoke_api_keys(prefix=target, at=now)
+        else:
+            identity = await self._store.get_identity(name=target)
+            if identity is None:
+                raise NotFoundError(f"No identity or key prefix {target!r}.")
+            count = await self._store.revoke_api_keys(identity_id=identity.identity_id, at=now)
+        self._cache.clear()
+        if count == 0:
+            raise NotFoundError(f"No live API key matches {target!r}.")
+        log.info("revoked %d API key(s) matching %s", count, target[:13])
+        return count
+
+    async def ensure_first_identity(self, name: str = "default") -> IdentityCreated | None:
+        """On an empty store, create a first identity with both scopes."""
+        if await self._store.count_identities() > 0:
+            return None
+        return await self.create_identity(name, scopes=[Scope.READ, Scope.WRITE])
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationError("Missing API key: send Authorization: Bearer loid-...")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
+        raise AuthenticationError("Invalid API key.")
+    return token

@@ -1,0 +1,377 @@
+"""VaultService: every vault use case, and the only place their rules live.
+
+Adapters (HTTP routes, MCP tools, CLI commands) authenticate, then call one
+method here. Scope checks, validation, expiry, encryption and the backup-code
+rules are all below.
+
+``lastUsedAt`` is updated by every retrieval without a durable commit on the
+read path: retrievals are noted in memory, shown at once by this process, and
+written in one batch by :meth:`flush_usage`, which the server calls at least
+every ``usage_flush_seconds`` (default 1 s) and on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from loomal.core.crypto import Binding, Keyring, SealedData
+from loomal.core.identity import Principal, Scope
+from loomal.core.models import (
+    BackupCode,
+    Credential,
+    CredentialPage,
+    CredentialSummary,
+    StoreRequest,
+    StoreResponse,
+    TotpCodeResponse,
+)
+from loomal.core.store import CredentialRow, Store
+from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
+from loomal.core.totp import TotpParameters, totp_code
+from loomal.core.types import (
+    CredentialType,
+    parse_credential_type,
+    validate_credential_name,
+    validate_data,
+    validate_metadata,
+)
+from loomal.errors import (
+    ConflictError,
+    ExpiredError,
+    IntegrityError,
+    NotFoundError,
+    ValidationError,
+)
+
+__all__ = ["REDACTED", "VaultService"]
+
+log = logging.getLogger("loomal.vault")
+
+REDACTED = "[REDACTED]"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+_json_decode = msgspec.json.Decoder(dict[str, Any]).decode
+_json_encode = msgspec.json.Encoder().encode
+
+
+class VaultService:
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_credentials_per_identity: int | None = None,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._clock = clock
+        self._max_credentials = max_credentials_per_identity
+        self._pending_use: dict[str, int] = {}
+
+    # -- store / overwrite --------------------------------------------------
+
+    async def store_credential(
+        self, principal: Principal, name: str, request: StoreRequest
+    ) -> tuple[StoreResponse, bool]:
+        """Create or overwrite ``name``; returns the response and whether it was created.
+
+        Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
+        data under a fresh data key and the next version number.
+        """
+        principal.require(Scope.WRITE)
+        validate_credential_name(name)
+        ctype = parse_credential_type(request.type)
+        data = validate_data(ctype, request.data)
+        metadata = validate_metadata(ctype, request.metadata)
+        expires_at = (
+            None
+            if request.expires_at is None
+            else parse_iso8601(request.expires_at, field="expiresAt")
+        )
+        plaintext = _json_encode(data)
+        metadata_json = _json_encode(metadata)
+        count = None
+        if self._max_credentials is not None:
+            count = await self._store.count_credentials(identity_id=principal.identity_id)
+
+        def change(
+            existing: CredentialRow | None,
+        ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
+            now = to_micros(self._clock())
+            if existing is None:
+                if count is not None and self._max_credentials is not None:
+                    if count >= self._max_credentials:
+                        raise ConflictError(
+                            f"This identity already holds {count} credentials, the limit.",
+                            code="credential_limit",
+                        )
+                credential_id, created_at, version, last_used = _new_credential_id(), now, 1, None
+            else:
+                credential_id = existing.credential_id
+                created_at, last_used = existing.created_at, existing.last_used_at
+                version = existing.version + 1
+            binding = Binding(principal.identity_id, credential_id, name, version)
+            row = _row_from_sealed(
+                self._keyring.seal(plaintext, binding),
+                binding,
+                type=ctype.value,
+                metadata_json=metadata_json,
+                expires_at=expires_at,
+                created_at=created_at,
+                updated_at=now,
+                last_used_at=last_used,
+            )
+            return row, (row, existing is None)
+
+        row, created = await self._store.modify_credential(
+            identity_id=principal.identity_id, name=name, change=change
+        )
+        return (
+            StoreResponse(
+                credential_id=row.credential_id,
+                type=row.type,
+                name=row.name,
+                metadata=metadata,
+                expires_at=_opt_time(row.expires_at),
+                created_at=from_micros(row.created_at),
+                updated_at=from_micros(row.updated_at),
+            ),
+            created,
+        )
+
+    # -- retrieval ---------------------------------------------------------------
+
+    async def get_credential(self, principal: Principal, name: str) -> Credential:
+        """The credential with decrypted data; a TOTP secret is redacted."""
+        row = await self._readable_row(principal, name)
+        data = self._open(row)
+        if row.type == CredentialType.TOTP:
+            data["secret"] = REDACTED
+        now = self._note_use(row)
+        summary = self._summary(row, last_used_at=now)
+        return Credential(**msgspec.structs.asdict(summary), data=data)
+
+    async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
+        row = await self._readable_row(principal, name)
+        if row.type != CredentialType.TOTP:
+            raise ConflictError(f"{name!r} is a {row.type} credential, not TOTP.", code="not_totp")
+        data = self._open(row)
+        params = TotpParameters.from_metadata(_json_decode(row.metadata_json))
+        code = totp_code(data["secret"], at=self._clock(), params=params)
+        self._note_use(row)
+        return TotpCodeResponse(
+            code=code.code,
+            backup_codes_remaining=len(data.get("backupCodes", [])),
+            period=code.period,
+            expires_at=from_micros(code.expires_at * 1_000_000),
+            seconds_remaining=code.seconds_remaining,
+        )
+
+    async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
+        """Atomically move the first unused backup code to ``usedBackupCodes`` and return it.
+
+        Runs in one write transaction holding the row, so concurrent callers on
+        any number of processes never receive the same code and none is lost.
+        """
+        principal.require(Scope.WRITE)
+        validate_credential_name(name)
+
+        def change(existing: CredentialRow | None) -> tuple[CredentialRow, BackupCode]:
+            if existing is None:
+                raise _not_found(name)
+            now = to_micros(self._clock())
+            self._check_fresh(existing, now)
+            if existing.type != CredentialType.TOTP:
+                raise ConflictError(
+                    f"{name!r} is a {existing.type} credential, not TOTP.", code="not_totp"
+                )
+            data = self._open(existing)
+            codes: list[str] = list(data.get("backupCodes", []))
+            if not codes:
+                raise ConflictError(
+                    f"{name!r} has no unused backup codes left.", code="no_backup_codes"
+                )
+            code = codes.pop(0)
+            data["backupCodes"] = codes
+            data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
+            binding = Binding(principal.identity_id, existing.credential_id, name, existing.version + 1)
+            row = _row_from_sealed(
+                self._keyring.seal(_json_encode(data), binding),
+                binding,
+                type=existing.type,
+                metadata_json=existing.metadata_json,
+                expires_at=existing.expires_at,
+                created_at=existing.created_at,
+                updated_at=now,
+                last_used_at=now,
+            )
+            return row, BackupCode(code=code, backup_codes_remaining=len(codes))
+
+        return await self._store.modify_credential(
+            identity_id=principal.identity_id, name=name, change=change
+        )
+
+    async def list_credentials(
+        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> CredentialPage:
+        """One page of summaries ordered by name; never any field of ``data``."""
+        principal.require(Scope.READ)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+        rows = await self._store.list_credentials(
+            identity_id=principal.identity_id, after_name=_decode_cursor(cursor), limit=limit + 1
+        )
+        page = rows[:limit]
+        next_cursor = _encode_cursor(page[-1].name) if len(rows) > limit else None
+        pending = self._pending_use
+        return CredentialPage(
+            credentials=[self._summary(r, last_used_at=pending.get(r.credential_id)) for r in page],
+            next_cursor=next_cursor,
+        )
+
+    async def delete_credential(self, principal: Principal, name: str) -> None:
+        principal.require(Scope.WRITE)
+        validate_credential_name(name)
+        if not await self._store.delete_credential(identity_id=principal.identity_id, name=name):
+            raise _not_found(name)
+
+    # -- lastUsedAt coalescing --------------------------------------------------
+
+    async def flush_usage(self) -> int:
+        """Write the noted retrievals in one batch; returns how many credentials."""
+        if not self._pending_use:
+            return 0
+        pending, self._pending_use = self._pending_use, {}
+        try:
+            await self._store.record_last_used(last_used=pending)
+        except Exception:
+            for key, value in pending.items():
+                self._pending_use[key] = max(value, self._pending_use.get(key, 0))
+            raise
+        return len(pending)
+
+    async def run_usage_flusher(self, interval: float) -> None:
+        """Flush every ``interval`` seconds until cancelled (then flush once more)."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.flush_usage()
+                except Exception as exc:  # keep serving; the next tick retries
+                    log.error("could not record lastUsedAt: %s", type(exc).__name__)
+        finally:
+            await self.flush_usage()
+
+    # -- helpers ---------------------------------------------------------------
+
+    async def _readable_row(self, principal: Principal, name: str) -> CredentialRow:
+        principal.require(Scope.READ)
+        validate_credential_name(name)
+        row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
+        if row is None:
+            raise _not_found(name)
+        self._check_fresh(row, to_micros(self._clock()))
+        return row
+
+    def _check_fresh(self, row: CredentialRow, now: int) -> None:
+        if row.expires_at is not None and row.expires_at <= now:
+            raise ExpiredError(f"{row.name!r} expired at {from_micros(row.expires_at):%Y-%m-%dT%H:%M:%SZ}.")
+
+    def _open(self, row: CredentialRow) -> dict[str, Any]:
+        sealed = SealedData(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
+        binding = Binding(row.identity_id, row.credential_id, row.name, row.version)
+        try:
+            return _json_decode(self._keyring.open(sealed, binding))
+        except IntegrityError:
+            log.error("integrity check failed for credential %s", row.credential_id)
+            raise
+        except msgspec.DecodeError:
+            log.error("integrity check failed for credential %s (bad plaintext)", row.credential_id)
+            raise IntegrityError() from None
+
+    def _note_use(self, row: CredentialRow) -> int:
+        now = to_micros(self._clock())
+        self._pending_use[row.credential_id] = now
+        return now
+
+    def _summary(self, row: CredentialRow, *, last_used_at: int | None) -> CredentialSummary:
+        if last_used_at is None or (row.last_used_at or 0) > last_used_at:
+            last_used_at = row.last_used_at
+        now = to_micros(self._clock())
+        return CredentialSummary(
+            credential_id=row.credential_id,
+            name=row.name,
+            type=row.type,
+            metadata=_json_decode(row.metadata_json),
+            expires_at=_opt_time(row.expires_at),
+            created_at=from_micros(row.created_at),
+            updated_at=from_micros(row.updated_at),
+            last_used_at=_opt_time(last_used_at),
+            expired=row.expires_at is not None and row.expires_at <= now,
+        )
+
+
+def _row_from_sealed(
+    sealed: SealedData,
+    binding: Binding,
+    *,
+    type: str,
+    metadata_json: bytes,
+    expires_at: int | None,
+    created_at: int,
+    updated_at: int,
+    last_used_at: int | None,
+) -> CredentialRow:
+    return CredentialRow(
+        credential_id=binding.credential_id,
+        identity_id=binding.identity_id,
+        name=binding.name,
+        type=type,
+        metadata_json=metadata_json,
+        expires_at=expires_at,
+        created_at=created_at,
+        updated_at=updated_at,
+        last_used_at=last_used_at,
+        version=binding.version,
+        key_id=sealed.key_id,
+        wrapped_key=sealed.wrapped_key,
+        nonce=sealed.nonce,
+        ciphertext=sealed.ciphertext,
+    )
+
+
+def _new_credential_id() -> str:
+    return "cred_" + secrets.token_hex(12)
+
+
+def _not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"No credential named {name!r}.")
+
+
+def _opt_time(micros: int | None) -> Any:
+    return None if micros is None else from_micros(micros)
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return validate_credential_name(name)
+    except (binascii.Error, UnicodeDecodeError, ValidationError, ValueError):
+        raise ValidationError("cursor is not a cursor this API returned.") from None

@@ -1,0 +1,133 @@
+"""The Store Protocol: what the service needs from a database, nothing more.
+
+Implementations (``loomal.store.sqlite``, ``loomal.store.postgres``) hold rows
+and transactions; they never see plaintext and hold no rule of the domain.
+Read-modify-write is one call, :meth:`Store.modify_credential`, whose callback
+runs inside a write transaction that holds the row (``BEGIN IMMEDIATE`` on
+SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so that concurrent callers on
+any number of processes see each other's writes and nothing is lost.
+
+Times are integers: microseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+__all__ = [
+    "ApiKeyRow",
+    "CredentialRow",
+    "IdentityRow",
+    "Store",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRow:
+    credential_id: str
+    identity_id: str
+    name: str
+    type: str
+    metadata_json: bytes
+    expires_at: int | None
+    created_at: int
+    updated_at: int
+    last_used_at: int | None
+    version: int
+    key_id: str
+    wrapped_key: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+    def __repr__(self) -> str:
+        return f"CredentialRow(credential_id={self.credential_id!r}, name={self.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRow:
+    identity_id: str
+    name: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    key_hash: bytes
+    identity_id: str
+    prefix: str
+    scopes: str
+    """Space-separated scope names."""
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+
+    def __repr__(self) -> str:
+        return f"ApiKeyRow(prefix={self.prefix!r}, identity_id={self.identity_id!r})"
+
+
+CredentialChange = Callable[[CredentialRow | None], tuple[CredentialRow, T]]
+
+
+class Store(Protocol):
+    """Persistence for identities, API keys and sealed credentials."""
+
+    async def close(self) -> None: ...
+
+    # credentials -------------------------------------------------------
+    async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None: ...
+
+    async def list_credentials(
+        self, *, identity_id: str, after_name: str | None, limit: int
+    ) -> list[CredentialRow]:
+        """Rows ordered by name, strictly after ``after_name``."""
+        ...
+
+    async def modify_credential(
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+    ) -> T:
+        """Run ``change`` on the current row (or None) inside one write
+        transaction and store the row it returns. If ``change`` raises, nothing
+        is written and the exception propagates."""
+        ...
+
+    async def delete_credential(self, *, identity_id: str, name: str) -> bool: ...
+
+    async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
+        """Set ``last_used_at`` by credential id, never moving it backwards."""
+        ...
+
+    async def count_credentials(self, *, identity_id: str) -> int: ...
+
+    # identities and API keys --------------------------------------------
+    async def create_identity(self, *, identity: IdentityRow, api_key: ApiKeyRow) -> None:
+        """Raise ConflictError(code="identity_exists") if the name is taken."""
+        ...
+
+    async def add_api_key(self, *, api_key: ApiKeyRow) -> None: ...
+
+    async def find_api_key(self, *, key_hash: bytes) -> ApiKeyRow | None: ...
+
+    async def get_identity(self, *, name: str) -> IdentityRow | None: ...
+
+    async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]: ...
+
+    async def revoke_api_keys(
+        self, *, identity_id: str | None = None, prefix: str | None = None, at: int
+    ) -> int:
+        """Revoke every live key of an identity, or the key with this prefix."""
+        ...
+
+    async def count_identities(self) -> int: ...
+
+    # master keys ----------------------------------------------------------
+    async def master_key_ids(self) -> set[str]:
+        """Ids of every master key that wraps at least one stored data key."""
+        ...

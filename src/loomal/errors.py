@@ -1,0 +1,189 @@
+"""The one error tree of Loomal Vault, shared by the server core and the SDK.
+
+Every error carries a stable snake_case ``code`` and the HTTP status it maps to.
+The server turns any of them into ``{"error": {"code", "message"}}`` in one
+handler; the SDK turns that body back into the same class with
+:func:`error_from_status`. Messages are written for people and never contain
+a secret value: callers pass field *names*, never field values.
+
+    LoomalError                    base; code and http_status
+    ├── BadRequestError            400 malformed_json
+    ├── AuthenticationError        401 unauthenticated
+    ├── PermissionDeniedError      403 insufficient_scope
+    ├── NotFoundError              404 not_found
+    ├── MethodNotAllowedError      405 method_not_allowed
+    ├── ConflictError              409 conflict, no_backup_codes, not_totp, identity_exists
+    ├── ExpiredError               410 credential_expired
+    ├── PayloadTooLargeError       413 payload_too_large
+    ├── ValidationError            422 validation_error
+    ├── RateLimitError             429 rate_limited
+    ├── ServerError                500 internal_error
+    │   └── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
+    ├── SealedError                503 sealed
+    └── ConnectionError            the SDK could not reach the server (no status)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectionError",
+    "ExpiredError",
+    "IntegrityError",
+    "LoomalError",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SealedError",
+    "ServerError",
+    "ValidationError",
+    "error_from_status",
+]
+
+
+class LoomalError(Exception):
+    """Base of every Loomal error: a stable ``code``, an ``http_status``, a message."""
+
+    http_status: int = 500
+    default_code: str = "internal_error"
+    default_message: str = "An internal error occurred."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.code = code or self.default_code
+        if status is not None:
+            self.http_status = status
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class BadRequestError(LoomalError):
+    http_status = 400
+    default_code = "malformed_json"
+    default_message = "The request body is not valid JSON."
+
+
+class AuthenticationError(LoomalError):
+    http_status = 401
+    default_code = "unauthenticated"
+    default_message = "A valid API key is required."
+
+
+class PermissionDeniedError(LoomalError):
+    http_status = 403
+    default_code = "insufficient_scope"
+    default_message = "This API key lacks the scope this operation needs."
+
+
+class NotFoundError(LoomalError):
+    http_status = 404
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class MethodNotAllowedError(LoomalError):
+    http_status = 405
+    default_code = "method_not_allowed"
+    default_message = "This method is not allowed on this path."
+
+
+class ConflictError(LoomalError):
+    http_status = 409
+    default_code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class ExpiredError(LoomalError):
+    http_status = 410
+    default_code = "credential_expired"
+    default_message = "The credential has expired."
+
+
+class PayloadTooLargeError(LoomalError):
+    http_status = 413
+    default_code = "payload_too_large"
+    default_message = "The request body is larger than 64 KiB."
+
+
+class ValidationError(LoomalError):
+    http_status = 422
+    default_code = "validation_error"
+    default_message = "The request is not valid."
+
+
+class RateLimitError(LoomalError):
+    http_status = 429
+    default_code = "rate_limited"
+    default_message = "Too many requests; retry later."
+
+
+class ServerError(LoomalError):
+    http_status = 500
+    default_code = "internal_error"
+    default_message = "An internal error occurred."
+
+
+class IntegrityError(ServerError):
+    """A stored ciphertext or wrapped key failed authentication.
+
+    Raised for every decrypt failure alike (tampering, a row moved to another
+    identity or name, a missing master key) so that nothing is learnt from
+    which check failed.
+    """
+
+    default_code = "integrity_error"
+    default_message = "A stored credential failed its integrity check."
+
+
+class SealedError(LoomalError):
+    http_status = 503
+    default_code = "sealed"
+    default_message = "The vault is sealed."
+
+
+class ConnectionError(LoomalError):  # noqa: A001 - the SDK's documented name
+    """The SDK could not reach the server (refused, timed out, DNS)."""
+
+    http_status = 0
+    default_code = "connection_error"
+    default_message = "Could not connect to the Loomal server."
+
+
+_BY_STATUS: dict[int, type[LoomalError]] = {
+    cls.http_status: cls
+    for cls in (
+        BadRequestError,
+        AuthenticationError,
+        PermissionDeniedError,
+        NotFoundError,
+        MethodNotAllowedError,
+        ConflictError,
+        ExpiredError,
+        PayloadTooLargeError,
+        ValidationError,
+        RateLimitError,
+        SealedError,
+    )
+}
+
+
+def error_from_status(status: int, code: str, message: str) -> LoomalError:
+    """Rebuild the error a server answered with (the SDK's side of the mapping)."""
+    if code == IntegrityError.default_code:
+        return IntegrityError(message, code=code, status=status)
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 else LoomalError
+    return cls(message, code=code, status=status)

@@ -1,0 +1,184 @@
+"""The ASGI application: routes, the one error handler, limits, OpenAPI, lifespan.
+
+Every error, ours or the framework's, leaves through :func:`error_response` as
+``{"error": {"code", "message"}}``. Unexpected exceptions are logged by type
+and location only (their text could hold a value), and answered with a plain
+500 that carries neither a trace nor a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Message, Scope
+
+from loomal import __version__
+from loomal.config import ServerSettings
+from loomal.core.models import ErrorBody, ErrorDetail
+from loomal.errors import (
+    BadRequestError,
+    LoomalError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ServerError,
+    ValidationError,
+)
+from loomal.runtime import Vault, open_vault
+from loomal.server.routes import ROUTES, authenticate
+
+__all__ = ["MAX_BODY_BYTES", "create_app", "create_app_from_env", "error_response"]
+
+log = logging.getLogger("loomal.server")
+
+MAX_BODY_BYTES = 64 * 1024
+
+_SECURITY_HEADERS = (
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+)
+
+
+def to_loomal_error(exc: Exception) -> LoomalError:
+    """Translate any exception into the one error tree (the single mapping)."""
+    if isinstance(exc, LoomalError):
+        return exc
+    if isinstance(exc, ValidationException):
+        return ValidationError(_validation_message(exc))
+    if isinstance(exc, RequestEntityTooLarge):
+        return PayloadTooLargeError()
+    if isinstance(exc, NotFoundException):
+        return NotFoundError("No such endpoint.")
+    if isinstance(exc, MethodNotAllowedException):
+        return MethodNotAllowedError()
+    if isinstance(exc, ClientException) and exc.status_code == 400:
+        return BadRequestError()
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.error("unexpected %s at %s", type(exc).__name__, where)
+    return ServerError()
+
+
+def _validation_message(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict) and item.get("message"):
+            key = item.get("key")
+            message = str(item["message"])
+            if key and f"`{key}`" not in message:
+                return f"{key}: {message}"
+            return message
+    return "The request is not valid."
+
+
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    error = to_loomal_error(exc)
+    headers = {}
+    if error.http_status == 401:
+        headers["www-authenticate"] = "Bearer"
+    if error.http_status == 429:
+        headers["retry-after"] = str(getattr(error, "retry_after", 1))
+    return Response(
+        ErrorBody(error=ErrorDetail(code=error.code, message=error.message)),
+        status_code=error.http_status,
+        headers=headers,
+    )
+
+
+async def _add_security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in _SECURITY_HEADERS:
+            headers[name] = value
+
+
+def _only_openapi_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Litestar's docs router answers unknown ``/v0/*`` paths with an HTML page;
+    this guard sends them through our JSON 404 instead."""
+    if connection.scope["path"] != "/v0/openapi.json":
+        raise NotFoundException()
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Loomal Vault",
+        version=__version__,
+        description="Encrypted credential vault for AI agents.",
+        openapi_router=Router(path="/v0", route_handlers=[], guards=[_only_openapi_json]),
+        render_plugins=[JsonRenderPlugin(path="/openapi.json")],
+        create_examples=False,
+        components=Components(
+            security_schemes={
+                "bearerAuth": SecurityScheme(
+                    type="http", scheme="bearer", description="Authorization: Bearer loid-..."
+                )
+            }
+        ),
+    )
+
+
+def create_app(
+    vault: Vault | None = None,
+    *,
+    settings: ServerSettings | None = None,
+    on_startup: Callable[[Vault], Awaitable[None]] | None = None,
+) -> Litestar:
+    """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        opened = vault or await open_vault(settings or ServerSettings.load())
+        app.state.vault = opened
+        if on_startup is not None:
+            await on_startup(opened)
+        interval = opened.settings.usage_flush_seconds
+        flusher = asyncio.create_task(opened.service.run_usage_flusher(interval))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            if vault is None:
+                await opened.close()
+            else:
+                await opened.service.flush_usage()
+
+    handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
+    return Litestar(
+        route_handlers=[Router(path="/", route_handlers=ROUTES, guards=[authenticate])],
+        lifespan=[lifespan],
+        exception_handlers=handlers,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=_openapi_config(),
+        before_send=[_add_security_headers],
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for worker processes: settings come from ``LOOMAL_*`` variables."""
+    return create_app(settings=ServerSettings.load())

@@ -1,0 +1,171 @@
+"""HTTP routes of ``/v0``: parse, call the core, return its model. Nothing else.
+
+Every route authenticates through :func:`principal`, and every rule (scope,
+name, expiry, validation) is the core's. The error responses each route can
+give are declared here so that the generated OpenAPI document tells the truth.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, delete, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Example
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from loomal.core.identity import Principal
+from loomal.core.models import (
+    BackupCode,
+    Credential,
+    CredentialPage,
+    ErrorBody,
+    StoreRequest,
+    StoreResponse,
+    TotpCodeResponse,
+)
+from loomal.errors import BadRequestError
+from loomal.runtime import Vault
+
+__all__ = ["ROUTES"]
+
+_ERROR_TEXT = {
+    400: "Malformed JSON",
+    401: "Missing, unknown, revoked or expired API key",
+    403: "The API key lacks the scope this route needs",
+    404: "No credential of this identity has that name",
+    409: "Conflict (no_backup_codes, not_totp)",
+    410: "The credential has expired (credential_expired)",
+    413: "Body larger than 64 KiB",
+    422: "Validation failed; the message names the field",
+    429: "Rate limited",
+    500: "Integrity error or internal error (never with a secret)",
+}
+_COMMON = (401, 403, 404, 422, 429, 500)
+_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+NameParam = Annotated[
+    str,
+    Parameter(
+        description="Credential name: 1-128 of A-Z a-z 0-9 . _ -, not starting with '.'",
+        examples=[Example(value="stripe")],
+    ),
+]
+
+
+def _errors(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=_ERROR_TEXT[status])
+        for status in sorted({*_COMMON, *statuses})
+    }
+
+
+def _vault(request: Request[Any, Any, Any]) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: runs before the body is read, so an unauthenticated caller gets 401
+    whatever it sent, and its body is never parsed."""
+    vault: Vault = connection.app.state.vault
+    connection.state.principal = await vault.identities.authenticate(
+        connection.headers.get("authorization")
+    )
+
+
+def principal(request: Request[Any, Any, Any]) -> Principal:
+    who: Principal = request.state.principal
+    return who
+
+
+@get(
+    "/v0/vault",
+    summary="List credentials (metadata only)",
+    responses=_errors(),
+    security=_SECURITY,
+)
+async def list_credentials(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 100,
+    cursor: Annotated[str | None, Parameter(description="nextCursor of the previous page")] = None,
+) -> CredentialPage:
+    who = principal(request)
+    return await _vault(request).service.list_credentials(who, limit=limit, cursor=cursor)
+
+
+@get(
+    "/v0/vault/{name:str}",
+    summary="Get decrypted credential",
+    responses=_errors(410),
+    security=_SECURITY,
+)
+async def get_credential(request: Request[Any, Any, Any], name: NameParam) -> Credential:
+    who = principal(request)
+    return await _vault(request).service.get_credential(who, name)
+
+
+@get(
+    "/v0/vault/{name:str}/totp",
+    summary="Generate TOTP code",
+    responses=_errors(409, 410),
+    security=_SECURITY,
+)
+async def totp_code(request: Request[Any, Any, Any], name: NameParam) -> TotpCodeResponse:
+    who = principal(request)
+    return await _vault(request).service.totp(who, name)
+
+
+@post(
+    "/v0/vault/{name:str}/totp/backup",
+    summary="Consume one TOTP backup code",
+    status_code=200,
+    responses=_errors(409, 410),
+    security=_SECURITY,
+)
+async def use_backup_code(request: Request[Any, Any, Any], name: NameParam) -> BackupCode:
+    who = principal(request)
+    return await _vault(request).service.pop_backup_code(who, name)
+
+
+@put(
+    "/v0/vault/{name:str}",
+    summary="Store/update credential",
+    status_code=200,
+    responses={
+        201: ResponseSpec(data_container=StoreResponse, description="Created"),
+        **_errors(400, 413),
+    },
+    security=_SECURITY,
+)
+async def store_credential(
+    request: Request[Any, Any, Any], name: NameParam, data: StoreRequest | None = None
+) -> Response[StoreResponse]:
+    who = principal(request)
+    if data is None:
+        raise BadRequestError("The request body must be a JSON object with type and data.")
+    stored, created = await _vault(request).service.store_credential(who, name, data)
+    return Response(stored, status_code=201 if created else 200)
+
+
+@delete(
+    "/v0/vault/{name:str}",
+    summary="Delete credential",
+    responses=_errors(),
+    security=_SECURITY,
+)
+async def delete_credential(request: Request[Any, Any, Any], name: NameParam) -> None:
+    who = principal(request)
+    await _vault(request).service.delete_credential(who, name)
+
+
+ROUTES = [
+    list_credentials,
+    get_credential,
+    totp_code,
+    use_backup_code,
+    store_credential,
+    delete_credential,
+]

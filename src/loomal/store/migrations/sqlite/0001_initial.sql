@@ -1,0 +1,38 @@
+-- Identities, their API keys (hashes only) and sealed credentials.
+-- Times are integer microseconds since the Unix epoch (UTC).
+CREATE TABLE identities (
+    identity_id TEXT PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  INTEGER NOT NULL
+);
+
+CREATE TABLE api_keys (
+    key_hash    BLOB PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities (identity_id) ON DELETE CASCADE,
+    prefix      TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    revoked_at  INTEGER
+);
+CREATE INDEX api_keys_identity ON api_keys (identity_id);
+CREATE INDEX api_keys_prefix ON api_keys (prefix);
+
+CREATE TABLE credentials (
+    credential_id TEXT PRIMARY KEY,
+    identity_id   TEXT NOT NULL REFERENCES identities (identity_id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    metadata      BLOB NOT NULL,
+    expires_at    INTEGER,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    last_used_at  INTEGER,
+    version       INTEGER NOT NULL,
+    key_id        TEXT NOT NULL,
+    wrapped_key   BLOB NOT NULL,
+    nonce         BLOB NOT NULL,
+    ciphertext    BLOB NOT NULL,
+    UNIQUE (identity_id, name)
+);
+CREATE INDEX credentials_key_id ON credentials (key_id);

@@ -1,0 +1,303 @@
+"""Embedded SQLite store: the default, one file in the data dir.
+
+Durability: WAL journal with ``synchronous=FULL``, so every acknowledged commit
+is on disk. Concurrency: reads run on a connection of their own in the event
+loop thread (a WAL read never waits for a writer and takes microseconds);
+every write runs in one dedicated writer thread inside ``BEGIN IMMEDIATE``,
+which takes SQLite's write lock up front, so read-modify-write sequences are
+serialised across threads *and* across processes sharing the file
+(``loomal serve --workers N``). ``busy_timeout`` makes a process wait for the
+lock instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.errors import ConflictError
+from loomal.store import load_migrations
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+_CRED_COLUMNS = (
+    "credential_id, identity_id, name, type, metadata, expires_at, created_at, updated_at, "
+    "last_used_at, version, key_id, wrapped_key, nonce, ciphertext"
+)
+_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def _credential(row: Sequence[Any]) -> CredentialRow:
+    return CredentialRow(*row)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class SqliteStore:
+    """The Store Protocol on one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loomal-sqlite")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old_umask = os.umask(0o077)  # the file and its WAL are readable by the owner only
+        try:
+            self._writer = _connect(path)
+            self._apply_migrations()
+            self._reader = _connect(path)
+        finally:
+            os.umask(old_umask)
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        return await asyncio.to_thread(cls, path)
+
+    async def close(self) -> None:
+        await self._write(lambda conn: conn.execute("PRAGMA optimize"))
+        self._writer_thread.shutdown(wait=True)
+        self._writer.close()
+        self._reader.close()
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _apply_migrations(self) -> None:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
+            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+            for version, sql in load_migrations("sqlite"):
+                if version in done:
+                    continue
+                for statement in filter(str.strip, sql.split(";")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction on the writer thread."""
+
+        def run() -> T:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, run)
+
+    # -- credentials ----------------------------------------------------------
+
+    async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
+        row = self._reader.execute(
+            f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
+            (identity_id, name),
+        ).fetchone()
+        return None if row is None else _credential(row)
+
+    async def list_credentials(
+        self, *, identity_id: str, after_name: str | None, limit: int
+    ) -> list[CredentialRow]:
+        rows = self._reader.execute(
+            f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name > ? "
+            "ORDER BY name LIMIT ?",
+            (identity_id, after_name or "", limit),
+        ).fetchall()
+        return [_credential(r) for r in rows]
+
+    async def modify_credential(
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+    ) -> T:
+        def work(conn: sqlite3.Connection) -> T:
+            found = conn.execute(
+                f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
+                (identity_id, name),
+            ).fetchone()
+            existing = None if found is None else _credential(found)
+            new, result = change(existing)
+            if existing is None:
+                conn.execute(
+                    f"INSERT INTO credentials ({_CRED_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    _credential_values(new),
+                )
+            else:
+                conn.execute(
+                    "UPDATE credentials SET type = ?, metadata = ?, expires_at = ?, "
+                    "updated_at = ?, last_used_at = ?, version = ?, key_id = ?, wrapped_key = ?, "
+                    "nonce = ?, ciphertext = ? WHERE credential_id = ?",
+                    (
+                        new.type,
+                        new.metadata_json,
+                        new.expires_at,
+                        new.updated_at,
+                        new.last_used_at,
+                        new.version,
+                        new.key_id,
+                        new.wrapped_key,
+                        new.nonce,
+                        new.ciphertext,
+                        existing.credential_id,
+                    ),
+                )
+            return result
+
+        return await self._write(work)
+
+    async def delete_credential(self, *, identity_id: str, name: str) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM credentials WHERE identity_id = ? AND name = ?", (identity_id, name)
+            )
+            return cur.rowcount > 0
+
+        return await self._write(work)
+
+    async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
+        items = [(at, cid, at) for cid, at in last_used.items()]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE credentials SET last_used_at = ? WHERE credential_id = ? "
+                "AND (last_used_at IS NULL OR last_used_at < ?)",
+                items,
+            )
+
+        await self._write(work)
+
+    async def count_credentials(self, *, identity_id: str) -> int:
+        (count,) = self._reader.execute(
+            "SELECT count(*) FROM credentials WHERE identity_id = ?", (identity_id,)
+        ).fetchone()
+        return int(count)
+
+    # -- identities and keys ------------------------------------------------------
+
+    async def create_identity(self, *, identity: IdentityRow, api_key: ApiKeyRow) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO identities (identity_id, name, created_at) VALUES (?, ?, ?)",
+                    (identity.identity_id, identity.name, identity.created_at),
+                )
+            except sqlite3.IntegrityError:
+                raise ConflictError(
+                    f"An identity named {identity.name!r} already exists.", code="identity_exists"
+                ) from None
+            _insert_key(conn, api_key)
+
+        await self._write(work)
+
+    async def add_api_key(self, *, api_key: ApiKeyRow) -> None:
+        await self._write(lambda conn: _insert_key(conn, api_key))
+
+    async def find_api_key(self, *, key_hash: bytes) -> ApiKeyRow | None:
+        row = self._reader.execute(
+            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
+        ).fetchone()
+        return None if row is None else ApiKeyRow(*row)
+
+    async def get_identity(self, *, name: str) -> IdentityRow | None:
+        row = self._reader.execute(
+            "SELECT identity_id, name, created_at FROM identities WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else IdentityRow(*row)
+
+    async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]:
+        identities = [
+            IdentityRow(*r)
+            for r in self._reader.execute(
+                "SELECT identity_id, name, created_at FROM identities ORDER BY name"
+            )
+        ]
+        keys: dict[str, list[ApiKeyRow]] = {}
+        for r in self._reader.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at"):
+            key = ApiKeyRow(*r)
+            keys.setdefault(key.identity_id, []).append(key)
+        return [(i, keys.get(i.identity_id, [])) for i in identities]
+
+    async def revoke_api_keys(
+        self, *, identity_id: str | None = None, prefix: str | None = None, at: int
+    ) -> int:
+        column, value = ("identity_id", identity_id) if identity_id else ("prefix", prefix)
+
+        def work(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                f"UPDATE api_keys SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",  # noqa: S608 - column is one of two literals
+                (at, value),
+            )
+            return cur.rowcount
+
+        return await self._write(work)
+
+    async def count_identities(self) -> int:
+        (count,) = self._reader.execute("SELECT count(*) FROM identities").fetchone()
+        return int(count)
+
+    async def master_key_ids(self) -> set[str]:
+        return {k for (k,) in self._reader.execute("SELECT DISTINCT key_id FROM credentials")}
+
+
+def _insert_key(conn: sqlite3.Connection, key: ApiKeyRow) -> None:
+    conn.execute(
+        f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            key.key_hash,
+            key.identity_id,
+            key.prefix,
+            key.scopes,
+            key.created_at,
+            key.expires_at,
+            key.revoked_at,
+        ),
+    )
+
+
+def _credential_values(row: CredentialRow) -> tuple[Any, ...]:
+    return (
+        row.credential_id,
+        row.identity_id,
+        row.name,
+        row.type,
+        row.metadata_json,
+        row.expires_at,
+        row.created_at,
+        row.updated_at,
+        row.last_used_at,
+        row.version,
+        row.key_id,
+        row.wrapped_key,
+        row.nonce,
+        row.ciphertext,
+    )
