@@ -46,7 +46,10 @@ class ServerSettings:
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
-        return f"ServerSettings(data_dir={str(self.data_dir)!r}, database_url={url!r}, port={self.port})"
+        return (
+            f"ServerSettings(data_dir={str(self.data_dir)!r}, database_url={url!r}, "
+            f"port={self.port})"
+        )
 
     @classmethod
     def load(

@@ -64,7 +64,8 @@ async def open_vault(
             raise ValidationError(
                 "This store holds credentials wrapped by master key(s) "
                 f"{', '.join(sorted(missing))}, which the configured key ({source.description}) "
-                "does not include. Set LOOMAL_MASTER_KEY or LOOMAL_MASTER_KEY_FILE to the right key."
+                "does not include. Set LOOMAL_MASTER_KEY or LOOMAL_MASTER_KEY_FILE to the right "
+                "key."
             )
     except BaseException:
         await store.close()

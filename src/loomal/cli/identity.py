@@ -17,7 +17,7 @@ from rich.table import Table
 
 from loomal.cli.common import reports_errors, run_async, server_settings, store_options
 from loomal.core.identities import IdentityService
-from loomal.core.models import IdentityCreated, IdentityInfo
+from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.timestamps import parse_iso8601
 from loomal.runtime import open_store
 
@@ -45,7 +45,9 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
     if as_json:
         click.echo(msgspec.json.encode(created).decode())
         return
-    click.echo(f"Identity {created.name} ({created.identity_id}), scopes: {' '.join(created.scopes)}")
+    click.echo(
+        f"Identity {created.name} ({created.identity_id}), scopes: {' '.join(created.scopes)}"
+    )
     click.echo("API key (shown only this once):", err=True)
     click.echo(created.api_key)
 
@@ -119,7 +121,8 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
         return
     table = Table("identity", "id", "key", "scopes", "created", "expires", "revoked")
     for info in infos:
-        for key in info.keys or [None]:
+        keys: list[ApiKeyInfo | None] = [*info.keys] or [None]
+        for key in keys:
             table.add_row(
                 info.name,
                 info.identity_id,

@@ -110,12 +110,11 @@ class VaultService:
         ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
             now = to_micros(self._clock())
             if existing is None:
-                if count is not None and self._max_credentials is not None:
-                    if count >= self._max_credentials:
-                        raise ConflictError(
-                            f"This identity already holds {count} credentials, the limit.",
-                            code="credential_limit",
-                        )
+                if count is not None and count >= (self._max_credentials or 0):
+                    raise ConflictError(
+                        f"This identity already holds {count} credentials, the limit.",
+                        code="credential_limit",
+                    )
                 credential_id, created_at, version, last_used = _new_credential_id(), now, 1, None
             else:
                 credential_id = existing.credential_id
@@ -125,7 +124,7 @@ class VaultService:
             row = _row_from_sealed(
                 self._keyring.seal(plaintext, binding),
                 binding,
-                type=ctype.value,
+                ctype=ctype.value,
                 metadata_json=metadata_json,
                 expires_at=expires_at,
                 created_at=created_at,
@@ -205,11 +204,13 @@ class VaultService:
             code = codes.pop(0)
             data["backupCodes"] = codes
             data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
-            binding = Binding(principal.identity_id, existing.credential_id, name, existing.version + 1)
+            binding = Binding(
+                principal.identity_id, existing.credential_id, name, existing.version + 1
+            )
             row = _row_from_sealed(
                 self._keyring.seal(_json_encode(data), binding),
                 binding,
-                type=existing.type,
+                ctype=existing.type,
                 metadata_json=existing.metadata_json,
                 expires_at=existing.expires_at,
                 created_at=existing.created_at,
@@ -286,7 +287,9 @@ class VaultService:
 
     def _check_fresh(self, row: CredentialRow, now: int) -> None:
         if row.expires_at is not None and row.expires_at <= now:
-            raise ExpiredError(f"{row.name!r} expired at {from_micros(row.expires_at):%Y-%m-%dT%H:%M:%SZ}.")
+            raise ExpiredError(
+                f"{row.name!r} expired at {from_micros(row.expires_at):%Y-%m-%dT%H:%M:%SZ}."
+            )
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
         sealed = SealedData(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
@@ -326,7 +329,7 @@ def _row_from_sealed(
     sealed: SealedData,
     binding: Binding,
     *,
-    type: str,
+    ctype: str,
     metadata_json: bytes,
     expires_at: int | None,
     created_at: int,
@@ -337,7 +340,7 @@ def _row_from_sealed(
         credential_id=binding.credential_id,
         identity_id=binding.identity_id,
         name=binding.name,
-        type=type,
+        type=ctype,
         metadata_json=metadata_json,
         expires_at=expires_at,
         created_at=created_at,

@@ -166,6 +166,4 @@ def parse_otpauth_uri(uri: str) -> OtpauthUri:
             "period": query.get("period", "30"),
         }
     )
-    return OtpauthUri(
-        secret=secret, issuer=issuer, account=account.strip() or None, params=params
-    )
+    return OtpauthUri(secret=secret, issuer=issuer, account=account.strip() or None, params=params)

@@ -68,7 +68,9 @@ TYPE_RULES: Mapping[CredentialType, TypeRule] = {
         require_all=False,
     ),
     CredentialType.SMTP: TypeRule(frozenset({"password"}), ("password",)),
-    CredentialType.AWS: TypeRule(frozenset({"secretAccessKey", "sessionToken"}), ("secretAccessKey",)),
+    CredentialType.AWS: TypeRule(
+        frozenset({"secretAccessKey", "sessionToken"}), ("secretAccessKey",)
+    ),
     CredentialType.CERTIFICATE: TypeRule(frozenset({"privateKey"}), ("privateKey",)),
 }
 

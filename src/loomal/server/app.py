@@ -127,7 +127,9 @@ def _openapi_config() -> OpenAPIConfig:
         title="Loomal Vault",
         version=__version__,
         description="Encrypted credential vault for AI agents.",
-        openapi_router=Router(path="/v0", route_handlers=[], guards=[_only_openapi_json]),
+        openapi_router=Router(
+            path="/v0", route_handlers=[], guards=[_only_openapi_json], include_in_schema=False
+        ),
         render_plugins=[JsonRenderPlugin(path="/openapi.json")],
         create_examples=False,
         components=Components(

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from litestar import Request, Response, delete, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import Example
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.openapi.spec import Example
+from litestar.params import JSONBody, Parameter
 
 from loomal.core.identity import Principal
 from loomal.core.models import (
@@ -141,7 +141,7 @@ async def use_backup_code(request: Request[Any, Any, Any], name: NameParam) -> B
     security=_SECURITY,
 )
 async def store_credential(
-    request: Request[Any, Any, Any], name: NameParam, data: StoreRequest | None = None
+    request: Request[Any, Any, Any], name: NameParam, data: JSONBody[StoreRequest | None] = None
 ) -> Response[StoreResponse]:
     who = principal(request)
     if data is None:

@@ -22,18 +22,22 @@ from typing import Any, TypeVar
 
 from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
 from loomal.errors import ConflictError
-from loomal.store import load_migrations
+from loomal.store import (
+    API_KEY_COLUMNS,
+    CREDENTIAL_COLUMNS,
+    api_key_values,
+    credential_update_sql,
+    credential_update_values,
+    credential_values,
+    load_migrations,
+)
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 
-_CRED_COLUMNS = (
-    "credential_id, identity_id, name, type, metadata, expires_at, created_at, updated_at, "
-    "last_used_at, version, key_id, wrapped_key, nonce, ciphertext"
-)
-_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
 _BUSY_TIMEOUT_MS = 30_000
+_UPDATE_CREDENTIAL = credential_update_sql("?")
 
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
@@ -117,7 +121,7 @@ class SqliteStore:
 
     async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
         row = self._reader.execute(
-            f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
             (identity_id, name),
         ).fetchone()
         return None if row is None else _credential(row)
@@ -126,7 +130,7 @@ class SqliteStore:
         self, *, identity_id: str, after_name: str | None, limit: int
     ) -> list[CredentialRow]:
         rows = self._reader.execute(
-            f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name > ? "
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name > ? "
             "ORDER BY name LIMIT ?",
             (identity_id, after_name or "", limit),
         ).fetchall()
@@ -141,35 +145,20 @@ class SqliteStore:
     ) -> T:
         def work(conn: sqlite3.Connection) -> T:
             found = conn.execute(
-                f"SELECT {_CRED_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
+                f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
                 (identity_id, name),
             ).fetchone()
             existing = None if found is None else _credential(found)
             new, result = change(existing)
             if existing is None:
                 conn.execute(
-                    f"INSERT INTO credentials ({_CRED_COLUMNS}) "
+                    f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    _credential_values(new),
+                    credential_values(new),
                 )
             else:
                 conn.execute(
-                    "UPDATE credentials SET type = ?, metadata = ?, expires_at = ?, "
-                    "updated_at = ?, last_used_at = ?, version = ?, key_id = ?, wrapped_key = ?, "
-                    "nonce = ?, ciphertext = ? WHERE credential_id = ?",
-                    (
-                        new.type,
-                        new.metadata_json,
-                        new.expires_at,
-                        new.updated_at,
-                        new.last_used_at,
-                        new.version,
-                        new.key_id,
-                        new.wrapped_key,
-                        new.nonce,
-                        new.ciphertext,
-                        existing.credential_id,
-                    ),
+                    _UPDATE_CREDENTIAL, credential_update_values(new, existing.credential_id)
                 )
             return result
 
@@ -224,7 +213,7 @@ class SqliteStore:
 
     async def find_api_key(self, *, key_hash: bytes) -> ApiKeyRow | None:
         row = self._reader.execute(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
         ).fetchone()
         return None if row is None else ApiKeyRow(*row)
 
@@ -242,7 +231,9 @@ class SqliteStore:
             )
         ]
         keys: dict[str, list[ApiKeyRow]] = {}
-        for r in self._reader.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at"):
+        for r in self._reader.execute(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at"
+        ):
             key = ApiKeyRow(*r)
             keys.setdefault(key.identity_id, []).append(key)
         return [(i, keys.get(i.identity_id, [])) for i in identities]
@@ -254,7 +245,7 @@ class SqliteStore:
 
         def work(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                f"UPDATE api_keys SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",  # noqa: S608 - column is one of two literals
+                f"UPDATE api_keys SET revoked_at = ? WHERE {column} = ? AND revoked_at IS NULL",
                 (at, value),
             )
             return cur.rowcount
@@ -271,33 +262,6 @@ class SqliteStore:
 
 def _insert_key(conn: sqlite3.Connection, key: ApiKeyRow) -> None:
     conn.execute(
-        f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            key.key_hash,
-            key.identity_id,
-            key.prefix,
-            key.scopes,
-            key.created_at,
-            key.expires_at,
-            key.revoked_at,
-        ),
-    )
-
-
-def _credential_values(row: CredentialRow) -> tuple[Any, ...]:
-    return (
-        row.credential_id,
-        row.identity_id,
-        row.name,
-        row.type,
-        row.metadata_json,
-        row.expires_at,
-        row.created_at,
-        row.updated_at,
-        row.last_used_at,
-        row.version,
-        row.key_id,
-        row.wrapped_key,
-        row.nonce,
-        row.ciphertext,
+        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        api_key_values(key),
     )

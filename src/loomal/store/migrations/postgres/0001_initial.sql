@@ -2,7 +2,7 @@
 -- Times are integer microseconds since the Unix epoch (UTC).
 CREATE TABLE identities (
     identity_id TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
+    name        TEXT COLLATE "C" NOT NULL UNIQUE,
     created_at  BIGINT NOT NULL
 );
 
@@ -21,7 +21,7 @@ CREATE INDEX api_keys_prefix ON api_keys (prefix);
 CREATE TABLE credentials (
     credential_id TEXT PRIMARY KEY,
     identity_id   TEXT NOT NULL REFERENCES identities (identity_id) ON DELETE CASCADE,
-    name          TEXT NOT NULL,
+    name          TEXT COLLATE "C" NOT NULL,
     type          TEXT NOT NULL,
     metadata      BYTEA NOT NULL,
     expires_at    BIGINT,

@@ -1,0 +1,5 @@
+"""``python -m loomal``: the ``loomal`` command."""
+
+from loomal.cli import main
+
+main()

@@ -1,0 +1,279 @@
+"""PostgreSQL store: for several stateless servers sharing one database.
+
+psycopg 3, async, pooled (statements are prepared by psycopg after a few uses).
+Read-modify-write holds the row with ``SELECT ... FOR UPDATE`` inside one
+transaction; a create that races another create of the same name loses on the
+unique constraint and is retried, now finding (and locking) the winner's row.
+Migrations run under a transaction-scoped advisory lock, so servers starting
+at once apply each migration exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool
+
+from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.errors import ConflictError, ServerError
+from loomal.store import (
+    API_KEY_COLUMNS,
+    CREDENTIAL_COLUMNS,
+    api_key_values,
+    credential_update_sql,
+    credential_update_values,
+    credential_values,
+    load_migrations,
+)
+
+__all__ = ["PostgresStore"]
+
+T = TypeVar("T")
+
+_UPDATE_CREDENTIAL = credential_update_sql("%s").encode()
+_MIGRATION_LOCK = 0x6C6F6F6D616C  # "loomal"
+_CREATE_RACE_RETRIES = 5
+
+
+class _LostCreateRace(Exception):
+    """Another transaction inserted the same (identity, name) first."""
+
+
+def _credential(row: Sequence[Any]) -> CredentialRow:
+    values = list(row)
+    for index in (4, 11, 12, 13):  # bytea columns
+        values[index] = bytes(values[index])
+    return CredentialRow(*values)
+
+
+def _api_key(row: Sequence[Any]) -> ApiKeyRow:
+    return ApiKeyRow(bytes(row[0]), *row[1:])
+
+
+def _where(url: str) -> str:
+    """host:port of a database URL, never its password."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+class PostgresStore:
+    """The Store Protocol on PostgreSQL."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            kwargs={"autocommit": True},
+            name="loomal",
+        )
+        try:
+            await pool.open(wait=True, timeout=15)
+        except Exception as exc:
+            await pool.close()
+            raise ServerError(
+                f"Could not connect to PostgreSQL at {_where(url)} ({type(exc).__name__})."
+            ) from None
+        store = cls(pool)
+        await store._apply_migrations()
+        return store
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _apply_migrations(self) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {v for (v,) in await cur.fetchall()}
+            for version, sql in load_migrations("postgres"):
+                if version in done:
+                    continue
+                await conn.execute(sql.encode())
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version) VALUES (%s)", (version,)
+                )
+
+    async def _fetchone(self, query: str, params: Sequence[Any]) -> Any:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query.encode(), params)
+            return await cur.fetchone()
+
+    async def _fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query.encode(), params)
+            rows: list[Any] = await cur.fetchall()
+            return rows
+
+    async def _execute(self, query: str, params: Sequence[Any]) -> int:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(query.encode(), params)
+            count: int = cur.rowcount
+            return count
+
+    # -- credentials ----------------------------------------------------------
+
+    async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
+        row = await self._fetchone(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = %s AND name = %s",
+            (identity_id, name),
+        )
+        return None if row is None else _credential(row)
+
+    async def list_credentials(
+        self, *, identity_id: str, after_name: str | None, limit: int
+    ) -> list[CredentialRow]:
+        rows = await self._fetchall(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = %s AND name > %s "
+            'ORDER BY name COLLATE "C" LIMIT %s',
+            (identity_id, after_name or "", limit),
+        )
+        return [_credential(r) for r in rows]
+
+    async def modify_credential(
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+    ) -> T:
+        for _ in range(_CREATE_RACE_RETRIES):
+            try:
+                return await self._modify_once(identity_id, name, change)
+            except _LostCreateRace:
+                continue
+        raise ServerError("Could not store the credential under contention; retry.")
+
+    async def _modify_once(
+        self,
+        identity_id: str,
+        name: str,
+        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+    ) -> T:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                f"SELECT {CREDENTIAL_COLUMNS} FROM credentials "
+                "WHERE identity_id = %s AND name = %s FOR UPDATE".encode(),
+                (identity_id, name),
+            )
+            found = await cur.fetchone()
+            existing = None if found is None else _credential(found)
+            new, result = change(existing)
+            if existing is None:
+                cur = await conn.execute(
+                    f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) VALUES "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (identity_id, name) DO NOTHING".encode(),
+                    credential_values(new),
+                )
+                if cur.rowcount == 0:
+                    raise _LostCreateRace()
+            else:
+                await conn.execute(
+                    _UPDATE_CREDENTIAL, credential_update_values(new, existing.credential_id)
+                )
+            return result
+
+    async def delete_credential(self, *, identity_id: str, name: str) -> bool:
+        count = await self._execute(
+            "DELETE FROM credentials WHERE identity_id = %s AND name = %s", (identity_id, name)
+        )
+        return count > 0
+
+    async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
+        if not last_used:
+            return
+        await self._execute(
+            "UPDATE credentials AS c SET last_used_at = v.at "
+            "FROM (SELECT unnest(%s::text[]) AS id, unnest(%s::bigint[]) AS at) AS v "
+            "WHERE c.credential_id = v.id AND (c.last_used_at IS NULL OR c.last_used_at < v.at)",
+            (list(last_used), list(last_used.values())),
+        )
+
+    async def count_credentials(self, *, identity_id: str) -> int:
+        (count,) = await self._fetchone(
+            "SELECT count(*) FROM credentials WHERE identity_id = %s", (identity_id,)
+        )
+        return int(count)
+
+    # -- identities and keys ------------------------------------------------------
+
+    async def create_identity(self, *, identity: IdentityRow, api_key: ApiKeyRow) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            try:
+                await conn.execute(
+                    b"INSERT INTO identities (identity_id, name, created_at) VALUES (%s, %s, %s)",
+                    (identity.identity_id, identity.name, identity.created_at),
+                )
+            except pg_errors.UniqueViolation:
+                raise ConflictError(
+                    f"An identity named {identity.name!r} already exists.", code="identity_exists"
+                ) from None
+            await _insert_key(conn, api_key)
+
+    async def add_api_key(self, *, api_key: ApiKeyRow) -> None:
+        async with self._pool.connection() as conn:
+            await _insert_key(conn, api_key)
+
+    async def find_api_key(self, *, key_hash: bytes) -> ApiKeyRow | None:
+        row = await self._fetchone(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = %s", (key_hash,)
+        )
+        return None if row is None else _api_key(row)
+
+    async def get_identity(self, *, name: str) -> IdentityRow | None:
+        row = await self._fetchone(
+            "SELECT identity_id, name, created_at FROM identities WHERE name = %s", (name,)
+        )
+        return None if row is None else IdentityRow(*row)
+
+    async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]:
+        identities = [
+            IdentityRow(*r)
+            for r in await self._fetchall(
+                'SELECT identity_id, name, created_at FROM identities ORDER BY name COLLATE "C"'
+            )
+        ]
+        keys: dict[str, list[ApiKeyRow]] = {}
+        for r in await self._fetchall(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at"
+        ):
+            key = _api_key(r)
+            keys.setdefault(key.identity_id, []).append(key)
+        return [(i, keys.get(i.identity_id, [])) for i in identities]
+
+    async def revoke_api_keys(
+        self, *, identity_id: str | None = None, prefix: str | None = None, at: int
+    ) -> int:
+        column, value = ("identity_id", identity_id) if identity_id else ("prefix", prefix)
+        return await self._execute(
+            f"UPDATE api_keys SET revoked_at = %s WHERE {column} = %s AND revoked_at IS NULL",
+            (at, value),
+        )
+
+    async def count_identities(self) -> int:
+        (count,) = await self._fetchone("SELECT count(*) FROM identities", ())
+        return int(count)
+
+    async def master_key_ids(self) -> set[str]:
+        return {k for (k,) in await self._fetchall("SELECT DISTINCT key_id FROM credentials")}
+
+
+async def _insert_key(conn: psycopg.AsyncConnection[Any], key: ApiKeyRow) -> None:
+    await conn.execute(
+        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)".encode(),
+        api_key_values(key),
+    )

@@ -1,0 +1,197 @@
+"""Fixtures: an isolated environment, both stores, the app in-process, a real server.
+
+Storage-backed tests take the ``settings`` fixture, parametrised over SQLite and
+PostgreSQL. PostgreSQL runs at 127.0.0.1:5432 here (``LOOMAL_TEST_POSTGRES_URL``
+overrides); each test gets its own schema, dropped afterwards. With CI=true an
+unreachable PostgreSQL fails the run; otherwise those tests skip, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from loomal.config import ServerSettings
+from loomal.core.models import IdentityCreated
+from loomal.runtime import Vault
+from loomal.server.app import create_app
+
+POSTGRES_URL = os.environ.get(
+    "LOOMAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BOTH_SCOPES = ("vault:read", "vault:write")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in list(os.environ):
+        if var.startswith("LOOMAL_") and var != "LOOMAL_TEST_POSTGRES_URL":
+            monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(exc).__name__})")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database URL whose search_path is a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = "loomal_test_" + secrets.token_hex(6)
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{postgres_admin_url}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> ServerSettings:
+    overrides: dict[str, Any] = {"data_dir": str(tmp_path / "data")}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    return ServerSettings.load(overrides, env={})
+
+
+@dataclass
+class Api:
+    """The app in-process (real store, real crypto), with helpers to make keys."""
+
+    client: TestClient[Any]
+    settings: ServerSettings
+
+    @property
+    def vault(self) -> Vault:
+        vault: Vault = self.client.app.state.vault
+        return vault
+
+    def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a coroutine function on the app's event loop."""
+
+        async def run() -> Any:
+            return await func(*args, **kwargs)
+
+        return self.client.blocking_portal.call(run)
+
+    def new_identity(
+        self, scopes: tuple[str, ...] = BOTH_SCOPES, name: str | None = None
+    ) -> IdentityCreated:
+        created: IdentityCreated = self.call(
+            self.vault.identities.create_identity,
+            name or "agent-" + secrets.token_hex(4),
+            scopes=list(scopes),
+        )
+        return created
+
+    def headers(self, scopes: tuple[str, ...] = BOTH_SCOPES) -> dict[str, str]:
+        return auth(self.new_identity(scopes).api_key)
+
+
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def api(settings: ServerSettings) -> Iterator[Api]:
+    with TestClient(create_app(settings=settings), raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=settings)
+
+
+# -- a real `loomal serve` process ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    base_url: str
+    api_key: str | None
+    output: list[str] = field(default_factory=list)
+
+    def stop(self, timeout: float = 15) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        assert self.process.stdout is not None
+        self.output.append(self.process.stdout.read())
+        return "".join(self.output)
+
+
+def start_server(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+) -> ServerProcess:
+    """Start ``loomal serve`` and wait until it answers; return its first key if printed."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loomal", "serve", "--port", str(port), *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError("loomal serve exited early:\n" + "".join(lines))
+        lines.append(line)
+        if line.startswith("Listening on"):
+            break
+    key_match = re.search(r"^\s+(loid-[A-Za-z0-9_-]{32,})$", "".join(lines), re.M)
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base_url + "/v0/openapi.json", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError("loomal serve did not answer:\n" + "".join(lines))
+    return ServerProcess(process, base_url, key_match.group(1) if key_match else None, lines)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    proc = start_server("--data-dir", str(tmp_path / "server-data"), cwd=tmp_path)
+    yield proc
+    proc.stop()

@@ -1,0 +1,133 @@
+"""Envelope encryption: round trip, binding, tamper evidence, rotation by re-wrap."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from loomal.core.crypto import Binding, Keyring, SealedData, parse_master_key
+from loomal.errors import IntegrityError, ValidationError
+
+BINDING = Binding("id_a", "cred_1", "stripe", 1)
+SECRET = b'{"key":"sk_live_abc123..."}'
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.from_keys(os.urandom(32))
+
+
+def test_round_trip(keyring: Keyring) -> None:
+    assert keyring.open(keyring.seal(SECRET, BINDING), BINDING) == SECRET
+
+
+def test_same_plaintext_twice_gives_different_ciphertexts_and_keys(keyring: Keyring) -> None:
+    a, b = keyring.seal(SECRET, BINDING), keyring.seal(SECRET, BINDING)
+    assert a.ciphertext != b.ciphertext
+    assert a.nonce != b.nonce
+    assert a.wrapped_key != b.wrapped_key
+    assert SECRET not in a.ciphertext
+
+
+def test_stored_format_still_opens() -> None:
+    vector = json.loads((Path(__file__).parent / "vectors" / "envelope_v1.json").read_text())
+    keyring = Keyring.from_keys(base64.b64decode(vector["master_key"]))
+    assert keyring.primary_key_id == vector["key_id"]
+    sealed = SealedData(
+        vector["key_id"],
+        bytes.fromhex(vector["wrapped_key"]),
+        bytes.fromhex(vector["nonce"]),
+        bytes.fromhex(vector["ciphertext"]),
+    )
+    assert keyring.open(sealed, Binding(**vector["binding"])) == vector["plaintext"].encode()
+
+
+@pytest.mark.parametrize("field", ["wrapped_key", "nonce", "ciphertext"])
+def test_every_flipped_byte_of_every_field_is_detected(keyring: Keyring, field: str) -> None:
+    sealed = keyring.seal(SECRET, BINDING)
+    original: bytes = getattr(sealed, field)
+    for index in range(len(original)):
+        flipped = bytearray(original)
+        flipped[index] ^= 0x01
+        with pytest.raises(IntegrityError):
+            keyring.open(replace(sealed, **{field: bytes(flipped)}), BINDING)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        replace(BINDING, identity_id="id_b"),
+        replace(BINDING, credential_id="cred_2"),
+        replace(BINDING, name="github"),
+        replace(BINDING, version=2),
+        replace(BINDING, version=0),
+    ],
+)
+def test_ciphertext_moved_to_another_binding_fails(keyring: Keyring, other: Binding) -> None:
+    with pytest.raises(IntegrityError):
+        keyring.open(keyring.seal(SECRET, BINDING), other)
+
+
+def test_key_id_is_bound_and_unknown_keys_fail(keyring: Keyring) -> None:
+    sealed = keyring.seal(SECRET, BINDING)
+    with pytest.raises(IntegrityError):
+        keyring.open(replace(sealed, key_id="mk_0000000000000000"), BINDING)
+    with pytest.raises(IntegrityError):
+        Keyring.from_keys(os.urandom(32)).open(sealed, BINDING)
+
+
+def test_rewrap_moves_to_new_primary_without_touching_ciphertext(keyring: Keyring) -> None:
+    old_key = os.urandom(32)
+    old = Keyring.from_keys(old_key)
+    sealed = old.seal(SECRET, BINDING)
+    rotated = Keyring.from_keys(os.urandom(32), old_key)
+    rewrapped = rotated.rewrap(sealed, BINDING)
+    assert rewrapped.key_id == rotated.primary_key_id != sealed.key_id
+    assert (rewrapped.nonce, rewrapped.ciphertext) == (sealed.nonce, sealed.ciphertext)
+    assert rotated.open(rewrapped, BINDING) == SECRET
+    assert rotated.open(sealed, BINDING) == SECRET  # not-yet-rewrapped rows still open
+
+
+def test_integrity_error_says_nothing_of_the_data(keyring: Keyring) -> None:
+    sealed = keyring.seal(SECRET, BINDING)
+    with pytest.raises(IntegrityError) as info:
+        keyring.open(replace(sealed, ciphertext=sealed.ciphertext[:-1] + b"\0"), BINDING)
+    assert "sk_live" not in str(info.value) and "sk_live" not in repr(info.value)
+    assert "sk_live" not in repr(sealed)
+
+
+@pytest.mark.parametrize("text", ["", "short", base64.b64encode(b"x" * 31).decode(), "!" * 44])
+def test_master_key_must_be_32_bytes_of_base64(text: str) -> None:
+    with pytest.raises(ValidationError):
+        parse_master_key(text)
+
+
+def test_keyring_checks_keys_in_constructor() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        Keyring({"mk_x": b"short"}, "mk_x")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    plaintext=st.binary(max_size=512),
+    field=st.sampled_from(["wrapped_key", "nonce", "ciphertext"]),
+    position=st.integers(min_value=0),
+    mask=st.integers(min_value=1, max_value=255),
+)
+def test_property_round_trip_and_any_mutation_fails(
+    plaintext: bytes, field: str, position: int, mask: int
+) -> None:
+    keyring = Keyring.from_keys(bytes(32))
+    sealed = keyring.seal(plaintext, BINDING)
+    assert keyring.open(sealed, BINDING) == plaintext
+    value = bytearray(getattr(sealed, field))
+    value[position % len(value)] ^= mask
+    with pytest.raises(IntegrityError):
+        keyring.open(replace(sealed, **{field: bytes(value)}), BINDING)
