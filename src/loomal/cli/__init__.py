@@ -9,7 +9,9 @@ import click
 
 from loomal import __version__
 from loomal.cli.identity import identity
+from loomal.cli.run import run
 from loomal.cli.serve import serve
+from loomal.cli.vault import vault
 
 __all__ = ["main"]
 
@@ -20,5 +22,7 @@ def main() -> None:
     """Loomal Vault: encrypted credentials for AI agents."""
 
 
+main.add_command(vault)
+main.add_command(run)
 main.add_command(serve)
 main.add_command(identity)

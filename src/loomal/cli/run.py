@@ -1,0 +1,72 @@
+"""``loomal run --env VAR=NAME.FIELD -- CMD ...``: run a command with secrets in
+its environment only (nothing written to disk), like ``op run``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+
+from loomal.cli.common import reports_errors
+from loomal.cli.vault import client_options
+from loomal.client import Loomal
+from loomal.errors import ValidationError
+
+__all__ = ["run"]
+
+
+def _split_reference(reference: str) -> tuple[str, str | None]:
+    """``stripe.key`` → ("stripe", "key"); names may hold dots, so split at the last one.
+    A bare name is allowed when the credential has a single data field."""
+    name, dot, field = reference.rpartition(".")
+    return (name, field) if dot and name else (reference, None)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "--env",
+    "mappings",
+    multiple=True,
+    required=True,
+    metavar="VAR=NAME.FIELD",
+    help="Set VAR to data.FIELD of credential NAME (repeatable).",
+)
+@client_options
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@reports_errors
+def run(
+    mappings: tuple[str, ...], api_key: str | None, base_url: str | None, command: tuple[str, ...]
+) -> None:
+    """Run COMMAND with credentials in its environment; exits with its exit code."""
+    wanted: list[tuple[str, str, str | None]] = []
+    for mapping in mappings:
+        var, eq, reference = mapping.partition("=")
+        if not eq or not var or not reference:
+            raise click.UsageError(f"--env {mapping!r}: expected VAR=NAME.FIELD.")
+        wanted.append((var, *_split_reference(reference)))
+    env = dict(os.environ)
+    with Loomal(api_key=api_key, base_url=base_url) as client:
+        fetched = {}
+        for var, name, field in wanted:
+            if name not in fetched:
+                fetched[name] = client.vault.get(name).data
+            data = fetched[name]
+            if field is None:
+                if len(data) != 1:
+                    raise ValidationError(f"--env {var}: {name} has several fields; name one.")
+                (value,) = data.values()
+            elif field in data:
+                value = data[field]
+            else:
+                raise ValidationError(f"--env {var}: {name} has no data field {field!r}.")
+            if not isinstance(value, str):
+                raise ValidationError(f"--env {var}: {name}.{field} is not a string.")
+            env[var] = value
+    try:
+        completed = subprocess.run(list(command), env=env, check=False)
+    except FileNotFoundError:
+        raise ValidationError(f"command not found: {command[0]}") from None
+    code = completed.returncode
+    sys.exit(code if code >= 0 else 128 - code)

@@ -1,0 +1,199 @@
+"""``loomal vault``: the seed's commands, as a client of a running server.
+
+Reads ``LOOMAL_API_KEY`` and ``LOOMAL_BASE_URL`` (or --api-key / --base-url).
+Secret input can come from a file (``--data @file``) or stdin (``--data -``) so
+that it never sits in shell history.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from loomal.cli.common import reports_errors
+from loomal.cli.output import echo_json, echo_raw, pick_field, print_credential, print_summaries
+from loomal.client import Loomal
+from loomal.core.totp import parse_otpauth_uri
+from loomal.errors import ValidationError
+
+__all__ = ["client_options", "vault"]
+
+
+def client_options(func: Any) -> Any:
+    func = click.option("--base-url", envvar="LOOMAL_BASE_URL", help="Server URL.")(func)
+    func = click.option(
+        "--api-key", envvar="LOOMAL_API_KEY", help="API key (prefer LOOMAL_API_KEY)."
+    )(func)
+    return func
+
+
+@click.group()
+@client_options
+@click.pass_context
+def vault(ctx: click.Context, api_key: str | None, base_url: str | None) -> None:
+    """Store and fetch credentials (needs LOOMAL_API_KEY)."""
+    ctx.obj = {"api_key": api_key, "base_url": base_url}
+
+
+def _client(ctx: click.Context) -> Loomal:
+    options = ctx.find_root().obj or {}
+    vault_options = ctx.parent.obj if ctx.parent and ctx.parent.obj else options
+    return Loomal(api_key=vault_options.get("api_key"), base_url=vault_options.get("base_url"))
+
+
+def _read_json_option(option: str, value: str) -> dict[str, Any]:
+    if value == "-":
+        text = sys.stdin.read()
+    elif value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text("utf-8")
+        except OSError as exc:
+            raise ValidationError(f"{option}: cannot read {value[1:]}: {exc.strerror}.") from None
+    else:
+        text = value
+    try:
+        parsed = msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        raise ValidationError(f"{option} is not valid JSON.") from None
+    if not isinstance(parsed, dict):
+        raise ValidationError(f"{option} must be a JSON object.")
+    return parsed
+
+
+def _output(result: Any, as_json: bool, field: str | None) -> bool:
+    """Handle --field and --json; returns False when the caller should print for people."""
+    if field:
+        echo_raw(pick_field(result, field))
+        return True
+    if as_json:
+        echo_json(result)
+        return True
+    return False
+
+
+@vault.command()
+@click.argument("name")
+@click.option("--type", "ctype", help="LOGIN, API_KEY, OAUTH, TOTP, SSH_KEY, DATABASE, ... CUSTOM")
+@click.option("--data", help="Secret fields as JSON, @file, or - for stdin.")
+@click.option("--metadata", help="Non-secret fields as JSON (or @file).")
+@click.option("--expires-at", help="ISO 8601 expiry.")
+@click.option("--otpauth", help="otpauth://totp/... URI from an authenticator export.")
+@click.option("--backup-codes", help="Comma-separated backup codes (with --otpauth).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def store(
+    ctx: click.Context,
+    name: str,
+    ctype: str | None,
+    data: str | None,
+    metadata: str | None,
+    expires_at: str | None,
+    otpauth: str | None,
+    backup_codes: str | None,
+    as_json: bool,
+) -> None:
+    """Store or overwrite credential NAME."""
+    meta = _read_json_option("--metadata", metadata) if metadata else None
+    if otpauth is not None:
+        if data is not None or (ctype not in (None, "TOTP")):
+            raise click.UsageError("--otpauth makes a TOTP credential; drop --data and --type.")
+        uri = parse_otpauth_uri(otpauth)
+        secret_data: dict[str, Any] = {"secret": uri.secret}
+        if backup_codes:
+            secret_data["backupCodes"] = [c.strip() for c in backup_codes.split(",") if c.strip()]
+        ctype, meta = "TOTP", {**uri.metadata(), **(meta or {})}
+    else:
+        if ctype is None or data is None:
+            raise click.UsageError("--type and --data are required (or use --otpauth).")
+        secret_data = _read_json_option("--data", data)
+    with _client(ctx) as client:
+        stored = client.vault.store(
+            name, type=ctype, data=secret_data, metadata=meta, expires_at=expires_at
+        )
+    if not _output(stored, as_json, None):
+        click.echo(f"Stored {stored.name} ({stored.type}, {stored.credential_id}).")
+
+
+@vault.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--field", help="Print one value, e.g. data.key (raw, for piping).")
+@click.pass_context
+@reports_errors
+def get(ctx: click.Context, name: str, as_json: bool, field: str | None) -> None:
+    """Show credential NAME with its decrypted data."""
+    with _client(ctx) as client:
+        credential = client.vault.get(name)
+    if not _output(credential, as_json, field):
+        print_credential(credential)
+
+
+@vault.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), help="Show one page of this size.")
+@click.option("--cursor", help="Continue from a page's nextCursor (with --limit).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def list_(ctx: click.Context, limit: int | None, cursor: str | None, as_json: bool) -> None:
+    """List credentials (metadata only, never secrets)."""
+    with _client(ctx) as client:
+        if limit is not None:
+            page = client.vault.list(limit=limit, cursor=cursor)
+            if not _output(page, as_json, None):
+                print_summaries(page.credentials)
+                if page.next_cursor:
+                    click.echo(f"next page: --cursor {page.next_cursor}")
+            return
+        items = list(client.vault.iter())
+    if not _output(items, as_json, None):
+        print_summaries(items)
+
+
+@vault.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@reports_errors
+def delete(ctx: click.Context, name: str, yes: bool) -> None:
+    """Delete credential NAME."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete credential {name}?", abort=True)
+    with _client(ctx) as client:
+        client.vault.delete(name)
+    click.echo(f"Deleted {name}.")
+
+
+@vault.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--field", help="Print one value, e.g. code.")
+@click.pass_context
+@reports_errors
+def totp(ctx: click.Context, name: str, as_json: bool, field: str | None) -> None:
+    """Print the current TOTP code of NAME and how long it stays valid."""
+    with _client(ctx) as client:
+        code = client.vault.totp(name)
+    if not _output(code, as_json, field):
+        click.echo(
+            f"{code.code}  (valid {code.seconds_remaining}s more; "
+            f"{code.backup_codes_remaining} backup codes left)"
+        )
+
+
+@vault.command("totp-use-backup")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def totp_use_backup(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Consume one backup code of NAME (atomically) and print it."""
+    with _client(ctx) as client:
+        backup = client.vault.totp_use_backup(name)
+    if not _output(backup, as_json, None):
+        click.echo(backup.code)
+        click.echo(f"{backup.backup_codes_remaining} backup codes left.", err=True)

@@ -1,0 +1,6 @@
+"""The Python SDK: a client of the HTTP API (it shares only the wire models with the server)."""
+
+from loomal.client.async_ import AsyncLoomal
+from loomal.client.sync import Loomal
+
+__all__ = ["AsyncLoomal", "Loomal"]

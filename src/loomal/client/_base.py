@@ -1,0 +1,203 @@
+"""Everything the SDK does that is not I/O: configuration, request building,
+response parsing, error mapping and the retry policy.
+
+``Loomal`` and ``AsyncLoomal`` only send the :class:`Call` objects built here,
+so no rule is written twice for sync and async.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+import msgspec
+
+from loomal import __version__, errors
+from loomal.core.models import (
+    BackupCode,
+    Credential,
+    CredentialPage,
+    StoreResponse,
+    TotpCodeResponse,
+)
+from loomal.errors import AuthenticationError, LoomalError, error_from_status
+
+__all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "calls"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8470"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 2
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_MAX_BACKOFF = 8.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One API call: what to send and what the answer decodes to."""
+
+    method: str
+    path: str
+    result: type[T] | None
+    json: Any = None
+    params: Mapping[str, Any] | None = None
+    idempotent: bool = True
+
+    def __repr__(self) -> str:  # the body may hold secrets
+        return f"Call({self.method} {self.path})"
+
+
+def _path(name: str, suffix: str = "") -> str:
+    return f"/v0/vault/{quote(name, safe='')}{suffix}"
+
+
+class calls:
+    """The six endpoints, as data. Each docstring names its verb and path."""
+
+    @staticmethod
+    def store(
+        name: str,
+        *,
+        type: str,  # noqa: A002 - the API's field name, as the seed writes it
+        data: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> Call[StoreResponse]:
+        """PUT /v0/vault/{name}"""
+        body: dict[str, Any] = {"type": type, "data": dict(data)}
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if expires_at is not None:
+            body["expiresAt"] = expires_at
+        return Call("PUT", _path(name), StoreResponse, json=body)
+
+    @staticmethod
+    def get(name: str) -> Call[Credential]:
+        """GET /v0/vault/{name}"""
+        return Call("GET", _path(name), Credential)
+
+    @staticmethod
+    def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialPage]:
+        """GET /v0/vault"""
+        params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+        return Call("GET", "/v0/vault", CredentialPage, params=params)
+
+    @staticmethod
+    def delete(name: str) -> Call[None]:
+        """DELETE /v0/vault/{name}"""
+        return Call("DELETE", _path(name), None)
+
+    @staticmethod
+    def totp(name: str) -> Call[TotpCodeResponse]:
+        """GET /v0/vault/{name}/totp"""
+        return Call("GET", _path(name, "/totp"), TotpCodeResponse)
+
+    @staticmethod
+    def totp_use_backup(name: str) -> Call[BackupCode]:
+        """POST /v0/vault/{name}/totp/backup (never retried: a retry could take a second code)."""
+        return Call("POST", _path(name, "/totp/backup"), BackupCode, idempotent=False)
+
+
+class BaseClient:
+    """Configuration and the parts of a call that do no I/O."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        timeout: float,
+        max_retries: int,
+    ) -> None:
+        api_key = api_key or os.environ.get("LOOMAL_API_KEY")
+        if not api_key:
+            raise AuthenticationError(
+                "No API key: pass api_key=... or set LOOMAL_API_KEY.", code="missing_api_key"
+            )
+        self._api_key = api_key
+        self.base_url = (base_url or os.environ.get("LOOMAL_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self.timeout = timeout
+        self.max_retries = max(0, max_retries)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}, api_key='{self._api_key[:9]}***')"
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "Accept": "application/json",
+            "User-Agent": f"loomal-python/{__version__}",
+        }
+
+    def build_request(
+        self, client: httpx.Client | httpx.AsyncClient, call: Call[Any]
+    ) -> httpx.Request:
+        return client.build_request(
+            call.method,
+            self.base_url + call.path,
+            json=call.json,
+            params=call.params,
+            headers=self.headers,
+            timeout=self.timeout,
+        )
+
+    def parse(self, call: Call[T], response: httpx.Response) -> T:
+        """Decode a success into the call's model, or raise the error the server named."""
+        if response.is_success:
+            if call.result is None:
+                return None  # type: ignore[return-value]
+            try:
+                return msgspec.json.decode(response.content, type=call.result)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                raise LoomalError(
+                    f"Unexpected response from {self.base_url} (HTTP {response.status_code}).",
+                    code="invalid_response",
+                    status=response.status_code,
+                ) from None
+        raise self.error_for(response)
+
+    def error_for(self, response: httpx.Response) -> LoomalError:
+        try:
+            detail = msgspec.json.decode(response.content)["error"]
+            code, message = str(detail["code"]), str(detail["message"])
+        except Exception:
+            code, message = "http_error", f"HTTP {response.status_code} from {self.base_url}."
+        return error_from_status(response.status_code, code, message)
+
+    def retry_delay(
+        self, call: Call[Any], attempt: int, response: httpx.Response | None
+    ) -> float | None:
+        """Seconds to wait before retrying, or None to stop.
+
+        Only idempotent calls are retried, on a transport error (``response`` is
+        None), 429 or a 5xx other than an integrity error (retrying cannot help
+        a tampered row).
+        """
+        if not call.idempotent or attempt >= self.max_retries:
+            return None
+        if response is not None:
+            if response.status_code not in _RETRY_STATUSES:
+                return None
+            if b"integrity_error" in response.content:
+                return None
+            retry_after = response.headers.get("retry-after", "")
+            if retry_after.isdigit():
+                return min(float(retry_after), _MAX_BACKOFF)
+        return min(_MAX_BACKOFF, 0.25 * 2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+
+    def connection_error(self, exc: Exception) -> LoomalError:
+        return errors.ConnectionError(
+            f"Could not reach Loomal at {self.base_url} ({type(exc).__name__}); "
+            "is `loomal serve` running?"
+        )
