@@ -174,16 +174,17 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
         PayloadTooLargeError,
         ValidationError,
         RateLimitError,
-        SealedError,
     )
+}
+_BY_CODE: dict[str, type[LoomalError]] = {
+    IntegrityError.default_code: IntegrityError,
+    SealedError.default_code: SealedError,
 }
 
 
 def error_from_status(status: int, code: str, message: str) -> LoomalError:
     """Rebuild the error a server answered with (the SDK's side of the mapping)."""
-    if code == IntegrityError.default_code:
-        return IntegrityError(message, code=code, status=status)
-    cls = _BY_STATUS.get(status)
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else LoomalError
     return cls(message, code=code, status=status)

@@ -1,0 +1,189 @@
+"""``loomal vault`` and ``loomal run`` against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from loomal.cli import main
+from loomal.core.totp import TotpParameters, totp_code
+from tests.conftest import ServerProcess
+
+
+@pytest.fixture
+def cli(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
+    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    return CliRunner()
+
+
+def invoke(cli: CliRunner, *args: str, stdin: str | None = None) -> Result:
+    return cli.invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+
+def test_seed_cli_example_verbatim_in_a_real_shell(server: ServerProcess, tmp_path: Path) -> None:
+    seed = """loomal vault store stripe \\
+  --type API_KEY \\
+  --data '{"key":"sk_live_abc123..."}' \\
+  --metadata '{"service":"stripe","prefix":"sk_live_...c123"}'"""
+    env = {
+        **os.environ,
+        "LOOMAL_API_KEY": server.api_key or "",
+        "LOOMAL_BASE_URL": server.base_url,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["sh", "-c", seed], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Stored stripe (API_KEY, cred_" in result.stdout
+    got = subprocess.run(
+        ["sh", "-c", "loomal vault get stripe --field data.key"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.stdout == "sk_live_abc123...\n"
+
+
+def test_store_get_list_delete(cli: CliRunner, tmp_path: Path) -> None:
+    stored = invoke(
+        cli, "vault", "store", "github", "--type", "LOGIN",
+        "--data", '{"password":"s3cret!"}', "--metadata", '{"username":"agent-bot"}', "--json",
+    )  # fmt: skip
+    assert stored.exit_code == 0
+    assert json.loads(stored.output)["name"] == "github"
+
+    secret_file = tmp_path / "secret.json"
+    secret_file.write_text('{"key": "from-file"}')
+    assert invoke(cli, "vault", "store", "f", "--type", "API_KEY", "--data", f"@{secret_file}").exit_code == 0
+    assert invoke(cli, "vault", "get", "f", "--field", "data.key").output == "from-file\n"
+    piped = invoke(cli, "vault", "store", "p", "--type", "API_KEY", "--data", "-", stdin='{"key":"piped"}')
+    assert piped.exit_code == 0
+    assert invoke(cli, "vault", "get", "p", "--field", "data.key").output == "piped\n"
+
+    shown = invoke(cli, "vault", "get", "github")
+    assert "s3cret!" in shown.output
+    assert "agent-bot" in shown.output
+    as_json = json.loads(invoke(cli, "vault", "get", "github", "--json").output)
+    assert as_json["data"] == {"password": "s3cret!"}
+
+    listed = invoke(cli, "vault", "list")
+    assert "github" in listed.output
+    assert "s3cret!" not in listed.output
+    names = [c["name"] for c in json.loads(invoke(cli, "vault", "list", "--json").output)]
+    assert names == ["f", "github", "p"]
+    page = json.loads(invoke(cli, "vault", "list", "--limit", "2", "--json").output)
+    assert len(page["credentials"]) == 2
+    assert page["nextCursor"]
+
+    assert invoke(cli, "vault", "delete", "github", "--yes").exit_code == 0
+    gone = invoke(cli, "vault", "get", "github")
+    assert gone.exit_code == 1
+    assert "No credential named 'github'" in gone.output
+
+
+def test_otpauth_import_totp_and_backup_codes(cli: CliRunner) -> None:
+    uri = "otpauth://totp/GitHub:agent-bot?secret=jbsw%20y3dp%20ehpk%203pxp&algorithm=sha256&digits=8&period=60"
+    stored = invoke(cli, "vault", "store", "gh", "--otpauth", uri, "--backup-codes", "a-1, b-2")
+    assert stored.exit_code == 0, stored.output
+    credential = json.loads(invoke(cli, "vault", "get", "gh", "--json").output)
+    assert credential["metadata"] == {
+        "issuer": "GitHub", "account": "agent-bot", "algorithm": "SHA256", "digits": 8, "period": 60,
+    }  # fmt: skip
+    assert credential["data"]["backupCodes"] == ["a-1", "b-2"]
+    before = time.time()
+    code = json.loads(invoke(cli, "vault", "totp", "gh", "--json").output)
+    assert len(code["code"]) == 8
+    assert code["period"] == 60
+    params = TotpParameters("SHA256", 8, 60)
+    assert code["code"] in {
+        totp_code("JBSWY3DPEHPK3PXP", at=at, params=params).code for at in (before, time.time())
+    }
+    human = invoke(cli, "vault", "totp", "gh")
+    assert "s more; 2 backup codes left" in human.output
+    used = invoke(cli, "vault", "totp-use-backup", "gh")
+    assert used.stdout.splitlines()[0] == "a-1"
+    assert invoke(cli, "vault", "totp-use-backup", "gh", "--json").output.count("b-2") == 1
+    empty = invoke(cli, "vault", "totp-use-backup", "gh")
+    assert empty.exit_code == 1
+    assert "no unused backup codes" in empty.output
+
+    hotp = invoke(cli, "vault", "store", "h", "--otpauth", "otpauth://hotp/X:y?secret=JBSWY3DP&counter=0")
+    assert hotp.exit_code == 1
+    assert "HOTP" in hotp.output
+    assert "JBSWY3DP" not in hotp.output
+
+
+def test_usage_errors_exit_2_and_api_errors_exit_1(cli: CliRunner) -> None:
+    assert invoke(cli, "vault", "store", "x", "--type", "LOGIN").exit_code == 2
+    assert invoke(cli, "vault", "nope").exit_code == 2
+    bad_json = invoke(cli, "vault", "store", "x", "--type", "LOGIN", "--data", "{oops")
+    assert bad_json.exit_code == 1
+    assert "--data is not valid JSON" in bad_json.output
+    typo = invoke(cli, "vault", "store", "x", "--type", "LOGIN", "--data", '{"pasword":"p"}')
+    assert typo.exit_code == 1
+    assert "CUSTOM" in typo.output
+    missing_field = invoke(cli, "vault", "totp", "x", "--field", "nothing")
+    assert missing_field.exit_code == 1
+
+
+def test_down_server_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOMAL_API_KEY", "loid-" + "x" * 43)
+    monkeypatch.setenv("LOOMAL_BASE_URL", "http://127.0.0.1:1")
+    result = CliRunner().invoke(main, ["vault", "list"])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: Could not reach Loomal at http://127.0.0.1:1")
+    assert "Traceback" not in result.output
+
+
+def test_missing_api_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOOMAL_API_KEY", raising=False)
+    result = CliRunner().invoke(main, ["vault", "list"])
+    assert result.exit_code == 1
+    assert "LOOMAL_API_KEY" in result.output
+
+
+def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "LOOMAL_API_KEY": server.api_key or "",
+        "LOOMAL_BASE_URL": server.base_url,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "loomal", "vault", "store", "stripe", "--type", "API_KEY",
+         "--data", '{"key":"sk_live_0123456789"}'],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    child = "import os, sys; print(len(os.environ['STRIPE_KEY'])); sys.exit(7)"
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "loomal", "run", "--env", "STRIPE_KEY=stripe.key", "--",
+         sys.executable, "-c", child],
+        env=env, capture_output=True, text=True, cwd=workdir, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 7
+    assert result.stdout.strip() == str(len("sk_live_0123456789"))
+    assert "sk_live" not in result.stdout + result.stderr
+    assert list(workdir.iterdir()) == []  # nothing written to disk
+    bare = subprocess.run(
+        [sys.executable, "-m", "loomal", "run", "--env", "K=stripe", "--", sys.executable, "-c",
+         "import os; print(os.environ['K'][:7])"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bare.stdout.strip() == "sk_live"
+    missing = subprocess.run(
+        [sys.executable, "-m", "loomal", "run", "--env", "K=stripe.nope", "--", "true"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "no data field 'nope'" in missing.stderr

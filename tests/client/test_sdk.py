@@ -1,0 +1,339 @@
+"""The SDK against a real ``loomal serve``: every method, sync and async alike,
+error mapping, retries, masked reprs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+import loomal
+from loomal import (
+    AsyncLoomal,
+    AuthenticationError,
+    ConflictError,
+    ExpiredError,
+    Loomal,
+    LoomalError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    ServerError,
+    ValidationError,
+)
+from tests.conftest import ServerProcess
+
+TOTP_BODY: dict[str, Any] = {
+    "type": "TOTP",
+    "data": {"secret": "JBSWY3DPEHPK3PXP", "backupCodes": ["abcd-1234", "efgh-5678"]},
+    "metadata": {"issuer": "GitHub"},
+}
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[Loomal]:
+    with Loomal(api_key=server.api_key, base_url=server.base_url) as c:
+        yield c
+
+
+def run_sync(c: Loomal) -> list[Any]:
+    out: list[Any] = []
+    out.append(c.vault.store("stripe", type="API_KEY", data={"key": "sk_1"}, metadata={"s": 1}))
+    out.append(c.vault.store("stripe", type="API_KEY", data={"key": "sk_2"}))
+    out.append(c.vault.store("gh", **TOTP_BODY))
+    out.append(c.vault.get("stripe"))
+    out.append(c.vault.list(limit=1))
+    out.append([s.name for s in c.vault.iter(page_size=1)])
+    out.append(c.vault.totp("gh"))
+    out.append(c.vault.totp_use_backup("gh"))
+    out.append(c.vault.totp_use_backup("gh"))
+    out.append(c.vault.get("gh"))
+    out.append(c.vault.delete("stripe"))
+    out.append([s.name for s in c.vault.iter()])
+    return out
+
+
+async def run_async(c: AsyncLoomal) -> list[Any]:
+    out: list[Any] = []
+    out.append(
+        await c.vault.store("stripe", type="API_KEY", data={"key": "sk_1"}, metadata={"s": 1})
+    )
+    out.append(await c.vault.store("stripe", type="API_KEY", data={"key": "sk_2"}))
+    out.append(await c.vault.store("gh", **TOTP_BODY))
+    out.append(await c.vault.get("stripe"))
+    out.append(await c.vault.list(limit=1))
+    out.append([s.name async for s in c.vault.iter(page_size=1)])
+    out.append(await c.vault.totp("gh"))
+    out.append(await c.vault.totp_use_backup("gh"))
+    out.append(await c.vault.totp_use_backup("gh"))
+    out.append(await c.vault.get("gh"))
+    out.append(await c.vault.delete("stripe"))
+    out.append([s.name async for s in c.vault.iter()])
+    return out
+
+
+def shape(results: list[Any]) -> list[Any]:
+    """What must match between sync and async: everything but ids and times."""
+    import msgspec
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: clean(v)
+                for k, v in value.items()
+                if not k.endswith(("Id", "At", "Cursor", "Remaining")) and k != "code"
+            }
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return [clean(msgspec.to_builtins(r)) for r in results]
+
+
+def test_every_method_sync_and_async_behave_alike(server: ServerProcess) -> None:
+    with Loomal(api_key=server.api_key, base_url=server.base_url) as c:
+        sync_results = run_sync(c)
+
+    async def main() -> list[Any]:
+        async with AsyncLoomal(api_key=server.api_key, base_url=server.base_url) as c:
+            await c.vault.delete("gh")
+            return await run_async(c)
+
+    async_results = asyncio.run(main())
+    assert shape(sync_results) == shape(async_results)
+    created, overwritten, _, got, page, names, code, first, second, gh, deleted, left = sync_results
+    assert overwritten.credential_id == created.credential_id == overwritten.credentialId
+    assert isinstance(created.created_at, datetime)
+    assert got.data == {"key": "sk_2"}
+    assert len(page.credentials) == 1
+    assert page.next_cursor
+    assert names == ["gh", "stripe"]
+    assert len(code.code) == 6
+    assert 1 <= code.seconds_remaining <= 30
+    assert (first.code, second.code) == ("abcd-1234", "efgh-5678")
+    assert second.backup_codes_remaining == 0
+    assert gh.data["secret"] == "[REDACTED]"
+    assert gh.data["usedBackupCodes"] == ["abcd-1234", "efgh-5678"]
+    assert deleted is None
+    assert left == ["gh"]
+
+
+def test_seed_python_example_runs_as_written(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
+    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    seed = """
+import os
+from loomal import Loomal
+
+loomal = Loomal(api_key=os.environ["LOOMAL_API_KEY"])
+credential = loomal.vault.store(
+    "stripe",
+    type="API_KEY",
+    data={"key": "sk_live_abc123..."},
+    metadata={"service": "stripe", "prefix": "sk_live_...c123"},
+)
+"""
+    namespace: dict[str, Any] = {}
+    exec(seed, namespace)  # noqa: S102 - the seed's example, verbatim
+    credential = namespace["credential"]
+    assert credential.credentialId.startswith("cred_")
+    assert credential.metadata == {"service": "stripe", "prefix": "sk_live_...c123"}
+    assert namespace["loomal"].vault.get("stripe").data == {"key": "sk_live_abc123..."}
+
+
+def test_errors_map_to_classes_with_code_and_status(client: Loomal, server: ServerProcess) -> None:
+    with pytest.raises(NotFoundError) as nf:
+        client.vault.get("missing")
+    assert (nf.value.http_status, nf.value.code) == (404, "not_found")
+    client.vault.store("stripe", type="API_KEY", data={"key": "k"})
+    with pytest.raises(ConflictError) as conflict:
+        client.vault.totp("stripe")
+    assert conflict.value.code == "not_totp"
+    with pytest.raises(ValidationError) as invalid:
+        client.vault.store("x", type="LOGIN", data={"pasword": "sekrit-Zq8v"})
+    assert "data.pasword" in invalid.value.message
+    assert "sekrit-Zq8v" not in str(invalid.value)
+    with pytest.raises(ValidationError):
+        client.vault.get(".bad")
+    client.vault.store("old", type="LOGIN", data={"password": "p"}, expires_at="2001-01-01")
+    with pytest.raises(ExpiredError) as expired:
+        client.vault.get("old")
+    assert expired.value.code == "credential_expired"
+    with pytest.raises(PayloadTooLargeError):
+        client.vault.store("big", type="LOGIN", data={"password": "p" * 70_000})
+    with pytest.raises(AuthenticationError):
+        Loomal(api_key="loid-" + "x" * 43, base_url=server.base_url).vault.list()
+    with pytest.raises(ConflictError) as empty:
+        client.vault.store("t", type="TOTP", data={"secret": "JBSWY3DPEHPK3PXP"})
+        client.vault.totp_use_backup("t")
+    assert empty.value.code == "no_backup_codes"
+    assert isinstance(empty.value, LoomalError)
+
+
+def test_read_only_key_gets_permission_denied(server: ServerProcess, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    created = subprocess.run(
+        [sys.executable, "-m", "loomal", "identity", "create", "ro", "--scopes", "vault:read",
+         "--data-dir", str(tmp_path / "server-data")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    reader = Loomal(api_key=created.stdout.strip().splitlines()[-1], base_url=server.base_url)
+    assert reader.vault.list().credentials == []
+    with pytest.raises(PermissionDeniedError) as denied:
+        reader.vault.store("x", type="LOGIN", data={"password": "p"})
+    assert denied.value.http_status == 403
+
+
+def test_missing_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOOMAL_API_KEY", raising=False)
+    with pytest.raises(AuthenticationError, match="LOOMAL_API_KEY"):
+        Loomal()
+    with pytest.raises(AuthenticationError):
+        AsyncLoomal()
+
+
+def test_env_configuration_and_own_http_client(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
+    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url + "/")
+    seen: list[str] = []
+    with httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]}) as http:
+        c = Loomal(http_client=http)
+        assert c.vault.list().credentials == []
+        c.close()  # does not close a client the caller owns
+        assert c.vault.list().credentials == []
+    assert seen == ["/v0/vault", "/v0/vault"]
+
+
+def test_down_server_is_a_connection_error() -> None:
+    c = Loomal(api_key="loid-" + "x" * 43, base_url="http://127.0.0.1:1", max_retries=1)
+    with pytest.raises(loomal.ConnectionError, match="127.0.0.1:1") as info:
+        c.vault.list()
+    assert "x" * 10 not in str(info.value)
+
+
+def test_reprs_mask_secrets(client: Loomal) -> None:
+    client.vault.store("stripe", type="API_KEY", data={"key": "sk_live_Zq8v"})
+    client.vault.store("gh", **TOTP_BODY)
+    credential = client.vault.get("stripe")
+    code = client.vault.totp("gh")
+    backup = client.vault.totp_use_backup("gh")
+    for thing in (credential, code, backup, client):
+        text = repr(thing) + str(thing)
+        assert "sk_live_Zq8v" not in text
+        assert code.code not in text or thing is not code
+        assert "abcd-1234" not in text
+        assert (client._api_key) not in text
+    assert credential.data["key"] == "sk_live_Zq8v"  # reachable by explicit access
+    assert backup.code == "abcd-1234"
+
+
+# -- retries against a real server that fails twice, then answers ----------------------
+
+
+class Flaky:
+    def __init__(self, failures: int, status: int = 503) -> None:
+        self.failures, self.status, self.requests = failures, status, 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                flaky.requests += 1
+                if flaky.requests <= flaky.failures:
+                    body = {"error": {"code": "unavailable", "message": "try again"}}
+                    self.send_response(flaky.status)
+                    if flaky.status == 429:
+                        self.send_header("Retry-After", "0")
+                else:
+                    body = {"credentials": [], "nextCursor": None}
+                    self.send_response(200)
+                payload = json.dumps(body).encode()
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+@pytest.mark.parametrize("status", [503, 429, 500])
+def test_idempotent_calls_retry_until_success(status: int) -> None:
+    flaky = Flaky(failures=2, status=status)
+    try:
+        c = Loomal(api_key="loid-" + "k" * 43, base_url=flaky.url, max_retries=2)
+        assert c.vault.list().credentials == []
+        assert flaky.requests == 3
+    finally:
+        flaky.close()
+
+
+def test_retries_are_bounded() -> None:
+    flaky = Flaky(failures=5)
+    try:
+        c = Loomal(api_key="loid-" + "k" * 43, base_url=flaky.url, max_retries=2)
+        with pytest.raises(ServerError):
+            c.vault.list()
+        assert flaky.requests == 3
+    finally:
+        flaky.close()
+
+
+def test_backup_code_pop_is_never_retried() -> None:
+    flaky = Flaky(failures=1)
+    try:
+        c = Loomal(api_key="loid-" + "k" * 43, base_url=flaky.url, max_retries=5)
+        with pytest.raises(LoomalError) as info:
+            c.vault.totp_use_backup("gh")
+        assert info.value.http_status == 503
+        assert flaky.requests == 1
+    finally:
+        flaky.close()
+
+
+def test_async_retries_like_sync() -> None:
+    flaky = Flaky(failures=2)
+
+    async def main() -> None:
+        async with AsyncLoomal(api_key="loid-" + "k" * 43, base_url=flaky.url) as c:
+            assert (await c.vault.list()).credentials == []
+
+    try:
+        asyncio.run(main())
+        assert flaky.requests == 3
+    finally:
+        flaky.close()
+
+
+def test_public_names_are_what_the_docs_list() -> None:
+    documented = {
+        "Loomal", "AsyncLoomal", "LoomalError", "AuthenticationError", "PermissionDeniedError",
+        "NotFoundError", "ConflictError", "ExpiredError", "ValidationError", "RateLimitError",
+        "ServerError", "ConnectionError", "IntegrityError", "BadRequestError",
+        "PayloadTooLargeError", "Credential", "CredentialSummary", "CredentialPage",
+        "StoreResponse", "TotpCode", "BackupCode", "__version__",
+    }  # fmt: skip
+    assert set(loomal.__all__) == documented
+    for name in ("AuthenticationError", "NotFoundError", "ServerError", "ConnectionError"):
+        assert issubclass(getattr(loomal, name), loomal.LoomalError)
