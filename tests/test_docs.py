@@ -29,7 +29,7 @@ def test_sdk_page_examples_run(server: ServerProcess, monkeypatch: pytest.Monkey
     code = blocks("sdk.md", "python")
     assert len(code) >= 6
     for block in code:
-        exec(compile(block, "docs/sdk.md", "exec"), namespace)  # noqa: S102
+        exec(compile(block, "docs/sdk.md", "exec"), namespace)
 
 
 def test_cli_page_commands_run(server: ServerProcess, tmp_path: Path) -> None:

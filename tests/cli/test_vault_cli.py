@@ -56,17 +56,33 @@ def test_seed_cli_example_verbatim_in_a_real_shell(server: ServerProcess, tmp_pa
 
 def test_store_get_list_delete(cli: CliRunner, tmp_path: Path) -> None:
     stored = invoke(
-        cli, "vault", "store", "github", "--type", "LOGIN",
-        "--data", '{"password":"s3cret!"}', "--metadata", '{"username":"agent-bot"}', "--json",
-    )  # fmt: skip
+        cli,
+        "vault",
+        "store",
+        "github",
+        "--type",
+        "LOGIN",
+        "--data",
+        '{"password":"s3cret!"}',
+        "--metadata",
+        '{"username":"agent-bot"}',
+        "--json",
+    )
     assert stored.exit_code == 0
     assert json.loads(stored.output)["name"] == "github"
 
     secret_file = tmp_path / "secret.json"
     secret_file.write_text('{"key": "from-file"}')
-    assert invoke(cli, "vault", "store", "f", "--type", "API_KEY", "--data", f"@{secret_file}").exit_code == 0
+    assert (
+        invoke(
+            cli, "vault", "store", "f", "--type", "API_KEY", "--data", f"@{secret_file}"
+        ).exit_code
+        == 0
+    )
     assert invoke(cli, "vault", "get", "f", "--field", "data.key").output == "from-file\n"
-    piped = invoke(cli, "vault", "store", "p", "--type", "API_KEY", "--data", "-", stdin='{"key":"piped"}')
+    piped = invoke(
+        cli, "vault", "store", "p", "--type", "API_KEY", "--data", "-", stdin='{"key":"piped"}'
+    )
     assert piped.exit_code == 0
     assert invoke(cli, "vault", "get", "p", "--field", "data.key").output == "piped\n"
 
@@ -97,8 +113,12 @@ def test_otpauth_import_totp_and_backup_codes(cli: CliRunner) -> None:
     assert stored.exit_code == 0, stored.output
     credential = json.loads(invoke(cli, "vault", "get", "gh", "--json").output)
     assert credential["metadata"] == {
-        "issuer": "GitHub", "account": "agent-bot", "algorithm": "SHA256", "digits": 8, "period": 60,
-    }  # fmt: skip
+        "issuer": "GitHub",
+        "account": "agent-bot",
+        "algorithm": "SHA256",
+        "digits": 8,
+        "period": 60,
+    }
     assert credential["data"]["backupCodes"] == ["a-1", "b-2"]
     before = time.time()
     code = json.loads(invoke(cli, "vault", "totp", "gh", "--json").output)
@@ -117,7 +137,9 @@ def test_otpauth_import_totp_and_backup_codes(cli: CliRunner) -> None:
     assert empty.exit_code == 1
     assert "no unused backup codes" in empty.output
 
-    hotp = invoke(cli, "vault", "store", "h", "--otpauth", "otpauth://hotp/X:y?secret=JBSWY3DP&counter=0")
+    hotp = invoke(
+        cli, "vault", "store", "h", "--otpauth", "otpauth://hotp/X:y?secret=JBSWY3DP&counter=0"
+    )
     assert hotp.exit_code == 1
     assert "HOTP" in hotp.output
     assert "JBSWY3DP" not in hotp.output
@@ -159,31 +181,73 @@ def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: P
         "LOOMAL_BASE_URL": server.base_url,
     }
     subprocess.run(
-        [sys.executable, "-m", "loomal", "vault", "store", "stripe", "--type", "API_KEY",
-         "--data", '{"key":"sk_live_0123456789"}'],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "vault",
+            "store",
+            "stripe",
+            "--type",
+            "API_KEY",
+            "--data",
+            '{"key":"sk_live_0123456789"}',
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     child = "import os, sys; print(len(os.environ['STRIPE_KEY'])); sys.exit(7)"
     workdir = tmp_path / "workdir"
     workdir.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "loomal", "run", "--env", "STRIPE_KEY=stripe.key", "--",
-         sys.executable, "-c", child],
-        env=env, capture_output=True, text=True, cwd=workdir, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "run",
+            "--env",
+            "STRIPE_KEY=stripe.key",
+            "--",
+            sys.executable,
+            "-c",
+            child,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=60,
+    )
     assert result.returncode == 7
     assert result.stdout.strip() == str(len("sk_live_0123456789"))
     assert "sk_live" not in result.stdout + result.stderr
     assert list(workdir.iterdir()) == []  # nothing written to disk
     bare = subprocess.run(
-        [sys.executable, "-m", "loomal", "run", "--env", "K=stripe", "--", sys.executable, "-c",
-         "import os; print(os.environ['K'][:7])"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "run",
+            "--env",
+            "K=stripe",
+            "--",
+            sys.executable,
+            "-c",
+            "import os; print(os.environ['K'][:7])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bare.stdout.strip() == "sk_live"
     missing = subprocess.run(
         [sys.executable, "-m", "loomal", "run", "--env", "K=stripe.nope", "--", "true"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 1
     assert "no data field 'nope'" in missing.stderr

@@ -143,7 +143,7 @@ credential = loomal.vault.store(
 )
 """
     namespace: dict[str, Any] = {}
-    exec(seed, namespace)  # noqa: S102 - the seed's example, verbatim
+    exec(seed, namespace)
     credential = namespace["credential"]
     assert credential.credentialId.startswith("cred_")
     assert credential.metadata == {"service": "stripe", "prefix": "sk_live_...c123"}
@@ -172,8 +172,8 @@ def test_errors_map_to_classes_with_code_and_status(client: Loomal, server: Serv
         client.vault.store("big", type="LOGIN", data={"password": "p" * 70_000})
     with pytest.raises(AuthenticationError):
         Loomal(api_key="loid-" + "x" * 43, base_url=server.base_url).vault.list()
+    client.vault.store("t", type="TOTP", data={"secret": "JBSWY3DPEHPK3PXP"})
     with pytest.raises(ConflictError) as empty:
-        client.vault.store("t", type="TOTP", data={"secret": "JBSWY3DPEHPK3PXP"})
         client.vault.totp_use_backup("t")
     assert empty.value.code == "no_backup_codes"
     assert isinstance(empty.value, LoomalError)
@@ -184,10 +184,22 @@ def test_read_only_key_gets_permission_denied(server: ServerProcess, tmp_path: A
     import sys
 
     created = subprocess.run(
-        [sys.executable, "-m", "loomal", "identity", "create", "ro", "--scopes", "vault:read",
-         "--data-dir", str(tmp_path / "server-data")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "identity",
+            "create",
+            "ro",
+            "--scopes",
+            "vault:read",
+            "--data-dir",
+            str(tmp_path / "server-data"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     reader = Loomal(api_key=created.stdout.strip().splitlines()[-1], base_url=server.base_url)
     assert reader.vault.list().credentials == []
     with pytest.raises(PermissionDeniedError) as denied:
@@ -265,7 +277,7 @@ class Flaky:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _answer  # noqa: N815
+            do_GET = do_POST = _answer
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -328,12 +340,29 @@ def test_async_retries_like_sync() -> None:
 
 def test_public_names_are_what_the_docs_list() -> None:
     documented = {
-        "Loomal", "AsyncLoomal", "LoomalError", "AuthenticationError", "PermissionDeniedError",
-        "NotFoundError", "ConflictError", "ExpiredError", "ValidationError", "RateLimitError",
-        "ServerError", "ConnectionError", "IntegrityError", "BadRequestError",
-        "PayloadTooLargeError", "Credential", "CredentialSummary", "CredentialPage",
-        "StoreResponse", "TotpCode", "BackupCode", "__version__",
-    }  # fmt: skip
+        "Loomal",
+        "AsyncLoomal",
+        "LoomalError",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "ConflictError",
+        "ExpiredError",
+        "ValidationError",
+        "RateLimitError",
+        "ServerError",
+        "ConnectionError",
+        "IntegrityError",
+        "BadRequestError",
+        "PayloadTooLargeError",
+        "Credential",
+        "CredentialSummary",
+        "CredentialPage",
+        "StoreResponse",
+        "TotpCode",
+        "BackupCode",
+        "__version__",
+    }
     assert set(loomal.__all__) == documented
     for name in ("AuthenticationError", "NotFoundError", "ServerError", "ConnectionError"):
         assert issubclass(getattr(loomal, name), loomal.LoomalError)
