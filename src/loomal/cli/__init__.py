@@ -9,6 +9,7 @@ import click
 
 from loomal import __version__
 from loomal.cli.identity import identity
+from loomal.cli.mcp import mcp
 from loomal.cli.run import run
 from loomal.cli.serve import serve
 from loomal.cli.vault import vault
@@ -26,3 +27,4 @@ main.add_command(vault)
 main.add_command(run)
 main.add_command(serve)
 main.add_command(identity)
+main.add_command(mcp)

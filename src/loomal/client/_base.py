@@ -70,7 +70,8 @@ class calls:
         expires_at: str | None = None,
     ) -> Call[StoreResponse]:
         """PUT /v0/vault/{name}"""
-        body: dict[str, Any] = {"type": type, "data": dict(data)}
+        # data goes as given: the server checks it (and its errors never repeat a value).
+        body: dict[str, Any] = {"type": type, "data": data}
         if metadata is not None:
             body["metadata"] = dict(metadata)
         if expires_at is not None:

@@ -20,6 +20,7 @@ __all__ = [
     "Credential",
     "CredentialPage",
     "CredentialSummary",
+    "DeleteResult",
     "ErrorBody",
     "ErrorDetail",
     "IdentityCreated",
@@ -131,6 +132,13 @@ class BackupCode(_CamelAliases, msgspec.Struct, rename="camel"):
 
     def __repr__(self) -> str:
         return f"BackupCode(code='***', backup_codes_remaining={self.backup_codes_remaining})"
+
+
+class DeleteResult(msgspec.Struct):
+    """What ``vault.delete`` (MCP) answers; HTTP answers 204 with no body."""
+
+    name: str
+    deleted: bool
 
 
 class ErrorDetail(msgspec.Struct):

@@ -26,11 +26,12 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.handlers import asgi
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import Message, Scope
+from litestar.types import Message, Receive, Scope, Send
 
 from loomal import __version__
 from loomal.config import ServerSettings
@@ -44,6 +45,7 @@ from loomal.errors import (
     ServerError,
     ValidationError,
 )
+from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
 from loomal.server.routes import ROUTES, authenticate
 
@@ -150,16 +152,25 @@ def create_app(
 ) -> Litestar:
     """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start."""
 
+    opened_vault: list[Vault] = []
+    mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
+
+    @asgi("/mcp", is_mount=True, copy_scope=True)
+    async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        await mcp_mount(scope, receive, send)  # type: ignore[arg-type]
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = vault or await open_vault(settings or ServerSettings.load())
         app.state.vault = opened
+        opened_vault.append(opened)
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
         flusher = asyncio.create_task(opened.service.run_usage_flusher(interval))
         try:
-            yield
+            async with mcp_mount.running():
+                yield
         finally:
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
@@ -170,7 +181,10 @@ def create_app(
 
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     return Litestar(
-        route_handlers=[Router(path="/", route_handlers=ROUTES, guards=[authenticate])],
+        route_handlers=[
+            Router(path="/", route_handlers=ROUTES, guards=[authenticate]),
+            mcp_endpoint,
+        ],
         lifespan=[lifespan],
         exception_handlers=handlers,
         request_max_body_size=MAX_BODY_BYTES,

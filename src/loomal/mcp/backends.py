@@ -1,0 +1,87 @@
+"""Where MCP tools send their calls: the core service (``/mcp`` inside the
+server) or the SDK (``loomal mcp`` over stdio). Either way the vault's rules
+run once, in the core: these classes only forward."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from loomal.client import AsyncLoomal
+from loomal.core.identity import Principal
+from loomal.core.models import (
+    BackupCode,
+    Credential,
+    CredentialPage,
+    StoreRequest,
+    StoreResponse,
+    TotpCodeResponse,
+)
+from loomal.runtime import Vault
+
+__all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
+
+
+class VaultBackend(Protocol):
+    async def list(self, limit: int, cursor: str | None) -> CredentialPage: ...
+    async def get(self, name: str) -> Credential: ...
+    async def totp(self, name: str) -> TotpCodeResponse: ...
+    async def totp_use_backup(self, name: str) -> BackupCode: ...
+    async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
+    async def delete(self, name: str) -> None: ...
+
+
+class ServiceBackend:
+    """Calls VaultService as ``principal`` (authenticated from the MCP request)."""
+
+    def __init__(self, vault: Vault, principal: Principal) -> None:
+        self._service = vault.service
+        self._principal = principal
+
+    async def list(self, limit: int, cursor: str | None) -> CredentialPage:
+        return await self._service.list_credentials(self._principal, limit=limit, cursor=cursor)
+
+    async def get(self, name: str) -> Credential:
+        return await self._service.get_credential(self._principal, name)
+
+    async def totp(self, name: str) -> TotpCodeResponse:
+        return await self._service.totp(self._principal, name)
+
+    async def totp_use_backup(self, name: str) -> BackupCode:
+        return await self._service.pop_backup_code(self._principal, name)
+
+    async def store(self, name: str, request: StoreRequest) -> StoreResponse:
+        stored, _ = await self._service.store_credential(self._principal, name, request)
+        return stored
+
+    async def delete(self, name: str) -> None:
+        await self._service.delete_credential(self._principal, name)
+
+
+class SdkBackend:
+    """Calls a running vault server through the async SDK."""
+
+    def __init__(self, client: AsyncLoomal) -> None:
+        self._vault = client.vault
+
+    async def list(self, limit: int, cursor: str | None) -> CredentialPage:
+        return await self._vault.list(limit=limit, cursor=cursor)
+
+    async def get(self, name: str) -> Credential:
+        return await self._vault.get(name)
+
+    async def totp(self, name: str) -> TotpCodeResponse:
+        return await self._vault.totp(name)
+
+    async def totp_use_backup(self, name: str) -> BackupCode:
+        return await self._vault.totp_use_backup(name)
+
+    async def store(self, name: str, request: StoreRequest) -> StoreResponse:
+        extra: dict[str, Any] = {}
+        if request.metadata is not None:
+            extra["metadata"] = request.metadata
+        if request.expires_at is not None:
+            extra["expires_at"] = request.expires_at
+        return await self._vault.store(name, type=request.type, data=request.data, **extra)
+
+    async def delete(self, name: str) -> None:
+        await self._vault.delete(name)

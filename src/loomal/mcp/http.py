@@ -1,0 +1,84 @@
+"""``/mcp`` on the vault server: streamable HTTP, authenticated by the same
+``Authorization: Bearer loid-...`` header as the REST API.
+
+Stateless (no MCP session kept in memory), so any request may reach any worker
+or server. A request without a valid key is refused with the API's 401 before
+MCP sees it; each tool call authenticates again (through the auth cache), so a
+revoked key stops working within the same bound as over REST.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import msgspec
+from mcp.server.mcpserver import Context
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from loomal.core.models import ErrorBody, ErrorDetail
+from loomal.errors import LoomalError
+from loomal.mcp.backends import ServiceBackend, VaultBackend
+from loomal.mcp.tools import build_mcp_server
+from loomal.runtime import Vault
+
+__all__ = ["McpMount"]
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class McpMount:
+    """The ASGI app mounted at ``/mcp`` and the lifespan it needs."""
+
+    def __init__(self, vault_of: Callable[[], Vault]) -> None:
+        self._vault_of = vault_of
+
+        async def backend_for(ctx: Context) -> VaultBackend:
+            headers = ctx.headers or {}
+            vault = vault_of()
+            principal = await vault.identities.authenticate(headers.get("authorization"))
+            return ServiceBackend(vault, principal)
+
+        self._server = build_mcp_server(backend_for)
+        self._app: ASGIApp = self._server.streamable_http_app(
+            streamable_http_path="/",
+            stateless_http=True,
+            json_response=True,
+            max_request_body_size=MAX_BODY_BYTES,
+            # Every request carries a bearer key checked against the store, so a
+            # DNS-rebound page gains nothing; the Host check would only refuse
+            # servers reached by a name.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self._server.session_manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            authorization = headers.get(b"authorization", b"").decode("latin-1")
+            try:
+                await self._vault_of().identities.authenticate(authorization)
+            except LoomalError as error:
+                await _send_error(send, error)
+                return
+            if not scope.get("path"):
+                scope = {**scope, "path": "/"}
+        await self._app(scope, receive, send)
+
+
+async def _send_error(send: Send, error: LoomalError) -> None:
+    body = msgspec.json.encode(ErrorBody(ErrorDetail(code=error.code, message=error.message)))
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"www-authenticate", b"Bearer"),
+    ]
+    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
