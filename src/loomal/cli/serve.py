@@ -56,10 +56,11 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _configure_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO,
+        level=logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("loomal").setLevel(logging.INFO)
 
 
 @click.command()
