@@ -3,11 +3,11 @@
 Durability: WAL journal with ``synchronous=FULL``, so every acknowledged commit
 is on disk. Concurrency: reads run on a connection of their own in the event
 loop thread (a WAL read never waits for a writer and takes microseconds);
-every write runs in one dedicated writer thread inside ``BEGIN IMMEDIATE``,
-which takes SQLite's write lock up front, so read-modify-write sequences are
-serialised across threads *and* across processes sharing the file
-(``loomal serve --workers N``). ``busy_timeout`` makes a process wait for the
-lock instead of failing.
+every write goes to one writer thread that group-commits (see
+``sqlite_writer``) inside ``BEGIN IMMEDIATE`` under a file lock, so
+read-modify-write sequences are serialised across threads *and* across
+processes sharing the file (``loomal serve --workers N``). ``busy_timeout``
+remains as a fallback wait for anything outside that lock.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +30,7 @@ from loomal.store import (
     credential_values,
     load_migrations,
 )
+from loomal.store.sqlite_writer import GroupCommitWriter
 
 __all__ = ["SqliteStore"]
 
@@ -58,12 +58,11 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loomal-sqlite")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        old_umask = os.umask(0o077)  # the file and its WAL are readable by the owner only
+        old_umask = os.umask(0o077)  # the file, its WAL and lock are readable by the owner only
         try:
-            self._writer = _connect(path)
-            self._apply_migrations()
+            self._writer = GroupCommitWriter(_connect(path), path.with_name(path.name + ".lock"))
+            self._writer.run_locked(self._apply_migrations)
             self._reader = _connect(path)
         finally:
             os.umask(old_umask)
@@ -74,48 +73,28 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._write(lambda conn: conn.execute("PRAGMA optimize"))
-        self._writer_thread.shutdown(wait=True)
         self._writer.close()
         self._reader.close()
 
     # -- plumbing -------------------------------------------------------------
 
-    def _apply_migrations(self) -> None:
-        conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-            )
-            done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
-            for version, sql in load_migrations("sqlite"):
-                if version in done:
-                    continue
-                for statement in filter(str.strip, sql.split(";")):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    @staticmethod
+    def _apply_migrations(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        done = {v for (v,) in conn.execute("SELECT version FROM schema_migrations")}
+        for version, sql in load_migrations("sqlite"):
+            if version in done:
+                continue
+            for statement in filter(str.strip, sql.split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction on the writer thread."""
-
-        def run() -> T:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_thread, run)
+        """Run ``work`` in the next group-committed write transaction."""
+        return await self._writer.submit(work)
 
     # -- credentials ----------------------------------------------------------
 
