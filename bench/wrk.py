@@ -39,13 +39,23 @@ def _ms(text: str) -> float:
 
 def run(url: str, *, script: Path, seconds: int, connections: int = 32, threads: int = 2) -> Result:
     out = subprocess.run(
-        [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            ensure_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = 0
     if m := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
@@ -55,8 +65,14 @@ def run(url: str, *, script: Path, seconds: int, connections: int = 32, threads:
     return Result(rps, p50, p99, errors, requests)
 
 
-def script(path: Path, *, method: str = "GET", headers: dict[str, str], body_lua: str | None = None,
-           paths_lua: str | None = None) -> Path:
+def script(
+    path: Path,
+    *,
+    method: str = "GET",
+    headers: dict[str, str],
+    body_lua: str | None = None,
+    paths_lua: str | None = None,
+) -> Path:
     """A wrk Lua script: fixed method and headers; optional per-request path and body."""
     lines = [f'wrk.method = "{method}"']
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]

@@ -8,9 +8,11 @@ unreachable PostgreSQL fails the run; otherwise those tests skip, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -140,14 +142,22 @@ class ServerProcess:
     api_key: str | None
     output: list[str] = field(default_factory=list)
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the supervisor and every worker at once."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self, timeout: float = 15) -> str:
+        """A clean stop (SIGTERM, as a service manager sends it)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # no orphaned worker holds the pipe
         assert self.process.stdout is not None
         self.output.append(self.process.stdout.read())
         return "".join(self.output)
@@ -165,6 +175,7 @@ def start_server(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, so a crash can kill all of it
     )
     base_url = f"http://127.0.0.1:{port}"
     lines: list[str] = []

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -59,6 +60,8 @@ log = logging.getLogger("loomal.vault")
 REDACTED = "[REDACTED]"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+
+Described = TypeVar("Described", CredentialSummary, Credential)
 
 _json_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _json_encode = msgspec.json.Encoder().encode
@@ -157,16 +160,14 @@ class VaultService:
         data = self._open(row)
         if row.type == CredentialType.TOTP:
             data["secret"] = REDACTED
-        now = self._note_use(row)
-        summary = self._summary(row, last_used_at=now)
-        return Credential(**msgspec.structs.asdict(summary), data=data)
+        return self._describe(Credential, row, last_used_at=self._note_use(row), data=data)
 
     async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
         row = await self._readable_row(principal, name)
         if row.type != CredentialType.TOTP:
             raise ConflictError(f"{name!r} is a {row.type} credential, not TOTP.", code="not_totp")
         data = self._open(row)
-        params = TotpParameters.from_metadata(_json_decode(row.metadata_json))
+        params = _totp_parameters(row.metadata_json)
         code = totp_code(data["secret"], at=self._clock(), params=params)
         self._note_use(row)
         return TotpCodeResponse(
@@ -237,7 +238,10 @@ class VaultService:
         next_cursor = _encode_cursor(page[-1].name) if len(rows) > limit else None
         pending = self._pending_use
         return CredentialPage(
-            credentials=[self._summary(r, last_used_at=pending.get(r.credential_id)) for r in page],
+            credentials=[
+                self._describe(CredentialSummary, r, last_used_at=pending.get(r.credential_id))
+                for r in page
+            ],
             next_cursor=next_cursor,
         )
 
@@ -308,11 +312,14 @@ class VaultService:
         self._pending_use[row.credential_id] = now
         return now
 
-    def _summary(self, row: CredentialRow, *, last_used_at: int | None) -> CredentialSummary:
+    def _describe(
+        self, model: type[Described], row: CredentialRow, *, last_used_at: int | None, **extra: Any
+    ) -> Described:
+        """A summary, or (with ``data=``) a full credential, of ``row``."""
         if last_used_at is None or (row.last_used_at or 0) > last_used_at:
             last_used_at = row.last_used_at
         now = to_micros(self._clock())
-        return CredentialSummary(
+        return model(
             credential_id=row.credential_id,
             name=row.name,
             type=row.type,
@@ -322,6 +329,7 @@ class VaultService:
             updated_at=from_micros(row.updated_at),
             last_used_at=_opt_time(last_used_at),
             expired=row.expires_at is not None and row.expires_at <= now,
+            **extra,
         )
 
 
@@ -352,6 +360,12 @@ def _row_from_sealed(
         nonce=sealed.nonce,
         ciphertext=sealed.ciphertext,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _totp_parameters(metadata_json: bytes) -> TotpParameters:
+    """Parsed once per distinct metadata (checked when stored; holds no secret)."""
+    return TotpParameters.from_metadata(_json_decode(metadata_json))
 
 
 def _new_credential_id() -> str:

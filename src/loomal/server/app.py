@@ -17,7 +17,6 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, Router
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -55,11 +54,11 @@ log = logging.getLogger("loomal.server")
 
 MAX_BODY_BYTES = 64 * 1024
 
-_SECURITY_HEADERS = (
-    ("cache-control", "no-store"),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-)
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
 
 
 def to_loomal_error(exc: Exception) -> LoomalError:
@@ -111,10 +110,9 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 async def _add_security_headers(message: Message, scope: Scope) -> None:
+    # Appended, not searched for: no response of ours sets these headers itself.
     if message["type"] == "http.response.start":
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in _SECURITY_HEADERS:
-            headers[name] = value
+        message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
 
 
 def _only_openapi_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -182,7 +180,7 @@ def create_app(
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     return Litestar(
         route_handlers=[
-            Router(path="/", route_handlers=ROUTES, guards=[authenticate]),
+            Router(path="/", route_handlers=ROUTES, before_request=authenticate),
             mcp_endpoint,
         ],
         lifespan=[lifespan],

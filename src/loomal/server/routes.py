@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
@@ -67,12 +65,13 @@ def _vault(request: Request[Any, Any, Any]) -> Vault:
     return vault
 
 
-async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: runs before the body is read, so an unauthenticated caller gets 401
+async def authenticate(request: Request[Any, Any, Any]) -> None:
+    """Runs before the body is read (a ``before_request`` hook, not a guard: Litestar
+    copies the handler for every guard call), so an unauthenticated caller gets 401
     whatever it sent, and its body is never parsed."""
-    vault: Vault = connection.app.state.vault
-    connection.state.principal = await vault.identities.authenticate(
-        connection.headers.get("authorization")
+    vault: Vault = request.app.state.vault
+    request.state.principal = await vault.identities.authenticate(
+        request.headers.get("authorization")
     )
 
 

@@ -1,0 +1,69 @@
+"""Group commit: many writes share one durable commit; one failing write fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from loomal.store.sqlite_writer import GroupCommitWriter
+
+
+def open_writer(tmp_path: Path) -> tuple[GroupCommitWriter, list[str]]:
+    conn = sqlite3.connect(tmp_path / "t.db", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    writer = GroupCommitWriter(conn, tmp_path / "t.lock")
+    writer.run_locked(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    return writer, statements
+
+
+async def test_concurrent_writes_share_commits_and_failures_stay_alone(tmp_path: Path) -> None:
+    writer, statements = open_writer(tmp_path)
+
+    def insert(n: int) -> object:
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+            if n % 10 == 3:
+                raise ValueError(f"write {n} refused")
+            return n
+
+        return work
+
+    results = await asyncio.gather(
+        *(writer.submit(insert(n)) for n in range(200)), return_exceptions=True
+    )
+    writer.close()
+    failed = {n for n, r in enumerate(results) if isinstance(r, ValueError)}
+    assert failed == {n for n in range(200) if n % 10 == 3}
+    assert all(results[n] == n for n in range(200) if n not in failed)
+    commits = sum(1 for s in statements if s == "COMMIT")
+    assert 2 <= commits < 50  # batched (the first write commits alone, the rest pile up)
+    stored = {n for (n,) in sqlite3.connect(tmp_path / "t.db").execute("SELECT n FROM t")}
+    assert stored == set(range(200)) - failed
+
+
+async def test_cancelled_before_running_is_not_written(tmp_path: Path) -> None:
+    writer, _ = open_writer(tmp_path)
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow(conn: sqlite3.Connection) -> None:
+        asyncio.run_coroutine_threadsafe(gate.wait(), loop).result(5)
+
+    first = asyncio.create_task(writer.submit(slow))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (1)")))
+    await asyncio.sleep(0.05)
+    second.cancel()
+    gate.set()
+    await first
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    await writer.submit(lambda c: None)
+    writer.close()
+    assert sqlite3.connect(tmp_path / "t.db").execute("SELECT count(*) FROM t").fetchone() == (0,)
