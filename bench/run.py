@@ -446,6 +446,7 @@ def render(
                 f"{result.p99_ms:.2f} | {result.errors} |"
             )
         lines.append("")
+    lines += targets(rows, bare, scale, rss_ours)
     lines += [
         "**Peak RSS** (VmHWM): Loomal "
         + ", ".join(f"{mb:.0f} MB" for mb in rss_ours.values())
@@ -459,6 +460,60 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def targets(
+    rows: dict[str, Row], bare: wrk.Result, scale: dict[str, wrk.Result], rss: dict[int, float]
+) -> list[str]:
+    """The issue's targets, judged from this run's figures."""
+    read, write = rows["read one credential"], rows["durable write (overwrite 1 of 1000)"]
+    totp, listing = rows["TOTP code"], rows["list 100 credentials"]
+
+    def ratio(row: Row) -> float:
+        return mean(row.ours, "rps") / mean(row.theirs, "rps")
+
+    checks = [
+        ("read ≥ 1.5× OpenBao", f"{ratio(read):.2f}×", ratio(read) >= 1.5),
+        (
+            "read p99 ≤ OpenBao's",
+            f"{mean(read.ours, 'p99_ms'):.2f} vs {mean(read.theirs, 'p99_ms'):.2f} ms",
+            mean(read.ours, "p99_ms") <= mean(read.theirs, "p99_ms"),
+        ),
+        (
+            "read ≥ 50% of the bare ceiling",
+            f"{mean(read.ours, 'rps') / bare.rps:.0%}",
+            mean(read.ours, "rps") / bare.rps >= 0.5,
+        ),
+        ("durable write ≥ 1.5× OpenBao", f"{ratio(write):.2f}×", ratio(write) >= 1.5),
+        ("TOTP ≥ 1.0× OpenBao", f"{ratio(totp):.2f}×", ratio(totp) >= 1.0),
+        (
+            "list ≥ 1.0× OpenBao (no target; for reference)",
+            f"{ratio(listing):.2f}×",
+            ratio(listing) >= 1.0,
+        ),
+    ]
+    for label, result in scale.items():
+        small = mean(rows[label].ours, "rps")
+        checks.append(
+            (
+                f"{label} at scale within 10%",
+                f"{result.rps / small:.2f}×",
+                result.rps / small >= 0.9,
+            )
+        )
+    if "list 100 credentials" in scale:
+        p99 = scale["list 100 credentials"].p99_ms
+        checks.append(("list page p99 < 20 ms at scale", f"{p99:.2f} ms", p99 < 20))
+    workers = sorted(rss.values())[1:] or list(rss.values())
+    checks.append(("peak RSS per worker < 120 MB", f"{max(workers):.0f} MB", max(workers) < 120))
+    lines = [
+        "**Targets** (from the benchmark issue):",
+        "",
+        "| target | this run | met |",
+        "| --- | ---: | :---: |",
+    ]
+    lines += [f"| {label} | {value} | {'yes' if ok else '**no**'} |" for label, value, ok in checks]
+    return [*lines, ""]
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ _ENV = {
     "auth_cache_seconds": "LOOMAL_AUTH_CACHE_SECONDS",
     "usage_flush_seconds": "LOOMAL_USAGE_FLUSH_SECONDS",
     "max_credentials_per_identity": "LOOMAL_MAX_CREDENTIALS_PER_IDENTITY",
+    "auth_failure_limit": "LOOMAL_AUTH_FAILURE_LIMIT",
+    "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
 }
 
 
@@ -43,6 +45,10 @@ class ServerSettings:
     auth_cache_seconds: float = 2.0
     usage_flush_seconds: float = 1.0
     max_credentials_per_identity: int | None = None
+    auth_failure_limit: int = 20
+    """Failed authentications per client address per minute before 429 (0: off)."""
+    key_rate_limit: float = 0.0
+    """Requests per second per API key and process (0: off)."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -82,6 +88,8 @@ class ServerSettings:
                     if values.get("max_credentials_per_identity")
                     else None
                 ),
+                auth_failure_limit=int(values.get("auth_failure_limit", 20)),
+                key_rate_limit=float(values.get("key_rate_limit", 0.0)),
             )
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"Invalid server setting: {exc}") from None

@@ -128,6 +128,12 @@ class RateLimitError(LoomalError):
     default_code = "rate_limited"
     default_message = "Too many requests; retry later."
 
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = max(1, retry_after)
+
 
 class ServerError(LoomalError):
     http_status = 500

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from loomal.config import ServerSettings
 from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
+from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import ValidationError
@@ -78,5 +79,10 @@ async def open_vault(
         service=VaultService(
             store, keyring, max_credentials_per_identity=settings.max_credentials_per_identity
         ),
-        identities=IdentityService(store, cache_seconds=settings.auth_cache_seconds),
+        identities=IdentityService(
+            store,
+            cache_seconds=settings.auth_cache_seconds,
+            failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
+            key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
+        ),
     )

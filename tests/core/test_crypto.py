@@ -131,3 +131,12 @@ def test_property_round_trip_and_any_mutation_fails(
     value[position % len(value)] ^= mask
     with pytest.raises(IntegrityError):
         keyring.open(replace(sealed, **{field: bytes(value)}), BINDING)
+
+
+def test_100000_seals_never_repeat_a_nonce(keyring: Keyring) -> None:
+    nonces: set[bytes] = set()
+    for _ in range(100_000):
+        sealed = keyring.seal(b"x", BINDING)
+        nonces.add(sealed.nonce)
+        nonces.add(sealed.wrapped_key[:12])
+    assert len(nonces) == 200_000

@@ -104,6 +104,37 @@ def add_key(
     _print_created(created, as_json)
 
 
+@identity.command("rotate-key")
+@click.argument("name")
+@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option(
+    "--grace-seconds",
+    type=float,
+    default=0,
+    show_default=True,
+    help="How long the old keys keep working (0: they stop at once).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@store_options
+@reports_errors
+def rotate_key(
+    name: str,
+    scopes: str,
+    grace_seconds: float,
+    as_json: bool,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Issue a new key for NAME and retire its other keys after a grace period."""
+    created = run_async(
+        _with_identities(
+            {"data_dir": data_dir, "database_url": database_url},
+            lambda ids: ids.rotate_key(name, scopes=scopes.split(","), grace_seconds=grace_seconds),
+        )
+    )
+    _print_created(created, as_json)
+
+
 @identity.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @store_options

@@ -92,6 +92,22 @@ def _configure_logging() -> None:
     show_default=True,
     help="Longest delay before lastUsedAt updates are written.",
 )
+@click.option(
+    "--auth-failure-limit",
+    envvar="LOOMAL_AUTH_FAILURE_LIMIT",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Failed authentications per client address per minute before 429 (0 = off).",
+)
+@click.option(
+    "--key-rate-limit",
+    envvar="LOOMAL_KEY_RATE_LIMIT",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Requests per second per API key and worker, burst twice that (0 = off).",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
 @store_options
 @reports_errors
@@ -102,6 +118,8 @@ def serve(
     master_key_file: str | None,
     auth_cache_seconds: float,
     usage_flush_seconds: float,
+    auth_failure_limit: int,
+    key_rate_limit: float,
     access_log: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -115,6 +133,8 @@ def serve(
         master_key_file=master_key_file,
         auth_cache_seconds=auth_cache_seconds,
         usage_flush_seconds=usage_flush_seconds,
+        auth_failure_limit=auth_failure_limit,
+        key_rate_limit=key_rate_limit,
         data_dir=data_dir,
         database_url=database_url,
     )

@@ -24,6 +24,7 @@ from loomal.core.identity import (
     keys_match,
     parse_scopes,
 )
+from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.store import ApiKeyRow, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
@@ -44,17 +45,32 @@ class IdentityService:
         *,
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 2.0,
+        failure_throttle: FailureThrottle | None = None,
+        key_rate_limiter: KeyRateLimiter | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._throttle = failure_throttle or FailureThrottle(limit=0)
+        self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None, *, client: str = "") -> Principal:
         """Resolve an ``Authorization: Bearer loid-...`` header to a principal.
 
-        Unknown, revoked and expired keys get the same answer.
+        Unknown, revoked and expired keys get the same answer. ``client`` (the
+        caller's address) is throttled after repeated failures.
         """
+        self._throttle.check(client)
+        try:
+            principal = await self._principal_for(authorization)
+        except AuthenticationError:
+            self._throttle.record_failure(client)
+            raise
+        self._key_limiter.take(principal.key_prefix)
+        return principal
+
+    async def _principal_for(self, authorization: str | None) -> Principal:
         api_key = _bearer_token(authorization)
         presented = hash_api_key(api_key)
         now = self._clock()
@@ -119,6 +135,20 @@ class IdentityService:
             api_key=api_key,
             scopes=sorted(s.value for s in parsed),
         )
+
+    async def rotate_key(
+        self, name: str, *, scopes: Iterable[str], grace_seconds: float = 0
+    ) -> IdentityCreated:
+        """Issue a new key; the identity's other live keys stop working after
+        ``grace_seconds`` (0: at once), so agents can switch without downtime."""
+        created = await self.add_key(name, scopes=scopes)
+        await self._store.expire_api_keys(
+            identity_id=created.identity_id,
+            at=to_micros(self._clock() + max(0.0, grace_seconds)),
+            keep=hash_api_key(created.api_key),
+        )
+        self._cache.clear()
+        return created
 
     def _new_key(
         self, identity_id: str, scopes: frozenset[Scope], now: int, expires_at: int | None

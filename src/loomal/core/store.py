@@ -125,6 +125,10 @@ class Store(Protocol):
         """Revoke every live key of an identity, or the key with this prefix."""
         ...
 
+    async def expire_api_keys(self, *, identity_id: str, at: int, keep: bytes) -> int:
+        """Make every live key of the identity but ``keep`` expire at ``at`` (or sooner)."""
+        ...
+
     async def count_identities(self) -> int: ...
 
     # master keys ----------------------------------------------------------

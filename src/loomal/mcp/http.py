@@ -19,7 +19,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from loomal.core.models import ErrorBody, ErrorDetail
-from loomal.errors import LoomalError
+from loomal.errors import LoomalError, RateLimitError
 from loomal.mcp.backends import ServiceBackend, VaultBackend
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
@@ -62,8 +62,9 @@ class McpMount:
         if scope["type"] == "http":
             headers = dict(scope.get("headers") or [])
             authorization = headers.get(b"authorization", b"").decode("latin-1")
+            client = scope.get("client") or ("", 0)
             try:
-                await self._vault_of().identities.authenticate(authorization)
+                await self._vault_of().identities.authenticate(authorization, client=client[0])
             except LoomalError as error:
                 await _send_error(send, error)
                 return
@@ -80,5 +81,7 @@ async def _send_error(send: Send, error: LoomalError) -> None:
         (b"cache-control", b"no-store"),
         (b"www-authenticate", b"Bearer"),
     ]
+    if isinstance(error, RateLimitError):
+        headers.append((b"retry-after", str(error.retry_after).encode()))
     await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -71,7 +71,7 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     whatever it sent, and its body is never parsed."""
     vault: Vault = request.app.state.vault
     request.state.principal = await vault.identities.authenticate(
-        request.headers.get("authorization")
+        request.headers.get("authorization"), client=request.client.host if request.client else ""
     )
 
 

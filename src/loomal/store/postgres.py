@@ -264,6 +264,13 @@ class PostgresStore:
             (at, value),
         )
 
+    async def expire_api_keys(self, *, identity_id: str, at: int, keep: bytes) -> int:
+        return await self._execute(
+            "UPDATE api_keys SET expires_at = %s WHERE identity_id = %s AND key_hash != %s "
+            "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > %s)",
+            (at, identity_id, keep, at),
+        )
+
     async def count_identities(self) -> int:
         (count,) = await self._fetchone("SELECT count(*) FROM identities", ())
         return int(count)

@@ -231,6 +231,17 @@ class SqliteStore:
 
         return await self._write(work)
 
+    async def expire_api_keys(self, *, identity_id: str, at: int, keep: bytes) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE api_keys SET expires_at = ? WHERE identity_id = ? AND key_hash != ? "
+                "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+                (at, identity_id, keep, at),
+            )
+            return cur.rowcount
+
+        return await self._write(work)
+
     async def count_identities(self) -> int:
         (count,) = self._reader.execute("SELECT count(*) FROM identities").fetchone()
         return int(count)
