@@ -30,6 +30,7 @@ from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
 from loomal.runtime import Vault
 from loomal.server.app import create_app
+from loomal.server.hot_reads import HotReads
 
 POSTGRES_URL = os.environ.get(
     "LOOMAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -87,10 +88,11 @@ class Api:
 
     client: TestClient[Any]
     settings: ServerSettings
+    app: HotReads
 
     @property
     def vault(self) -> Vault:
-        vault: Vault = self.client.app.state.vault
+        vault: Vault = self.app.state.vault
         return vault
 
     def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -121,8 +123,9 @@ def auth(api_key: str) -> dict[str, str]:
 
 @pytest.fixture
 def api(settings: ServerSettings) -> Iterator[Api]:
-    with TestClient(create_app(settings=settings), raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=settings)
+    app = create_app(settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=settings, app=app)
 
 
 # -- a real `loomal serve` process ------------------------------------------------

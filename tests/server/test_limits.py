@@ -20,8 +20,9 @@ def limited(tmp_path: object) -> Iterator[Api]:
         {"data_dir": str(tmp_path) + "/data", "auth_failure_limit": 5, "key_rate_limit": 2},
         env={},
     )
-    with TestClient(create_app(settings=settings), raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=settings)
+    app = create_app(settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=settings, app=app)
 
 
 def test_failed_authentications_are_throttled_per_address(limited: Api) -> None:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import msgspec
 from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loomal.core.models import ErrorBody, ErrorDetail
-from loomal.errors import LoomalError, RateLimitError
+from loomal.errors import LoomalError
 from loomal.mcp.backends import ServiceBackend, VaultBackend
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
+from loomal.server.responses import send_error
 
 __all__ = ["McpMount"]
 
@@ -66,22 +64,8 @@ class McpMount:
             try:
                 await self._vault_of().identities.authenticate(authorization, client=client[0])
             except LoomalError as error:
-                await _send_error(send, error)
+                await send_error(send, error)
                 return
             if not scope.get("path"):
                 scope = {**scope, "path": "/"}
         await self._app(scope, receive, send)
-
-
-async def _send_error(send: Send, error: LoomalError) -> None:
-    body = msgspec.json.encode(ErrorBody(ErrorDetail(code=error.code, message=error.message)))
-    headers: list[Any] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"cache-control", b"no-store"),
-        (b"www-authenticate", b"Bearer"),
-    ]
-    if isinstance(error, RateLimitError):
-        headers.append((b"retry-after", str(error.retry_after).encode()))
-    await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,13 +17,8 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router
 from litestar.connection import ASGIConnection
 from litestar.exceptions import (
-    ClientException,
-    HTTPException,
-    MethodNotAllowedException,
     NotFoundException,
-    ValidationException,
 )
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import asgi
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -34,18 +28,11 @@ from litestar.types import Message, Receive, Scope, Send
 
 from loomal import __version__
 from loomal.config import ServerSettings
-from loomal.core.models import ErrorBody, ErrorDetail
-from loomal.errors import (
-    BadRequestError,
-    LoomalError,
-    MethodNotAllowedError,
-    NotFoundError,
-    PayloadTooLargeError,
-    ServerError,
-    ValidationError,
-)
+from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
+from loomal.server.hot_reads import HotReads
+from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
 
 __all__ = ["MAX_BODY_BYTES", "create_app", "create_app_from_env", "error_response"]
@@ -54,65 +41,16 @@ log = logging.getLogger("loomal.server")
 
 MAX_BODY_BYTES = 64 * 1024
 
-_SECURITY_HEADERS = [
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-]
-
-
-def to_loomal_error(exc: Exception) -> LoomalError:
-    """Translate any exception into the one error tree (the single mapping)."""
-    if isinstance(exc, LoomalError):
-        return exc
-    if isinstance(exc, ValidationException):
-        return ValidationError(_validation_message(exc))
-    if isinstance(exc, RequestEntityTooLarge):
-        return PayloadTooLargeError()
-    if isinstance(exc, NotFoundException):
-        return NotFoundError("No such endpoint.")
-    if isinstance(exc, MethodNotAllowedException):
-        return MethodNotAllowedError()
-    if isinstance(exc, ClientException) and exc.status_code == 400:
-        return BadRequestError()
-    if isinstance(exc, HTTPException) and exc.status_code < 500:
-        return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    log.error("unexpected %s at %s", type(exc).__name__, where)
-    return ServerError()
-
-
-def _validation_message(exc: ValidationException) -> str:
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    for item in extra:
-        if isinstance(item, dict) and item.get("message"):
-            key = item.get("key")
-            message = str(item["message"])
-            if key and f"`{key}`" not in message:
-                return f"{key}: {message}"
-            return message
-    return "The request is not valid."
-
 
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     error = to_loomal_error(exc)
-    headers = {}
-    if error.http_status == 401:
-        headers["www-authenticate"] = "Bearer"
-    if error.http_status == 429:
-        headers["retry-after"] = str(getattr(error, "retry_after", 1))
-    return Response(
-        ErrorBody(error=ErrorDetail(code=error.code, message=error.message)),
-        status_code=error.http_status,
-        headers=headers,
-    )
+    return Response(error_body(error), status_code=error.http_status, headers=error_headers(error))
 
 
 async def _add_security_headers(message: Message, scope: Scope) -> None:
     # Appended, not searched for: no response of ours sets these headers itself.
     if message["type"] == "http.response.start":
-        message["headers"] = [*message.get("headers", ()), *_SECURITY_HEADERS]
+        message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
 
 
 def _only_openapi_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -147,7 +85,7 @@ def create_app(
     *,
     settings: ServerSettings | None = None,
     on_startup: Callable[[Vault], Awaitable[None]] | None = None,
-) -> Litestar:
+) -> HotReads:
     """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start."""
 
     opened_vault: list[Vault] = []
@@ -178,7 +116,7 @@ def create_app(
                 await opened.service.flush_usage()
 
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(path="/", route_handlers=ROUTES, before_request=authenticate),
             mcp_endpoint,
@@ -191,8 +129,9 @@ def create_app(
         logging_config=None,
         debug=False,
     )
+    return HotReads(app)
 
 
-def create_app_from_env() -> Litestar:
+def create_app_from_env() -> HotReads:
     """Factory for worker processes: settings come from ``LOOMAL_*`` variables."""
     return create_app(settings=ServerSettings.load())

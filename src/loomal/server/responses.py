@@ -1,0 +1,123 @@
+"""How every error leaves the server, whichever path produced it (a Litestar
+route, the hot read path, the MCP mount): one mapping to the error tree, one
+body shape, the same headers."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+
+from loomal.core.models import ErrorBody, ErrorDetail
+from loomal.errors import (
+    BadRequestError,
+    LoomalError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+
+__all__ = [
+    "SECURITY_HEADERS",
+    "error_body",
+    "error_headers",
+    "send_error",
+    "send_json",
+    "to_loomal_error",
+]
+
+log = logging.getLogger("loomal.server")
+
+SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_encode = msgspec.json.Encoder().encode
+
+Send = Callable[[Any], Awaitable[None]]
+"""Any ASGI ``send`` (Litestar's and Starlette's type it differently)."""
+
+
+def to_loomal_error(exc: Exception) -> LoomalError:
+    """Translate any exception into the one error tree (the single mapping).
+
+    Unexpected exceptions are logged by type and location only: their text
+    could hold a value.
+    """
+    if isinstance(exc, LoomalError):
+        return exc
+    if isinstance(exc, ValidationException):
+        return ValidationError(_validation_message(exc))
+    if isinstance(exc, RequestEntityTooLarge):
+        return PayloadTooLargeError()
+    if isinstance(exc, NotFoundException):
+        return NotFoundError("No such endpoint.")
+    if isinstance(exc, MethodNotAllowedException):
+        return MethodNotAllowedError()
+    if isinstance(exc, ClientException) and exc.status_code == 400:
+        return BadRequestError()
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    log.error("unexpected %s at %s", type(exc).__name__, where)
+    return ServerError()
+
+
+def _validation_message(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict) and item.get("message"):
+            key = item.get("key")
+            message = str(item["message"])
+            if key and f"`{key}`" not in message:
+                return f"{key}: {message}"
+            return message
+    return "The request is not valid."
+
+
+def error_body(error: LoomalError) -> ErrorBody:
+    return ErrorBody(error=ErrorDetail(code=error.code, message=error.message))
+
+
+def error_headers(error: LoomalError) -> dict[str, str]:
+    headers = {}
+    if error.http_status == 401:
+        headers["www-authenticate"] = "Bearer"
+    if isinstance(error, RateLimitError):
+        headers["retry-after"] = str(error.retry_after)
+    return headers
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
+) -> None:
+    """A complete JSON response on a raw ASGI ``send`` (security headers included)."""
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+        *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def send_error(send: Send, exc: Exception) -> None:
+    error = to_loomal_error(exc)
+    await send_json(send, error.http_status, _encode(error_body(error)), error_headers(error))
