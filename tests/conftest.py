@@ -128,6 +128,28 @@ def api(settings: ServerSettings) -> Iterator[Api]:
         yield Api(client=client, settings=settings, app=app)
 
 
+# -- the `loomal` command as a user runs it ---------------------------------------------
+
+
+def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m loomal ARGS`` (the installed command) and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "loomal", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+    )
+
+
+def new_key(*args: str, cwd: Path) -> str:
+    """``loomal identity ARGS`` (create, add-key, ...); the key is its last line."""
+    result = loomal("identity", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 # -- a real `loomal serve` process ------------------------------------------------
 
 

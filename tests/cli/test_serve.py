@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, auth, start_server
+from tests.conftest import ServerProcess, auth, loomal, start_server
 
 SEED_CURLS = [
     (
@@ -37,17 +37,6 @@ SEED_CURLS = [
         '    "metadata": { "issuer": "GitHub", "account": "agent-bot" }\n  }',
     ),
 ]
-
-
-def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loomal", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
 
 
 def test_first_start_creates_key_file_and_prints_a_working_key(

@@ -28,7 +28,7 @@ from loomal import (
     ServerError,
     ValidationError,
 )
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, new_key
 
 TOTP_BODY: dict[str, Any] = {
     "type": "TOTP",
@@ -180,27 +180,16 @@ def test_errors_map_to_classes_with_code_and_status(client: Loomal, server: Serv
 
 
 def test_read_only_key_gets_permission_denied(server: ServerProcess, tmp_path: Any) -> None:
-    import subprocess
-    import sys
-
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loomal",
-            "identity",
-            "create",
-            "ro",
-            "--scopes",
-            "vault:read",
-            "--data-dir",
-            str(tmp_path / "server-data"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    key = new_key(
+        "create",
+        "ro",
+        "--scopes",
+        "vault:read",
+        "--data-dir",
+        str(tmp_path / "server-data"),
+        cwd=tmp_path,
     )
-    reader = Loomal(api_key=created.stdout.strip().splitlines()[-1], base_url=server.base_url)
+    reader = Loomal(api_key=key, base_url=server.base_url)
     assert reader.vault.list().credentials == []
     with pytest.raises(PermissionDeniedError) as denied:
         reader.vault.store("x", type="LOGIN", data={"password": "p"})

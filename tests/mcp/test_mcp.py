@@ -21,7 +21,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, new_key
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # long enough for pyotp, the independent check
 TOOLS = {
@@ -58,24 +58,15 @@ async def mcp_session(transport: str, server: ServerProcess, api_key: str) -> As
 
 def read_only_key(tmp_path: Path) -> str:
     """A second key of the server's first identity, with vault:read only."""
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loomal",
-            "identity",
-            "add-key",
-            "default",
-            "--scopes",
-            "vault:read",
-            "--data-dir",
-            str(tmp_path / "server-data"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    return new_key(
+        "add-key",
+        "default",
+        "--scopes",
+        "vault:read",
+        "--data-dir",
+        str(tmp_path / "server-data"),
+        cwd=tmp_path,
     )
-    return created.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture(params=["stdio", "http"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, auth, start_server
+from tests.conftest import ServerProcess, auth, new_key, start_server
 
 
 @dataclass
@@ -117,18 +117,7 @@ def test_racing_creates_and_overwrites_lose_nothing(cluster: Cluster) -> None:
 
 
 def test_servers_share_identities_and_writes(cluster: Cluster) -> None:
-    import subprocess
-    import sys
-
-    created = subprocess.run(
-        [sys.executable, "-m", "loomal", "identity", "create", "shared-bot", *cluster.store_args],
-        capture_output=True,
-        text=True,
-        cwd=cluster.cwd,
-        timeout=60,
-        check=True,
-    )
-    key = created.stdout.strip().splitlines()[-1]
+    key = new_key("create", "shared-bot", *cluster.store_args, cwd=cluster.cwd)
     h = auth(key)
     first, last = cluster.urls[0], cluster.urls[-1]
     assert httpx.get(last + "/v0/vault", headers=h).status_code == 200  # at once, everywhere
