@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +111,6 @@ class ServerSettings:
     @property
     def is_postgres(self) -> bool:
         return bool(self.database_url)
-
-    def with_(self, **changes: Any) -> ServerSettings:
-        return replace(self, **changes)
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``LOOMAL_*`` variables, for worker processes."""

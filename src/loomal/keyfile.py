@@ -30,7 +30,6 @@ DEFAULT_KEY_FILE = "master.key"
 class MasterKeySource:
     description: str
     generated: bool = False
-    path: Path | None = None
 
 
 def load_keyring(
@@ -53,11 +52,11 @@ def load_keyring(
                 "LOOMAL_MASTER_KEY_FILE to the key this vault was created with."
             )
         _write_new_key_file(path)
-        return _read_key_file(path), MasterKeySource(str(path), generated=True, path=path)
+        return _read_key_file(path), MasterKeySource(str(path), generated=True)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("master key file %s is readable by others; run chmod 600 on it", path)
-    return _read_key_file(path), MasterKeySource(str(path), path=path)
+    return _read_key_file(path), MasterKeySource(str(path))
 
 
 def _read_key_file(path: Path) -> Keyring:

@@ -69,9 +69,6 @@ class ApiKeyRow:
         return f"ApiKeyRow(prefix={self.prefix!r}, identity_id={self.identity_id!r})"
 
 
-CredentialChange = Callable[[CredentialRow | None], tuple[CredentialRow, T]]
-
-
 class Store(Protocol):
     """Persistence for identities, API keys and sealed credentials."""
 
