@@ -17,7 +17,7 @@ from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import ValidationError
-from loomal.keyfile import MasterKeySource, load_keyring
+from loomal.keyfile import KeyFileWatcher, MasterKeySource, load_keyring
 
 __all__ = ["Vault", "open_store", "open_vault"]
 
@@ -71,13 +71,19 @@ async def open_vault(
     except BaseException:
         await store.close()
         raise
+    watcher = KeyFileWatcher(source.path) if source.path is not None else None
     return Vault(
         settings=settings,
         store=store,
         keyring=keyring,
         key_source=source,
         service=VaultService(
-            store, keyring, max_credentials_per_identity=settings.max_credentials_per_identity
+            store,
+            keyring,
+            max_credentials_per_identity=settings.max_credentials_per_identity,
+            reload_keyring=(
+                None if watcher is None else lambda force: watcher.reload_if_changed(force=force)
+            ),
         ),
         identities=IdentityService(
             store,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from loomal import __version__
+from loomal.cli.admin import admin
 from loomal.cli.identity import identity
 from loomal.cli.mcp import mcp
 from loomal.cli.run import run
@@ -28,3 +29,4 @@ main.add_command(run)
 main.add_command(serve)
 main.add_command(identity)
 main.add_command(mcp)
+main.add_command(admin)

@@ -75,9 +75,11 @@ class VaultService:
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
+        reload_keyring: Callable[[bool], Keyring | None] | None = None,
     ) -> None:
         self._store = store
         self._keyring = keyring
+        self._reload_keyring = reload_keyring
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._pending_use: dict[str, int] = {}
@@ -266,17 +268,26 @@ class VaultService:
             raise
         return len(pending)
 
-    async def run_usage_flusher(self, interval: float) -> None:
-        """Flush every ``interval`` seconds until cancelled (then flush once more)."""
+    async def run_maintenance(self, interval: float) -> None:
+        """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
+        key file. On cancel, flush once more."""
         try:
             while True:
                 await asyncio.sleep(interval)
+                self.refresh_keyring()
                 try:
                     await self.flush_usage()
                 except Exception as exc:  # keep serving; the next tick retries
                     log.error("could not record lastUsedAt: %s", type(exc).__name__)
         finally:
             await self.flush_usage()
+
+    def refresh_keyring(self, *, force: bool = False) -> None:
+        """Adopt the key file's keys if it changed (rotation adds a new primary)."""
+        if self._reload_keyring is not None:
+            fresh = self._reload_keyring(force)
+            if fresh is not None:
+                self._keyring = fresh
 
     # -- helpers ---------------------------------------------------------------
 
@@ -296,10 +307,10 @@ class VaultService:
             )
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
-        sealed = SealedData(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
-        binding = Binding(row.identity_id, row.credential_id, row.name, row.version)
+        if row.key_id not in self._keyring.key_ids:  # rewrapped by a rotation we have not seen
+            self.refresh_keyring(force=True)
         try:
-            return _json_decode(self._keyring.open(sealed, binding))
+            return _json_decode(self._keyring.open(row.sealed(), row.binding()))
         except IntegrityError:
             log.error("integrity check failed for credential %s", row.credential_id)
             raise

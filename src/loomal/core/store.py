@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from loomal.core.crypto import Binding, SealedData
+
 __all__ = [
     "ApiKeyRow",
     "CredentialRow",
@@ -45,6 +47,13 @@ class CredentialRow:
 
     def __repr__(self) -> str:
         return f"CredentialRow(credential_id={self.credential_id!r}, name={self.name!r})"
+
+    def binding(self) -> Binding:
+        """What this row's ciphertext must be bound to."""
+        return Binding(self.identity_id, self.credential_id, self.name, self.version)
+
+    def sealed(self) -> SealedData:
+        return SealedData(self.key_id, self.wrapped_key, self.nonce, self.ciphertext)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +140,19 @@ class Store(Protocol):
     # master keys ----------------------------------------------------------
     async def master_key_ids(self) -> set[str]:
         """Ids of every master key that wraps at least one stored data key."""
+        ...
+
+    async def count_by_key_id(self) -> dict[str, int]:
+        """How many credentials each master key wraps."""
+        ...
+
+    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
+        """Up to ``limit`` credentials whose data key is not wrapped by ``key_id``."""
+        ...
+
+    async def replace_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        """Swap the wrapped data key if the row is still at ``version`` under
+        ``old_key_id`` (a concurrent write wins; the caller retries later)."""
         ...

@@ -103,7 +103,7 @@ def create_app(
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
-        flusher = asyncio.create_task(opened.service.run_usage_flusher(interval))
+        flusher = asyncio.create_task(opened.service.run_maintenance(interval))
         try:
             async with mcp_mount.running():
                 yield

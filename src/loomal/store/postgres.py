@@ -278,6 +278,27 @@ class PostgresStore:
     async def master_key_ids(self) -> set[str]:
         return {k for (k,) in await self._fetchall("SELECT DISTINCT key_id FROM credentials")}
 
+    async def count_by_key_id(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
+        return {key_id: int(count) for key_id, count in rows}
+
+    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
+        rows = await self._fetchall(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != %s LIMIT %s",
+            (key_id, limit),
+        )
+        return [_credential(r) for r in rows]
+
+    async def replace_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        count = await self._execute(
+            "UPDATE credentials SET key_id = %s, wrapped_key = %s "
+            "WHERE credential_id = %s AND version = %s AND key_id = %s",
+            (key_id, wrapped_key, credential_id, version, old_key_id),
+        )
+        return count == 1
+
 
 async def _insert_key(conn: psycopg.AsyncConnection[Any], key: ApiKeyRow) -> None:
     await conn.execute(

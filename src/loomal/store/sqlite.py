@@ -249,6 +249,30 @@ class SqliteStore:
     async def master_key_ids(self) -> set[str]:
         return {k for (k,) in self._reader.execute("SELECT DISTINCT key_id FROM credentials")}
 
+    async def count_by_key_id(self) -> dict[str, int]:
+        rows = self._reader.execute("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
+        return {key_id: int(count) for key_id, count in rows}
+
+    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
+        rows = self._reader.execute(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != ? LIMIT ?",
+            (key_id, limit),
+        ).fetchall()
+        return [_credential(r) for r in rows]
+
+    async def replace_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE credentials SET key_id = ?, wrapped_key = ? "
+                "WHERE credential_id = ? AND version = ? AND key_id = ?",
+                (key_id, wrapped_key, credential_id, version, old_key_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(work)
+
 
 def _insert_key(conn: sqlite3.Connection, key: ApiKeyRow) -> None:
     conn.execute(

@@ -1,0 +1,99 @@
+"""``loomal admin`` against a running server: rotation under load, key status, retiring."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ServerProcess, auth, loomal
+
+
+def test_rotation_while_serving_reads(server: ServerProcess, tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "server-data")]
+    h = auth(server.api_key or "")
+    with httpx.Client(base_url=server.base_url, headers=h) as client:
+        for i in range(300):
+            client.put(f"/v0/vault/r-{i:03d}", json={"type": "API_KEY", "data": {"key": f"k{i}"}})
+    before = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)
+    (old,) = before["keys"]
+    assert old["primary"]
+    assert old["credentials"] == 300
+    assert not old["retirable"]
+
+    failures: list[int] = []
+    reads = 0
+    stop = threading.Event()
+
+    def reader() -> None:
+        nonlocal reads
+        with httpx.Client(base_url=server.base_url, headers=h) as client:
+            while not stop.is_set():
+                response = client.get(f"/v0/vault/r-{reads % 300:03d}")
+                reads += 1
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    interrupted = loomal(
+        "admin",
+        "rotate-master-key",
+        "--batch-size",
+        "50",
+        "--max-batches",
+        "2",
+        *data,
+        cwd=tmp_path,
+    )
+    resumed = loomal("admin", "rotate-master-key", "--batch-size", "50", *data, cwd=tmp_path)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert interrupted.returncode == 0, interrupted.stderr
+    assert "re-wrapped 100 data key(s)" in interrupted.stdout
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("Resumed rotation to mk_")
+    assert "re-wrapped 200 data key(s)" in resumed.stdout
+    assert reads > 100
+    assert failures == []  # readers never saw an error during rotation
+
+    status = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)
+    primary = next(k for k in status["keys"] if k["primary"])
+    retired = next(k for k in status["keys"] if not k["primary"])
+    assert primary["credentials"] == 300
+    assert retired["keyId"] == old["keyId"]
+    assert retired["retirable"]
+
+    refused = loomal("admin", "retire-key", primary["keyId"], *data, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "primary" in refused.stderr
+    assert loomal("admin", "retire-key", old["keyId"], *data, cwd=tmp_path).returncode == 0
+    with httpx.Client(base_url=server.base_url, headers=h) as client:
+        assert client.get("/v0/vault/r-123").json()["data"] == {"key": "k123"}
+        client.put("/v0/vault/after", json={"type": "API_KEY", "data": {"key": "a"}})
+    final = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)
+    assert [(k["keyId"], k["credentials"]) for k in final["keys"]] == [(primary["keyId"], 301)]
+
+
+def test_retiring_a_key_in_use_is_refused(server: ServerProcess, tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "server-data")]
+    h = auth(server.api_key or "")
+    for i in range(20):
+        httpx.put(
+            f"{server.base_url}/v0/vault/x-{i}",
+            json={"type": "LOGIN", "data": {"password": "p"}},
+            headers=h,
+        )
+    old = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)["keys"][0]
+    partial = loomal(
+        "admin", "rotate-master-key", "--batch-size", "5", "--max-batches", "1", *data, cwd=tmp_path
+    )
+    assert partial.returncode == 0
+    refused = loomal("admin", "retire-key", old["keyId"], *data, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "still wraps 15 credential(s)" in refused.stderr
+    assert "Traceback" not in refused.stderr
