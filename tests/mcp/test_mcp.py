@@ -249,3 +249,28 @@ def test_stdio_without_key_fails_clearly_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: No API key: pass api_key=... or set LOOMAL_API_KEY."
+
+
+def test_another_identity_cannot_reach_a_credential_through_any_tool(
+    transport: str, server: ServerProcess, tmp_path: Path
+) -> None:
+    owner = {"Authorization": f"Bearer {server.api_key}"}
+    body = {"type": "TOTP", "data": {"secret": SECRET, "backupCodes": ["owned-1"]}}
+    assert httpx.put(server.base_url + "/v0/vault/owned", json=body, headers=owner).is_success
+    intruder = new_key(
+        "create", "intruder", "--data-dir", str(tmp_path / "server-data"), cwd=tmp_path
+    )
+
+    async def main() -> None:
+        async with mcp_session(transport, server, intruder) as session:
+            listed = await session.call_tool("vault.list", {})
+            assert listed.structured_content["credentials"] == []
+            for tool in ("vault.get", "vault.totp", "vault.totp_use_backup", "vault.delete"):
+                result = await session.call_tool(tool, {"name": "owned"})
+                assert result.is_error
+                assert result.content[0].text == "not_found: No credential named 'owned'."
+
+    asyncio.run(main())
+    data = httpx.get(server.base_url + "/v0/vault/owned", headers=owner).json()["data"]
+    assert data["backupCodes"] == ["owned-1"]
+    assert data["usedBackupCodes"] == []
