@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loomal.config import ServerSettings
+from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
@@ -33,7 +34,7 @@ class Vault:
 
     async def close(self) -> None:
         try:
-            await self.service.flush_usage()
+            await self.service.flush()
         finally:
             await self.store.close()
 
@@ -72,6 +73,7 @@ async def open_vault(
         await store.close()
         raise
     watcher = KeyFileWatcher(source.path) if source.path is not None else None
+    audit = AuditLog(store)
     return Vault(
         settings=settings,
         store=store,
@@ -84,11 +86,13 @@ async def open_vault(
             reload_keyring=(
                 None if watcher is None else lambda force: watcher.reload_if_changed(force=force)
             ),
+            audit=audit,
         ),
         identities=IdentityService(
             store,
             cache_seconds=settings.auth_cache_seconds,
             failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
             key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
+            audit=audit,
         ),
     )

@@ -197,7 +197,9 @@ def test_acknowledged_writes_survive_sigkill(server: ServerProcess, tmp_path: Pa
         again.stop()
 
 
-def test_last_used_is_flushed_on_clean_stop(server: ServerProcess, tmp_path: Path) -> None:
+def test_last_used_and_audit_are_flushed_on_clean_stop(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     assert server.api_key is not None
     h = auth(server.api_key)
     httpx.put(
@@ -207,6 +209,23 @@ def test_last_used_is_flushed_on_clean_stop(server: ServerProcess, tmp_path: Pat
     )
     used_at = httpx.get(server.base_url + "/v0/vault/used", headers=h).json()["lastUsedAt"]
     server.stop()  # SIGTERM straight after the read, well inside the 1 s flush interval
+    audit = loomal(
+        "admin",
+        "audit",
+        "--action",
+        "get",
+        "--json",
+        "--data-dir",
+        str(tmp_path / "server-data"),
+        cwd=tmp_path,
+    )
+    assert audit.returncode == 0, audit.stderr
+    (event,) = json.loads(audit.stdout)  # the read's audit event was flushed too
+    assert (event["credentialName"], event["outcome"], event["client"]) == (
+        "used",
+        "ok",
+        "127.0.0.1",
+    )
     again = start_server("--data-dir", str(tmp_path / "server-data"), cwd=tmp_path)
     try:
         listed = httpx.get(again.base_url + "/v0/vault", headers=h).json()["credentials"]

@@ -395,6 +395,7 @@ def test_unknown_paths_and_methods_use_the_error_shape(api: Api) -> None:
 def test_openapi_document_describes_the_routes(api: Api) -> None:
     doc = api.client.get("/v0/openapi.json").json()
     assert set(doc["paths"]) == {
+        "/v0/audit",
         "/v0/vault",
         "/v0/vault/{name}",
         "/v0/vault/{name}/totp",

@@ -23,7 +23,9 @@ from rich.table import Table
 
 from loomal.cli.common import reports_errors, run_async, server_settings, store_options
 from loomal.config import ServerSettings
+from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
+from loomal.core.models import AuditPage
 from loomal.core.rotation import rewrap_to_primary
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE, add_primary_key, read_key_file, remove_key
@@ -155,6 +157,58 @@ def key_status(
     Console().print(table)
     if unknown:
         click.echo(f"warning: credentials wrapped by keys not in the file: {', '.join(unknown)}")
+
+
+@admin.command("audit")
+@click.option("--identity", "identity_name", help="Only this identity's log.")
+@click.option("--action", help="store, get, list, totp, totp_backup, delete, authenticate")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@store_options
+@reports_errors
+def audit(
+    identity_name: str | None,
+    action: str | None,
+    limit: int,
+    as_json: bool,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Show audit events of every identity (newest first), filtered."""
+    settings = server_settings(data_dir=data_dir, database_url=database_url)
+
+    async def read() -> AuditPage:
+        store = await open_store(settings)
+        try:
+            identity_id = None
+            if identity_name is not None:
+                found = await store.get_identity(name=identity_name)
+                if found is None:
+                    raise ValidationError(f"No identity named {identity_name!r}.")
+                identity_id = found.identity_id
+            return await AuditLog(store).page(identity_id=identity_id, action=action, limit=limit)
+        finally:
+            await store.close()
+
+    page = run_async(read())
+    if as_json:
+        import msgspec
+
+        click.echo(msgspec.json.encode(page.events).decode())
+        return
+    table = Table("time", "identity", "actor", "key", "action", "credential", "outcome", "client")
+    for e in page.events:
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.identity_id or "-",
+            e.actor_identity_id or "-",
+            e.key_prefix or "-",
+            e.action,
+            e.credential_name or "-",
+            e.outcome,
+            e.client or "-",
+        )
+    Console().print(table)
 
 
 @admin.command("retire-key")

@@ -13,7 +13,9 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
+from loomal.core.audit import AuditLog
 from loomal.core.identity import (
     KEY_PREFIX,
     Principal,
@@ -26,10 +28,16 @@ from loomal.core.identity import (
 )
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
-from loomal.core.store import ApiKeyRow, IdentityRow, Store
+from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
-from loomal.errors import AuthenticationError, NotFoundError, ValidationError
+from loomal.errors import (
+    AuthenticationError,
+    LoomalError,
+    NotFoundError,
+    RateLimitError,
+    ValidationError,
+)
 
 __all__ = ["IdentityService"]
 
@@ -47,6 +55,7 @@ class IdentityService:
         cache_seconds: float = 2.0,
         failure_throttle: FailureThrottle | None = None,
         key_rate_limiter: KeyRateLimiter | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -54,6 +63,7 @@ class IdentityService:
         self._cache: dict[bytes, tuple[float, Principal]] = {}
         self._throttle = failure_throttle or FailureThrottle(limit=0)
         self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
+        self._audit = audit or AuditLog(store)
 
     async def authenticate(self, authorization: str | None, *, client: str = "") -> Principal:
         """Resolve an ``Authorization: Bearer loid-...`` header to a principal.
@@ -61,14 +71,33 @@ class IdentityService:
         Unknown, revoked and expired keys get the same answer. ``client`` (the
         caller's address) is throttled after repeated failures.
         """
-        self._throttle.check(client)
         try:
+            self._throttle.check(client)
             principal = await self._principal_for(authorization)
-        except AuthenticationError:
+        except AuthenticationError as error:
             self._throttle.record_failure(client)
+            self._note_failure(error, client)
+            raise
+        except RateLimitError as error:
+            self._note_failure(error, client)
             raise
         self._key_limiter.take(principal.key_prefix)
-        return principal
+        return replace(principal, client=client) if client else principal
+
+    def _note_failure(self, error: LoomalError, client: str) -> None:
+        """Failed authentications are audited without any part of the presented key."""
+        self._audit.note(
+            AuditEvent(
+                at=to_micros(self._clock()),
+                identity_id=None,
+                actor_identity_id=None,
+                key_prefix=None,
+                action="authenticate",
+                credential_name=None,
+                outcome=error.code,
+                client=client or None,
+            )
+        )
 
     async def _principal_for(self, authorization: str | None) -> Principal:
         api_key = _bearer_token(authorization)

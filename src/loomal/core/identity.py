@@ -79,6 +79,8 @@ class Principal:
     key_prefix: str
     scopes: frozenset[Scope]
     key_expires_at: int | None = None
+    client: str = ""
+    """The caller's address, for the audit log."""
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:

@@ -16,6 +16,8 @@ from msgspec import Meta
 
 __all__ = [
     "ApiKeyInfo",
+    "AuditEntry",
+    "AuditPage",
     "BackupCode",
     "Credential",
     "CredentialPage",
@@ -139,6 +141,27 @@ class DeleteResult(msgspec.Struct):
 
     name: str
     deleted: bool
+
+
+class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
+    """One audit event as the API shows it: never a secret or a request body."""
+
+    event_id: int
+    at: datetime
+    action: Annotated[
+        str, Meta(description="store, get, list, totp, totp_backup, delete or authenticate")
+    ]
+    credential_name: str | None
+    outcome: Annotated[str, Meta(description="ok, or the error code the caller got")]
+    identity_id: str | None
+    actor_identity_id: str | None
+    key_prefix: str | None
+    client: str | None
+
+
+class AuditPage(_CamelAliases, msgspec.Struct, rename="camel"):
+    events: list[AuditEntry]
+    next_cursor: str | None
 
 
 class ErrorDetail(msgspec.Struct):

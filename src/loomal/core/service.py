@@ -15,18 +15,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import msgspec
 
+from loomal.core.audit import AuditLog
 from loomal.core.crypto import Binding, Keyring, SealedData
 from loomal.core.identity import Principal, Scope
 from loomal.core.models import (
+    AuditPage,
     BackupCode,
     Credential,
     CredentialPage,
@@ -35,10 +39,11 @@ from loomal.core.models import (
     StoreResponse,
     TotpCodeResponse,
 )
-from loomal.core.store import CredentialRow, Store
+from loomal.core.store import AuditEvent, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, totp_code
 from loomal.core.types import (
+    NAME_PATTERN,
     CredentialType,
     parse_credential_type,
     validate_credential_name,
@@ -49,6 +54,7 @@ from loomal.errors import (
     ConflictError,
     ExpiredError,
     IntegrityError,
+    LoomalError,
     NotFoundError,
     ValidationError,
 )
@@ -76,8 +82,10 @@ class VaultService:
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
         reload_keyring: Callable[[bool], Keyring | None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._store = store
+        self._audit = audit or AuditLog(store)
         self._keyring = keyring
         self._reload_keyring = reload_keyring
         self._clock = clock
@@ -86,14 +94,9 @@ class VaultService:
 
     # -- store / overwrite --------------------------------------------------
 
-    async def store_credential(
-        self, principal: Principal, name: str, request: StoreRequest
+    async def _store_credential(
+        self, principal: Principal, name: str, request: StoreRequest, audit: AuditEvent
     ) -> tuple[StoreResponse, bool]:
-        """Create or overwrite ``name``; returns the response and whether it was created.
-
-        Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
-        data under a fresh data key and the next version number.
-        """
         principal.require(Scope.WRITE)
         validate_credential_name(name)
         ctype = parse_credential_type(request.type)
@@ -139,7 +142,7 @@ class VaultService:
             return row, (row, existing is None)
 
         row, created = await self._store.modify_credential(
-            identity_id=principal.identity_id, name=name, change=change
+            identity_id=principal.identity_id, name=name, change=change, audit=audit
         )
         return (
             StoreResponse(
@@ -156,15 +159,14 @@ class VaultService:
 
     # -- retrieval ---------------------------------------------------------------
 
-    async def get_credential(self, principal: Principal, name: str) -> Credential:
-        """The credential with decrypted data; a TOTP secret is redacted."""
+    async def _get_credential(self, principal: Principal, name: str) -> Credential:
         row = await self._readable_row(principal, name)
         data = self._open(row)
         if row.type == CredentialType.TOTP:
             data["secret"] = REDACTED
         return self._describe(Credential, row, last_used_at=self._note_use(row), data=data)
 
-    async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
+    async def _totp(self, principal: Principal, name: str) -> TotpCodeResponse:
         row = await self._readable_row(principal, name)
         if row.type != CredentialType.TOTP:
             raise ConflictError(f"{name!r} is a {row.type} credential, not TOTP.", code="not_totp")
@@ -180,12 +182,9 @@ class VaultService:
             seconds_remaining=code.seconds_remaining,
         )
 
-    async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
-        """Atomically move the first unused backup code to ``usedBackupCodes`` and return it.
-
-        Runs in one write transaction holding the row, so concurrent callers on
-        any number of processes never receive the same code and none is lost.
-        """
+    async def _pop_backup_code(
+        self, principal: Principal, name: str, audit: AuditEvent
+    ) -> BackupCode:
         principal.require(Scope.WRITE)
         validate_credential_name(name)
 
@@ -223,13 +222,12 @@ class VaultService:
             return row, BackupCode(code=code, backup_codes_remaining=len(codes))
 
         return await self._store.modify_credential(
-            identity_id=principal.identity_id, name=name, change=change
+            identity_id=principal.identity_id, name=name, change=change, audit=audit
         )
 
-    async def list_credentials(
-        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    async def _list_credentials(
+        self, principal: Principal, *, limit: int, cursor: str | None
     ) -> CredentialPage:
-        """One page of summaries ordered by name; never any field of ``data``."""
         principal.require(Scope.READ)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
@@ -247,11 +245,103 @@ class VaultService:
             next_cursor=next_cursor,
         )
 
-    async def delete_credential(self, principal: Principal, name: str) -> None:
+    async def _delete_credential(self, principal: Principal, name: str, audit: AuditEvent) -> None:
         principal.require(Scope.WRITE)
         validate_credential_name(name)
-        if not await self._store.delete_credential(identity_id=principal.identity_id, name=name):
+        deleted = await self._store.delete_credential(
+            identity_id=principal.identity_id, name=name, audit=audit
+        )
+        if not deleted:
             raise _not_found(name)
+
+    # -- audited entry points (what adapters call) --------------------------------
+
+    async def store_credential(
+        self, principal: Principal, name: str, request: StoreRequest
+    ) -> tuple[StoreResponse, bool]:
+        """Create or overwrite ``name``; returns the response and whether it was created.
+
+        Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
+        data under a fresh data key and the next version number.
+        """
+        async with self._audited(principal, "store", name, durable=True) as event:
+            return await self._store_credential(principal, name, request, event)
+
+    async def get_credential(self, principal: Principal, name: str) -> Credential:
+        """The credential with decrypted data; a TOTP secret is redacted."""
+        async with self._audited(principal, "get", name):
+            return await self._get_credential(principal, name)
+
+    async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
+        """The current TOTP code and how long it stays valid."""
+        async with self._audited(principal, "totp", name):
+            return await self._totp(principal, name)
+
+    async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
+        """Atomically move the first unused backup code to ``usedBackupCodes`` and return it.
+
+        Runs in one write transaction holding the row, so concurrent callers on
+        any number of processes never receive the same code and none is lost.
+        """
+        async with self._audited(principal, "totp_backup", name, durable=True) as event:
+            return await self._pop_backup_code(principal, name, event)
+
+    async def list_credentials(
+        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> CredentialPage:
+        """One page of summaries ordered by name; never any field of ``data``."""
+        async with self._audited(principal, "list", None):
+            return await self._list_credentials(principal, limit=limit, cursor=cursor)
+
+    async def delete_credential(self, principal: Principal, name: str) -> None:
+        async with self._audited(principal, "delete", name, durable=True) as event:
+            await self._delete_credential(principal, name, event)
+
+    async def audit_log(
+        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> AuditPage:
+        """This identity's audit events, newest first (its own calls, and other
+        identities' refused attempts on names it holds)."""
+        principal.require(Scope.READ)
+        return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
+
+    @contextlib.asynccontextmanager
+    async def _audited(
+        self, principal: Principal, action: str, name: str | None, *, durable: bool = False
+    ) -> AsyncIterator[AuditEvent]:
+        """Audit one call. A successful change's event is handed to the store (it
+        is written in the change's transaction); every other outcome is batched.
+        A name that is not valid is not recorded (it is unchecked input)."""
+        if name is not None and not NAME_PATTERN.fullmatch(name):
+            name = None
+        ok = self._event(principal, action, name, "ok")
+        try:
+            yield ok
+        except LoomalError as error:
+            self._audit.note(replace(ok, outcome=error.code))
+            if name is not None and error.code in ("not_found", "insufficient_scope"):
+                for owner in await self._store.identities_owning(
+                    name=name, except_identity=principal.identity_id
+                ):
+                    self._audit.note(replace(ok, identity_id=owner, outcome=error.code))
+            raise
+        else:
+            if not durable:
+                self._audit.note(ok)
+
+    def _event(
+        self, principal: Principal, action: str, name: str | None, outcome: str
+    ) -> AuditEvent:
+        return AuditEvent(
+            at=to_micros(self._clock()),
+            identity_id=principal.identity_id,
+            actor_identity_id=principal.identity_id,
+            key_prefix=principal.key_prefix,
+            action=action,
+            credential_name=name,
+            outcome=outcome,
+            client=principal.client or None,
+        )
 
     # -- lastUsedAt coalescing --------------------------------------------------
 
@@ -268,6 +358,13 @@ class VaultService:
             raise
         return len(pending)
 
+    async def flush(self) -> None:
+        """Write what is held in memory: lastUsedAt updates and audit events."""
+        try:
+            await self.flush_usage()
+        finally:
+            await self._audit.flush()
+
     async def run_maintenance(self, interval: float) -> None:
         """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
         key file. On cancel, flush once more."""
@@ -276,11 +373,11 @@ class VaultService:
                 await asyncio.sleep(interval)
                 self.refresh_keyring()
                 try:
-                    await self.flush_usage()
+                    await self.flush()
                 except Exception as exc:  # keep serving; the next tick retries
-                    log.error("could not record lastUsedAt: %s", type(exc).__name__)
+                    log.error("could not write usage or audit events: %s", type(exc).__name__)
         finally:
-            await self.flush_usage()
+            await self.flush()
 
     def refresh_keyring(self, *, force: bool = False) -> None:
         """Adopt the key file's keys if it changed (rotation adds a new primary)."""

@@ -20,6 +20,7 @@ from loomal.core.crypto import Binding, SealedData
 
 __all__ = [
     "ApiKeyRow",
+    "AuditEvent",
     "CredentialRow",
     "IdentityRow",
     "Store",
@@ -54,6 +55,32 @@ class CredentialRow:
 
     def sealed(self) -> SealedData:
         return SealedData(self.key_id, self.wrapped_key, self.nonce, self.ciphertext)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit log; ``identity_id`` is whose log it is in."""
+
+    at: int
+    identity_id: str | None
+    actor_identity_id: str | None
+    key_prefix: str | None
+    action: str
+    credential_name: str | None
+    outcome: str
+    client: str | None
+
+    def values(self) -> tuple[object, ...]:
+        return (
+            self.at,
+            self.identity_id,
+            self.actor_identity_id,
+            self.key_prefix,
+            self.action,
+            self.credential_name,
+            self.outcome,
+            self.client,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,13 +125,37 @@ class Store(Protocol):
         identity_id: str,
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+        audit: AuditEvent | None = None,
     ) -> T:
         """Run ``change`` on the current row (or None) inside one write
-        transaction and store the row it returns. If ``change`` raises, nothing
-        is written and the exception propagates."""
+        transaction and store the row it returns, with ``audit`` in the same
+        transaction. If ``change`` raises, nothing is written and the exception
+        propagates."""
         ...
 
-    async def delete_credential(self, *, identity_id: str, name: str) -> bool: ...
+    async def delete_credential(
+        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+    ) -> bool:
+        """Delete, and record ``audit`` in the same transaction if a row was deleted."""
+        ...
+
+    async def identities_owning(self, *, name: str, except_identity: str) -> list[str]:
+        """Other identities that hold a credential with this name (for their audit logs)."""
+        ...
+
+    async def append_audit_events(self, *, events: Sequence[AuditEvent]) -> None: ...
+
+    async def list_audit_events(
+        self,
+        *,
+        identity_id: str | None,
+        action: str | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AuditEvent]]:
+        """Newest first (time, then id), with their ids; ``before`` is the (at, id) of the
+        last event of the previous page."""
+        ...
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         """Set ``last_used_at`` by credential id, never moving it backwards."""

@@ -113,7 +113,7 @@ def create_app(
             if vault is None:
                 await opened.close()
             else:
-                await opened.service.flush_usage()
+                await opened.service.flush()
 
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     app = Litestar(

@@ -16,6 +16,7 @@ from litestar.params import JSONBody, Parameter
 
 from loomal.core.identity import Principal
 from loomal.core.models import (
+    AuditPage,
     BackupCode,
     Credential,
     CredentialPage,
@@ -160,7 +161,23 @@ async def delete_credential(request: Request[Any, Any, Any], name: NameParam) ->
     await _vault(request).service.delete_credential(who, name)
 
 
+@get(
+    "/v0/audit",
+    summary="This identity's audit events, newest first",
+    responses=_errors(),
+    security=_SECURITY,
+)
+async def audit_events(
+    request: Request[Any, Any, Any],
+    limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 100,
+    cursor: Annotated[str | None, Parameter(description="nextCursor of the previous page")] = None,
+) -> AuditPage:
+    who = principal(request)
+    return await _vault(request).service.audit_log(who, limit=limit, cursor=cursor)
+
+
 ROUTES = [
+    audit_events,
     list_credentials,
     get_credential,
     totp_code,

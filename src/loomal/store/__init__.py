@@ -13,8 +13,11 @@ from loomal.core.store import ApiKeyRow, CredentialRow
 
 __all__ = [
     "API_KEY_COLUMNS",
+    "AUDIT_COLUMNS",
     "CREDENTIAL_COLUMNS",
     "api_key_values",
+    "audit_insert_sql",
+    "audit_query",
     "credential_update_sql",
     "credential_update_values",
     "credential_values",
@@ -26,6 +29,44 @@ CREDENTIAL_COLUMNS = (
     "last_used_at, version, key_id, wrapped_key, nonce, ciphertext"
 )
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
+AUDIT_COLUMNS = (
+    "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client"
+)
+
+
+def audit_insert_sql(placeholder: str) -> str:
+    marks = ", ".join([placeholder] * 8)
+    return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({marks})"
+
+
+def audit_query(
+    placeholder: str,
+    *,
+    identity_id: str | None,
+    action: str | None,
+    before: tuple[int, int] | None,
+    limit: int,
+) -> tuple[str, list[Any]]:
+    """Newest-first page of audit events (by time, then id), filtered; SQL and parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("identity_id", identity_id), ("action", action)):
+        if value is not None:
+            clauses.append(f"{column} = {placeholder}")
+            params.append(value)
+    if before is not None:
+        p = placeholder
+        clauses.append(f"(at < {p} OR (at = {p} AND event_id < {p}))")
+        params += [before[0], before[0], before[1]]
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    params.append(limit)
+    sql = (
+        f"SELECT event_id, {AUDIT_COLUMNS} FROM audit_events {where}"
+        f"ORDER BY at DESC, event_id DESC LIMIT {placeholder}"
+    )
+    return sql, params
+
+
 _UPDATED_COLUMNS = (
     "type", "metadata", "expires_at", "updated_at", "last_used_at",
     "version", "key_id", "wrapped_key", "nonce", "ciphertext",

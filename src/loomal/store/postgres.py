@@ -18,12 +18,14 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
-from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
 from loomal.errors import ConflictError, ServerError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     api_key_values,
+    audit_insert_sql,
+    audit_query,
     credential_update_sql,
     credential_update_values,
     credential_values,
@@ -35,6 +37,7 @@ __all__ = ["PostgresStore"]
 T = TypeVar("T")
 
 _UPDATE_CREDENTIAL = credential_update_sql("%s").encode()
+_INSERT_AUDIT = audit_insert_sql("%s").encode()
 _MIGRATION_LOCK = 0x6C6F6F6D616C  # "loomal"
 _CREATE_RACE_RETRIES = 5
 
@@ -149,10 +152,11 @@ class PostgresStore:
         identity_id: str,
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+        audit: AuditEvent | None = None,
     ) -> T:
         for _ in range(_CREATE_RACE_RETRIES):
             try:
-                return await self._modify_once(identity_id, name, change)
+                return await self._modify_once(identity_id, name, change, audit)
             except _LostCreateRace:
                 continue
         raise ServerError("Could not store the credential under contention; retry.")
@@ -162,6 +166,7 @@ class PostgresStore:
         identity_id: str,
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+        audit: AuditEvent | None,
     ) -> T:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -185,13 +190,45 @@ class PostgresStore:
                 await conn.execute(
                     _UPDATE_CREDENTIAL, credential_update_values(new, existing.credential_id)
                 )
+            if audit is not None:
+                await conn.execute(_INSERT_AUDIT, audit.values())
             return result
 
-    async def delete_credential(self, *, identity_id: str, name: str) -> bool:
-        count = await self._execute(
-            "DELETE FROM credentials WHERE identity_id = %s AND name = %s", (identity_id, name)
+    async def delete_credential(
+        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+    ) -> bool:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                b"DELETE FROM credentials WHERE identity_id = %s AND name = %s", (identity_id, name)
+            )
+            deleted: bool = cur.rowcount > 0
+            if deleted and audit is not None:
+                await conn.execute(_INSERT_AUDIT, audit.values())
+            return deleted
+
+    async def identities_owning(self, *, name: str, except_identity: str) -> list[str]:
+        rows = await self._fetchall(
+            "SELECT identity_id FROM credentials WHERE name = %s AND identity_id != %s",
+            (name, except_identity),
         )
-        return count > 0
+        return [identity_id for (identity_id,) in rows]
+
+    async def append_audit_events(self, *, events: Sequence[AuditEvent]) -> None:
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(_INSERT_AUDIT, [event.values() for event in events])
+
+    async def list_audit_events(
+        self,
+        *,
+        identity_id: str | None,
+        action: str | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AuditEvent]]:
+        sql, params = audit_query(
+            "%s", identity_id=identity_id, action=action, before=before, limit=limit
+        )
+        return [(row[0], AuditEvent(*row[1:])) for row in await self._fetchall(sql, params)]
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         if not last_used:

@@ -19,12 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
 from loomal.errors import ConflictError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     api_key_values,
+    audit_insert_sql,
+    audit_query,
     credential_update_sql,
     credential_update_values,
     credential_values,
@@ -38,6 +40,7 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
 _UPDATE_CREDENTIAL = credential_update_sql("?")
+_INSERT_AUDIT = audit_insert_sql("?")
 
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
@@ -121,6 +124,7 @@ class SqliteStore:
         identity_id: str,
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+        audit: AuditEvent | None = None,
     ) -> T:
         def work(conn: sqlite3.Connection) -> T:
             found = conn.execute(
@@ -139,18 +143,49 @@ class SqliteStore:
                 conn.execute(
                     _UPDATE_CREDENTIAL, credential_update_values(new, existing.credential_id)
                 )
+            if audit is not None:
+                conn.execute(_INSERT_AUDIT, audit.values())
             return result
 
         return await self._write(work)
 
-    async def delete_credential(self, *, identity_id: str, name: str) -> bool:
+    async def delete_credential(
+        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+    ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "DELETE FROM credentials WHERE identity_id = ? AND name = ?", (identity_id, name)
             )
-            return cur.rowcount > 0
+            deleted = cur.rowcount > 0
+            if deleted and audit is not None:
+                conn.execute(_INSERT_AUDIT, audit.values())
+            return deleted
 
         return await self._write(work)
+
+    async def identities_owning(self, *, name: str, except_identity: str) -> list[str]:
+        rows = self._reader.execute(
+            "SELECT identity_id FROM credentials WHERE name = ? AND identity_id != ?",
+            (name, except_identity),
+        )
+        return [identity_id for (identity_id,) in rows]
+
+    async def append_audit_events(self, *, events: Sequence[AuditEvent]) -> None:
+        values = [event.values() for event in events]
+        await self._write(lambda conn: conn.executemany(_INSERT_AUDIT, values))
+
+    async def list_audit_events(
+        self,
+        *,
+        identity_id: str | None,
+        action: str | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[tuple[int, AuditEvent]]:
+        sql, params = audit_query(
+            "?", identity_id=identity_id, action=action, before=before, limit=limit
+        )
+        return [(row[0], AuditEvent(*row[1:])) for row in self._reader.execute(sql, params)]
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         items = [(at, cid, at) for cid, at in last_used.items()]

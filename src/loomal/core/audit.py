@@ -1,0 +1,101 @@
+"""The audit log: every call that touches a credential, and every failed
+authentication, as one event (time, identity, key prefix, action, credential
+name, outcome, client address). Never a secret, never a request body.
+
+Events of a change are written by the store in the same transaction as the
+change. Everything else (reads, refusals, failures) is held here and written
+in one batch by :meth:`AuditLog.flush` (called with the usage flush: at least
+every second, and on a clean stop), so auditing puts no durable commit on the
+read path. At most ``max_pending`` events wait; beyond that new ones are
+dropped and counted in the log (a flood of failed logins must not exhaust
+memory).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from loomal.core.models import AuditEntry, AuditPage
+from loomal.core.store import AuditEvent, Store
+from loomal.core.timestamps import from_micros
+from loomal.errors import ValidationError
+
+__all__ = ["AuditLog"]
+
+log = logging.getLogger("loomal.audit")
+
+
+class AuditLog:
+    def __init__(self, store: Store, *, max_pending: int = 200_000) -> None:
+        self._store = store
+        self._max_pending = max_pending
+        self._pending: list[AuditEvent] = []
+        self._dropped = 0
+
+    def note(self, event: AuditEvent) -> None:
+        if len(self._pending) >= self._max_pending:
+            self._dropped += 1
+            return
+        self._pending.append(event)
+
+    async def flush(self) -> int:
+        if self._dropped:
+            log.error(
+                "audit: %d events dropped (more than %d waiting)", self._dropped, self._max_pending
+            )
+            self._dropped = 0
+        if not self._pending:
+            return 0
+        batch, self._pending = self._pending, []
+        try:
+            await self._store.append_audit_events(events=batch)
+        except Exception:
+            self._pending[:0] = batch
+            raise
+        return len(batch)
+
+    async def page(
+        self,
+        *,
+        identity_id: str | None,
+        action: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AuditPage:
+        """Newest events first (after writing what is pending, so a caller sees
+        its own latest calls)."""
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be between 1 and 1000.")
+        before = _decode_cursor(cursor)
+        await self.flush()
+        rows = await self._store.list_audit_events(
+            identity_id=identity_id, action=action, before=before, limit=limit + 1
+        )
+        entries = [
+            AuditEntry(
+                event_id=event_id,
+                at=from_micros(event.at),
+                action=event.action,
+                credential_name=event.credential_name,
+                outcome=event.outcome,
+                identity_id=event.identity_id,
+                actor_identity_id=event.actor_identity_id,
+                key_prefix=event.key_prefix,
+                client=event.client,
+            )
+            for event_id, event in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last_id, last = rows[limit - 1]
+            next_cursor = f"{last.at}-{last_id}"
+        return AuditPage(events=entries, next_cursor=next_cursor)
+
+
+def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
+    if not cursor:
+        return None
+    at, _, event_id = cursor.partition("-")
+    if not (at.isdigit() and event_id.isdigit()):
+        raise ValidationError("cursor is not a cursor this API returned.")
+    return int(at), int(event_id)
