@@ -4,15 +4,17 @@ name, outcome, client address). Never a secret, never a request body.
 
 Events of a change are written by the store in the same transaction as the
 change. Everything else (reads, refusals, failures) is held here and written
-in one batch by :meth:`AuditLog.flush` (called with the usage flush: at least
-every second, and on a clean stop), so auditing puts no durable commit on the
-read path. At most ``max_pending`` events wait; beyond that new ones are
-dropped and counted in the log (a flood of failed logins must not exhaust
-memory).
+in batches by :meth:`AuditLog.flush`: as soon as ``batch_size`` events wait
+(small batches: one huge insert a second would stall the event loop for tens
+of milliseconds), and at least every second with the usage flush, and on a
+clean stop. So auditing puts no durable commit on the read path. At most
+``max_pending`` events wait; beyond that new ones are dropped and counted in
+the log (a flood of failed logins must not exhaust memory).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from loomal.core.models import AuditEntry, AuditPage
@@ -26,17 +28,30 @@ log = logging.getLogger("loomal.audit")
 
 
 class AuditLog:
-    def __init__(self, store: Store, *, max_pending: int = 200_000) -> None:
+    def __init__(self, store: Store, *, max_pending: int = 200_000, batch_size: int = 1000) -> None:
         self._store = store
         self._max_pending = max_pending
+        self._batch_size = batch_size
         self._pending: list[AuditEvent] = []
         self._dropped = 0
+        self._flushing: asyncio.Task[int] | None = None
 
     def note(self, event: AuditEvent) -> None:
         if len(self._pending) >= self._max_pending:
             self._dropped += 1
             return
         self._pending.append(event)
+        if len(self._pending) >= self._batch_size and self._flushing is None:
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> int:
+        try:
+            return await self.flush()
+        except Exception as exc:  # the periodic flush retries
+            log.error("audit: could not write events: %s", type(exc).__name__)
+            return 0
+        finally:
+            self._flushing = None
 
     async def flush(self) -> int:
         if self._dropped:
