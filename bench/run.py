@@ -405,7 +405,7 @@ def render(
         f"- machine: {os.cpu_count()} cores, {cpu}; Linux {platform.release()}",
         f"- Loomal {pkg_version('loomal-vault')} (Python {platform.python_version()}, litestar "
         f"{pkg_version('litestar')}, granian {pkg_version('granian')}), `loomal serve --workers 2`, "
-        "SQLite WAL synchronous=FULL",
+        "SQLite WAL synchronous=FULL, audit log on (every call)",
         f"- {openbao.version()}, raft storage (durable), kv-v2, totp engine, root token, no audit device",
         f"- load: wrk, {args.rounds} interleaved rounds of {args.seconds} s per system and scenario, "
         "32 connections, 2 threads, on the same 2 cores as the servers (figures are means of rounds)",
