@@ -54,6 +54,10 @@ NameParam = Annotated[
 ]
 
 
+PageSize = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
+PageCursor = Annotated[str | None, Parameter(description="nextCursor of the previous page")]
+
+
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(data_container=ErrorBody, description=_ERROR_TEXT[status])
@@ -89,8 +93,8 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 )
 async def list_credentials(
     request: Request[Any, Any, Any],
-    limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 100,
-    cursor: Annotated[str | None, Parameter(description="nextCursor of the previous page")] = None,
+    limit: PageSize = 100,
+    cursor: PageCursor = None,
 ) -> CredentialPage:
     who = principal(request)
     return await _vault(request).service.list_credentials(who, limit=limit, cursor=cursor)
@@ -169,8 +173,8 @@ async def delete_credential(request: Request[Any, Any, Any], name: NameParam) ->
 )
 async def audit_events(
     request: Request[Any, Any, Any],
-    limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 100,
-    cursor: Annotated[str | None, Parameter(description="nextCursor of the previous page")] = None,
+    limit: PageSize = 100,
+    cursor: PageCursor = None,
 ) -> AuditPage:
     who = principal(request)
     return await _vault(request).service.audit_log(who, limit=limit, cursor=cursor)
