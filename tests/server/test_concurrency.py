@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -148,3 +150,27 @@ def test_every_acknowledged_write_is_there_after_a_full_restart(cluster: Cluster
             assert got.json()["data"] == {"password": name}
     finally:
         one.stop()
+
+
+def test_revocation_reaches_every_server_within_the_cache_bound(cluster: Cluster) -> None:
+    import time
+
+    key = new_key("create", "to-revoke", *cluster.store_args, cwd=cluster.cwd)
+    for url in cluster.urls:  # warm every server's auth cache with the key
+        assert httpx.get(url + "/v0/vault", headers=auth(key)).status_code == 200
+    revoked = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "loomal", "identity", "revoke", "to-revoke", *cluster.store_args],
+        capture_output=True,
+        text=True,
+        cwd=cluster.cwd,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    pending = set(cluster.urls)
+    while pending:
+        for url in list(pending):
+            if httpx.get(url + "/v0/vault", headers=auth(key)).status_code == 401:
+                pending.discard(url)
+        assert time.monotonic() - revoked < 2.5, f"still accepted by {pending}"
+        time.sleep(0.05)

@@ -77,3 +77,131 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: P
         assert len(data["usedBackupCodes"]) + len(data["backupCodes"]) == len(CODES)
     finally:
         again.stop()
+
+
+def test_sigkill_during_rotation_then_rotation_completes(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    args = ("--data-dir", str(tmp_path / "data"), "--workers", "2")
+    database = tmp_path / "data" / "loomal.db"
+    server = start_server(*args, cwd=tmp_path)
+    h = auth(server.api_key or "")
+    total = 3000
+    with httpx.Client(base_url=server.base_url, headers=h, timeout=10) as client:
+        for i in range(total):
+            client.put(f"/v0/vault/k-{i:04d}", json={"type": "API_KEY", "data": {"key": f"v{i}"}})
+    with sqlite3.connect(database) as conn:
+        (old_key,) = conn.execute("SELECT DISTINCT key_id FROM credentials").fetchone()
+
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        with httpx.Client(base_url=server.base_url, headers=h, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                name = f"during-{n:05d}"
+                n += 1
+                try:
+                    response = client.put(
+                        f"/v0/vault/{name}", json={"type": "LOGIN", "data": {"password": name}}
+                    )
+                except httpx.TransportError:
+                    return
+                if response.status_code == 201:
+                    acknowledged.append(name)
+
+    writing = threading.Thread(target=writer)
+    writing.start()
+    rotation = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "admin",
+            "rotate-master-key",
+            "--batch-size",
+            "10",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    watcher = sqlite3.connect(database)
+    deadline = time.monotonic() + 30
+    while True:  # crash once some rows are under the new key and some are not
+        (moved,) = watcher.execute(
+            "SELECT count(*) FROM credentials WHERE key_id != ?", (old_key,)
+        ).fetchone()
+        if moved >= 50:
+            break
+        assert time.monotonic() < deadline, "rotation made no progress"
+        time.sleep(0.005)
+    watcher.close()
+    assert rotation.poll() is None, "the rotation ended before the crash"
+    server.kill()
+    rotation.kill()
+    rotation.wait()
+    stop.set()
+    writing.join()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        (under_old,) = conn.execute(
+            "SELECT count(*) FROM credentials WHERE key_id = ?", (old_key,)
+        ).fetchone()
+    assert under_old > 0  # the crash really left the rotation half done
+
+    again = start_server(*args, cwd=tmp_path)
+    try:
+        with httpx.Client(base_url=again.base_url, headers=h, timeout=10) as client:
+            for i in range(0, total, 11):  # readable mid-rotation, old key and new
+                assert client.get(f"/v0/vault/k-{i:04d}").json()["data"] == {"key": f"v{i}"}
+        finish = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "loomal",
+                "admin",
+                "rotate-master-key",
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert finish.returncode == 0, finish.stderr
+        assert finish.stdout.startswith("Resumed rotation to mk_")
+        status = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "loomal",
+                    "admin",
+                    "key-status",
+                    "--json",
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                check=True,
+            ).stdout
+        )
+        primary = next(k for k in status["keys"] if k["primary"])
+        assert primary["credentials"] == total + len(acknowledged)
+        with httpx.Client(base_url=again.base_url, headers=h, timeout=10) as client:
+            for i in range(0, total, 7):
+                assert client.get(f"/v0/vault/k-{i:04d}").json()["data"] == {"key": f"v{i}"}
+            for name in acknowledged:
+                assert client.get(f"/v0/vault/{name}").json()["data"] == {"password": name}
+    finally:
+        again.stop()
