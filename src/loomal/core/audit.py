@@ -15,26 +15,78 @@ the log (a flood of failed logins must not exhaust memory).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
+from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
 from loomal.core.store import AuditEvent, Store
-from loomal.core.timestamps import from_micros
-from loomal.errors import ValidationError
+from loomal.core.timestamps import from_micros, to_micros
+from loomal.core.types import NAME_PATTERN
+from loomal.errors import LoomalError, ValidationError
 
 __all__ = ["AuditLog"]
 
 log = logging.getLogger("loomal.audit")
 
+_SHOWN_TO_OWNERS = frozenset({"not_found", "insufficient_scope"})
+
 
 class AuditLog:
-    def __init__(self, store: Store, *, max_pending: int = 200_000, batch_size: int = 1000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_pending: int = 200_000,
+        batch_size: int = 1000,
+    ) -> None:
         self._store = store
+        self._clock = clock
         self._max_pending = max_pending
         self._batch_size = batch_size
         self._pending: list[AuditEvent] = []
         self._dropped = 0
         self._flushing: asyncio.Task[int] | None = None
+
+    @contextlib.asynccontextmanager
+    async def call(
+        self, principal: Principal, action: str, name: str | None, *, durable: bool = False
+    ) -> AsyncIterator[AuditEvent]:
+        """Audit one call by ``principal``. Yields the ``ok`` event: a change hands
+        it to the store (written in the change's transaction, ``durable=True``);
+        otherwise it is batched on success. A refusal is batched with its error
+        code, and a refused attempt on a name other identities hold goes into
+        their logs too. A name that is not valid is not recorded (unchecked input).
+        """
+        if name is not None and not NAME_PATTERN.fullmatch(name):
+            name = None
+        ok = AuditEvent(
+            at=to_micros(self._clock()),
+            identity_id=principal.identity_id,
+            actor_identity_id=principal.identity_id,
+            key_prefix=principal.key_prefix,
+            action=action,
+            credential_name=name,
+            outcome="ok",
+            client=principal.client or None,
+        )
+        try:
+            yield ok
+        except LoomalError as error:
+            self.note(replace(ok, outcome=error.code))
+            if name is not None and error.code in _SHOWN_TO_OWNERS:
+                for owner in await self._store.identities_owning(
+                    name=name, except_identity=principal.identity_id
+                ):
+                    self.note(replace(ok, identity_id=owner, outcome=error.code))
+            raise
+        else:
+            if not durable:
+                self.note(ok)
 
     def note(self, event: AuditEvent) -> None:
         if len(self._pending) >= self._max_pending:

@@ -13,21 +13,17 @@ every ``usage_flush_seconds`` (default 1 s) and on shutdown.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import contextlib
 import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
 
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import Binding, Keyring, SealedData
+from loomal.core.crypto import Binding, Keyring
 from loomal.core.identity import Principal, Scope
 from loomal.core.models import (
     AuditPage,
@@ -43,8 +39,9 @@ from loomal.core.store import AuditEvent, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, totp_code
 from loomal.core.types import (
-    NAME_PATTERN,
     CredentialType,
+    decode_name_cursor,
+    encode_name_cursor,
     parse_credential_type,
     validate_credential_name,
     validate_data,
@@ -54,7 +51,6 @@ from loomal.errors import (
     ConflictError,
     ExpiredError,
     IntegrityError,
-    LoomalError,
     NotFoundError,
     ValidationError,
 )
@@ -85,7 +81,7 @@ class VaultService:
         audit: AuditLog | None = None,
     ) -> None:
         self._store = store
-        self._audit = audit or AuditLog(store)
+        self._audit = audit or AuditLog(store, clock=clock)
         self._keyring = keyring
         self._reload_keyring = reload_keyring
         self._clock = clock
@@ -129,7 +125,7 @@ class VaultService:
                 created_at, last_used = existing.created_at, existing.last_used_at
                 version = existing.version + 1
             binding = Binding(principal.identity_id, credential_id, name, version)
-            row = _row_from_sealed(
+            row = CredentialRow.from_sealed(
                 self._keyring.seal(plaintext, binding),
                 binding,
                 ctype=ctype.value,
@@ -209,7 +205,7 @@ class VaultService:
             binding = Binding(
                 principal.identity_id, existing.credential_id, name, existing.version + 1
             )
-            row = _row_from_sealed(
+            row = CredentialRow.from_sealed(
                 self._keyring.seal(_json_encode(data), binding),
                 binding,
                 ctype=existing.type,
@@ -232,10 +228,12 @@ class VaultService:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
         rows = await self._store.list_credentials(
-            identity_id=principal.identity_id, after_name=_decode_cursor(cursor), limit=limit + 1
+            identity_id=principal.identity_id,
+            after_name=decode_name_cursor(cursor),
+            limit=limit + 1,
         )
         page = rows[:limit]
-        next_cursor = _encode_cursor(page[-1].name) if len(rows) > limit else None
+        next_cursor = encode_name_cursor(page[-1].name) if len(rows) > limit else None
         pending = self._pending_use
         return CredentialPage(
             credentials=[
@@ -264,17 +262,17 @@ class VaultService:
         Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
         data under a fresh data key and the next version number.
         """
-        async with self._audited(principal, "store", name, durable=True) as event:
+        async with self._audit.call(principal, "store", name, durable=True) as event:
             return await self._store_credential(principal, name, request, event)
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP secret is redacted."""
-        async with self._audited(principal, "get", name):
+        async with self._audit.call(principal, "get", name):
             return await self._get_credential(principal, name)
 
     async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
         """The current TOTP code and how long it stays valid."""
-        async with self._audited(principal, "totp", name):
+        async with self._audit.call(principal, "totp", name):
             return await self._totp(principal, name)
 
     async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
@@ -283,18 +281,18 @@ class VaultService:
         Runs in one write transaction holding the row, so concurrent callers on
         any number of processes never receive the same code and none is lost.
         """
-        async with self._audited(principal, "totp_backup", name, durable=True) as event:
+        async with self._audit.call(principal, "totp_backup", name, durable=True) as event:
             return await self._pop_backup_code(principal, name, event)
 
     async def list_credentials(
         self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> CredentialPage:
         """One page of summaries ordered by name; never any field of ``data``."""
-        async with self._audited(principal, "list", None):
+        async with self._audit.call(principal, "list", None):
             return await self._list_credentials(principal, limit=limit, cursor=cursor)
 
     async def delete_credential(self, principal: Principal, name: str) -> None:
-        async with self._audited(principal, "delete", name, durable=True) as event:
+        async with self._audit.call(principal, "delete", name, durable=True) as event:
             await self._delete_credential(principal, name, event)
 
     async def audit_log(
@@ -304,44 +302,6 @@ class VaultService:
         identities' refused attempts on names it holds)."""
         principal.require(Scope.READ)
         return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
-
-    @contextlib.asynccontextmanager
-    async def _audited(
-        self, principal: Principal, action: str, name: str | None, *, durable: bool = False
-    ) -> AsyncIterator[AuditEvent]:
-        """Audit one call. A successful change's event is handed to the store (it
-        is written in the change's transaction); every other outcome is batched.
-        A name that is not valid is not recorded (it is unchecked input)."""
-        if name is not None and not NAME_PATTERN.fullmatch(name):
-            name = None
-        ok = self._event(principal, action, name, "ok")
-        try:
-            yield ok
-        except LoomalError as error:
-            self._audit.note(replace(ok, outcome=error.code))
-            if name is not None and error.code in ("not_found", "insufficient_scope"):
-                for owner in await self._store.identities_owning(
-                    name=name, except_identity=principal.identity_id
-                ):
-                    self._audit.note(replace(ok, identity_id=owner, outcome=error.code))
-            raise
-        else:
-            if not durable:
-                self._audit.note(ok)
-
-    def _event(
-        self, principal: Principal, action: str, name: str | None, outcome: str
-    ) -> AuditEvent:
-        return AuditEvent(
-            at=to_micros(self._clock()),
-            identity_id=principal.identity_id,
-            actor_identity_id=principal.identity_id,
-            key_prefix=principal.key_prefix,
-            action=action,
-            credential_name=name,
-            outcome=outcome,
-            client=principal.client or None,
-        )
 
     # -- lastUsedAt coalescing --------------------------------------------------
 
@@ -441,35 +401,6 @@ class VaultService:
         )
 
 
-def _row_from_sealed(
-    sealed: SealedData,
-    binding: Binding,
-    *,
-    ctype: str,
-    metadata_json: bytes,
-    expires_at: int | None,
-    created_at: int,
-    updated_at: int,
-    last_used_at: int | None,
-) -> CredentialRow:
-    return CredentialRow(
-        credential_id=binding.credential_id,
-        identity_id=binding.identity_id,
-        name=binding.name,
-        type=ctype,
-        metadata_json=metadata_json,
-        expires_at=expires_at,
-        created_at=created_at,
-        updated_at=updated_at,
-        last_used_at=last_used_at,
-        version=binding.version,
-        key_id=sealed.key_id,
-        wrapped_key=sealed.wrapped_key,
-        nonce=sealed.nonce,
-        ciphertext=sealed.ciphertext,
-    )
-
-
 @functools.lru_cache(maxsize=4096)
 def _totp_parameters(metadata_json: bytes) -> TotpParameters:
     """Parsed once per distinct metadata (checked when stored; holds no secret)."""
@@ -486,17 +417,3 @@ def _not_found(name: str) -> NotFoundError:
 
 def _opt_time(micros: int | None) -> Any:
     return None if micros is None else from_micros(micros)
-
-
-def _encode_cursor(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        return validate_credential_name(name)
-    except (binascii.Error, UnicodeDecodeError, ValidationError, ValueError):
-        raise ValidationError("cursor is not a cursor this API returned.") from None

@@ -49,6 +49,38 @@ class CredentialRow:
     def __repr__(self) -> str:
         return f"CredentialRow(credential_id={self.credential_id!r}, name={self.name!r})"
 
+    @classmethod
+    def from_sealed(
+        cls,
+        sealed: SealedData,
+        binding: Binding,
+        *,
+        ctype: str,
+        metadata_json: bytes,
+        expires_at: int | None,
+        created_at: int,
+        updated_at: int,
+        last_used_at: int | None,
+    ) -> CredentialRow:
+        """The row that stores ``sealed`` under ``binding`` (the inverse of
+        :meth:`binding` and :meth:`sealed`)."""
+        return cls(
+            credential_id=binding.credential_id,
+            identity_id=binding.identity_id,
+            name=binding.name,
+            type=ctype,
+            metadata_json=metadata_json,
+            expires_at=expires_at,
+            created_at=created_at,
+            updated_at=updated_at,
+            last_used_at=last_used_at,
+            version=binding.version,
+            key_id=sealed.key_id,
+            wrapped_key=sealed.wrapped_key,
+            nonce=sealed.nonce,
+            ciphertext=sealed.ciphertext,
+        )
+
     def binding(self) -> Binding:
         """What this row's ciphertext must be bound to."""
         return Binding(self.identity_id, self.credential_id, self.name, self.version)

@@ -7,6 +7,8 @@ without its secret. Error messages name fields, never values.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ __all__ = [
     "NAME_PATTERN",
     "CredentialType",
     "TypeRule",
+    "decode_name_cursor",
+    "encode_name_cursor",
     "validate_credential_name",
     "validate_data",
     "validate_metadata",
@@ -90,6 +94,21 @@ def validate_credential_name(name: str) -> str:
             "name must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with '.'."
         )
     return name
+
+
+def encode_name_cursor(name: str) -> str:
+    """A page cursor is the last name of the page, opaque to clients."""
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def decode_name_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        return validate_credential_name(name)
+    except (binascii.Error, UnicodeDecodeError, ValidationError, ValueError):
+        raise ValidationError("cursor is not a cursor this API returned.") from None
 
 
 def validate_data(ctype: CredentialType, data: Mapping[str, Any]) -> dict[str, Any]:
