@@ -77,6 +77,8 @@ def test_rotation_while_serving_reads(server: ServerProcess, tmp_path: Path) -> 
         client.put("/v0/vault/after", json={"type": "API_KEY", "data": {"key": "a"}})
     final = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)
     assert [(k["keyId"], k["credentials"]) for k in final["keys"]] == [(primary["keyId"], 301)]
+    assert final["keys"][0]["wraps"] >= 300  # the rotation's 300 re-wraps (+1 once flushed)
+    assert final["keys"][0]["rotateSoon"] is False
 
 
 def test_retiring_a_key_in_use_is_refused(server: ServerProcess, tmp_path: Path) -> None:

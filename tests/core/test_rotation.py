@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.conftest import Api
 
 
@@ -16,6 +20,8 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
     key_file = api.settings.data_dir / "master.key"
     old_id = read_key_file(key_file).primary_key_id
     store = api.vault.store
+    api.call(api.vault.service.flush)
+    assert api.call(store.key_wraps) == {old_id: 30}  # one wrapped data key per write
 
     keyring = add_primary_key(key_file)
     assert keyring.primary_key_id != old_id
@@ -34,9 +40,27 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
         "/v0/vault/new", json={"type": "LOGIN", "data": {"password": "n"}}, headers=headers
     )
     assert api.call(store.count_by_key_id) == {keyring.primary_key_id: 31}
+    api.call(api.vault.service.flush)
+    assert api.call(store.key_wraps) == {old_id: 30, keyring.primary_key_id: 31}  # 30 rewraps + 1
 
     remove_key(key_file, old_id)
     api.vault.service.refresh_keyring(force=True)
     assert read_key_file(key_file).key_ids == {keyring.primary_key_id}
     for i in range(30):
         assert api.client.get(f"/v0/vault/c-{i:02d}", headers=headers).status_code == 200
+
+
+def test_server_warns_when_a_master_key_nears_its_wrap_bound(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import loomal.core.service
+
+    monkeypatch.setattr(loomal.core.service, "WRAP_WARNING", 5)
+    headers = api.headers()
+    for i in range(6):
+        api.client.put(
+            f"/v0/vault/w{i}", json={"type": "LOGIN", "data": {"password": "p"}}, headers=headers
+        )
+    with caplog.at_level(logging.WARNING, logger="loomal.vault"):
+        api.call(api.vault.service.flush)
+    assert "has wrapped 6 data keys; rotate it" in caplog.text

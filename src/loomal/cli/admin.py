@@ -24,7 +24,7 @@ from rich.table import Table
 from loomal.cli.common import reports_errors, run_async, server_settings, store_options
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import Keyring
+from loomal.core.crypto import WRAP_WARNING, Keyring
 from loomal.core.models import AuditPage
 from loomal.core.rotation import rewrap_to_primary
 from loomal.errors import ValidationError
@@ -123,19 +123,21 @@ def key_status(
     )
     keyring: Keyring = read_key_file(_key_file(settings))
 
-    async def counts() -> dict[str, int]:
+    async def counts() -> tuple[dict[str, int], dict[str, int]]:
         store = await open_store(settings)
         try:
-            return await store.count_by_key_id()
+            return await store.count_by_key_id(), await store.key_wraps()
         finally:
             await store.close()
 
-    wraps = run_async(counts())
+    wraps, wrapped_total = run_async(counts())
     rows = [
         {
             "keyId": key_id,
             "primary": key_id == keyring.primary_key_id,
             "credentials": wraps.get(key_id, 0),
+            "wraps": wrapped_total.get(key_id, 0),
+            "rotateSoon": wrapped_total.get(key_id, 0) >= WRAP_WARNING,
             "retirable": key_id != keyring.primary_key_id and wraps.get(key_id, 0) == 0,
         }
         for key_id in [keyring.primary_key_id, *sorted(keyring.key_ids - {keyring.primary_key_id})]
@@ -146,15 +148,22 @@ def key_status(
 
         click.echo(msgspec.json.encode({"keys": rows, "missingKeys": unknown}).decode())
         return
-    table = Table("key id", "primary", "credentials", "can retire")
+    table = Table("key id", "primary", "credentials", "data keys wrapped", "can retire")
     for row in rows:
         table.add_row(
             str(row["keyId"]),
             "yes" if row["primary"] else "",
             str(row["credentials"]),
+            str(row["wraps"]),
             "yes" if row["retirable"] else "no",
         )
     Console().print(table)
+    for row in rows:
+        if row["rotateSoon"]:
+            click.echo(
+                f"warning: {row['keyId']} has wrapped {row['wraps']} data keys; "
+                "rotate it well before 2^32 (loomal admin rotate-master-key)."
+            )
     if unknown:
         click.echo(f"warning: credentials wrapped by keys not in the file: {', '.join(unknown)}")
 

@@ -29,12 +29,21 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from loomal.errors import IntegrityError, ValidationError
 
-__all__ = ["Binding", "Keyring", "SealedData", "derive_key_id", "parse_master_key"]
+__all__ = [
+    "WRAP_WARNING",
+    "Binding",
+    "Keyring",
+    "SealedData",
+    "derive_key_id",
+    "parse_master_key",
+]
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _DATA_CONTEXT = "loomal.data.v1"
 _WRAP_CONTEXT = "loomal.wrap.v1"
+WRAP_WARNING = 2**31
+"""Warn (key-status, server log) from here: half of the 2^32 random-nonce bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,7 @@ class Keyring:
                 raise ValueError("master keys must be 32 bytes")
         self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.primary_key_id = primary
+        self._wraps: dict[str, int] = {}
 
     @classmethod
     def from_keys(cls, *keys: bytes) -> Keyring:
@@ -143,7 +153,13 @@ class Keyring:
             ciphertext=sealed.ciphertext,
         )
 
+    def take_wrap_counts(self) -> dict[str, int]:
+        """Wraps made since the last call, by master key id (for the usage table)."""
+        counts, self._wraps = self._wraps, {}
+        return counts
+
     def _wrap(self, data_key: bytes, binding: Binding, key_id: str) -> bytes:
+        self._wraps[key_id] = self._wraps.get(key_id, 0) + 1
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._aeads[key_id].encrypt(nonce, data_key, binding.wrap_aad(key_id))
 

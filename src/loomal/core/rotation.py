@@ -50,6 +50,7 @@ async def rewrap_to_primary(
             if stalls > _STALL_LIMIT:
                 raise ServerError("Rotation cannot make progress; retry when writes are quieter.")
             await asyncio.sleep(0.1)
+    await store.add_key_wraps(counts=keyring.take_wrap_counts())
     return moved_total
 
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import Binding, Keyring
+from loomal.core.crypto import WRAP_WARNING, Binding, Keyring
 from loomal.core.identity import Principal, Scope
 from loomal.core.models import (
     AuditPage,
@@ -84,6 +84,8 @@ class VaultService:
         self._audit = audit or AuditLog(store, clock=clock)
         self._keyring = keyring
         self._reload_keyring = reload_keyring
+        self._pending_wraps: dict[str, int] = {}
+        self._warned_wraps = False
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._pending_use: dict[str, int] = {}
@@ -319,11 +321,38 @@ class VaultService:
         return len(pending)
 
     async def flush(self) -> None:
-        """Write what is held in memory: lastUsedAt updates and audit events."""
+        """Write what is held in memory: lastUsedAt updates, audit events, wrap counts."""
         try:
             await self.flush_usage()
         finally:
-            await self._audit.flush()
+            try:
+                await self._audit.flush()
+            finally:
+                await self._flush_wrap_counts()
+
+    async def _flush_wrap_counts(self) -> None:
+        counts = self._keyring.take_wrap_counts()
+        for key_id, n in self._pending_wraps.items():
+            counts[key_id] = counts.get(key_id, 0) + n
+        self._pending_wraps = {}
+        if not counts:
+            return
+        try:
+            await self._store.add_key_wraps(counts=counts)
+        except Exception:
+            self._pending_wraps = counts
+            raise
+        primary = self._keyring.primary_key_id
+        if primary in counts and not self._warned_wraps:
+            total = (await self._store.key_wraps()).get(primary, 0)
+            if total >= WRAP_WARNING:
+                self._warned_wraps = True
+                log.warning(
+                    "master key %s has wrapped %d data keys; rotate it (loomal admin "
+                    "rotate-master-key) well before 2^32",
+                    primary,
+                    total,
+                )
 
     async def run_maintenance(self, interval: float) -> None:
         """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
@@ -344,7 +373,10 @@ class VaultService:
         if self._reload_keyring is not None:
             fresh = self._reload_keyring(force)
             if fresh is not None:
+                for key_id, n in self._keyring.take_wrap_counts().items():  # keep the count
+                    self._pending_wraps[key_id] = self._pending_wraps.get(key_id, 0) + n
                 self._keyring = fresh
+                self._warned_wraps = False
 
     # -- helpers ---------------------------------------------------------------
 

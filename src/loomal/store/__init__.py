@@ -74,7 +74,12 @@ _UPDATED_COLUMNS = (
 
 
 def load_migrations(dialect: str) -> list[tuple[int, str]]:
-    """The numbered ``NNNN_name.sql`` files of a dialect, in order."""
+    """The numbered ``NNNN_name.sql`` files of a dialect, in order.
+
+    SQLite runs them statement by statement, split on ``;`` (so that a
+    migration stays inside the caller's transaction): no ``;`` in comments or
+    string literals.
+    """
     folder = resources.files("loomal.store") / "migrations" / dialect
     found = []
     for entry in folder.iterdir():

@@ -315,6 +315,19 @@ class PostgresStore:
     async def master_key_ids(self) -> set[str]:
         return {k for (k,) in await self._fetchall("SELECT DISTINCT key_id FROM credentials")}
 
+    async def add_key_wraps(self, *, counts: Mapping[str, int]) -> None:
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO master_key_usage (key_id, wraps) VALUES (%s, %s) "
+                "ON CONFLICT (key_id) DO UPDATE "
+                "SET wraps = master_key_usage.wraps + excluded.wraps",
+                list(counts.items()),
+            )
+
+    async def key_wraps(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT key_id, wraps FROM master_key_usage")
+        return {key_id: int(wraps) for key_id, wraps in rows}
+
     async def count_by_key_id(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
         return {key_id: int(count) for key_id, count in rows}

@@ -284,6 +284,21 @@ class SqliteStore:
     async def master_key_ids(self) -> set[str]:
         return {k for (k,) in self._reader.execute("SELECT DISTINCT key_id FROM credentials")}
 
+    async def add_key_wraps(self, *, counts: Mapping[str, int]) -> None:
+        items = list(counts.items())
+        await self._write(
+            lambda conn: conn.executemany(
+                "INSERT INTO master_key_usage (key_id, wraps) VALUES (?, ?) "
+                "ON CONFLICT (key_id) DO UPDATE "
+                "SET wraps = master_key_usage.wraps + excluded.wraps",
+                items,
+            )
+        )
+
+    async def key_wraps(self) -> dict[str, int]:
+        rows = self._reader.execute("SELECT key_id, wraps FROM master_key_usage")
+        return {key_id: int(wraps) for key_id, wraps in rows}
+
     async def count_by_key_id(self) -> dict[str, int]:
         rows = self._reader.execute("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
         return {key_id: int(count) for key_id, count in rows}
