@@ -274,3 +274,20 @@ def test_another_identity_cannot_reach_a_credential_through_any_tool(
     data = httpx.get(server.base_url + "/v0/vault/owned", headers=owner).json()["data"]
     assert data["backupCodes"] == ["owned-1"]
     assert data["usedBackupCodes"] == []
+
+
+def test_tool_calls_are_audited_once_with_the_callers_address(
+    transport: str, server: ServerProcess
+) -> None:
+    async def main() -> None:
+        async with mcp_session(transport, server, server.api_key or "") as session:
+            assert not (await session.call_tool("vault.list", {})).is_error
+
+    asyncio.run(main())
+    audit = httpx.get(
+        server.base_url + "/v0/audit", headers={"Authorization": f"Bearer {server.api_key}"}
+    ).json()["events"]
+    lists = [e for e in audit if e["action"] == "list"]
+    assert len(lists) == 1
+    assert lists[0]["client"] == "127.0.0.1"
+    assert lists[0]["outcome"] == "ok"

@@ -2,9 +2,10 @@
 ``Authorization: Bearer loid-...`` header as the REST API.
 
 Stateless (no MCP session kept in memory), so any request may reach any worker
-or server. A request without a valid key is refused with the API's 401 before
-MCP sees it; each tool call authenticates again (through the auth cache), so a
-revoked key stops working within the same bound as over REST.
+or server. Every HTTP request is authenticated once, here, before MCP sees it
+(a bad key gets the API's 401); its tools act as the principal found, so a
+revoked key stops working within the same bound as over REST, and each request
+counts once against the key's rate limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from loomal.errors import LoomalError
+from loomal.core.identity import Principal
+from loomal.errors import AuthenticationError, LoomalError
 from loomal.mcp.backends import ServiceBackend, VaultBackend
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
@@ -25,6 +27,8 @@ from loomal.server.responses import send_error
 __all__ = ["McpMount"]
 
 MAX_BODY_BYTES = 64 * 1024
+_PRINCIPAL = "loomal.principal"
+"""Scope key: the principal the mount authenticated, for the tools of that request."""
 
 
 class McpMount:
@@ -34,10 +38,11 @@ class McpMount:
         self._vault_of = vault_of
 
         async def backend_for(ctx: Context) -> VaultBackend:
-            headers = ctx.headers or {}
-            vault = vault_of()
-            principal = await vault.identities.authenticate(headers.get("authorization"))
-            return ServiceBackend(vault, principal)
+            scope = getattr(ctx.request_context.request, "scope", None) or {}
+            principal = scope.get(_PRINCIPAL)
+            if not isinstance(principal, Principal):
+                raise AuthenticationError()
+            return ServiceBackend(vault_of(), principal)
 
         self._server = build_mcp_server(backend_for)
         self._app: ASGIApp = self._server.streamable_http_app(
@@ -62,10 +67,11 @@ class McpMount:
             authorization = headers.get(b"authorization", b"").decode("latin-1")
             client = scope.get("client") or ("", 0)
             try:
-                await self._vault_of().identities.authenticate(authorization, client=client[0])
+                principal = await self._vault_of().identities.authenticate(
+                    authorization, client=client[0]
+                )
             except LoomalError as error:
                 await send_error(send, error)
                 return
-            if not scope.get("path"):
-                scope = {**scope, "path": "/"}
+            scope = {**scope, _PRINCIPAL: principal, "path": scope.get("path") or "/"}
         await self._app(scope, receive, send)
