@@ -56,8 +56,11 @@ class GroupCommitWriter:
         if self._thread.is_alive():
             raise RuntimeError("run_locked is for start-up, before the first submit")
         with self._process_lock():
-            result: T = self._transaction([(work, None)])[0]
-            return result
+            (outcome,) = self._transaction([work])
+        if isinstance(outcome, _Failed):
+            raise outcome.error
+        result: T = outcome
+        return result
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -94,7 +97,7 @@ class GroupCommitWriter:
     ) -> None:
         try:
             with self._process_lock():
-                outcomes = self._transaction(batch)
+                outcomes = self._transaction([work for work, _ in batch])
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
             for _, future in batch:
                 future.set_exception(exc)
@@ -105,14 +108,13 @@ class GroupCommitWriter:
             else:
                 future.set_result(outcome)
 
-    def _transaction(
-        self, batch: list[tuple[Callable[[sqlite3.Connection], Any], Any]]
-    ) -> list[Any]:
+    def _transaction(self, works: list[Work]) -> list[Any]:
+        """Each work in its own savepoint, one commit; a failed work yields ``_Failed``."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         outcomes: list[Any] = []
         try:
-            for work, _ in batch:
+            for work in works:
                 conn.execute("SAVEPOINT write")
                 try:
                     outcomes.append(work(conn))
@@ -125,8 +127,6 @@ class GroupCommitWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        if len(batch) == 1 and isinstance(outcomes[0], _Failed) and batch[0][1] is None:
-            raise outcomes[0].error
         return outcomes
 
     def _process_lock(self) -> _FileLock:
