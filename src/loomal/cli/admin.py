@@ -13,10 +13,12 @@ rewritten from here).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -35,8 +37,6 @@ __all__ = ["admin"]
 
 
 def _key_file(settings: ServerSettings) -> Path:
-    import os
-
     if os.environ.get("LOOMAL_MASTER_KEY"):
         raise ValidationError(
             "LOOMAL_MASTER_KEY is set: rotation rewrites a key file. Move the key into a file "
@@ -144,8 +144,6 @@ def key_status(
     ]
     unknown = sorted(set(wraps) - keyring.key_ids)
     if as_json:
-        import msgspec
-
         click.echo(msgspec.json.encode({"keys": rows, "missingKeys": unknown}).decode())
         return
     table = Table("key id", "primary", "credentials", "data keys wrapped", "can retire")
@@ -201,8 +199,6 @@ def audit(
 
     page = run_async(read())
     if as_json:
-        import msgspec
-
         click.echo(msgspec.json.encode(page.events).decode())
         return
     table = Table("time", "identity", "actor", "key", "action", "credential", "outcome", "client")
