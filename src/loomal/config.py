@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from loomal.errors import ValidationError
+from loomal.keyfile import DEFAULT_KEY_FILE
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
 
@@ -31,6 +32,7 @@ _ENV = {
     "max_credentials_per_identity": "LOOMAL_MAX_CREDENTIALS_PER_IDENTITY",
     "auth_failure_limit": "LOOMAL_AUTH_FAILURE_LIMIT",
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
+    "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
 }
 
 
@@ -49,6 +51,8 @@ class ServerSettings:
     """Failed authentications per client address per minute before 429 (0: off)."""
     key_rate_limit: float = 0.0
     """Requests per second per API key and process (0: off)."""
+    unseal_socket: Path | None = None
+    """Where a server with a sealed key file listens for ``loomal admin unseal``."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -90,6 +94,11 @@ class ServerSettings:
                 ),
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
+                unseal_socket=(
+                    Path(values["unseal_socket"]).expanduser().absolute()
+                    if values.get("unseal_socket")
+                    else None
+                ),
             )
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"Invalid server setting: {exc}") from None
@@ -107,6 +116,14 @@ class ServerSettings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValidationError("database URL must start with postgresql://.")
         return self
+
+    @property
+    def key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / DEFAULT_KEY_FILE
+
+    @property
+    def unseal_socket_path(self) -> Path:
+        return self.unseal_socket or self.data_dir / "unseal.sock"
 
     @property
     def is_postgres(self) -> bool:

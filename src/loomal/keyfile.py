@@ -2,8 +2,11 @@
 key file generated on first start of the embedded default.
 
 A key file holds one base64 key per line; the first is primary (new data keys
-are wrapped with it), the others still open older rows. The file is written
-with mode 0600 and never logged.
+are wrapped with it), the others still open older rows. It may instead be
+*sealed*: the same keys encrypted under a passphrase (:mod:`loomal.core.sealing`),
+which only the operator can open. Either is written with mode 0600, atomically,
+and never logged. Commands that change a sealed file ask for its passphrase and
+keep its KDF salt, so a running server that holds the derived key can follow.
 """
 
 from __future__ import annotations
@@ -12,25 +15,35 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from loomal.core.crypto import KEY_BYTES, Keyring, derive_key_id, parse_master_key
-from loomal.errors import ValidationError
+from loomal.core.sealing import KdfParams, SealedKeys, check_new_passphrase, is_sealed_key_text
+from loomal.errors import LoomalError, SealedError, ValidationError
 
 __all__ = [
+    "DEFAULT_KEY_FILE",
     "KeyFileWatcher",
     "MasterKeySource",
+    "Passphrase",
     "add_primary_key",
+    "is_sealed_key_file",
     "load_keyring",
     "read_key_file",
+    "read_key_ids",
+    "read_keys",
     "remove_key",
+    "set_passphrase",
 ]
 
 log = logging.getLogger("loomal.keys")
 
 DEFAULT_KEY_FILE = "master.key"
+
+Passphrase = Callable[[], str]
+"""Asked for only when the key file turns out to be sealed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,18 @@ class MasterKeySource:
     generated: bool = False
     path: Path | None = None
     """The key file, when keys come from one (rotation needs it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Seal:
+    """How a sealed file was opened: rewriting with the same salt and derived
+    key keeps it openable by a server that unsealed it earlier."""
+
+    kdf: KdfParams
+    kek: bytes
+
+    def __repr__(self) -> str:
+        return "_Seal(<key>)"
 
 
 def load_keyring(
@@ -60,7 +85,7 @@ def load_keyring(
                 f"Master key file {path} does not exist; set LOOMAL_MASTER_KEY or "
                 "LOOMAL_MASTER_KEY_FILE to the key this vault was created with."
             )
-        _write_new_key_file(path)
+        _write_text(path, _plain_text([os.urandom(KEY_BYTES)]), exclusive=True)
         return read_key_file(path), MasterKeySource(str(path), generated=True, path=path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -68,23 +93,71 @@ def load_keyring(
     return read_key_file(path), MasterKeySource(str(path), path=path)
 
 
-def _read_keys(path: Path) -> list[bytes]:
-    lines = [line.strip() for line in path.read_text("ascii").splitlines()]
-    keys = [parse_master_key(line) for line in lines if line and not line.startswith("#")]
-    if not keys:
-        raise ValidationError(f"Master key file {path} holds no key.")
-    return keys
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("ascii")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not a Loomal key file.") from None
 
 
-def read_key_file(path: Path) -> Keyring:
+def is_sealed_key_file(path: Path) -> bool:
+    return path.exists() and is_sealed_key_text(_read_text(path))
+
+
+def _load(path: Path, passphrase: Passphrase | None) -> tuple[list[bytes], _Seal | None]:
+    text = _read_text(path)
+    if not is_sealed_key_text(text):
+        keys = [parse_master_key(line) for line in _key_lines(text)]
+        if not keys:
+            raise ValidationError(f"Master key file {path} holds no key.")
+        return keys, None
+    sealed = SealedKeys.parse(text)
+    if passphrase is None:
+        raise SealedError(
+            f"Master key file {path} is sealed under a passphrase; unseal the server with "
+            "`loomal admin unseal`, or start it with --unseal-passphrase-file."
+        )
+    kek = sealed.kdf.derive(passphrase())
+    return sealed.open(kek), _Seal(sealed.kdf, kek)
+
+
+def _key_lines(text: str) -> list[str]:
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def read_keys(path: Path, passphrase: Passphrase | None = None) -> list[bytes]:
+    """The raw master keys, primary first (a sealed file needs ``passphrase``)."""
+    return _load(path, passphrase)[0]
+
+
+def read_key_file(path: Path, passphrase: Passphrase | None = None) -> Keyring:
     """The keyring a key file holds (first key primary)."""
-    return Keyring.from_keys(*_read_keys(path))
+    return Keyring.from_keys(*read_keys(path, passphrase))
 
 
-def _write_keys(path: Path, keys: list[bytes], *, exclusive: bool = False) -> None:
+def read_key_ids(path: Path) -> list[str]:
+    """The key ids, primary first, of either kind of file (no passphrase needed)."""
+    text = _read_text(path)
+    if is_sealed_key_text(text):
+        return list(SealedKeys.parse(text).key_ids)
+    return [derive_key_id(parse_master_key(line)) for line in _key_lines(text)]
+
+
+def _plain_text(keys: list[bytes]) -> str:
+    return "".join(base64.b64encode(key).decode() + "\n" for key in keys)
+
+
+def _write_keys(path: Path, keys: list[bytes], seal: _Seal | None) -> None:
+    if seal is None:
+        _write_text(path, _plain_text(keys))
+    else:
+        _write_text(path, SealedKeys.seal(keys, seal.kdf, seal.kek).to_text())
+
+
+def _write_text(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write atomically (temp file, fsync, rename): a crash leaves the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = "".join(base64.b64encode(key).decode() + "\n" for key in keys)
     if exclusive:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         target = path
@@ -104,25 +177,36 @@ def _write_keys(path: Path, keys: list[bytes], *, exclusive: bool = False) -> No
         os.close(dir_fd)
 
 
-def _write_new_key_file(path: Path) -> None:
-    _write_keys(path, [os.urandom(KEY_BYTES)], exclusive=True)
-
-
-def add_primary_key(path: Path) -> Keyring:
+def add_primary_key(path: Path, passphrase: Passphrase | None = None) -> Keyring:
     """Put a new random key first in the file (the old ones stay, to open old rows)."""
-    _write_keys(path, [os.urandom(KEY_BYTES), *_read_keys(path)])
-    return read_key_file(path)
+    keys, seal = _load(path, passphrase)
+    keys = [os.urandom(KEY_BYTES), *keys]
+    _write_keys(path, keys, seal)
+    return Keyring.from_keys(*keys)
 
 
-def remove_key(path: Path, key_id: str) -> Keyring:
-    keyring = read_key_file(path)
-    if key_id == keyring.primary_key_id:
+def remove_key(path: Path, key_id: str, passphrase: Passphrase | None = None) -> None:
+    keys, seal = _load(path, passphrase)
+    ids = [derive_key_id(key) for key in keys]
+    if key_id == ids[0]:
         raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
-    keys = [k for k in _read_keys(path) if derive_key_id(k) != key_id]
-    if len(keys) == len(_read_keys(path)):
+    if key_id not in ids:
         raise ValidationError(f"{key_id} is not in {path}.")
-    _write_keys(path, keys)
-    return read_key_file(path)
+    _write_keys(path, [key for key, kid in zip(keys, ids, strict=True) if kid != key_id], seal)
+
+
+def set_passphrase(
+    path: Path, new_passphrase: str, current_passphrase: Passphrase | None = None
+) -> list[str]:
+    """Seal the key file under ``new_passphrase``: a plain file is converted, a sealed
+    one re-sealed under a fresh salt, and a missing one created with a new key, so
+    that no plain copy of it ever touches the disk. Returns the key ids."""
+    check_new_passphrase(new_passphrase)
+    keys = read_keys(path, current_passphrase) if path.exists() else [os.urandom(KEY_BYTES)]
+    kdf = KdfParams.new()
+    sealed = SealedKeys.seal(keys, kdf, kdf.derive(new_passphrase))
+    _write_text(path, sealed.to_text(), exclusive=not path.exists())
+    return list(sealed.key_ids)
 
 
 class KeyFileWatcher:
@@ -143,7 +227,7 @@ class KeyFileWatcher:
             if signature == self._seen and not force:
                 return None
             keyring = read_key_file(self.path)
-        except (OSError, ValidationError) as exc:
+        except (OSError, LoomalError) as exc:
             log.error("could not reload master key file %s: %s", self.path, type(exc).__name__)
             return None
         self._seen = signature

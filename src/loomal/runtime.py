@@ -7,7 +7,7 @@ so that every command reaches the same store the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from loomal.config import ServerSettings
@@ -19,8 +19,16 @@ from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import ValidationError
 from loomal.keyfile import KeyFileWatcher, MasterKeySource, load_keyring
+from loomal.unseal_agent import AgentKeySource
 
-__all__ = ["Vault", "open_store", "open_vault"]
+__all__ = [
+    "Vault",
+    "check_keys_open_store",
+    "check_store_keys",
+    "open_identities",
+    "open_store",
+    "open_vault",
+]
 
 
 @dataclass(slots=True)
@@ -52,27 +60,35 @@ async def open_store(settings: ServerSettings) -> Store:
 async def open_vault(
     settings: ServerSettings, *, create_key: bool = True, env: Mapping[str, str] | None = None
 ) -> Vault:
-    """Open the store and the keyring, and refuse a key that cannot read the store."""
-    keyring, source = load_keyring(
-        data_dir=settings.data_dir,
-        key_file=settings.master_key_file,
-        env=os.environ if env is None else env,
-        create=create_key,
-    )
+    """Open the store and the keyring, and refuse a key that cannot read the store.
+
+    A worker of a ``loomal serve`` whose key file is sealed gets its keys from
+    the parent's unseal agent instead, and may start sealed.
+    """
+    env = os.environ if env is None else env
+    agent = AgentKeySource.from_env(settings.unseal_socket_path, env)
+    reload_keyring: Callable[[bool], Keyring | None] | None = None
+    if agent is not None:
+        keyring: Keyring = agent.keyring()
+        source = MasterKeySource(f"sealed key file, unsealed through {agent.socket_path}")
+        reload_keyring = agent.reload_if_changed
+    else:
+        keyring, source = load_keyring(
+            data_dir=settings.data_dir,
+            key_file=settings.master_key_file,
+            env=env,
+            create=create_key,
+        )
+        if source.path is not None:
+            watcher = KeyFileWatcher(source.path)
+            reload_keyring = lambda force: watcher.reload_if_changed(force=force)  # noqa: E731
     store = await open_store(settings)
     try:
-        missing = await store.master_key_ids() - keyring.key_ids
-        if missing:
-            raise ValidationError(
-                "This store holds credentials wrapped by master key(s) "
-                f"{', '.join(sorted(missing))}, which the configured key ({source.description}) "
-                "does not include. Set LOOMAL_MASTER_KEY or LOOMAL_MASTER_KEY_FILE to the right "
-                "key."
-            )
+        if not keyring.sealed:
+            await check_keys_open_store(store, keyring.key_ids, source.description)
     except BaseException:
         await store.close()
         raise
-    watcher = KeyFileWatcher(source.path) if source.path is not None else None
     audit = AuditLog(store)
     return Vault(
         settings=settings,
@@ -83,16 +99,38 @@ async def open_vault(
             store,
             keyring,
             max_credentials_per_identity=settings.max_credentials_per_identity,
-            reload_keyring=(
-                None if watcher is None else lambda force: watcher.reload_if_changed(force=force)
-            ),
+            reload_keyring=reload_keyring,
             audit=audit,
         ),
-        identities=IdentityService(
-            store,
-            cache_seconds=settings.auth_cache_seconds,
-            failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
-            key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
-            audit=audit,
-        ),
+        identities=open_identities(store, settings, audit),
     )
+
+
+def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> IdentityService:
+    return IdentityService(
+        store,
+        cache_seconds=settings.auth_cache_seconds,
+        failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
+        key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
+        audit=audit,
+    )
+
+
+async def check_store_keys(settings: ServerSettings, key_ids: frozenset[str]) -> None:
+    """:func:`check_keys_open_store` on its own connection (an unseal, in the parent)."""
+    store = await open_store(settings)
+    try:
+        await check_keys_open_store(store, key_ids, f"sealed key file {settings.key_file}")
+    finally:
+        await store.close()
+
+
+async def check_keys_open_store(store: Store, key_ids: frozenset[str], where: str) -> None:
+    """Refuse keys that lack one the store's credentials are wrapped by."""
+    missing = await store.master_key_ids() - key_ids
+    if missing:
+        raise ValidationError(
+            "This store holds credentials wrapped by master key(s) "
+            f"{', '.join(sorted(missing))}, which the configured key ({where}) does not "
+            "include. Set LOOMAL_MASTER_KEY or LOOMAL_MASTER_KEY_FILE to the right key."
+        )

@@ -4,15 +4,21 @@
                         re-wrapped in batches (resumable: run it again after an interruption)
     key-status          each master key, how many credentials it wraps, whether it can be retired
     retire-key KEY_ID   drop a key from the file once nothing is wrapped by it
+    set-passphrase      seal the key file under a passphrase (or change the passphrase)
+    unseal / seal       give a running server with a sealed key file its keys / take them away
+    seal-status         whether that server is sealed
 
 Running servers re-read the key file within a second of a change and at once
 when they meet a row wrapped by a key they do not have yet, so rotation needs
 no restart. Keys must come from a key file (``LOOMAL_MASTER_KEY`` cannot be
-rewritten from here).
+rewritten from here). Commands that change a sealed key file ask for its
+passphrase (or read ``--passphrase-file``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -23,17 +29,35 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from loomal.cli.common import reports_errors, run_async, server_settings, store_options
+from loomal.cli.common import (
+    ask_passphrase,
+    reports_errors,
+    run_async,
+    server_settings,
+    store_options,
+)
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import WRAP_WARNING, Keyring
+from loomal.core.crypto import WRAP_WARNING
 from loomal.core.models import AuditPage
 from loomal.core.rotation import rewrap_to_primary
 from loomal.errors import ValidationError
-from loomal.keyfile import DEFAULT_KEY_FILE, add_primary_key, read_key_file, remove_key
+from loomal.keyfile import (
+    Passphrase,
+    add_primary_key,
+    is_sealed_key_file,
+    read_key_file,
+    read_key_ids,
+    remove_key,
+    set_passphrase,
+)
 from loomal.runtime import open_store
+from loomal.unseal_agent import agent_request
 
 __all__ = ["admin"]
+
+ADOPTION_WAIT_SECONDS = 2.0
+"""Servers re-read the key file once a second (--usage-flush-seconds)."""
 
 
 def _key_file(settings: ServerSettings) -> Path:
@@ -42,7 +66,7 @@ def _key_file(settings: ServerSettings) -> Path:
             "LOOMAL_MASTER_KEY is set: rotation rewrites a key file. Move the key into a file "
             "(LOOMAL_MASTER_KEY_FILE) first."
         )
-    path = settings.master_key_file or settings.data_dir / DEFAULT_KEY_FILE
+    path = settings.key_file
     if not path.exists():
         raise ValidationError(f"Master key file {path} does not exist.")
     return path
@@ -57,21 +81,38 @@ def key_file_option(func: Any) -> Any:
     )(func)
 
 
+def passphrase_option(func: Any) -> Any:
+    return click.option(
+        "--passphrase-file",
+        envvar="LOOMAL_UNSEAL_PASSPHRASE_FILE",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Read the sealed key file's passphrase from this file (- for stdin) instead of "
+        "asking for it.",
+    )(func)
+
+
+def _passphrase(file: str | None) -> Passphrase:
+    """Asked for at most once, and only if the key file turns out to be sealed."""
+    return functools.cache(lambda: ask_passphrase(file, "Passphrase of the sealed key file"))
+
+
 @click.group()
 def admin() -> None:
-    """Master-key rotation and status (run on the server host)."""
+    """Master keys: rotation, status, sealing (run on the server host)."""
 
 
 @admin.command("rotate-master-key")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--max-batches", type=int, hidden=True, help="Stop early (tests interruption).")
 @key_file_option
+@passphrase_option
 @store_options
 @reports_errors
 def rotate_master_key(
     batch_size: int,
     max_batches: int | None,
     master_key_file: str | None,
+    passphrase_file: str | None,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
@@ -80,16 +121,17 @@ def rotate_master_key(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
     path = _key_file(settings)
+    passphrase = _passphrase(passphrase_file)
 
     async def rotate() -> tuple[str, int, bool]:
         store = await open_store(settings)
         try:
-            keyring = read_key_file(path)
+            keyring = read_key_file(path, passphrase)
             counts = await store.count_by_key_id()
             pending = sum(n for key_id, n in counts.items() if key_id != keyring.primary_key_id)
             resumed = pending > 0
             if not resumed:  # everything is under the primary: start a new rotation
-                keyring = add_primary_key(path)
+                keyring = add_primary_key(path, passphrase)
                 pending = sum(counts.values())
             with Progress(transient=True, disable=not Console().is_terminal) as progress:
                 task = progress.add_task("re-wrapping data keys", total=pending)
@@ -100,6 +142,11 @@ def rotate_master_key(
                     max_batches=max_batches,
                     on_progress=lambda n: progress.advance(task, n),
                 )
+            if max_batches is None:
+                # Servers adopt a new key within a second of the file's change, so a
+                # write in that window still used the old key: re-wrap those too.
+                await asyncio.sleep(ADOPTION_WAIT_SECONDS)
+                moved += await rewrap_to_primary(store, keyring, batch_size=batch_size)
             return keyring.primary_key_id, moved, resumed
         finally:
             await store.close()
@@ -121,7 +168,8 @@ def key_status(
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
-    keyring: Keyring = read_key_file(_key_file(settings))
+    key_ids = read_key_ids(_key_file(settings))
+    primary = key_ids[0]
 
     async def counts() -> tuple[dict[str, int], dict[str, int]]:
         store = await open_store(settings)
@@ -134,15 +182,15 @@ def key_status(
     rows = [
         {
             "keyId": key_id,
-            "primary": key_id == keyring.primary_key_id,
+            "primary": key_id == primary,
             "credentials": wraps.get(key_id, 0),
             "wraps": wrapped_total.get(key_id, 0),
             "rotateSoon": wrapped_total.get(key_id, 0) >= WRAP_WARNING,
-            "retirable": key_id != keyring.primary_key_id and wraps.get(key_id, 0) == 0,
+            "retirable": key_id != primary and wraps.get(key_id, 0) == 0,
         }
-        for key_id in [keyring.primary_key_id, *sorted(keyring.key_ids - {keyring.primary_key_id})]
+        for key_id in [primary, *sorted(set(key_ids) - {primary})]
     ]
-    unknown = sorted(set(wraps) - keyring.key_ids)
+    unknown = sorted(set(wraps) - set(key_ids))
     if as_json:
         click.echo(msgspec.json.encode({"keys": rows, "missingKeys": unknown}).decode())
         return
@@ -219,17 +267,22 @@ def audit(
 @admin.command("retire-key")
 @click.argument("key_id")
 @key_file_option
+@passphrase_option
 @store_options
 @reports_errors
 def retire_key(
-    key_id: str, master_key_file: str | None, data_dir: str | None, database_url: str | None
+    key_id: str,
+    master_key_file: str | None,
+    passphrase_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
 ) -> None:
     """Remove KEY_ID from the key file; refused while any credential is wrapped by it."""
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
     path = _key_file(settings)
-    if key_id == read_key_file(path).primary_key_id:
+    if key_id == read_key_ids(path)[0]:
         raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
 
     async def still_wrapped() -> int:
@@ -244,5 +297,123 @@ def retire_key(
         raise ValidationError(
             f"{key_id} still wraps {in_use} credential(s); run rotate-master-key to finish."
         )
-    remove_key(path, key_id)
+    remove_key(path, key_id, _passphrase(passphrase_file))
     click.echo(f"Retired {key_id}.")
+
+
+@admin.command("set-passphrase")
+@key_file_option
+@passphrase_option
+@click.option(
+    "--new-passphrase-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read the new passphrase from this file instead of asking for it twice.",
+)
+@store_options
+@reports_errors
+def set_passphrase_command(
+    master_key_file: str | None,
+    passphrase_file: str | None,
+    new_passphrase_file: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Seal the master key file under a passphrase, or change its passphrase.
+
+    With no key file yet, a new key is generated straight into a sealed file,
+    so no plain copy of it is ever written.
+    """
+    settings = server_settings(
+        data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
+    )
+    if os.environ.get("LOOMAL_MASTER_KEY"):
+        raise ValidationError("LOOMAL_MASTER_KEY is set: only a key file can be sealed.")
+    path = settings.key_file
+    existed, was_sealed = path.exists(), is_sealed_key_file(path)
+    current = _passphrase(passphrase_file)
+    if was_sealed:
+        current()  # ask for the current passphrase before the new one
+    new = ask_passphrase(new_passphrase_file, "New passphrase", confirm=True)
+    key_ids = set_passphrase(path, new, current)
+    if was_sealed:
+        click.echo(f"Changed the passphrase of {path} (keys {', '.join(key_ids)}).")
+        click.echo(
+            "Running servers keep their keys; unseal them once with the new passphrase "
+            "so they follow later rotations."
+        )
+        return
+    click.echo(f"Sealed {path} under the passphrase (keys {', '.join(key_ids)}).")
+    if existed:
+        click.echo(
+            "The old plain key file may survive in free disk blocks. To make it worthless, "
+            "run `loomal admin rotate-master-key`, then `loomal admin retire-key` for the old key."
+        )
+    click.echo(
+        "Restart the server: it starts sealed until `loomal admin unseal` (or "
+        "--unseal-passphrase-file)."
+    )
+
+
+def unseal_socket_option(func: Any) -> Any:
+    return click.option(
+        "--unseal-socket",
+        envvar="LOOMAL_UNSEAL_SOCKET",
+        type=click.Path(dir_okay=False),
+        help="The server's unseal socket [default: <data dir>/unseal.sock].",
+    )(func)
+
+
+@admin.command("unseal")
+@passphrase_option
+@unseal_socket_option
+@store_options
+@reports_errors
+def unseal(
+    passphrase_file: str | None,
+    unseal_socket: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Give a running server with a sealed key file its master keys."""
+    settings = server_settings(
+        data_dir=data_dir, database_url=database_url, unseal_socket=unseal_socket
+    )
+    socket_path = settings.unseal_socket_path
+    agent_request(socket_path, {"op": "status"}, timeout=5)  # is it there, before asking
+    passphrase = ask_passphrase(passphrase_file, "Passphrase")
+    answer = agent_request(socket_path, {"op": "unseal", "passphrase": passphrase})
+    click.echo(f"Unsealed (master keys {', '.join(answer['keyIds'])}); the vault is serving.")
+
+
+@admin.command("seal")
+@unseal_socket_option
+@store_options
+@reports_errors
+def seal(unseal_socket: str | None, data_dir: str | None, database_url: str | None) -> None:
+    """Make a running server forget its master keys: vault routes answer 503 sealed."""
+    settings = server_settings(
+        data_dir=data_dir, database_url=database_url, unseal_socket=unseal_socket
+    )
+    agent_request(settings.unseal_socket_path, {"op": "seal"}, timeout=5)
+    click.echo("Sealed: every worker stops serving vault routes within a second.")
+
+
+@admin.command("seal-status")
+@click.option("--json", "as_json", is_flag=True)
+@unseal_socket_option
+@store_options
+@reports_errors
+def seal_status(
+    as_json: bool, unseal_socket: str | None, data_dir: str | None, database_url: str | None
+) -> None:
+    """Whether a running server with a sealed key file holds its keys."""
+    settings = server_settings(
+        data_dir=data_dir, database_url=database_url, unseal_socket=unseal_socket
+    )
+    answer = agent_request(settings.unseal_socket_path, {"op": "status"}, timeout=5)
+    if as_json:
+        click.echo(msgspec.json.encode(answer).decode())
+    elif answer["sealed"]:
+        click.echo("sealed")
+    else:
+        click.echo(f"unsealed (master keys {', '.join(answer['keyIds'])})")

@@ -6,14 +6,23 @@ import asyncio
 import functools
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 
 from loomal.config import ServerSettings
-from loomal.errors import LoomalError
+from loomal.errors import LoomalError, ValidationError
 
-__all__ = ["fail", "reports_errors", "run_async", "server_settings", "store_options"]
+__all__ = [
+    "ask_passphrase",
+    "fail",
+    "read_passphrase_file",
+    "reports_errors",
+    "run_async",
+    "server_settings",
+    "store_options",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,3 +69,30 @@ def store_options(func: Callable[P, R]) -> Callable[P, R]:
 
 def server_settings(**flags: Any) -> ServerSettings:
     return ServerSettings.load(flags)
+
+
+def read_passphrase_file(path: str) -> str:
+    """The passphrase on the first line of ``path`` (``-``: standard input).
+
+    Only the line ending is stripped: spaces may be part of a passphrase.
+    """
+    try:
+        text = sys.stdin.readline() if path == "-" else Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise ValidationError(
+            f"Could not read the passphrase file {path}: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:  # its text would quote a byte of the passphrase
+        raise ValidationError(f"The passphrase file {path} is not UTF-8 text.") from None
+    passphrase = text.splitlines()[0] if text else ""
+    if not passphrase:
+        raise ValidationError(f"The passphrase file {path} is empty.")
+    return passphrase
+
+
+def ask_passphrase(file: str | None, prompt: str, *, confirm: bool = False) -> str:
+    """From ``file`` if given, else asked on the terminal without echo."""
+    if file is not None:
+        return read_passphrase_file(file)
+    answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return answer

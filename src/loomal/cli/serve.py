@@ -20,15 +20,26 @@ from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 
 from loomal import __version__
-from loomal.cli.common import fail, reports_errors, run_async, server_settings, store_options
+from loomal.cli.common import (
+    fail,
+    read_passphrase_file,
+    reports_errors,
+    run_async,
+    server_settings,
+    store_options,
+)
 from loomal.config import DEFAULT_PORT, ServerSettings
+from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
-from loomal.runtime import open_vault
+from loomal.keyfile import is_sealed_key_file
+from loomal.runtime import check_store_keys, open_identities, open_store, open_vault
+from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
 
 __all__ = ["serve"]
 
 
-async def _prepare(settings: ServerSettings) -> tuple[str, IdentityCreated | None, str]:
+async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, str]:
+    """Migrate the store, check the master key and make the first identity."""
     vault = await open_vault(settings)
     try:
         created = await vault.identities.ensure_first_identity()
@@ -40,12 +51,30 @@ async def _prepare(settings: ServerSettings) -> tuple[str, IdentityCreated | Non
             )
         else:
             key_note = f"from {source.description}"
-        where = (
-            "PostgreSQL" if settings.is_postgres else f"SQLite at {settings.data_dir / 'loomal.db'}"
-        )
-        return where, created, key_note
+        return created, key_note
     finally:
         await vault.close()
+
+
+async def _prepare_sealed(settings: ServerSettings) -> IdentityCreated | None:
+    """As :func:`_prepare`, without the keys: the unseal checks them against the store."""
+    store = await open_store(settings)
+    try:
+        return await open_identities(store, settings, AuditLog(store)).ensure_first_identity()
+    finally:
+        await store.close()
+
+
+def _start_unseal_agent(settings: ServerSettings, passphrase_file: str | None) -> UnsealAgent:
+    agent = UnsealAgent(
+        settings.key_file,
+        settings.unseal_socket_path,
+        check_keys=lambda key_ids: run_async(check_store_keys(settings, key_ids)),
+    )
+    if passphrase_file is not None:
+        agent.unseal(read_passphrase_file(passphrase_file))
+    agent.start()
+    return agent
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -108,6 +137,19 @@ def _configure_logging() -> None:
     show_default=True,
     help="Requests per second per API key and worker, burst twice that (0 = off).",
 )
+@click.option(
+    "--unseal-passphrase-file",
+    envvar="LOOMAL_UNSEAL_PASSPHRASE_FILE",
+    type=click.Path(dir_okay=False),
+    help="With a sealed key file: unseal at start with the passphrase in this file.",
+)
+@click.option(
+    "--unseal-socket",
+    envvar="LOOMAL_UNSEAL_SOCKET",
+    type=click.Path(dir_okay=False),
+    help="With a sealed key file: where `loomal admin unseal` reaches this server "
+    "[default: <data dir>/unseal.sock].",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
 @store_options
 @reports_errors
@@ -120,6 +162,8 @@ def serve(
     usage_flush_seconds: float,
     auth_failure_limit: int,
     key_rate_limit: float,
+    unseal_passphrase_file: str | None,
+    unseal_socket: str | None,
     access_log: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -135,11 +179,32 @@ def serve(
         usage_flush_seconds=usage_flush_seconds,
         auth_failure_limit=auth_failure_limit,
         key_rate_limit=key_rate_limit,
+        unseal_socket=unseal_socket,
         data_dir=data_dir,
         database_url=database_url,
     )
     _check_port_free(settings.host, settings.port)
-    where, created, key_note = run_async(_prepare(settings))
+    agent: UnsealAgent | None = None
+    if not os.environ.get("LOOMAL_MASTER_KEY") and is_sealed_key_file(settings.key_file):
+        agent = _start_unseal_agent(settings, unseal_passphrase_file)
+    try:
+        _serve(settings, agent, access_log=access_log)
+    finally:
+        if agent is not None:
+            agent.close()
+
+
+def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: bool) -> None:
+    if agent is None:
+        created, key_note = run_async(_prepare(settings))
+    else:
+        created = run_async(_prepare_sealed(settings))
+        key_note = f"sealed in {settings.key_file}; " + (
+            "unsealed with the passphrase file"
+            if not agent.sealed
+            else f"SEALED until `loomal admin unseal` (socket {agent.socket_path})"
+        )
+    where = "PostgreSQL" if settings.is_postgres else f"SQLite at {settings.data_dir / 'loomal.db'}"
     click.echo(f"Loomal Vault {__version__}")
     click.echo(f"  store:      {where}")
     click.echo(f"  master key: {key_note}")
@@ -153,6 +218,8 @@ def serve(
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
     sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
+    if agent is not None:
+        os.environ[TOKEN_ENV] = agent.token  # workers fetch the keys from the agent
     server = Granian(
         "loomal.server.app:create_app_from_env",
         factory=True,

@@ -1,7 +1,8 @@
 """Envelope encryption: per-credential data keys wrapped by a master-key keyring.
 
-The only module that touches cryptographic primitives. Layout of one sealed
-credential (all stored in the credential's row):
+With core/sealing.py (master keys under a passphrase), the only module that
+touches cryptographic primitives. Layout of one sealed credential (all stored
+in the credential's row):
 
     key_id       id of the master key that wrapped the data key
     wrapped_key  nonce(12) || AES-256-GCM(master, data_key, aad=wrap binding)
@@ -27,13 +28,14 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from loomal.errors import IntegrityError, ValidationError
+from loomal.errors import IntegrityError, SealedError, ValidationError
 
 __all__ = [
     "WRAP_WARNING",
     "Binding",
     "Keyring",
     "SealedData",
+    "SealedKeyring",
     "derive_key_id",
     "parse_master_key",
 ]
@@ -100,6 +102,9 @@ class Keyring:
     Keys are checked in the constructor (Fernet's rule): a wrong-sized key
     never gets as far as a request.
     """
+
+    sealed = False
+    """True only for :class:`SealedKeyring`: no key is in memory."""
 
     def __init__(self, keys: Mapping[str, bytes], primary: str) -> None:
         if primary not in keys:
@@ -172,3 +177,27 @@ class Keyring:
             return aead.decrypt(nonce, body, binding.wrap_aad(sealed.key_id))
         except (InvalidTag, ValueError, TypeError):
             raise IntegrityError() from None
+
+
+class SealedKeyring(Keyring):
+    """Stands in for the keyring while the master keys are sealed under a
+    passphrase: it holds no key, so nothing can be encrypted or opened."""
+
+    sealed = True
+
+    def __init__(self) -> None:
+        self._aeads = {}
+        self.primary_key_id = ""
+        self._wraps = {}
+
+    def __repr__(self) -> str:
+        return "SealedKeyring()"
+
+    def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
+        raise SealedError()
+
+    def open(self, sealed: SealedData, binding: Binding) -> bytes:
+        raise SealedError()
+
+    def rewrap(self, sealed: SealedData, binding: Binding) -> SealedData:
+        raise SealedError()

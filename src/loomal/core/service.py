@@ -52,6 +52,7 @@ from loomal.errors import (
     ExpiredError,
     IntegrityError,
     NotFoundError,
+    SealedError,
     ValidationError,
 )
 
@@ -265,16 +266,19 @@ class VaultService:
         data under a fresh data key and the next version number.
         """
         async with self._audit.call(principal, "store", name, durable=True) as event:
+            self._require_unsealed()
             return await self._store_credential(principal, name, request, event)
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP secret is redacted."""
         async with self._audit.call(principal, "get", name):
+            self._require_unsealed()
             return await self._get_credential(principal, name)
 
     async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
         """The current TOTP code and how long it stays valid."""
         async with self._audit.call(principal, "totp", name):
+            self._require_unsealed()
             return await self._totp(principal, name)
 
     async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
@@ -284,6 +288,7 @@ class VaultService:
         any number of processes never receive the same code and none is lost.
         """
         async with self._audit.call(principal, "totp_backup", name, durable=True) as event:
+            self._require_unsealed()
             return await self._pop_backup_code(principal, name, event)
 
     async def list_credentials(
@@ -291,10 +296,12 @@ class VaultService:
     ) -> CredentialPage:
         """One page of summaries ordered by name; never any field of ``data``."""
         async with self._audit.call(principal, "list", None):
+            self._require_unsealed()
             return await self._list_credentials(principal, limit=limit, cursor=cursor)
 
     async def delete_credential(self, principal: Principal, name: str) -> None:
         async with self._audit.call(principal, "delete", name, durable=True) as event:
+            self._require_unsealed()
             await self._delete_credential(principal, name, event)
 
     async def audit_log(
@@ -369,7 +376,8 @@ class VaultService:
             await self.flush()
 
     def refresh_keyring(self, *, force: bool = False) -> None:
-        """Adopt the key file's keys if it changed (rotation adds a new primary)."""
+        """Adopt the key source's keys if they changed (rotation adds a new primary;
+        an unseal brings keys, a seal takes them away)."""
         if self._reload_keyring is not None:
             fresh = self._reload_keyring(force)
             if fresh is not None:
@@ -379,6 +387,16 @@ class VaultService:
                 self._warned_wraps = False
 
     # -- helpers ---------------------------------------------------------------
+
+    def _require_unsealed(self) -> None:
+        """Every vault use case refuses while the master keys are sealed, even
+        those that need no key (list, delete): a sealed vault serves nothing."""
+        if self._keyring.sealed:
+            self.refresh_keyring(force=True)  # unsealed a moment ago? (the source throttles)
+            if self._keyring.sealed:
+                raise SealedError(
+                    "The vault is sealed: its operator must unseal it (loomal admin unseal)."
+                )
 
     async def _readable_row(self, principal: Principal, name: str) -> CredentialRow:
         principal.require(Scope.READ)

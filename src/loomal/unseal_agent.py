@@ -1,0 +1,355 @@
+"""The unseal agent: how one ``loomal serve`` with a sealed key file holds its
+master keys and hands them to its worker processes.
+
+An unseal request reaches one process, but any worker may serve the next
+request. So the parent ``loomal serve`` process keeps the unsealed keys (and
+the derived key-encryption key, to follow rotations of the sealed file) and
+listens on a Unix socket (mode 0600, in the 0700 data directory):
+
+    unseal  {"passphrase"}       derive, open the file, check the keys open the store
+    seal    {}                   forget every key; workers follow within a second
+    status  {}                   sealed or not, and the key ids
+    keys    {"token", "version"} the keys, for this server's own workers only
+
+Workers ask for ``keys`` at start, once a second, and at once when a request
+meets a sealed vault (at most every 50 ms), so the request right after a
+successful ``loomal admin unseal`` is served. ``keys`` needs a random token
+that only the parent and its workers know (it reaches them through their
+environment); the other operations need the passphrase or are harmless.
+Every connection must come from the server's own user (checked with
+SO_PEERCRED where the platform has it).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import logging
+import os
+import secrets
+import socket
+import socketserver
+import stat
+import struct
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from loomal.core.crypto import Keyring, SealedKeyring, derive_key_id
+from loomal.core.sealing import SealedKeys
+from loomal.errors import LoomalError, SealedError, ServerError, ValidationError
+
+__all__ = [
+    "TOKEN_ENV",
+    "AgentKeySource",
+    "UnsealAgent",
+    "agent_request",
+]
+
+log = logging.getLogger("loomal.unseal")
+
+TOKEN_ENV = "LOOMAL_UNSEAL_TOKEN"
+_MAX_MESSAGE = 64 * 1024
+_MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
+_FORCED_CHECK_INTERVAL = 0.05
+
+
+def agent_request(path: Path, message: Mapping[str, Any], *, timeout: float = 30) -> Any:
+    """One request to the agent at ``path``; its error becomes the same LoomalError."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(msgspec.json.encode(message) + b"\n")
+            reply = _read_line(sock)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise ValidationError(
+            f"No sealed server is listening at {path} (is `loomal serve` running with a "
+            "sealed key file and this data directory?)"
+        ) from None
+    except OSError as exc:
+        raise ValidationError(f"Could not talk to the server at {path}: {exc.strerror}") from None
+    body = msgspec.json.decode(reply)
+    if not isinstance(body, dict):
+        raise ServerError("The unseal agent sent an unexpected answer.")
+    if "error" in body:
+        error = body["error"]
+        raise LoomalError(error["message"], code=error["code"], status=error["status"])
+    return body
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n") or size > _MAX_MESSAGE:
+            break
+    return b"".join(chunks)
+
+
+class UnsealAgent:
+    """Held by the parent ``loomal serve``; see the module docstring."""
+
+    def __init__(
+        self,
+        key_file: Path,
+        socket_path: Path,
+        check_keys: Callable[[frozenset[str]], None],
+    ) -> None:
+        if len(str(socket_path)) > _MAX_SOCKET_PATH:
+            raise ValidationError(
+                f"The unseal socket path {socket_path} is too long for a Unix socket; set "
+                "--unseal-socket (LOOMAL_UNSEAL_SOCKET) to a shorter path."
+            )
+        self.key_file = key_file
+        self.socket_path = socket_path
+        self.token = secrets.token_urlsafe(32)
+        self._check_keys = check_keys
+        self._state = threading.Lock()
+        self._unsealing = threading.Lock()  # one Argon2 derivation (64 MiB) at a time
+        self._kek: bytes | None = None
+        self._keys: list[bytes] | None = None
+        self._version = 0
+        self._file_signature: tuple[int, int, int] | None = None
+        self._server: socketserver.ThreadingUnixStreamServer | None = None
+
+    def __repr__(self) -> str:
+        return f"UnsealAgent(socket={str(self.socket_path)!r}, sealed={self.sealed})"
+
+    @property
+    def sealed(self) -> bool:
+        return self._keys is None
+
+    # -- operations ----------------------------------------------------------------
+
+    def unseal(self, passphrase: str) -> list[str]:
+        """Open the sealed key file; refuse keys that do not open this store."""
+        with self._unsealing:
+            signature = self._signature()
+            sealed = SealedKeys.parse(self.key_file.read_text("ascii"))
+            kek = sealed.kdf.derive(passphrase)
+            keys = sealed.open(kek)
+            ids = [derive_key_id(key) for key in keys]
+            self._check_keys(frozenset(ids))
+            with self._state:
+                self._kek, self._keys, self._file_signature = kek, keys, signature
+                self._version += 1
+        log.info("unsealed: master keys %s", ", ".join(ids))
+        return ids
+
+    def seal(self) -> bool:
+        """Forget the keys; False if there were none."""
+        with self._state:
+            if self._keys is None:
+                return False
+            self._kek = self._keys = None
+            self._version += 1
+        return True
+
+    def status(self) -> dict[str, Any]:
+        with self._state:
+            keys = self._keys
+        return {
+            "sealed": keys is None,
+            "keyIds": [] if keys is None else [derive_key_id(k) for k in keys],
+        }
+
+    def keys_for_worker(self, token: str, known_version: int) -> dict[str, Any]:
+        if not hmac.compare_digest(token.encode(), self.token.encode()):
+            raise ValidationError("Wrong worker token.", code="forbidden", status=403)
+        self._follow_key_file()
+        with self._state:
+            version, keys = self._version, self._keys
+        answer: dict[str, Any] = {"version": version, "sealed": keys is None}
+        if keys is not None and version != known_version:
+            answer["keys"] = [base64.b64encode(key).decode() for key in keys]
+        return answer
+
+    def _signature(self) -> tuple[int, int, int]:
+        st = self.key_file.stat()
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _follow_key_file(self) -> None:
+        """Adopt a rotation: the file was rewritten under the same passphrase."""
+        with self._state:
+            kek, seen = self._kek, self._file_signature
+        if kek is None:
+            return
+        try:
+            signature = self._signature()
+        except OSError:
+            return  # mid-rename, or removed: keep the keys held
+        if signature == seen:
+            return
+        try:
+            keys: list[bytes] | None = SealedKeys.parse(self.key_file.read_text("ascii")).open(kek)
+        except (OSError, LoomalError) as exc:
+            # A passphrase change gives the file a new salt: the keys held stay
+            # right, and `loomal admin unseal` with the new passphrase follows it.
+            log.error("could not follow the sealed key file: %s", type(exc).__name__)
+            keys = None
+        with self._state:
+            if self._kek is not kek:  # sealed or unsealed again meanwhile
+                return
+            self._file_signature = signature
+            if keys is not None:
+                self._keys = keys
+                self._version += 1
+
+    # -- the socket ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Listen (refusing to steal the socket of another running server)."""
+        path = self.socket_path
+        if path.exists():
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise ValidationError(f"{path} exists and is not a socket.")
+            try:
+                agent_request(path, {"op": "status"}, timeout=2)
+            except LoomalError:
+                path.unlink()  # left by a server that was killed
+            else:
+                raise ValidationError(
+                    f"Another server's unseal agent listens at {path}; give this one its own "
+                    "--unseal-socket or --data-dir."
+                )
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window for others
+        try:
+            server = socketserver.ThreadingUnixStreamServer(str(path), _handler_for(self))
+        finally:
+            os.umask(old_umask)
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="loomal-unseal", daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+            self._server = None
+        self.seal()
+
+    def handle(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            raise ValidationError("Requests are JSON objects.")
+        op = request.get("op")
+        if op == "status":
+            return self.status()
+        if op == "unseal":
+            passphrase = request.get("passphrase")
+            if not isinstance(passphrase, str):
+                raise ValidationError("unseal needs a passphrase.")
+            return {"sealed": False, "keyIds": self.unseal(passphrase)}
+        if op == "seal":
+            if self.seal():
+                log.warning("sealed: the master keys are no longer held; vault routes answer 503")
+            return {"sealed": True}
+        if op == "keys":
+            token, version = request.get("token"), request.get("version")
+            if not isinstance(token, str) or not isinstance(version, int):
+                raise ValidationError("keys needs a token and a version.")
+            return self.keys_for_worker(token, version)
+        raise ValidationError("Unknown operation.")
+
+
+def _handler_for(agent: UnsealAgent) -> type[socketserver.StreamRequestHandler]:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            try:
+                _check_peer(self.connection)
+                line = self.rfile.readline(_MAX_MESSAGE)
+                try:
+                    request = msgspec.json.decode(line)
+                except msgspec.DecodeError:
+                    raise ValidationError("Requests are one JSON object per line.") from None
+                answer = agent.handle(request)
+            except LoomalError as exc:
+                answer = {
+                    "error": {"code": exc.code, "message": exc.message, "status": exc.http_status}
+                }
+            except Exception as exc:  # the agent keeps serving; the text could hold a value
+                log.error("unseal agent request failed: %s", type(exc).__name__)
+                answer = {
+                    "error": {"code": "internal_error", "message": "Internal error.", "status": 500}
+                }
+            with contextlib.suppress(OSError):
+                self.wfile.write(msgspec.json.encode(answer) + b"\n")
+
+    return Handler
+
+
+def _check_peer(connection: socket.socket) -> None:
+    """Only the server's own user (or root) may talk to its agent."""
+    if not hasattr(socket, "SO_PEERCRED"):  # pragma: no cover - not Linux: mode 0600 only
+        return
+    raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    if uid not in (os.getuid(), 0):
+        raise ValidationError("Not the server's user.", code="forbidden", status=403)
+
+
+class AgentKeySource:
+    """A worker's view of its parent's agent: the keys, and whether they changed."""
+
+    def __init__(self, socket_path: Path, token: str) -> None:
+        self.socket_path = socket_path
+        self._token = token
+        self._version = -1
+        self._last_check = 0.0
+        self._failing = False
+
+    def __repr__(self) -> str:
+        return f"AgentKeySource(socket={str(self.socket_path)!r})"
+
+    @classmethod
+    def from_env(cls, socket_path: Path, env: Mapping[str, str]) -> AgentKeySource | None:
+        """Set up by ``loomal serve`` for its workers when the key file is sealed."""
+        token = env.get(TOKEN_ENV)
+        return None if not token else cls(socket_path, token)
+
+    def keyring(self) -> Keyring:
+        """The current keys, or a :class:`SealedKeyring` (at start)."""
+        fresh = self._ask()
+        if fresh is None:
+            raise SealedError("The unseal agent did not answer.")
+        return fresh
+
+    def reload_if_changed(self, force: bool = False) -> Keyring | None:
+        now = time.monotonic()
+        if force and now - self._last_check < _FORCED_CHECK_INTERVAL:
+            return None
+        try:
+            return self._ask()
+        except LoomalError as exc:
+            if not self._failing:
+                log.error("could not reach the unseal agent: %s", exc.message)
+            self._failing = True
+            return None
+
+    def _ask(self) -> Keyring | None:
+        self._last_check = time.monotonic()
+        answer = agent_request(
+            self.socket_path,
+            {"op": "keys", "token": self._token, "version": self._version},
+            timeout=2,
+        )
+        self._failing = False
+        if answer["version"] == self._version:
+            return None
+        self._version = answer["version"]
+        if answer["sealed"]:
+            return SealedKeyring()
+        return Keyring.from_keys(*(base64.b64decode(key) for key in answer["keys"]))

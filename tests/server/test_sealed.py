@@ -1,0 +1,231 @@
+"""A sealed vault, in-process on both stores: the real unseal agent on its socket,
+the app built as a worker builds it, every route and MCP tool while sealed."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from litestar.testing import TestClient
+
+from loomal.config import ServerSettings
+from loomal.errors import LoomalError, SealedError, ValidationError
+from loomal.keyfile import set_passphrase
+from loomal.runtime import check_store_keys, open_vault
+from loomal.server.app import create_app
+from loomal.unseal_agent import TOKEN_ENV, UnsealAgent, agent_request
+from tests.conftest import Api, auth
+
+PASSPHRASE = "correct horse battery staple"
+SECRET = "sk_live_sealed_" + "x" * 16
+
+
+@pytest.fixture
+def agent(settings: ServerSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnsealAgent]:
+    set_passphrase(settings.key_file, PASSPHRASE)
+    agent = UnsealAgent(
+        settings.key_file,
+        settings.unseal_socket_path,
+        check_keys=lambda ids: _run(check_store_keys(settings, ids)),
+    )
+    agent.start()
+    monkeypatch.setenv(TOKEN_ENV, agent.token)  # as `loomal serve` does for its workers
+    yield agent
+    agent.close()
+
+
+def _run(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def sealed_api(settings: ServerSettings, agent: UnsealAgent) -> Iterator[Api]:
+    app = create_app(settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=settings, app=app)
+
+
+def every_vault_call(api: Api, headers: dict[str, str]) -> list[Any]:
+    c = api.client
+    mcp_headers = {**headers, "Accept": "application/json, text/event-stream"}
+
+    def tool(name: str, arguments: dict[str, Any]) -> Any:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        return c.post("/mcp", json=body, headers=mcp_headers)
+
+    return [
+        c.put(
+            "/v0/vault/stripe",
+            json={"type": "API_KEY", "data": {"key": SECRET}},
+            headers=headers,
+        ),
+        c.get("/v0/vault/stripe", headers=headers),
+        c.get("/v0/vault", headers=headers),
+        c.get("/v0/vault/gh/totp", headers=headers),
+        c.post("/v0/vault/gh/totp/backup", headers=headers),
+        c.delete("/v0/vault/stripe", headers=headers),
+        tool("vault.store", {"name": "x", "type": "API_KEY", "data": {"key": SECRET}}),
+        tool("vault.get", {"name": "stripe"}),
+        tool("vault.list", {}),
+        tool("vault.totp", {"name": "gh"}),
+        tool("vault.totp_use_backup", {"name": "gh"}),
+        tool("vault.delete", {"name": "stripe"}),
+    ]
+
+
+def assert_all_sealed(responses: list[Any]) -> None:
+    for response in responses[:6]:
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "sealed"
+    for response in responses[6:]:  # MCP: a tool error naming the same code
+        result = response.json()["result"]
+        assert result["isError"] is True
+        assert result["content"][0]["text"].startswith("sealed:")
+
+
+def test_a_sealed_vault_serves_no_route_and_no_tool(sealed_api: Api, agent: UnsealAgent) -> None:
+    headers = sealed_api.headers()  # identities need no master key
+    assert agent.sealed
+    assert_all_sealed(every_vault_call(sealed_api, headers))
+    audit = sealed_api.client.get("/v0/audit", headers=headers)
+    assert audit.status_code == 200  # the owner may read its log while sealed
+    outcomes = {e["outcome"] for e in audit.json()["events"] if e["action"] != "authenticate"}
+    assert outcomes == {"sealed"}  # the refused attempts are recorded as such
+
+
+def test_the_request_right_after_an_unseal_is_served(sealed_api: Api, agent: UnsealAgent) -> None:
+    headers = sealed_api.headers()
+    assert sealed_api.client.get("/v0/vault", headers=headers).status_code == 503
+    agent.unseal(PASSPHRASE)
+    time.sleep(0.06)  # the worker asks again at most every 50 ms while sealed
+    body = {"type": "API_KEY", "data": {"key": SECRET}}
+    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    got = sealed_api.client.get("/v0/vault/stripe", headers=headers)
+    assert got.json()["data"] == {"key": SECRET}
+
+    agent.seal()
+    sealed_api.vault.service.refresh_keyring()  # what the once-a-second maintenance does
+    assert sealed_api.client.get("/v0/vault/stripe", headers=headers).status_code == 503
+    agent.unseal(PASSPHRASE)
+    time.sleep(0.06)
+    assert sealed_api.client.get("/v0/vault/stripe", headers=headers).status_code == 200
+
+
+def test_a_wrong_passphrase_leaves_it_sealed(sealed_api: Api, agent: UnsealAgent) -> None:
+    with pytest.raises(LoomalError) as caught:
+        agent_request(agent.socket_path, {"op": "unseal", "passphrase": "not the passphrase!"})
+    assert caught.value.code == "wrong_passphrase"
+    assert "not the passphrase" not in caught.value.message
+    assert agent_request(agent.socket_path, {"op": "status"}) == {"sealed": True, "keyIds": []}
+    time.sleep(0.06)
+    assert sealed_api.client.get("/v0/vault", headers=sealed_api.headers()).status_code == 503
+
+
+def test_keys_that_do_not_open_the_store_are_refused(
+    sealed_api: Api, agent: UnsealAgent, tmp_path: Path
+) -> None:
+    headers = sealed_api.headers()
+    agent.unseal(PASSPHRASE)
+    body = {"type": "API_KEY", "data": {"key": SECRET}}
+    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    agent.seal()
+    # Someone puts another vault's sealed key file (same passphrase) in its place.
+    other = tmp_path / "other.key"
+    set_passphrase(other, PASSPHRASE)
+    os.replace(other, agent.key_file)
+    with pytest.raises(ValidationError, match="does not include"):
+        agent.unseal(PASSPHRASE)
+    assert agent.sealed
+
+
+def test_only_this_servers_workers_get_the_keys(agent: UnsealAgent) -> None:
+    agent.unseal(PASSPHRASE)
+    path = agent.socket_path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pytest.raises(LoomalError) as caught:
+        agent_request(path, {"op": "keys", "token": "guessed", "version": -1})
+    assert caught.value.code == "forbidden"
+    answer = agent_request(path, {"op": "keys", "token": agent.token, "version": -1})
+    assert len(answer["keys"]) == 1 and len(base64.b64decode(answer["keys"][0])) == 32
+    again = agent_request(path, {"op": "keys", "token": agent.token, "version": answer["version"]})
+    assert "keys" not in again  # unchanged: nothing sent
+    status = agent_request(path, {"op": "status"})
+    assert status["sealed"] is False and len(status["keyIds"]) == 1
+    assert "keys" not in status
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"not json\n", "one JSON object per line"),
+        (b"[1, 2]\n", "JSON objects"),
+        (b'{"op": "launch"}\n', "Unknown operation"),
+        (b'{"op": "unseal"}\n', "needs a passphrase"),
+        (b'{"op": "keys", "token": 1}\n', "needs a token"),
+    ],
+)
+def test_bad_requests_get_clear_errors(agent: UnsealAgent, raw: bytes, message: str) -> None:
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(str(agent.socket_path))
+        sock.sendall(raw)
+        reply = msgspec.json.decode(sock.makefile("rb").readline())
+    assert message in reply["error"]["message"]
+    assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is True  # still serving
+
+
+def test_a_second_agent_cannot_take_the_socket(
+    settings: ServerSettings, agent: UnsealAgent
+) -> None:
+    second = UnsealAgent(settings.key_file, agent.socket_path, check_keys=lambda ids: None)
+    with pytest.raises(ValidationError, match="Another server's unseal agent"):
+        second.start()
+    assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is True
+
+
+def test_a_stale_socket_is_replaced(settings: ServerSettings, tmp_path: Path) -> None:
+    set_passphrase(settings.key_file, PASSPHRASE)
+    path = settings.unseal_socket_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # a server killed with SIGKILL leaves this behind
+    agent = UnsealAgent(settings.key_file, path, check_keys=lambda ids: None)
+    agent.start()
+    try:
+        assert agent_request(path, {"op": "status"})["sealed"] is True
+    finally:
+        agent.close()
+    assert not path.exists()
+
+
+def test_an_over_long_socket_path_is_refused_clearly(settings: ServerSettings) -> None:
+    with pytest.raises(ValidationError, match="too long for a Unix socket"):
+        UnsealAgent(settings.key_file, Path("/tmp/" + "d" * 120), check_keys=lambda ids: None)
+
+
+def test_without_the_agent_a_sealed_key_file_is_refused_at_start(settings: ServerSettings) -> None:
+    set_passphrase(settings.key_file, PASSPHRASE)
+    with pytest.raises(SealedError, match="sealed under a passphrase"):
+        _run(open_vault(settings))
+
+
+def test_headers_of_a_sealed_answer(sealed_api: Api) -> None:
+    response = sealed_api.client.get("/v0/vault", headers=auth(sealed_api.new_identity().api_key))
+    assert response.status_code == 503
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-type"].startswith("application/json")
