@@ -105,6 +105,8 @@ class UnsealAgent:
         key_file: Path,
         socket_path: Path,
         check_keys: Callable[[frozenset[str]], None],
+        *,
+        client_timeout: float = 10,
     ) -> None:
         if len(str(socket_path)) > _MAX_SOCKET_PATH:
             raise ValidationError(
@@ -115,6 +117,8 @@ class UnsealAgent:
         self.socket_path = socket_path
         self.token = secrets.token_urlsafe(32)
         self._check_keys = check_keys
+        self.client_timeout = client_timeout
+        """A client that connects and says nothing is dropped after this long."""
         self._state = threading.Lock()
         self._unsealing = threading.Lock()  # one Argon2 derivation (64 MiB) at a time
         self._kek: bytes | None = None
@@ -267,6 +271,8 @@ class UnsealAgent:
 
 def _handler_for(agent: UnsealAgent) -> type[socketserver.StreamRequestHandler]:
     class Handler(socketserver.StreamRequestHandler):
+        timeout = agent.client_timeout
+
         def handle(self) -> None:
             try:
                 _check_peer(self.connection)
@@ -276,6 +282,8 @@ def _handler_for(agent: UnsealAgent) -> type[socketserver.StreamRequestHandler]:
                 except msgspec.DecodeError:
                     raise ValidationError("Requests are one JSON object per line.") from None
                 answer = agent.handle(request)
+            except TimeoutError:
+                return
             except LoomalError as exc:
                 answer = {
                     "error": {"code": exc.code, "message": exc.message, "status": exc.http_status}

@@ -229,3 +229,22 @@ def test_headers_of_a_sealed_answer(sealed_api: Api) -> None:
     assert response.status_code == 503
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["content-type"].startswith("application/json")
+
+
+def test_a_silent_client_is_dropped(settings: ServerSettings) -> None:
+    set_passphrase(settings.key_file, PASSPHRASE)
+    agent = UnsealAgent(
+        settings.key_file,
+        settings.unseal_socket_path,
+        check_keys=lambda ids: None,
+        client_timeout=0.2,
+    )
+    agent.start()
+    try:
+        with socket.socket(socket.AF_UNIX) as silent:
+            silent.connect(str(agent.socket_path))  # connects, never sends
+            assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is True
+            silent.settimeout(5)
+            assert silent.recv(100) == b""  # closed by the agent, without an answer
+    finally:
+        agent.close()
