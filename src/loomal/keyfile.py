@@ -34,6 +34,7 @@ __all__ = [
     "read_key_file",
     "read_key_ids",
     "read_keys",
+    "read_sealed_keys",
     "remove_key",
     "set_passphrase",
 ]
@@ -98,6 +99,13 @@ def _read_text(path: Path) -> str:
         return path.read_text("ascii")
     except UnicodeDecodeError:
         raise ValidationError(f"{path} is not a Loomal key file.") from None
+    except OSError as exc:
+        raise ValidationError(f"Could not read the key file {path}: {exc.strerror}") from None
+
+
+def read_sealed_keys(path: Path) -> SealedKeys:
+    """The parsed sealed key file (still encrypted)."""
+    return SealedKeys.parse(_read_text(path))
 
 
 def is_sealed_key_file(path: Path) -> bool:

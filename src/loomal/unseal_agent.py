@@ -41,8 +41,8 @@ from typing import Any
 import msgspec
 
 from loomal.core.crypto import Keyring, SealedKeyring, derive_key_id
-from loomal.core.sealing import SealedKeys
 from loomal.errors import LoomalError, SealedError, ServerError, ValidationError
+from loomal.keyfile import read_sealed_keys
 
 __all__ = [
     "TOKEN_ENV",
@@ -140,7 +140,7 @@ class UnsealAgent:
         """Open the sealed key file; refuse keys that do not open this store."""
         with self._unsealing:
             signature = self._signature()
-            sealed = SealedKeys.parse(self.key_file.read_text("ascii"))
+            sealed = read_sealed_keys(self.key_file)
             kek = sealed.kdf.derive(passphrase)
             keys = sealed.open(kek)
             ids = [derive_key_id(key) for key in keys]
@@ -180,7 +180,10 @@ class UnsealAgent:
         return answer
 
     def _signature(self) -> tuple[int, int, int]:
-        st = self.key_file.stat()
+        try:
+            st = self.key_file.stat()
+        except OSError as exc:
+            raise ValidationError(f"Key file {self.key_file}: {exc.strerror}") from None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _follow_key_file(self) -> None:
@@ -191,13 +194,13 @@ class UnsealAgent:
             return
         try:
             signature = self._signature()
-        except OSError:
-            return  # mid-rename, or removed: keep the keys held
+        except LoomalError:
+            return  # removed: keep the keys held
         if signature == seen:
             return
         try:
-            keys: list[bytes] | None = SealedKeys.parse(self.key_file.read_text("ascii")).open(kek)
-        except (OSError, LoomalError) as exc:
+            keys: list[bytes] | None = read_sealed_keys(self.key_file).open(kek)
+        except LoomalError as exc:
             # A passphrase change gives the file a new salt: the keys held stay
             # right, and `loomal admin unseal` with the new passphrase follows it.
             log.error("could not follow the sealed key file: %s", type(exc).__name__)

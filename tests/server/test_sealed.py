@@ -248,3 +248,11 @@ def test_a_silent_client_is_dropped(settings: ServerSettings) -> None:
             assert silent.recv(100) == b""  # closed by the agent, without an answer
     finally:
         agent.close()
+
+
+def test_a_missing_key_file_is_a_clear_unseal_error(agent: UnsealAgent) -> None:
+    agent.key_file.unlink()
+    with pytest.raises(LoomalError) as caught:
+        agent_request(agent.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
+    assert caught.value.code == "validation_error"
+    assert "No such file" in caught.value.message
