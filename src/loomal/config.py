@@ -7,6 +7,7 @@ receive the parent's settings through the same variables (:meth:`to_env`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ _ENV = {
     "auth_failure_limit": "LOOMAL_AUTH_FAILURE_LIMIT",
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
+    "cors_origins": "LOOMAL_CORS_ORIGINS",
 }
 
 
@@ -53,6 +55,8 @@ class ServerSettings:
     """Requests per second per API key and process (0: off)."""
     unseal_socket: Path | None = None
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API (none: CORS off)."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -94,6 +98,7 @@ class ServerSettings:
                 ),
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
+                cors_origins=_origins(values.get("cors_origins")),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -134,6 +139,28 @@ class ServerSettings:
         env: dict[str, str] = {}
         for field, var in _ENV.items():
             value = getattr(self, field)
+            if isinstance(value, tuple):
+                value = ",".join(value) or None
             if value is not None:
                 env[var] = str(value)
         return env
+
+
+def _origins(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """From ``LOOMAL_CORS_ORIGINS`` (comma-separated) or repeated ``--cors-origin``."""
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(check_origin(item.strip()) for item in items if item.strip())
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")
+
+
+def check_origin(origin: str) -> str:
+    """An origin as a browser sends it (``scheme://host[:port]``), or ``*``."""
+    if origin != "*" and not _ORIGIN.fullmatch(origin):
+        raise ValidationError(
+            f"CORS origin {origin!r} must look like https://app.example.com[:port], or be *."
+        )
+    return origin

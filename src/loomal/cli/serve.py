@@ -150,6 +150,13 @@ def _configure_logging() -> None:
     help="With a sealed key file: where `loomal admin unseal` reaches this server "
     "[default: <data dir>/unseal.sock].",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="A browser origin allowed to call the API, e.g. https://app.example.com "
+    "(repeat for more; LOOMAL_CORS_ORIGINS, comma-separated). Default: CORS off.",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
 @store_options
 @reports_errors
@@ -164,6 +171,7 @@ def serve(
     key_rate_limit: float,
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
+    cors_origins: tuple[str, ...],
     access_log: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -180,6 +188,7 @@ def serve(
         auth_failure_limit=auth_failure_limit,
         key_rate_limit=key_rate_limit,
         unseal_socket=unseal_socket,
+        cors_origins=cors_origins or None,
         data_dir=data_dir,
         database_url=database_url,
     )

@@ -129,7 +129,8 @@ def create_app(
         logging_config=None,
         debug=False,
     )
-    return HotReads(app)
+    configured = settings or (vault.settings if vault is not None else ServerSettings.load())
+    return HotReads(app, cors_origins=configured.cors_origins)
 
 
 def create_app_from_env() -> HotReads:

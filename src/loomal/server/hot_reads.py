@@ -24,6 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from loomal.runtime import Vault
+from loomal.server.cors import Cors
 from loomal.server.responses import send_error, send_json
 
 __all__ = ["HotReads"]
@@ -36,13 +37,20 @@ _encode = msgspec.json.Encoder().encode
 class HotReads:
     """ASGI app: the hot GET routes, else the wrapped Litestar app."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, *, cors_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self._cors = Cors(self._dispatch, cors_origins) if cors_origins else None
 
     def __getattr__(self, name: str) -> Any:  # tests and tools reach app.state, openapi_schema
         return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._cors is None:
+            await self._dispatch(scope, receive, send)
+        else:
+            await self._cors(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
             path: str = scope["path"]
             vault: Vault | None = getattr(self.app.state, "vault", None)
