@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,28 @@ def test_retiring_a_key_in_use_is_refused(server: ServerProcess, tmp_path: Path)
     assert refused.returncode == 1
     assert "still wraps 15 credential(s)" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_scheduled_rotation_runs_only_when_the_key_has_wrapped_enough(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    data = ["--data-dir", str(tmp_path / "server-data")]
+    with httpx.Client(base_url=server.base_url, headers=auth(server.api_key or "")) as client:
+        for i in range(3):
+            client.put(f"/v0/vault/s-{i}", json={"type": "API_KEY", "data": {"key": f"k{i}"}})
+    time.sleep(1.5)  # the server adds its wrap counts to the store once a second
+    (first,) = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)[
+        "keys"
+    ]
+    assert first["wraps"] == 3
+
+    skipped = loomal("admin", "rotate-master-key", "--if-wraps-over", "3", *data, cwd=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stdout.strip() == (
+        f"No rotation needed: {first['keyId']} has wrapped 3 data key(s), not over 3."
+    )
+    rotated = loomal("admin", "rotate-master-key", "--if-wraps-over", "2", *data, cwd=tmp_path)
+    assert rotated.stdout.startswith("New primary master key mk_")
+    assert "re-wrapped 3 data key(s)" in rotated.stdout
+    again = loomal("admin", "rotate-master-key", "--if-wraps-over", "3", *data, cwd=tmp_path)
+    assert again.stdout.startswith("No rotation needed")  # the new key: 3 re-wraps so far

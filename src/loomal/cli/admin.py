@@ -104,6 +104,12 @@ def admin() -> None:
 @admin.command("rotate-master-key")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--max-batches", type=int, hidden=True, help="Stop early (tests interruption).")
+@click.option(
+    "--if-wraps-over",
+    type=click.IntRange(0),
+    help="Rotate only if the primary key has wrapped more than this many data keys (or a "
+    "rotation is unfinished): for a daily timer, e.g. 1000000000.",
+)
 @key_file_option
 @passphrase_option
 @store_options
@@ -111,6 +117,7 @@ def admin() -> None:
 def rotate_master_key(
     batch_size: int,
     max_batches: int | None,
+    if_wraps_over: int | None,
     master_key_file: str | None,
     passphrase_file: str | None,
     data_dir: str | None,
@@ -123,9 +130,18 @@ def rotate_master_key(
     path = _key_file(settings)
     passphrase = _passphrase(passphrase_file)
 
-    async def rotate() -> tuple[str, int, bool]:
+    async def rotate() -> tuple[str, int, bool] | str:
         store = await open_store(settings)
         try:
+            if if_wraps_over is not None:
+                primary_id = read_key_ids(path)[0]  # no passphrase needed to decide
+                wrapped = (await store.key_wraps()).get(primary_id, 0)
+                unfinished = set(await store.count_by_key_id()) - {primary_id}
+                if wrapped <= if_wraps_over and not unfinished:
+                    return (
+                        f"No rotation needed: {primary_id} has wrapped {wrapped} data key(s), "
+                        f"not over {if_wraps_over}."
+                    )
             keyring = read_key_file(path, passphrase)
             counts = await store.count_by_key_id()
             pending = sum(n for key_id, n in counts.items() if key_id != keyring.primary_key_id)
@@ -151,7 +167,11 @@ def rotate_master_key(
         finally:
             await store.close()
 
-    primary, moved, resumed = run_async(rotate())
+    outcome = run_async(rotate())
+    if isinstance(outcome, str):
+        click.echo(outcome)
+        return
+    primary, moved, resumed = outcome
     verb = "Resumed rotation to" if resumed else "New primary master key"
     click.echo(f"{verb} {primary}; re-wrapped {moved} data key(s).")
 
