@@ -33,6 +33,18 @@ def ok(*args: str, cwd: Path, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def set_new_passphrase(tmp_path: Path, store_args: list[str]) -> str:
+    """``loomal admin set-passphrase`` with PASSPHRASE from a file; its output."""
+    return ok(
+        "admin",
+        "set-passphrase",
+        "--new-passphrase-file",
+        passphrase_file(tmp_path),
+        *store_args,
+        cwd=tmp_path,
+    )
+
+
 def statuses(server: ServerProcess, api_key: str, n: int = 20) -> set[int]:
     """Status codes of n reads on fresh connections (so both workers answer)."""
     codes = set()
@@ -52,14 +64,7 @@ def store_args(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[
 
 def test_sealed_start_unseal_rotate_seal(store_args: list[str], tmp_path: Path) -> None:
     key_file = tmp_path / "data" / "master.key"
-    created = ok(
-        "admin",
-        "set-passphrase",
-        "--new-passphrase-file",
-        passphrase_file(tmp_path),
-        *store_args,
-        cwd=tmp_path,
-    )
+    created = set_new_passphrase(tmp_path, store_args)
     assert "Sealed" in created and is_sealed_key_file(key_file)
     server = start_server(*store_args, "--workers", "2", cwd=tmp_path)
     try:
@@ -154,14 +159,7 @@ def test_a_plain_vault_sealed_later_restarts_with_a_passphrase_file(
             assert client.put(f"/v0/vault/l-{i}", json=body).status_code == 201
     server.stop()
 
-    sealed = ok(
-        "admin",
-        "set-passphrase",
-        "--new-passphrase-file",
-        passphrase_file(tmp_path),
-        *store_args,
-        cwd=tmp_path,
-    )
+    sealed = set_new_passphrase(tmp_path, store_args)
     assert "may survive in free disk blocks" in sealed  # and how to make it worthless
     server = start_server(
         *store_args, "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
@@ -177,14 +175,7 @@ def test_a_plain_vault_sealed_later_restarts_with_a_passphrase_file(
 
 def test_a_wrong_passphrase_file_stops_the_start_clearly(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
-    ok(
-        "admin",
-        "set-passphrase",
-        "--new-passphrase-file",
-        passphrase_file(tmp_path),
-        *data,
-        cwd=tmp_path,
-    )
+    set_new_passphrase(tmp_path, data)
     wrong = passphrase_file(tmp_path, "something else entirely")
     result = loomal("serve", *data, "--unseal-passphrase-file", wrong, cwd=tmp_path)
     assert result.returncode == 1
@@ -194,14 +185,7 @@ def test_a_wrong_passphrase_file_stops_the_start_clearly(tmp_path: Path) -> None
 
 def test_changing_the_passphrase_of_a_running_servers_file(tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
-    ok(
-        "admin",
-        "set-passphrase",
-        "--new-passphrase-file",
-        passphrase_file(tmp_path),
-        *data,
-        cwd=tmp_path,
-    )
+    set_new_passphrase(tmp_path, data)
     server = start_server(
         *data, "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
     )
