@@ -47,7 +47,8 @@ def start(workdir: Path, port: int = 8200) -> OpenBao:
     data.mkdir(parents=True)
     config = workdir / "bao.hcl"
     config.write_text(
-        f'storage "raft" {{\n  path = "{data}"\n  node_id = "bench"\n}}\n'
+        f'storage "raft" {{\n  path = "{data}"\n  node_id = "bench"\n'
+        "  performance_multiplier = 1\n}\n"
         f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n'
         f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "http://127.0.0.1:{port + 1}"\n'
         "disable_mlock = true\nui = false\n"
@@ -64,7 +65,10 @@ def start(workdir: Path, port: int = 8200) -> OpenBao:
             break
         except httpx.TransportError:
             time.sleep(0.1)
-    init = client.put("/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}).json()
+    # Initialising waits for raft to elect itself (seconds): a longer timeout than the rest.
+    init = client.put(
+        "/v1/sys/init", json={"secret_shares": 1, "secret_threshold": 1}, timeout=60
+    ).json()
     client.put("/v1/sys/unseal", json={"key": init["keys_base64"][0]})
     token = init["root_token"]
     headers = {"X-Vault-Token": token}
