@@ -30,6 +30,7 @@ from loomal.errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    SealedError,
     ServerError,
     ValidationError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SealedError",
     "ServerError",
     "StoreResponse",
     "TotpCode",

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loomal import Loomal, SealedError
 from loomal.keyfile import is_sealed_key_file, read_key_ids, read_keys
 from tests.conftest import ServerProcess, auth, loomal, start_server
 
@@ -72,6 +73,9 @@ def test_sealed_start_unseal_rotate_seal(store_args: list[str], tmp_path: Path) 
         assert "SEALED until `loomal admin unseal`" in "".join(server.output)
         assert statuses(server, api_key) == {503}
         assert ok("admin", "seal-status", *store_args, cwd=tmp_path).strip() == "sealed"
+        with Loomal(api_key, server.base_url) as sdk, pytest.raises(SealedError) as caught:
+            sdk.vault.get("k-00")  # after the SDK's two retries
+        assert caught.value.http_status == 503
 
         wrong = loomal(
             "admin",

@@ -369,8 +369,8 @@ def set_passphrase_command(
             "run `loomal admin rotate-master-key`, then `loomal admin retire-key` for the old key."
         )
     click.echo(
-        "Restart the server: it starts sealed until `loomal admin unseal` (or "
-        "--unseal-passphrase-file)."
+        "`loomal serve` now starts sealed (vault routes answer 503) until "
+        "`loomal admin unseal`, or --unseal-passphrase-file; restart a server that runs."
     )
 
 
