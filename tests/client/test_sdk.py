@@ -340,6 +340,7 @@ def test_public_names_are_what_the_docs_list() -> None:
         "ValidationError",
         "RateLimitError",
         "ServerError",
+        "SealedError",
         "ConnectionError",
         "IntegrityError",
         "BadRequestError",
