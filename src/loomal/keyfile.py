@@ -232,11 +232,18 @@ class KeyFileWatcher:
     def reload_if_changed(self, *, force: bool = False) -> Keyring | None:
         try:
             signature = self._signature()
-            if signature == self._seen and not force:
-                return None
-            keyring = read_key_file(self.path)
-        except (OSError, LoomalError) as exc:
-            log.error("could not reload master key file %s: %s", self.path, type(exc).__name__)
+        except OSError:
+            return None  # removed or mid-rename: keep the keys held
+        if signature == self._seen and not force:
             return None
-        self._seen = signature
-        return keyring
+        self._seen = signature  # a file we cannot use is reported once, not every second
+        try:
+            return read_key_file(self.path)
+        except LoomalError as exc:
+            log.error(
+                "could not reload master key file %s (%s); keeping the keys held: %s",
+                self.path,
+                type(exc).__name__,
+                "restart the server to unseal it" if isinstance(exc, SealedError) else "fix it",
+            )
+            return None

@@ -256,3 +256,20 @@ def test_a_missing_key_file_is_a_clear_unseal_error(agent: UnsealAgent) -> None:
         agent_request(agent.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
     assert caught.value.code == "validation_error"
     assert "No such file" in caught.value.message
+
+
+def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = api.headers()
+    body = {"type": "API_KEY", "data": {"key": SECRET}}
+    assert api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    set_passphrase(api.settings.key_file, PASSPHRASE)
+    with caplog.at_level("ERROR", logger="loomal.keys"):
+        for _ in range(3):  # three maintenance ticks
+            api.vault.service.refresh_keyring()
+    assert api.client.get("/v0/vault/stripe", headers=headers).json()["data"] == {"key": SECRET}
+    reports = [r.getMessage() for r in caplog.records if "could not reload" in r.getMessage()]
+    assert len(reports) == 1  # once per change of the file, not once a second
+    assert "restart the server to unseal it" in reports[0]
+    assert PASSPHRASE not in caplog.text
