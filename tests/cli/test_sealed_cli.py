@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,3 +235,34 @@ def test_admin_unseal_without_a_sealed_server_says_so(tmp_path: Path) -> None:
     result = loomal("admin", "unseal", "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
     assert result.returncode == 1
     assert "No sealed server is listening" in result.stderr
+
+
+def test_a_respawned_worker_gets_the_keys_without_another_unseal(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    set_new_passphrase(tmp_path, data)
+    server = start_server(
+        *data, "--workers", "2", "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
+    )
+    try:
+        api_key = server.api_key or ""
+        assert statuses(server, api_key) == {200}
+        children = (
+            Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+            .read_text()
+            .split()
+        )
+        assert len(children) == 2
+        os.kill(int(children[0]), signal.SIGKILL)  # a worker crashes
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # granian respawns it after a few seconds
+            now = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+            fresh = set(now.read_text().split()) - set(children)
+            if fresh:
+                break
+            time.sleep(0.2)
+        assert fresh, "the worker was not respawned"
+        time.sleep(2)  # the new worker opens its store and asks the parent for the keys
+        assert statuses(server, api_key, n=40) == {200}
+    finally:
+        output = server.stop()
+    assert PASSPHRASE not in output
