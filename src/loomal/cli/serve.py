@@ -5,6 +5,10 @@ docs/benchmarks.md).
 
 With ``--workers N`` each worker opens its own connections to the same store;
 they share nothing else, so any request may go to any worker.
+
+With a sealed key file the parent also runs the unseal agent
+(:mod:`loomal.unseal_agent`): it holds the keys once unsealed, and the workers
+fetch them from it, so one ``loomal admin unseal`` serves every worker.
 """
 
 from __future__ import annotations
