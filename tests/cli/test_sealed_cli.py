@@ -48,6 +48,16 @@ def set_new_passphrase(tmp_path: Path, store_args: list[str]) -> str:
     )
 
 
+def start_sealed_vault(tmp_path: Path, *extra: str) -> tuple[ServerProcess, list[str]]:
+    """A new vault sealed under PASSPHRASE, served unsealed through a passphrase file."""
+    data = ["--data-dir", str(tmp_path / "data")]
+    set_new_passphrase(tmp_path, data)
+    server = start_server(
+        *data, *extra, "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
+    )
+    return server, data
+
+
 def statuses(server: ServerProcess, api_key: str, n: int = 20) -> set[int]:
     """Status codes of n reads on fresh connections (so both workers answer)."""
     codes = set()
@@ -190,11 +200,7 @@ def test_a_wrong_passphrase_file_stops_the_start_clearly(tmp_path: Path) -> None
 
 
 def test_changing_the_passphrase_of_a_running_servers_file(tmp_path: Path) -> None:
-    data = ["--data-dir", str(tmp_path / "data")]
-    set_new_passphrase(tmp_path, data)
-    server = start_server(
-        *data, "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
-    )
+    server, data = start_sealed_vault(tmp_path)
     try:
         api_key = server.api_key or ""
         short = loomal(
@@ -238,11 +244,7 @@ def test_admin_unseal_without_a_sealed_server_says_so(tmp_path: Path) -> None:
 
 
 def test_a_respawned_worker_gets_the_keys_without_another_unseal(tmp_path: Path) -> None:
-    data = ["--data-dir", str(tmp_path / "data")]
-    set_new_passphrase(tmp_path, data)
-    server = start_server(
-        *data, "--workers", "2", "--unseal-passphrase-file", passphrase_file(tmp_path), cwd=tmp_path
-    )
+    server, _ = start_sealed_vault(tmp_path, "--workers", "2")
     try:
         api_key = server.api_key or ""
         assert statuses(server, api_key) == {200}
