@@ -273,3 +273,29 @@ def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
     assert len(reports) == 1  # once per change of the file, not once a second
     assert "restart the server to unseal it" in reports[0]
     assert PASSPHRASE not in caplog.text
+
+
+def test_racing_unseals_and_seals_end_in_a_consistent_state(agent: UnsealAgent) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(i: int) -> str:
+        message: dict[str, Any] = (
+            {"op": "seal"}
+            if i % 3 == 2
+            else {"op": "unseal", "passphrase": PASSPHRASE if i % 3 == 0 else "wrong passphrase!"}
+        )
+        try:
+            agent_request(agent.socket_path, message)
+        except LoomalError as exc:
+            return exc.code
+        return "ok"
+
+    with ThreadPoolExecutor(9) as pool:
+        outcomes = list(pool.map(attempt, range(9)))
+    assert sorted(set(outcomes)) == ["ok", "wrong_passphrase"]  # never an internal error
+    assert outcomes.count("wrong_passphrase") == 3
+    status = agent_request(agent.socket_path, {"op": "status"})
+    answer = agent_request(agent.socket_path, {"op": "keys", "token": agent.token, "version": -1})
+    assert status["sealed"] == answer["sealed"] == ("keys" not in answer)
+    agent_request(agent.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
+    assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is False
