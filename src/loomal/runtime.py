@@ -7,7 +7,8 @@ so that every command reaches the same store the same way.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from loomal.config import ServerSettings
@@ -28,6 +29,7 @@ __all__ = [
     "open_identities",
     "open_store",
     "open_vault",
+    "store_session",
 ]
 
 
@@ -55,6 +57,16 @@ async def open_store(settings: ServerSettings) -> Store:
     from loomal.store.sqlite import SqliteStore
 
     return await SqliteStore.open(settings.data_dir / "loomal.db")
+
+
+@asynccontextmanager
+async def store_session(settings: ServerSettings) -> AsyncIterator[Store]:
+    """An open store for one command's work, closed however that ends."""
+    store = await open_store(settings)
+    try:
+        yield store
+    finally:
+        await store.close()
 
 
 async def open_vault(
@@ -118,11 +130,8 @@ def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> 
 
 async def check_store_keys(settings: ServerSettings, key_ids: frozenset[str]) -> None:
     """:func:`check_keys_open_store` on its own connection (an unseal, in the parent)."""
-    store = await open_store(settings)
-    try:
+    async with store_session(settings) as store:
         await check_keys_open_store(store, key_ids, f"sealed key file {settings.key_file}")
-    finally:
-        await store.close()
 
 
 async def check_keys_open_store(store: Store, key_ids: frozenset[str], where: str) -> None:

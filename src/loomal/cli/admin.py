@@ -51,7 +51,7 @@ from loomal.keyfile import (
     remove_key,
     set_passphrase,
 )
-from loomal.runtime import open_store
+from loomal.runtime import store_session
 from loomal.unseal_agent import agent_request
 
 __all__ = ["admin"]
@@ -131,19 +131,17 @@ def rotate_master_key(
     passphrase = _passphrase(passphrase_file)
 
     async def rotate() -> tuple[str, int, bool] | str:
-        store = await open_store(settings)
-        try:
+        async with store_session(settings) as store:
+            counts = await store.count_by_key_id()
             if if_wraps_over is not None:
                 primary_id = read_key_ids(path)[0]  # no passphrase needed to decide
                 wrapped = (await store.key_wraps()).get(primary_id, 0)
-                unfinished = set(await store.count_by_key_id()) - {primary_id}
-                if wrapped <= if_wraps_over and not unfinished:
+                if wrapped <= if_wraps_over and not set(counts) - {primary_id}:
                     return (
                         f"No rotation needed: {primary_id} has wrapped {wrapped} data key(s), "
                         f"not over {if_wraps_over}."
                     )
             keyring = read_key_file(path, passphrase)
-            counts = await store.count_by_key_id()
             pending = sum(n for key_id, n in counts.items() if key_id != keyring.primary_key_id)
             resumed = pending > 0
             if not resumed:  # everything is under the primary: start a new rotation
@@ -164,8 +162,6 @@ def rotate_master_key(
                 await asyncio.sleep(ADOPTION_WAIT_SECONDS)
                 moved += await rewrap_to_primary(store, keyring, batch_size=batch_size)
             return keyring.primary_key_id, moved, resumed
-        finally:
-            await store.close()
 
     outcome = run_async(rotate())
     if isinstance(outcome, str):
@@ -192,11 +188,8 @@ def key_status(
     primary = key_ids[0]
 
     async def counts() -> tuple[dict[str, int], dict[str, int]]:
-        store = await open_store(settings)
-        try:
+        async with store_session(settings) as store:
             return await store.count_by_key_id(), await store.key_wraps()
-        finally:
-            await store.close()
 
     wraps, wrapped_total = run_async(counts())
     rows = [
@@ -253,8 +246,7 @@ def audit(
     settings = server_settings(data_dir=data_dir, database_url=database_url)
 
     async def read() -> AuditPage:
-        store = await open_store(settings)
-        try:
+        async with store_session(settings) as store:
             identity_id = None
             if identity_name is not None:
                 found = await store.get_identity(name=identity_name)
@@ -262,8 +254,6 @@ def audit(
                     raise ValidationError(f"No identity named {identity_name!r}.")
                 identity_id = found.identity_id
             return await AuditLog(store).page(identity_id=identity_id, action=action, limit=limit)
-        finally:
-            await store.close()
 
     page = run_async(read())
     if as_json:
@@ -306,11 +296,8 @@ def retire_key(
         raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
 
     async def still_wrapped() -> int:
-        store = await open_store(settings)
-        try:
+        async with store_session(settings) as store:
             return (await store.count_by_key_id()).get(key_id, 0)
-        finally:
-            await store.close()
 
     in_use = run_async(still_wrapped())
     if in_use:

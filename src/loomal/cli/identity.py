@@ -19,17 +19,14 @@ from loomal.cli.common import reports_errors, run_async, server_settings, store_
 from loomal.core.identities import IdentityService
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.timestamps import parse_iso8601
-from loomal.runtime import open_store
+from loomal.runtime import store_session
 
 __all__ = ["identity"]
 
 
 async def _with_identities(settings_flags: dict[str, Any], action: Any) -> Any:
-    store = await open_store(server_settings(**settings_flags))
-    try:
+    async with store_session(server_settings(**settings_flags)) as store:
         return await action(IdentityService(store, cache_seconds=0))
-    finally:
-        await store.close()
 
 
 def _expiry(value: str | None) -> int | None:

@@ -36,7 +36,7 @@ from loomal.config import DEFAULT_PORT, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
 from loomal.keyfile import is_sealed_key_file
-from loomal.runtime import check_store_keys, open_identities, open_store, open_vault
+from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
 
 __all__ = ["serve"]
@@ -62,11 +62,8 @@ async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, st
 
 async def _prepare_sealed(settings: ServerSettings) -> IdentityCreated | None:
     """As :func:`_prepare`, without the keys: the unseal checks them against the store."""
-    store = await open_store(settings)
-    try:
+    async with store_session(settings) as store:
         return await open_identities(store, settings, AuditLog(store)).ensure_first_identity()
-    finally:
-        await store.close()
 
 
 def _start_unseal_agent(settings: ServerSettings, passphrase_file: str | None) -> UnsealAgent:
