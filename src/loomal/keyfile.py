@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from loomal.core.crypto import KEY_BYTES, Keyring, derive_key_id, parse_master_key
 from loomal.core.sealing import KdfParams, SealedKeys, check_new_passphrase, is_sealed_key_text
@@ -42,6 +43,8 @@ __all__ = [
 log = logging.getLogger("loomal.keys")
 
 DEFAULT_KEY_FILE = "master.key"
+
+K = TypeVar("K")
 
 Passphrase = Callable[[], str]
 """Asked for only when the key file turns out to be sealed."""
@@ -217,19 +220,22 @@ def set_passphrase(
     return list(sealed.key_ids)
 
 
-class KeyFileWatcher:
+class KeyFileWatcher(Generic[K]):
     """Re-reads a key file when it changes (rotation adds and retires keys while
-    servers run); a stat per check, a read only on change."""
+    servers run); a stat per check, a read only on change. ``read`` turns the
+    file into keys: a keyring for a server, or the raw keys for the unseal agent,
+    which opens the sealed file with the key derived at its unseal."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read: Callable[[Path], K]) -> None:
         self.path = path
+        self._read = read
         self._seen = self._signature()
 
     def _signature(self) -> tuple[int, int, int]:
         stat_result = self.path.stat()
         return (stat_result.st_ino, stat_result.st_mtime_ns, stat_result.st_size)
 
-    def reload_if_changed(self, *, force: bool = False) -> Keyring | None:
+    def reload_if_changed(self, *, force: bool = False) -> K | None:
         try:
             signature = self._signature()
         except OSError:
@@ -238,12 +244,18 @@ class KeyFileWatcher:
             return None
         self._seen = signature  # a file we cannot use is reported once, not every second
         try:
-            return read_key_file(self.path)
+            return self._read(self.path)
         except LoomalError as exc:
             log.error(
                 "could not reload master key file %s (%s); keeping the keys held: %s",
                 self.path,
                 type(exc).__name__,
-                "restart the server to unseal it" if isinstance(exc, SealedError) else "fix it",
+                _RELOAD_HINTS.get(exc.code, "fix it"),
             )
             return None
+
+
+_RELOAD_HINTS = {
+    "sealed": "restart the server to unseal it",
+    "wrong_passphrase": "unseal again with the file's new passphrase",
+}

@@ -19,7 +19,7 @@ from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import ValidationError
-from loomal.keyfile import KeyFileWatcher, MasterKeySource, load_keyring
+from loomal.keyfile import KeyFileWatcher, MasterKeySource, load_keyring, read_key_file
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
@@ -92,7 +92,7 @@ async def open_vault(
             create=create_key,
         )
         if source.path is not None:
-            watcher = KeyFileWatcher(source.path)
+            watcher = KeyFileWatcher(source.path, read_key_file)
             reload_keyring = lambda force: watcher.reload_if_changed(force=force)  # noqa: E731
     store = await open_store(settings)
     try:

@@ -42,7 +42,7 @@ import msgspec
 
 from loomal.core.crypto import Keyring, SealedKeyring, derive_key_id
 from loomal.errors import LoomalError, SealedError, ServerError, ValidationError
-from loomal.keyfile import read_sealed_keys
+from loomal.keyfile import KeyFileWatcher, read_sealed_keys
 
 __all__ = [
     "TOKEN_ENV",
@@ -121,10 +121,10 @@ class UnsealAgent:
         """A client that connects and says nothing is dropped after this long."""
         self._state = threading.Lock()
         self._unsealing = threading.Lock()  # one Argon2 derivation (64 MiB) at a time
-        self._kek: bytes | None = None
         self._keys: list[bytes] | None = None
+        self._watcher: KeyFileWatcher[list[bytes]] | None = None
+        """Follows rotations of the file, opening it with the key derived at the unseal."""
         self._version = 0
-        self._file_signature: tuple[int, int, int] | None = None
         self._server: socketserver.ThreadingUnixStreamServer | None = None
 
     def __repr__(self) -> str:
@@ -139,14 +139,19 @@ class UnsealAgent:
     def unseal(self, passphrase: str) -> list[str]:
         """Open the sealed key file; refuse keys that do not open this store."""
         with self._unsealing:
-            signature = self._signature()
+            try:  # the file as it is now: a rotation from here on is followed
+                watcher = KeyFileWatcher(
+                    self.key_file, lambda path: read_sealed_keys(path).open(kek)
+                )
+            except OSError as exc:
+                raise ValidationError(f"Key file {self.key_file}: {exc.strerror}") from None
             sealed = read_sealed_keys(self.key_file)
-            kek = sealed.kdf.derive(passphrase)
+            kek = sealed.kdf.derive(passphrase)  # bound before the watcher first reads
             keys = sealed.open(kek)
             ids = [derive_key_id(key) for key in keys]
             self._check_keys(frozenset(ids))
             with self._state:
-                self._kek, self._keys, self._file_signature = kek, keys, signature
+                self._keys, self._watcher = keys, watcher
                 self._version += 1
         log.info("unsealed: master keys %s", ", ".join(ids))
         return ids
@@ -156,7 +161,7 @@ class UnsealAgent:
         with self._state:
             if self._keys is None:
                 return False
-            self._kek = self._keys = None
+            self._keys = self._watcher = None
             self._version += 1
         return True
 
@@ -179,39 +184,17 @@ class UnsealAgent:
             answer["keys"] = [base64.b64encode(key).decode() for key in keys]
         return answer
 
-    def _signature(self) -> tuple[int, int, int]:
-        try:
-            st = self.key_file.stat()
-        except OSError as exc:
-            raise ValidationError(f"Key file {self.key_file}: {exc.strerror}") from None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
     def _follow_key_file(self) -> None:
-        """Adopt a rotation: the file was rewritten under the same passphrase."""
+        """Adopt a rotation: the file was rewritten under the same passphrase (a
+        passphrase change is logged; the keys held stay right)."""
         with self._state:
-            kek, seen = self._kek, self._file_signature
-        if kek is None:
-            return
-        try:
-            signature = self._signature()
-        except LoomalError:
-            return  # removed: keep the keys held
-        if signature == seen:
-            return
-        try:
-            keys: list[bytes] | None = read_sealed_keys(self.key_file).open(kek)
-        except LoomalError as exc:
-            # A passphrase change gives the file a new salt: the keys held stay
-            # right, and `loomal admin unseal` with the new passphrase follows it.
-            log.error("could not follow the sealed key file: %s", type(exc).__name__)
-            keys = None
-        with self._state:
-            if self._kek is not kek:  # sealed or unsealed again meanwhile
-                return
-            self._file_signature = signature
-            if keys is not None:
-                self._keys = keys
-                self._version += 1
+            watcher = self._watcher
+        keys = None if watcher is None else watcher.reload_if_changed()
+        if keys is not None:
+            with self._state:
+                if self._watcher is watcher:  # not sealed or unsealed again meanwhile
+                    self._keys = keys
+                    self._version += 1
 
     # -- the socket ------------------------------------------------------------------
 
