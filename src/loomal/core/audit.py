@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -28,7 +29,7 @@ from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import NAME_PATTERN
 from loomal.errors import LoomalError, ValidationError
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "prune_audit_events", "run_audit_retention"]
 
 log = logging.getLogger("loomal.audit")
 
@@ -64,6 +65,13 @@ class AuditLog:
         """
         if name is not None and not NAME_PATTERN.fullmatch(name):
             name = None
+        if durable and self._pending:
+            # The log is listed by event id, so events batched before this change are
+            # written first: the ids then follow the order of the calls.
+            try:
+                await self.flush()
+            except Exception as exc:  # the periodic flush retries; the change goes on
+                log.error("audit: could not write events: %s", type(exc).__name__)
         ok = AuditEvent(
             at=to_micros(self._clock()),
             identity_id=principal.identity_id,
@@ -149,20 +157,59 @@ class AuditLog:
                 actor_identity_id=event.actor_identity_id,
                 key_prefix=event.key_prefix,
                 client=event.client,
+                count=event.count,
             )
             for event_id, event in rows[:limit]
         ]
-        next_cursor = None
-        if len(rows) > limit:
-            last_id, last = rows[limit - 1]
-            next_cursor = f"{last.at}-{last_id}"
+        next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
         return AuditPage(events=entries, next_cursor=next_cursor)
 
 
-def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
+_CURSOR = re.compile(r"(?:[0-9]{1,19}-)?([0-9]{1,19})")
+"""An event id; cursors of earlier versions were ``<at>-<event id>``. ASCII digits
+only (``str.isdigit`` accepts ``²``), and no more than a 64-bit integer holds."""
+_MAX_ID = 2**63 - 1
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
-    at, _, event_id = cursor.partition("-")
-    if not (at.isdigit() and event_id.isdigit()):
+    found = _CURSOR.fullmatch(cursor)
+    if found is None or int(found.group(1)) > _MAX_ID:
         raise ValidationError("cursor is not a cursor this API returned.")
-    return int(at), int(event_id)
+    return int(found.group(1))
+
+
+async def prune_audit_events(
+    store: Store,
+    *,
+    retention_days: float,
+    batch_size: int = 5000,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Delete events older than ``retention_days``, ``batch_size`` at a time (each
+    batch its own short transaction, so writers never wait long); returns how many."""
+    before = to_micros(clock() - retention_days * 86_400)
+    removed = 0
+    while True:
+        count = await store.prune_audit_events(before=before, limit=batch_size)
+        removed += count
+        if count < batch_size:
+            return removed
+        await asyncio.sleep(0)  # let requests run between batches
+
+
+async def run_audit_retention(
+    store: Store, retention_days: float, *, interval: float = 3600.0, first_after: float = 30.0
+) -> None:
+    """Prune every ``interval`` seconds until cancelled (every worker may run it:
+    deleting what another worker deleted is a no-op)."""
+    await asyncio.sleep(first_after)
+    while True:
+        try:
+            removed = await prune_audit_events(store, retention_days=retention_days)
+            if removed:
+                log.info("audit: pruned %d events older than %g days", removed, retention_days)
+        except Exception as exc:  # keep serving; the next run retries
+            log.error("audit: could not prune old events: %s", type(exc).__name__)
+        await asyncio.sleep(interval)

@@ -45,6 +45,8 @@ __all__ = ["IdentityService"]
 log = logging.getLogger("loomal.auth")
 
 _CACHE_LIMIT = 10_000
+_MAX_REFUSAL_KEYS = 10_000
+"""Addresses whose refusals are counted apart; beyond, they share one row (client null)."""
 
 
 class IdentityService:
@@ -57,6 +59,7 @@ class IdentityService:
         failure_throttle: FailureThrottle | None = None,
         key_rate_limiter: KeyRateLimiter | None = None,
         audit: AuditLog | None = None,
+        refusal_window: float = 60.0,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -67,22 +70,29 @@ class IdentityService:
         self._audit = audit or AuditLog(store)
         self._usage: dict[str, tuple[int, int]] = {}
         """Authenticated requests not yet written: identity id -> (count, last at)."""
+        self._refusals: dict[tuple[str | None, str], list[int]] = {}
+        """Refused authentications not yet written: (client, outcome) -> [first at, count]."""
+        self._refusal_window = refusal_window
 
     async def authenticate(self, authorization: str | None, *, client: str = "") -> Principal:
         """Resolve an ``Authorization: Bearer loid-...`` header to a principal.
 
-        Unknown, revoked and expired keys get the same answer. ``client`` (the
-        caller's address) is throttled after repeated failures.
+        Unknown, revoked and expired keys get the same answer. The key is
+        checked first: a valid key is served whatever other requests from its
+        address did (on loopback every local agent shares 127.0.0.1). Only a
+        refusal is throttled: after repeated failures, ``client`` (the
+        caller's address) gets 429 instead of 401 until the window ends.
         """
         try:
-            self._throttle.check(client)
             principal = await self._principal_for(authorization)
         except AuthenticationError as error:
+            try:
+                self._throttle.check(client)
+            except RateLimitError as limited:
+                self._note_refusal(limited, client)
+                raise limited from None
             self._throttle.record_failure(client)
-            self._note_failure(error, client)
-            raise
-        except RateLimitError as error:
-            self._note_failure(error, client)
+            self._note_refusal(error, client)
             raise
         self._key_limiter.take(principal.key_prefix)
         count, _ = self._usage.get(principal.identity_id, (0, 0))
@@ -123,31 +133,67 @@ class IdentityService:
             raise
 
     async def run_usage_flush(self, interval: float) -> None:
-        """Every ``interval`` seconds until cancelled, then once more."""
+        """Every ``interval`` seconds until cancelled, then once more (with every
+        refusal count held, its window over or not)."""
         try:
             while True:
                 await asyncio.sleep(interval)
                 try:
                     await self.flush_usage()
+                    await self.flush_refusals()
                 except Exception as exc:  # keep serving; the next tick retries
                     log.error("could not write identity usage: %s", type(exc).__name__)
         finally:
-            await self.flush_usage()
+            try:
+                await self.flush_usage()
+            finally:
+                await self.flush_refusals(force=True)
 
-    def _note_failure(self, error: LoomalError, client: str) -> None:
-        """Failed authentications are audited without any part of the presented key."""
-        self._audit.note(
+    def _note_refusal(self, error: LoomalError, client: str) -> None:
+        """Refused authentications are audited without any part of the presented
+        key, and aggregated: one event per address and outcome per window, with
+        a count, so a flood of keyless requests adds a row a minute, not a row
+        a request."""
+        key = (client or None, error.code)
+        held = self._refusals.get(key)
+        if held is not None:
+            held[1] += 1
+            return
+        if len(self._refusals) >= _MAX_REFUSAL_KEYS:  # many addresses: one shared row
+            key = (None, error.code)
+            held = self._refusals.get(key)
+            if held is not None:
+                held[1] += 1
+                return
+        self._refusals[key] = [to_micros(self._clock()), 1]
+
+    async def flush_refusals(self, *, force: bool = False) -> int:
+        """Write the refusal counts whose window has ended (all of them with
+        ``force``, at shutdown); returns how many events were written."""
+        if not self._refusals:
+            return 0
+        cutoff = to_micros(self._clock() - self._refusal_window)
+        due = [k for k, (at, _) in self._refusals.items() if force or at <= cutoff]
+        if not due:
+            return 0
+        events = [
             AuditEvent(
-                at=to_micros(self._clock()),
+                at=self._refusals[key][0],
                 identity_id=None,
                 actor_identity_id=None,
                 key_prefix=None,
                 action="authenticate",
                 credential_name=None,
-                outcome=error.code,
-                client=client or None,
+                outcome=key[1],
+                client=key[0],
+                count=self._refusals[key][1],
             )
-        )
+            for key in due
+        ]
+        await self._store.append_audit_events(events=events)
+        for key in due:
+            del self._refusals[key]
+        return len(events)
 
     async def _principal_for(self, authorization: str | None) -> Principal:
         api_key = _bearer_token(authorization)

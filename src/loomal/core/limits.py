@@ -2,9 +2,14 @@
 effective per-key limit is N times the setting).
 
 - Failed authentications per client address: after ``limit`` failures within
-  ``window`` seconds, that address gets 429 (with Retry-After) on every
-  authenticated route until the window ends, even with a valid key: guessing
-  keys from one address stops, while other clients are unaffected.
+  ``window`` seconds, every further request from that address *without a
+  valid key* gets 429 (with Retry-After) instead of 401 until the window ends.
+  A valid key is always served: on loopback every local agent shares
+  127.0.0.1, and one misconfigured process must not lock the others out. The
+  key is checked before the throttle, so a guess made while throttled that
+  happens to be right is served; with keys of at least 192 random bits that
+  costs nothing (docs/security.md), while the answer to a wrong guess stays the
+  same 429 whatever key was sent.
 - Requests per API key: a token bucket (``rate`` per second, ``burst``).
 """
 
@@ -15,9 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loomal.errors import RateLimitError
+from loomal.errors import ConflictError, RateLimitError
 
-__all__ = ["FailureThrottle", "KeyRateLimiter"]
+__all__ = ["FailureThrottle", "KeyRateLimiter", "check_credential_limit"]
 
 _MAX_TRACKED = 50_000
 
@@ -95,3 +100,17 @@ class KeyRateLimiter:
                 retry_after=math.ceil((1 - bucket.tokens) / self._rate),
             )
         bucket.tokens -= 1
+
+
+def check_credential_limit(count: int, limit: int | None) -> None:
+    """Refuse a new credential when the identity already holds ``limit``.
+
+    Stores call it inside the write transaction that inserts the row, holding
+    what serialises creates of one identity, so parallel creates cannot all
+    read the same count and pass together.
+    """
+    if limit is not None and count >= limit:
+        raise ConflictError(
+            f"This identity already holds {count} credentials, the limit.",
+            code="credential_limit",
+        )

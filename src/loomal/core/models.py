@@ -186,6 +186,9 @@ class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
     actor_identity_id: str | None
     key_prefix: str | None
     client: str | None
+    count: Annotated[
+        int, Meta(description="Requests this event stands for (refusals are aggregated)")
+    ] = 1
 
 
 class AuditPage(_CamelAliases, msgspec.Struct, rename="camel"):

@@ -51,7 +51,6 @@ from loomal.core.types import (
 )
 from loomal.errors import (
     BadRequestError,
-    ConflictError,
     ExpiredError,
     IntegrityError,
     NotFoundError,
@@ -109,20 +108,12 @@ class VaultService:
         )
         plaintext = _json_encode(data)
         metadata_json = _json_encode(metadata)
-        count = None
-        if self._max_credentials is not None:
-            count = await self._store.count_credentials(identity_id=principal.identity_id)
 
         def change(
             existing: CredentialRow | None,
         ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
             now = to_micros(self._clock())
-            if existing is None:
-                if count is not None and count >= (self._max_credentials or 0):
-                    raise ConflictError(
-                        f"This identity already holds {count} credentials, the limit.",
-                        code="credential_limit",
-                    )
+            if existing is None:  # the store has checked the limit in this transaction
                 credential_id, created_at, version, last_used = _new_credential_id(), now, 1, None
                 last_rotated = None
             else:
@@ -147,7 +138,11 @@ class VaultService:
             return row, (row, existing is None)
 
         row, created = await self._store.modify_credential(
-            identity_id=principal.identity_id, name=name, change=change, audit=audit
+            identity_id=principal.identity_id,
+            name=name,
+            change=change,
+            audit=audit,
+            max_credentials=self._max_credentials,
         )
         return (
             StoreResponse(
@@ -174,7 +169,7 @@ class VaultService:
             credential_id=row.credential_id,
             name=row.name,
             type=row.type,
-            metadata=_json_decode(row.metadata_json),
+            metadata=_stored_metadata(row),
             expires_at=_opt_time(row.expires_at),
             created_at=from_micros(row.created_at),
             updated_at=from_micros(row.updated_at),
@@ -465,7 +460,7 @@ class VaultService:
             credential_id=row.credential_id,
             name=row.name,
             type=row.type,
-            metadata=_json_decode(row.metadata_json),
+            metadata=_stored_metadata(row),
             expires_at=_opt_time(row.expires_at),
             created_at=from_micros(row.created_at),
             updated_at=from_micros(row.updated_at),
@@ -478,7 +473,11 @@ class VaultService:
 @functools.lru_cache(maxsize=4096)
 def _totp_parameters(metadata_json: bytes) -> TotpParameters:
     """Parsed once per distinct metadata (checked when stored; holds no secret)."""
-    return TotpParameters.from_metadata(_json_decode(metadata_json))
+    try:
+        metadata = _json_decode(metadata_json)
+    except msgspec.DecodeError:  # a damaged row: the defaults, as _stored_metadata shows it
+        metadata = {}
+    return TotpParameters.from_metadata(metadata)
 
 
 def _new_credential_id() -> str:
@@ -497,6 +496,16 @@ def _require_totp(row: CredentialRow, data: dict[str, Any]) -> str:
             reason="not_totp",
         )
     return seed
+
+
+def _stored_metadata(row: CredentialRow) -> dict[str, Any]:
+    """A row's metadata; one that no longer decodes (a damaged or hand-edited row)
+    shows as ``{}`` and is logged, so one bad row never fails a list."""
+    try:
+        return _json_decode(row.metadata_json)
+    except msgspec.DecodeError:
+        log.warning("credential %s has unreadable metadata; shown as {}", row.credential_id)
+        return {}
 
 
 def _opt_time(micros: int | None) -> datetime | None:

@@ -105,6 +105,9 @@ class AuditEvent:
     credential_name: str | None
     outcome: str
     client: str | None
+    count: int = 1
+    """How many requests the event stands for: refused authentications from one
+    address are written as one event per window (see ``AuditLog.note_refusal``)."""
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -116,6 +119,7 @@ class AuditEvent:
             self.credential_name,
             self.outcome,
             self.client,
+            self.count,
         )
 
 
@@ -165,11 +169,17 @@ class Store(Protocol):
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
+        max_credentials: int | None = None,
     ) -> T:
         """Run ``change`` on the current row (or None) inside one write
         transaction and store the row it returns, with ``audit`` in the same
         transaction. If ``change`` raises, nothing is written and the exception
-        propagates."""
+        propagates.
+
+        With ``max_credentials``, a create (no current row) first counts the
+        identity's credentials in the same transaction, serialised against the
+        identity's other creates, and refuses through
+        :func:`loomal.core.limits.check_credential_limit`."""
         ...
 
     async def delete_credential(
@@ -189,11 +199,20 @@ class Store(Protocol):
         *,
         identity_id: str | None,
         action: str | None,
-        before: tuple[int, int] | None,
+        before: int | None,
         limit: int,
     ) -> list[tuple[int, AuditEvent]]:
-        """Newest first (time, then id), with their ids; ``before`` is the (at, id) of the
-        last event of the previous page."""
+        """Newest first by event id (the order events were written), with their ids;
+        ``before`` is the id of the last event of the previous page."""
+        ...
+
+    async def prune_audit_events(self, *, before: int, limit: int) -> int:
+        """Delete up to ``limit`` events older than ``before`` (one short transaction);
+        returns how many."""
+        ...
+
+    async def ping(self) -> None:
+        """A cheap query that fails if the database cannot answer (health checks)."""
         ...
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:

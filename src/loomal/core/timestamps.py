@@ -1,5 +1,11 @@
 """Conversions between stored times (integer microseconds, UTC) and the wire
-(ISO 8601 UTC with ``Z``, whole seconds, as in the seed's examples)."""
+(ISO 8601 UTC with ``Z``, whole seconds, as in the seed's examples).
+
+The wire accepts times from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (after
+conversion to UTC): what every client can represent. Reading is total: a
+stored time outside that range (a hand-edited or damaged row) is shown clamped
+to its nearest end rather than failing the whole answer.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ from datetime import UTC, datetime
 
 from loomal.errors import ValidationError
 
-__all__ = ["from_micros", "parse_iso8601", "to_micros"]
+__all__ = ["MAX_MICROS", "MIN_MICROS", "from_micros", "parse_iso8601", "to_micros"]
+
+MIN_MICROS = 0
+MAX_MICROS = 253_402_300_799_000_000
+"""9999-12-31T23:59:59Z, the last second every client's date type can hold."""
 
 
 def to_micros(seconds: float) -> int:
@@ -15,7 +25,8 @@ def to_micros(seconds: float) -> int:
 
 
 def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC)
+    clamped = min(max(micros, MIN_MICROS), MAX_MICROS)
+    return datetime.fromtimestamp(clamped // 1_000_000, tz=UTC)
 
 
 def parse_iso8601(value: str, *, field: str) -> int:
@@ -28,4 +39,12 @@ def parse_iso8601(value: str, *, field: str) -> int:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1_000_000)
+    try:  # an offset can carry a date past year 1 or 9999 once converted to UTC
+        micros = int(parsed.timestamp() * 1_000_000)
+    except (OverflowError, ValueError):
+        micros = -1
+    if not MIN_MICROS <= micros <= MAX_MICROS:
+        raise ValidationError(
+            f"{field} must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z."
+        )
+    return micros

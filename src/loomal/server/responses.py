@@ -71,6 +71,10 @@ def to_loomal_error(exc: Exception) -> LoomalError:
         return MethodNotAllowedError()
     if isinstance(exc, ClientException) and exc.status_code == 400:
         return BadRequestError("The request body is not valid JSON.", reason="malformed_json")
+    if isinstance(exc, UnicodeDecodeError):  # msgspec raises it as is on a non-UTF-8 body
+        return BadRequestError("The request body is not valid UTF-8 JSON.", reason="malformed_json")
+    if isinstance(exc, RecursionError) and "deserializ" in str(exc):  # msgspec, on deep nesting
+        return BadRequestError("The request body is nested too deeply.", reason="malformed_json")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
     frames = traceback.extract_tb(exc.__traceback__)

@@ -18,6 +18,7 @@ __all__ = [
     "IDENTITY_COLUMNS",
     "api_key_values",
     "audit_insert_sql",
+    "audit_prune_sql",
     "audit_query",
     "credential_insert_sql",
     "credential_update_sql",
@@ -33,12 +34,13 @@ CREDENTIAL_COLUMNS = (
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
 AUDIT_COLUMNS = (
-    "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client"
+    "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client, "
+    "occurrences"
 )
 
 
 def audit_insert_sql(placeholder: str) -> str:
-    marks = ", ".join([placeholder] * 8)
+    marks = ", ".join([placeholder] * 9)
     return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({marks})"
 
 
@@ -47,10 +49,11 @@ def audit_query(
     *,
     identity_id: str | None,
     action: str | None,
-    before: tuple[int, int] | None,
+    before: int | None,
     limit: int,
 ) -> tuple[str, list[Any]]:
-    """Newest-first page of audit events (by time, then id), filtered; SQL and parameters."""
+    """Newest-first page of audit events (by event id: the order they were written),
+    filtered, strictly before the event id ``before``; SQL and parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (("identity_id", identity_id), ("action", action)):
@@ -58,16 +61,23 @@ def audit_query(
             clauses.append(f"{column} = {placeholder}")
             params.append(value)
     if before is not None:
-        p = placeholder
-        clauses.append(f"(at < {p} OR (at = {p} AND event_id < {p}))")
-        params += [before[0], before[0], before[1]]
+        clauses.append(f"event_id < {placeholder}")
+        params.append(before)
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     params.append(limit)
     sql = (
         f"SELECT event_id, {AUDIT_COLUMNS} FROM audit_events {where}"
-        f"ORDER BY at DESC, event_id DESC LIMIT {placeholder}"
+        f"ORDER BY event_id DESC LIMIT {placeholder}"
     )
     return sql, params
+
+
+def audit_prune_sql(placeholder: str) -> str:
+    """Delete up to a batch of events older than a time (the oldest first)."""
+    return (
+        "DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events "
+        f"WHERE at < {placeholder} ORDER BY at LIMIT {placeholder})"
+    )
 
 
 _UPDATED_COLUMNS = (

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
+from loomal.core.limits import check_credential_limit
 from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
 from loomal.errors import ConflictError, ServerError
 from loomal.store import (
@@ -26,6 +27,7 @@ from loomal.store import (
     IDENTITY_COLUMNS,
     api_key_values,
     audit_insert_sql,
+    audit_prune_sql,
     audit_query,
     credential_insert_sql,
     credential_update_sql,
@@ -43,6 +45,8 @@ _INSERT_CREDENTIAL = (
     credential_insert_sql("%s") + " ON CONFLICT (identity_id, name) DO NOTHING"
 ).encode()
 _INSERT_AUDIT = audit_insert_sql("%s").encode()
+_LOCK_IDENTITY = b"SELECT 1 FROM identities WHERE identity_id = %s FOR UPDATE"
+_COUNT_CREDENTIALS = b"SELECT count(*) FROM credentials WHERE identity_id = %s"
 _MIGRATION_LOCK = 0x6C6F6F6D616C  # "loomal"
 _CREATE_RACE_RETRIES = 5
 
@@ -158,10 +162,11 @@ class PostgresStore:
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
+        max_credentials: int | None = None,
     ) -> T:
         for _ in range(_CREATE_RACE_RETRIES):
             try:
-                return await self._modify_once(identity_id, name, change, audit)
+                return await self._modify_once(identity_id, name, change, audit, max_credentials)
             except _LostCreateRace:
                 continue
         raise ServerError("Could not store the credential under contention; retry.")
@@ -172,6 +177,7 @@ class PostgresStore:
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None,
+        max_credentials: int | None = None,
     ) -> T:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -181,6 +187,13 @@ class PostgresStore:
             )
             found = await cur.fetchone()
             existing = None if found is None else _credential(found)
+            if existing is None and max_credentials is not None:
+                # The identity's row lock serialises its creates (on every server), so the
+                # count below includes every create committed before this one.
+                await conn.execute(_LOCK_IDENTITY, (identity_id,))
+                cur = await conn.execute(_COUNT_CREDENTIALS, (identity_id,))
+                (count,) = await cur.fetchone() or (0,)
+                check_credential_limit(int(count), max_credentials)
             new, result = change(existing)
             if existing is None:
                 cur = await conn.execute(_INSERT_CREDENTIAL, credential_values(new))
@@ -222,13 +235,19 @@ class PostgresStore:
         *,
         identity_id: str | None,
         action: str | None,
-        before: tuple[int, int] | None,
+        before: int | None,
         limit: int,
     ) -> list[tuple[int, AuditEvent]]:
         sql, params = audit_query(
             "%s", identity_id=identity_id, action=action, before=before, limit=limit
         )
         return [(row[0], AuditEvent(*row[1:])) for row in await self._fetchall(sql, params)]
+
+    async def prune_audit_events(self, *, before: int, limit: int) -> int:
+        return await self._execute(audit_prune_sql("%s"), (before, limit))
+
+    async def ping(self) -> None:
+        await self._fetchone("SELECT 1", ())
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         if not last_used:

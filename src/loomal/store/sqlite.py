@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from loomal.core.limits import check_credential_limit
 from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
 from loomal.errors import ConflictError
 from loomal.store import (
@@ -27,6 +28,7 @@ from loomal.store import (
     IDENTITY_COLUMNS,
     api_key_values,
     audit_insert_sql,
+    audit_prune_sql,
     audit_query,
     credential_insert_sql,
     credential_update_sql,
@@ -44,6 +46,7 @@ _BUSY_TIMEOUT_MS = 30_000
 _UPDATE_CREDENTIAL = credential_update_sql("?")
 _INSERT_CREDENTIAL = credential_insert_sql("?")
 _INSERT_AUDIT = audit_insert_sql("?")
+_PRUNE_AUDIT = audit_prune_sql("?")
 
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
@@ -128,6 +131,7 @@ class SqliteStore:
         name: str,
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
+        max_credentials: int | None = None,
     ) -> T:
         def work(conn: sqlite3.Connection) -> T:
             found = conn.execute(
@@ -135,6 +139,11 @@ class SqliteStore:
                 (identity_id, name),
             ).fetchone()
             existing = None if found is None else _credential(found)
+            if existing is None and max_credentials is not None:  # BEGIN IMMEDIATE serialises
+                (count,) = conn.execute(
+                    "SELECT count(*) FROM credentials WHERE identity_id = ?", (identity_id,)
+                ).fetchone()
+                check_credential_limit(int(count), max_credentials)
             new, result = change(existing)
             if existing is None:
                 conn.execute(_INSERT_CREDENTIAL, credential_values(new))
@@ -178,13 +187,22 @@ class SqliteStore:
         *,
         identity_id: str | None,
         action: str | None,
-        before: tuple[int, int] | None,
+        before: int | None,
         limit: int,
     ) -> list[tuple[int, AuditEvent]]:
         sql, params = audit_query(
             "?", identity_id=identity_id, action=action, before=before, limit=limit
         )
         return [(row[0], AuditEvent(*row[1:])) for row in self._reader.execute(sql, params)]
+
+    async def prune_audit_events(self, *, before: int, limit: int) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(_PRUNE_AUDIT, (before, limit)).rowcount
+
+        return await self._write(work)
+
+    async def ping(self) -> None:
+        self._reader.execute("SELECT 1").fetchone()
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         items = [(at, cid, at) for cid, at in last_used.items()]
