@@ -6,6 +6,7 @@ receive the parent's settings through the same variables (:meth:`to_env`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -35,6 +36,11 @@ _ENV = {
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
+    "trusted_proxies": "LOOMAL_TRUSTED_PROXIES",
+    "audit_retention_days": "LOOMAL_AUDIT_RETENTION_DAYS",
+    "metrics": "LOOMAL_METRICS",
+    "log_format": "LOOMAL_LOG_FORMAT",
+    "access_log": "LOOMAL_ACCESS_LOG",
 }
 
 
@@ -57,6 +63,16 @@ class ServerSettings:
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (none: CORS off)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Networks (CIDR) of reverse proxies whose X-Forwarded-For / Forwarded is believed."""
+    audit_retention_days: float = 90.0
+    """Audit events older than this are pruned in the background (0: kept forever)."""
+    metrics: bool = False
+    """Serve Prometheus metrics at /metrics."""
+    log_format: str = "text"
+    """``text`` or ``json`` (one JSON object per line, with the request id)."""
+    access_log: bool = False
+    """One log line per request (never bodies)."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -99,6 +115,11 @@ class ServerSettings:
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
+                trusted_proxies=_networks(values.get("trusted_proxies")),
+                audit_retention_days=float(values.get("audit_retention_days", 90.0)),
+                metrics=_flag(values.get("metrics", False)),
+                log_format=str(values.get("log_format", "text")).lower(),
+                access_log=_flag(values.get("access_log", False)),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -118,6 +139,10 @@ class ServerSettings:
             raise ValidationError("usage flush interval must be between 0 and 60 seconds.")
         if self.auth_cache_seconds < 0:
             raise ValidationError("auth cache seconds must not be negative.")
+        if self.audit_retention_days < 0:
+            raise ValidationError("audit retention days must not be negative (0: keep forever).")
+        if self.log_format not in ("text", "json"):
+            raise ValidationError("log format must be text or json.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValidationError("database URL must start with postgresql://.")
         return self
@@ -141,6 +166,8 @@ class ServerSettings:
             value = getattr(self, field)
             if isinstance(value, tuple):
                 value = ",".join(value) or None
+            elif isinstance(value, bool):
+                value = "1" if value else None
             if value is not None:
                 env[var] = str(value)
         return env
@@ -164,3 +191,34 @@ def check_origin(origin: str) -> str:
             f"CORS origin {origin!r} must look like https://app.example.com[:port], or be *."
         )
     return origin
+
+
+def _flag(value: object) -> bool:
+    """A boolean flag from a flag (bool) or a variable (``1``/``true``/``yes``/``on``)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value")
+
+
+def _networks(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """From ``LOOMAL_TRUSTED_PROXIES`` (comma-separated) or repeated ``--trusted-proxy``;
+    each a CIDR network or a single address, normalised (``10.0.0.0/8``)."""
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    networks = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValidationError(
+                f"trusted proxy {item!r} must be an address or a CIDR network, e.g. 10.0.0.0/8."
+            ) from None
+    return tuple(networks)

@@ -13,7 +13,6 @@ fetch them from it, so one ``loomal admin unseal`` serves every worker.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import sys
@@ -37,6 +36,7 @@ from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
 from loomal.keyfile import is_sealed_key_file
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
+from loomal.server.request_log import configure_logging
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
 
 __all__ = ["serve"]
@@ -85,15 +85,6 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)")
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("loomal").setLevel(logging.INFO)
 
 
 @click.command()
@@ -158,7 +149,41 @@ def _configure_logging() -> None:
     help="A browser origin allowed to call the API, e.g. https://app.example.com "
     "(repeat for more; LOOMAL_CORS_ORIGINS, comma-separated). Default: CORS off.",
 )
-@click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="A reverse proxy's address or CIDR network whose X-Forwarded-For / Forwarded is "
+    "believed (repeat for more; LOOMAL_TRUSTED_PROXIES, comma-separated). Default: none.",
+)
+@click.option(
+    "--audit-retention-days",
+    envvar="LOOMAL_AUDIT_RETENTION_DAYS",
+    type=float,
+    default=90.0,
+    show_default=True,
+    help="Prune audit events older than this, in the background (0 = keep forever).",
+)
+@click.option(
+    "--metrics",
+    is_flag=True,
+    envvar="LOOMAL_METRICS",
+    help="Serve Prometheus metrics at /metrics (no key; bind to a private address).",
+)
+@click.option(
+    "--log-format",
+    envvar="LOOMAL_LOG_FORMAT",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line, with each request's X-Request-Id.",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    envvar="LOOMAL_ACCESS_LOG",
+    help="Log one line per request (never bodies).",
+)
 @store_options
 @reports_errors
 def serve(
@@ -173,12 +198,16 @@ def serve(
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
     cors_origins: tuple[str, ...],
+    trusted_proxies: tuple[str, ...],
+    audit_retention_days: float,
+    metrics: bool,
+    log_format: str,
     access_log: bool,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
     """Start the vault server (SQLite in ./loomal-data unless --database-url is given)."""
-    _configure_logging()
+    configure_logging(log_format, access=access_log)
     settings = server_settings(
         host=host,
         port=port,
@@ -190,6 +219,11 @@ def serve(
         key_rate_limit=key_rate_limit,
         unseal_socket=unseal_socket,
         cors_origins=cors_origins or None,
+        trusted_proxies=trusted_proxies or None,
+        audit_retention_days=audit_retention_days,
+        metrics=metrics,
+        log_format=log_format,
+        access_log=access_log,
         data_dir=data_dir,
         database_url=database_url,
     )
@@ -198,13 +232,13 @@ def serve(
     if not os.environ.get("LOOMAL_MASTER_KEY") and is_sealed_key_file(settings.key_file):
         agent = _start_unseal_agent(settings, unseal_passphrase_file)
     try:
-        _serve(settings, agent, access_log=access_log)
+        _serve(settings, agent)
     finally:
         if agent is not None:
             agent.close()
 
 
-def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: bool) -> None:
+def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
     if agent is None:
         created, key_note = run_async(_prepare(settings))
     else:
@@ -230,6 +264,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: b
     os.environ.update(settings.to_env())  # each worker builds its app from these
     if agent is not None:
         os.environ[TOKEN_ENV] = agent.token  # workers fetch the keys from the agent
+    text_access_log = settings.access_log and settings.log_format == "text"
     server = Granian(
         "loomal.server.app:create_app_from_env",
         factory=True,
@@ -239,9 +274,10 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: b
         workers=settings.workers,
         loop=Loops.uvloop if sys.platform != "win32" else Loops.asyncio,
         websockets=False,
-        log_enabled=access_log,
-        log_access=access_log,
-        log_level=LogLevels.info if access_log else LogLevels.warning,
+        # JSON lines come from the app (loomal.server.request_log), text ones from granian
+        log_enabled=text_access_log,
+        log_access=text_access_log,
+        log_level=LogLevels.info if text_access_log else LogLevels.warning,
         respawn_failed_workers=True,
     )
     server.serve()

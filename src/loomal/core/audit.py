@@ -96,6 +96,11 @@ class AuditLog:
             if not durable:
                 self.note(ok)
 
+    @property
+    def pending(self) -> int:
+        """Events waiting for the next batch write."""
+        return len(self._pending)
+
     def note(self, event: AuditEvent) -> None:
         if len(self._pending) >= self._max_pending:
             self._dropped += 1

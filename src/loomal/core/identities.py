@@ -99,6 +99,11 @@ class IdentityService:
         self._usage[principal.identity_id] = (count + 1, to_micros(self._clock()))
         return replace(principal, client=client) if client else principal
 
+    @property
+    def audit_backlog(self) -> int:
+        """Audit events held in memory: batched events and refusal counts (metrics)."""
+        return self._audit.pending + len(self._refusals)
+
     async def whoami(self, principal: Principal) -> IdentityResponse:
         """The caller's identity as ``GET /v0/whoami`` shows it (any valid key)."""
         row = await self._store.get_identity_by_id(identity_id=principal.identity_id)

@@ -404,6 +404,12 @@ class VaultService:
 
     # -- helpers ---------------------------------------------------------------
 
+    @property
+    def sealed(self) -> bool:
+        """Whether the master keys are sealed now (health and metrics; no reload:
+        the maintenance tick adopts an unseal within a second)."""
+        return self._keyring.sealed
+
     def _require_unsealed(self) -> None:
         """Every vault use case refuses while the master keys are sealed, even
         those that need no key (list, delete): a sealed vault serves nothing."""

@@ -28,10 +28,12 @@ from litestar.types import Message, Receive, Scope, Send
 
 from loomal import __version__
 from loomal.config import ServerSettings
+from loomal.core.audit import run_audit_retention
 from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
 from loomal.server.hot_reads import HotReads
+from loomal.server.request_log import configure_logging
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
 
@@ -107,6 +109,9 @@ def create_app(
             asyncio.create_task(opened.service.run_maintenance(interval)),
             asyncio.create_task(opened.identities.run_usage_flush(interval)),
         ]
+        if opened.settings.audit_retention_days > 0:
+            retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
+            flushers.append(asyncio.create_task(retention))
         try:
             async with mcp_mount.running():
                 yield
@@ -134,9 +139,17 @@ def create_app(
         debug=False,
     )
     configured = settings or (vault.settings if vault is not None else ServerSettings.load())
-    return HotReads(app, cors_origins=configured.cors_origins)
+    return HotReads(
+        app,
+        cors_origins=configured.cors_origins,
+        trusted_proxies=configured.trusted_proxies,
+        metrics=configured.metrics,
+        log_access=configured.access_log and configured.log_format == "json",
+    )
 
 
 def create_app_from_env() -> HotReads:
     """Factory for worker processes: settings come from ``LOOMAL_*`` variables."""
-    return create_app(settings=ServerSettings.load())
+    settings = ServerSettings.load()
+    configure_logging(settings.log_format, access=settings.access_log)
+    return create_app(settings=settings)

@@ -24,7 +24,11 @@ from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from loomal.runtime import Vault
+from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
+from loomal.server.health import HEALTH_PATH, Health
+from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
+from loomal.server.request_log import RequestObserver
 from loomal.server.responses import send_error, send_json
 
 __all__ = ["HotReads"]
@@ -35,20 +39,36 @@ _encode = msgspec.json.Encoder().encode
 
 
 class HotReads:
-    """ASGI app: the hot GET routes, else the wrapped Litestar app."""
+    """ASGI app: the edge (client address, request id, metrics), health, metrics
+    and the hot GET routes, else the wrapped Litestar app."""
 
-    def __init__(self, app: Litestar, *, cors_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: Litestar,
+        *,
+        cors_origins: tuple[str, ...] = (),
+        trusted_proxies: tuple[str, ...] = (),
+        metrics: bool = False,
+        log_access: bool = False,
+    ) -> None:
         self.app = app
         self._cors = Cors(self._dispatch, cors_origins) if cors_origins else None
+        self._proxies = ClientAddresses(trusted_proxies)
+        self._metrics = Metrics() if metrics else None
+        self._observer = RequestObserver(metrics=self._metrics, log_access=log_access)
+        self._health = Health()
 
     def __getattr__(self, name: str) -> Any:  # tests and tools reach app.state, openapi_schema
         return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._cors is None:
-            await self._dispatch(scope, receive, send)
-        else:
-            await self._cors(scope, receive, send)
+        inner = self._dispatch if self._cors is None else self._cors
+        if scope["type"] != ScopeType.HTTP:
+            await inner(scope, receive, send)
+            return
+        if self._proxies:
+            self._proxies.apply(scope)
+        await self._observer(inner, scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
@@ -61,6 +81,12 @@ class HotReads:
                 if name and "/" not in name:
                     await self._serve(vault, scope, send, name, totp=totp)
                     return
+            elif path == HEALTH_PATH:
+                await send_json(send, *await self._health.answer(vault))
+                return
+            elif path == METRICS_PATH and self._metrics is not None:
+                await send_metrics(send, await self._metrics.render(vault))
+                return
         await self.app(scope, receive, send)
 
     async def _serve(
@@ -71,9 +97,8 @@ class HotReads:
             if key == b"authorization":
                 authorization = value.decode("latin-1")
                 break
-        client = scope.get("client") or ("", 0)
         try:
-            who = await vault.identities.authenticate(authorization, client=client[0])
+            who = await vault.identities.authenticate(authorization, client=client_address(scope))
             result: Any = (
                 await vault.service.totp(who, name)
                 if totp

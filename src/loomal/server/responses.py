@@ -33,6 +33,7 @@ from loomal.errors import (
 
 __all__ = [
     "SECURITY_HEADERS",
+    "STORE_ERRORS",
     "error_body",
     "error_headers",
     "send_error",
@@ -48,6 +49,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 _encode = msgspec.json.Encoder().encode
+STORE_ERRORS = [0]
+"""Requests that failed on a database exception (the metrics read it)."""
 
 Send = Callable[[Any], Awaitable[None]]
 """Any ASGI ``send`` (Litestar's and Starlette's type it differently)."""
@@ -77,6 +80,8 @@ def to_loomal_error(exc: Exception) -> LoomalError:
         return BadRequestError("The request body is nested too deeply.", reason="malformed_json")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
+    if type(exc).__module__.startswith(("psycopg", "sqlite3")):
+        STORE_ERRORS[0] += 1
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     log.error("unexpected %s at %s", type(exc).__name__, where)

@@ -28,6 +28,7 @@ from loomal.core.models import (
 )
 from loomal.errors import BadRequestError
 from loomal.runtime import Vault
+from loomal.server.client_address import client_address
 
 __all__ = ["ROUTES"]
 
@@ -81,7 +82,7 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     whatever it sent, and its body is never parsed."""
     vault: Vault = request.app.state.vault
     request.state.principal = await vault.identities.authenticate(
-        request.headers.get("authorization"), client=request.client.host if request.client else ""
+        request.headers.get("authorization"), client=client_address(request.scope)
     )
 
 

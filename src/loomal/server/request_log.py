@@ -1,0 +1,138 @@
+"""Per-request observation at the edge: the request id, metrics and access log.
+
+Every response carries ``X-Request-Id``: the caller's own if well formed (1-64
+of ``A-Z a-z 0-9 . _ : -``, so it can be logged and echoed safely), else a new
+random 64-bit hex id. While the request runs the id sits in a context
+variable, so every log line it causes carries it (``--log-format json``).
+
+With ``--log-format json`` every line of the ``loomal`` loggers is one JSON
+object (``time``, ``level``, ``logger``, ``message``, ``requestId``), and
+``--access-log`` writes one line per request from here (method, route
+template, status, duration, client, request id; never a path's credential
+name, a header value or a body) instead of the server's own access log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar.types import Message, Receive, Scope, Send
+
+from loomal.server.client_address import client_address
+from loomal.server.metrics import Metrics, route_template
+
+__all__ = ["REQUEST_ID", "JsonFormatter", "RequestObserver", "configure_logging"]
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("loomal_request_id", default=None)
+_WELL_FORMED = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
+access_log = logging.getLogger("loomal.access")
+
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _request_id(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            if _WELL_FORMED.fullmatch(value):
+                return bytes(value)
+            break
+    return os.urandom(8).hex().encode()
+
+
+class RequestObserver:
+    """Wraps one HTTP request: sets its id, adds the header, counts and logs it."""
+
+    def __init__(self, *, metrics: Metrics | None = None, log_access: bool = False) -> None:
+        self._metrics = metrics
+        self._log_access = log_access
+
+    async def __call__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = _request_id(scope)
+        header = (b"x-request-id", rid)
+        status = 500  # if the app fails before answering, the server answers 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        token = REQUEST_ID.set(rid.decode())
+        timed = self._metrics is not None or self._log_access
+        started = time.perf_counter() if timed else 0.0
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            if timed:
+                self._record(scope, status, time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def _record(self, scope: Any, status: int, seconds: float) -> None:
+        route = route_template(scope["path"])
+        if self._metrics is not None:
+            self._metrics.observe(scope["method"], route, status, seconds)
+        if self._log_access:
+            access_log.info(
+                "%s %s %d",
+                scope["method"],
+                route,
+                status,
+                extra={
+                    "access": {
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "durationMs": round(seconds * 1000, 3),
+                        "client": client_address(scope),
+                    }
+                },
+            )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; an exception is named by type only (its text could
+    hold a value)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = REQUEST_ID.get()
+        if request_id is not None:
+            entry["requestId"] = request_id
+        access = getattr(record, "access", None)
+        if isinstance(access, dict):
+            entry.update(access)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(log_format: str, *, access: bool = False) -> None:
+    """Log to stderr, as text or JSON lines: ``loomal`` loggers from INFO, others'
+    from WARNING (idempotent: the parent and each worker call it once)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()  # other libraries' warnings in the same format
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("loomal").setLevel(logging.INFO)
+    access_log.setLevel(logging.INFO if access else logging.WARNING)
