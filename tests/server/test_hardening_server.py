@@ -1,0 +1,88 @@
+"""Issue 15 against a real ``loomal serve``: the client address behind trusted
+proxies, on the REST API, the hot path and /mcp, and in the audit log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import auth, loomal, start_server
+
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
+BAD = auth("loid-" + "g" * 43)
+MCP_PING = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+def _xff(address: str) -> dict[str, str]:
+    return {"x-forwarded-for": address}
+
+
+def test_trusted_proxy_headers_name_the_client_everywhere(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    server = start_server(
+        "--data-dir", data, "--trusted-proxy", "127.0.0.0/8", "--auth-failure-limit", "3",
+        cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        url, good = server.base_url, auth(server.api_key or "")
+        for _ in range(3):
+            assert (
+                httpx.get(url + "/v0/vault", headers={**BAD, **_xff("198.51.100.1")}).status_code
+                == 401
+            )
+        # the client behind the proxy is throttled: REST, hot path and /mcp alike
+        assert httpx.get(url + "/v0/vault", headers=_xff("198.51.100.1")).status_code == 429
+        assert httpx.get(url + "/v0/vault/x", headers=_xff("198.51.100.1")).status_code == 429
+        mcp = httpx.post(
+            url + "/mcp", json=MCP_PING, headers={**MCP_ACCEPT, **_xff("198.51.100.1")}
+        )
+        assert mcp.status_code == 429
+        # another client behind the same proxy is not, nor a valid key from the first
+        assert (
+            httpx.get(url + "/v0/vault", headers={**BAD, **_xff("198.51.100.2")}).status_code == 401
+        )
+        assert (
+            httpx.get(url + "/v0/vault", headers={**good, **_xff("198.51.100.1")}).status_code
+            == 200
+        )
+        mcp = httpx.post(
+            url + "/mcp", json=MCP_PING, headers={**good, **MCP_ACCEPT, **_xff("198.51.100.1")}
+        )
+        assert mcp.status_code == 200, mcp.text
+        # a forged left part does not move the client
+        forged = {**BAD, **_xff("203.0.113.9, 198.51.100.1")}
+        assert httpx.get(url + "/v0/vault", headers=forged).status_code == 429
+    finally:
+        server.stop()
+    shown = loomal(
+        "admin", "audit", "--json", "--action", "authenticate", "--data-dir", data, cwd=tmp_path
+    )
+    assert shown.returncode == 0, shown.stderr
+    counts = {(e["client"], e["outcome"]): e["count"] for e in json.loads(shown.stdout)}
+    assert counts == {
+        ("198.51.100.1", "unauthenticated"): 3,
+        ("198.51.100.1", "rate_limited"): 4,
+        ("198.51.100.2", "unauthenticated"): 1,
+    }
+
+
+def test_forwarding_headers_are_ignored_without_trusted_proxies(tmp_path: Path) -> None:
+    server = start_server(
+        "--data-dir", str(tmp_path / "data"), "--auth-failure-limit", "3", cwd=tmp_path
+    )
+    try:
+        statuses = [
+            httpx.get(
+                server.base_url + "/v0/vault", headers={**BAD, **_xff(f"198.51.100.{i}")}
+            ).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]  # every guess counted against 127.0.0.1
+        assert httpx.get(server.base_url + "/v0/health").json()["status"] == "serving"
+    finally:
+        server.stop()
