@@ -111,8 +111,7 @@ async function waitForKey(child: ChildProcess, output: () => string): Promise<st
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  // The output holds no key here (that is why we are failing), so it can be shown.
-  throw new Error(`loomal serve printed no API key; its output:\n${output()}`);
+  throw new Error(`loomal serve printed no API key; its output:\n${masked(output())}`);
 }
 
 async function waitForHealth(baseUrl: string, child: ChildProcess, output: () => string): Promise<void> {
@@ -120,14 +119,21 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, output: () =>
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     try {
+      // Any HTTP answer means it listens (a vault without /v0/health answers 404 there).
       const response = await fetch(`${baseUrl}/v0/health`, { signal: AbortSignal.timeout(2000) });
-      if (response.status === 200) return;
+      await response.arrayBuffer();
+      return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`loomal serve did not become healthy; its output:\n${output().replace(KEY_LINE, "export LOOMAL_API_KEY=***")}`);
+  throw new Error(`loomal serve did not answer HTTP; its output:\n${masked(output())}`);
+}
+
+/** The output with every API key masked. */
+function masked(text: string): string {
+  return text.replace(/loid-[A-Za-z0-9_-]+/g, "loid-***");
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
