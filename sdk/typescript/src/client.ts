@@ -82,8 +82,7 @@ export class Loomal {
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) {
       throw new RangeError("Loomal: maxRetries must be a whole number, 0 or more.");
     }
-    const fetchFn = options.fetch ?? (globalThis.fetch as FetchLike | undefined);
-    if (typeof fetchFn !== "function") {
+    if (options.fetch === undefined && typeof globalThis.fetch !== "function") {
       throw new TypeError("Loomal: no global fetch here (Node 18+ has one); pass options.fetch.");
     }
     const transport = new Transport({
@@ -91,7 +90,8 @@ export class Loomal {
       baseUrl: this.baseUrl,
       timeoutMs: this.timeoutMs,
       maxRetries: this.maxRetries,
-      // Called unbound: some platforms' fetch throws when `this` is not globalThis.
+      // Looked up at each call and called on globalThis: some platforms' fetch
+      // throws when called as a method of another object.
       fetch: options.fetch ?? ((url, init) => globalThis.fetch(url, init)),
     });
     this.vault = new Vault(transport);
