@@ -143,6 +143,24 @@ describe("retries of calls that are safe to repeat", () => {
   });
 });
 
+test("the SDK logs nothing, not even while retrying and failing", async () => {
+  const server = await serve([{ drop: true }, SEALED, { status: 500, body: errorBody(500, "integrity_error", "x") }]);
+  const methods = ["log", "info", "warn", "error", "debug", "trace"] as const;
+  const saved = methods.map((m) => console[m]);
+  const written: string[] = [];
+  for (const m of methods) console[m] = (...args: unknown[]) => void written.push(args.map(String).join(" "));
+  const stderrWrite = process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof stderrWrite;
+  try {
+    await assert.rejects(client(server).vault.get("stripe"), IntegrityError);
+  } finally {
+    methods.forEach((m, i) => (console[m] = saved[i]!));
+    process.stderr.write = stderrWrite;
+  }
+  assert.equal(server.requests.length, 3);
+  assert.deepEqual(written, []);
+});
+
 describe("calls and answers that are never retried", () => {
   test("totpUseBackup is not retried on 503", async () => {
     const server = await serve([SEALED, { status: 200, body: { code: "abcd-1234", remaining: 1 } }]);
