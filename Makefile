@@ -1,11 +1,12 @@
 # Quick start:  make serve   (install, then start the vault on 127.0.0.1:8470)
 #               make test    (install with dev tools, then lint, type-check and run every test,
 #                             the TypeScript SDK's included: make test-ts)
+# Inner loop:   make test-fast (lint, types, and the tests that start no process: under a minute)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-ts lint bench clean
+.PHONY: serve test test-fast test-ts lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loomal Vault needs Python 3.11 or newer (set PYTHON=python3.12, ...)")'
@@ -30,6 +31,9 @@ lint: $(VENV)/.installed-dev
 
 test: lint test-ts
 	$(BIN)/pytest
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow" -q
 
 # The TypeScript SDK (sdk/typescript): build, type-level tests, and its tests against a
 # real `loomal serve` from this venv. Without Node.js it is skipped, saying so, except
