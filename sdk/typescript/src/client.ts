@@ -1,12 +1,12 @@
 /**
  * `new Loomal({ apiKey, baseUrl })`: configuration, read once and checked in
  * the constructor, so a missing key fails at construction, not at the first
- * call. Under Node the key and URL default to `LOOMAL_API_KEY` and
+ * call (MissingApiKeyError). Under Node the key and URL default to `LOOMAL_API_KEY` and
  * `LOOMAL_API_URL` (alias `LOOMAL_BASE_URL`); elsewhere (browsers, edge
  * runtimes) they must be passed.
  */
 
-import { AuthenticationError } from "./errors.js";
+import { MissingApiKeyError } from "./errors.js";
 import { Transport, type FetchLike } from "./http.js";
 import { IdentityResource } from "./identity.js";
 import { Vault } from "./vault.js";
@@ -65,7 +65,7 @@ export class Loomal {
   constructor(options: LoomalOptions = {}) {
     const apiKey = options.apiKey || readEnv("LOOMAL_API_KEY");
     if (!apiKey) {
-      throw new AuthenticationError({
+      throw new MissingApiKeyError({
         status: 0,
         code: "missing_api_key",
         message: "No API key: pass new Loomal({ apiKey }) or set LOOMAL_API_KEY.",

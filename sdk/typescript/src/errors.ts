@@ -6,7 +6,8 @@
  *
  *     LoomalError                 .status, .code, .message, .reason
  *     ├── BadRequestError         400 bad_request (e.g. reason no_backup_codes)
- *     ├── AuthenticationError     401 (also: no API key at construction, code missing_api_key)
+ *     ├── AuthenticationError     401 unauthenticated
+ *     │   └── MissingApiKeyError  no API key at construction (code missing_api_key, status 0)
  *     ├── PermissionDeniedError   403 the key lacks the scope
  *     ├── NotFoundError           404 not_found
  *     ├── ConflictError           409
@@ -15,9 +16,11 @@
  *     ├── ValidationError         422 (the message names the field)
  *     ├── RateLimitError          429, .retryAfter in seconds
  *     ├── ServerError             5xx
- *     │   ├── SealedError         503 sealed (the server awaits `loomal admin unseal`)
  *     │   └── IntegrityError      500 integrity_error (a stored ciphertext failed its check)
+ *     ├── SealedError             503 sealed (the server awaits `loomal admin unseal`)
  *     └── ConnectionError         network failure or timeout (status 0)
+ *
+ * The tree is the Python SDK's (`loomal.errors`), class for class.
  *
  * Messages are the server's own (which never hold a secret) or written here;
  * no error carries a request body, a header or the API key.
@@ -48,6 +51,8 @@ export class LoomalError extends Error {
 
 export class BadRequestError extends LoomalError {}
 export class AuthenticationError extends LoomalError {}
+/** No API key was given and `LOOMAL_API_KEY` is unset: thrown by `new Loomal()`. */
+export class MissingApiKeyError extends AuthenticationError {}
 export class PermissionDeniedError extends LoomalError {}
 export class NotFoundError extends LoomalError {}
 export class ConflictError extends LoomalError {}
@@ -64,7 +69,7 @@ export class RateLimitError extends LoomalError {
   }
 }
 export class ServerError extends LoomalError {}
-export class SealedError extends ServerError {}
+export class SealedError extends LoomalError {}
 export class IntegrityError extends ServerError {}
 export class ConnectionError extends LoomalError {}
 
@@ -75,6 +80,7 @@ const NAMES: ReadonlyArray<readonly [Function, string]> = [
   [LoomalError, "LoomalError"],
   [BadRequestError, "BadRequestError"],
   [AuthenticationError, "AuthenticationError"],
+  [MissingApiKeyError, "MissingApiKeyError"],
   [PermissionDeniedError, "PermissionDeniedError"],
   [NotFoundError, "NotFoundError"],
   [ConflictError, "ConflictError"],

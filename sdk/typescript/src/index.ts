@@ -23,6 +23,7 @@ export {
   IntegrityError,
   LoomalError,
   type LoomalErrorInit,
+  MissingApiKeyError,
   NotFoundError,
   PayloadTooLargeError,
   PermissionDeniedError,

@@ -14,6 +14,7 @@ import {
   DEFAULT_BASE_URL,
   Loomal,
   LoomalError,
+  MissingApiKeyError,
   type FetchInit,
 } from "@loomal/sdk";
 
@@ -41,6 +42,7 @@ describe("configuration", () => {
     assert.throws(
       () => new Loomal(),
       (error: unknown) =>
+        error instanceof MissingApiKeyError &&
         error instanceof AuthenticationError &&
         error instanceof LoomalError &&
         error.code === "missing_api_key" &&
@@ -148,6 +150,7 @@ describe("the package", () => {
       "IntegrityError",
       "Loomal",
       "LoomalError",
+      "MissingApiKeyError",
       "NotFoundError",
       "PayloadTooLargeError",
       "PermissionDeniedError",
@@ -160,9 +163,12 @@ describe("the package", () => {
   });
 
   test("errors carry their class name and a status-based hierarchy", () => {
-    const error = new sdk.SealedError({ status: 503, code: "sealed", message: "sealed" });
-    assert.equal(error.name, "SealedError");
-    assert.match(error.stack ?? "", /^SealedError: sealed/);
+    const error = new sdk.IntegrityError({ status: 500, code: "integrity_error", message: "tampered" });
+    assert.equal(error.name, "IntegrityError");
+    assert.match(error.stack ?? "", /^IntegrityError: tampered/);
     assert.ok(error instanceof sdk.ServerError && error instanceof sdk.LoomalError && error instanceof Error);
+    // As in the Python SDK: sealed is its own branch, not a ServerError.
+    const sealed = new sdk.SealedError({ status: 503, code: "sealed", message: "sealed" });
+    assert.ok(sealed instanceof sdk.LoomalError && !(sealed instanceof sdk.ServerError));
   });
 });
