@@ -229,6 +229,8 @@ export interface CredentialSummary {
   lastUsedAt: string | null;
   lastRotatedAt: string | null;
   updatedAt?: string;
+  /** Whether `expiresAt` has passed (this server adds it; the hosted API may not). */
+  expired?: boolean;
 }
 
 /**

@@ -113,6 +113,7 @@ describe("error answers of a real vault", skip ? { skip } : {}, () => {
     await assert.rejects(loomal.vault.totp("old-token"), ExpiredError);
     const summary = (await loomal.vault.list()).credentials.find((c) => c.name === "old-token");
     assert.equal(summary?.expiresAt?.slice(0, 10), "2020-01-01");
+    assert.equal(summary?.expired, true);
   });
 
   test("422: an unknown type, named in the message", async () => {
