@@ -6,7 +6,7 @@
  * runtimes) they must be passed.
  */
 
-import { MissingApiKeyError } from "./errors.js";
+import { AuthenticationError, MissingApiKeyError } from "./errors.js";
 import { Transport, type FetchLike } from "./http.js";
 import { IdentityResource } from "./identity.js";
 import { Vault } from "./vault.js";
@@ -63,12 +63,21 @@ export class Loomal {
   readonly maxRetries: number;
 
   constructor(options: LoomalOptions = {}) {
-    const apiKey = options.apiKey || readEnv("LOOMAL_API_KEY");
+    // Trimmed: a key read from a file often ends in a newline, which fetch would
+    // refuse as a header value with an error that reads like a network failure.
+    const apiKey = (options.apiKey || readEnv("LOOMAL_API_KEY"))?.trim();
     if (!apiKey) {
       throw new MissingApiKeyError({
         status: 0,
         code: "missing_api_key",
         message: "No API key: pass new Loomal({ apiKey }) or set LOOMAL_API_KEY.",
+      });
+    }
+    if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+      throw new AuthenticationError({
+        status: 0,
+        code: "invalid_api_key",
+        message: "The API key holds characters an HTTP header cannot carry (it should be loid-...).",
       });
     }
     this.baseUrl = checkBaseUrl(

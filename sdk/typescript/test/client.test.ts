@@ -51,6 +51,27 @@ describe("configuration", () => {
     assert.throws(() => new Loomal({ apiKey: "" }), AuthenticationError);
   });
 
+  test("a key is trimmed; one a header cannot carry is refused without echoing it", async () => {
+    let sent = "";
+    const loomal = new Loomal({
+      apiKey: `  ${KEY}\n`,
+      fetch: async (_url: string, init: FetchInit) => {
+        sent = init.headers["Authorization"] ?? "";
+        return new Response(null, { status: 204 });
+      },
+    });
+    await loomal.vault.delete("x");
+    assert.equal(sent, `Bearer ${KEY}`);
+    const bad = "loid-\u00e9t\u00e9-secret";
+    assert.throws(
+      () => new Loomal({ apiKey: bad }),
+      (error: unknown) =>
+        error instanceof AuthenticationError &&
+        error.code === "invalid_api_key" &&
+        !String(error).includes(bad),
+    );
+  });
+
   test("the key comes from LOOMAL_API_KEY, the URL defaults to the local vault", () => {
     process.env["LOOMAL_API_KEY"] = KEY;
     const loomal = new Loomal();
