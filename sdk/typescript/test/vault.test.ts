@@ -191,6 +191,19 @@ describe("the SDK against a real vault", skip ? { skip } : {}, () => {
     assert.deepEqual(credential.data.usedBackupCodes, ["abcd-1234", "efgh-5678"]);
   });
 
+  test("concurrent totpUseBackup calls get distinct codes, none lost", async () => {
+    const codes = Array.from({ length: 8 }, (_, i) => `code-${i}`);
+    await loomal.vault.store("many-codes", { type: "TOTP", data: { secret: SEED, backupCodes: codes } });
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => loomal.vault.totpUseBackup("many-codes")),
+    );
+    const handedOut = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.code] : []));
+    const refused = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+    assert.deepEqual([...handedOut].sort(), codes);
+    assert.equal(refused.length, 2);
+    assert.ok(refused.every((e) => e instanceof BadRequestError && e.reason === "no_backup_codes"));
+  });
+
   test("whoami answers the key's identity", async () => {
     const me = await loomal.identity.whoami();
     assert.match(me.identityId, /^id_/);
