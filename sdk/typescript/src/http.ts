@@ -205,7 +205,7 @@ function backoffMs(attempt: number): number {
 }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds; undefined when absent or unreadable. */
-export function parseRetryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
+function parseRetryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
   if (header === null) return undefined;
   const value = header.trim();
   if (/^\d+$/.test(value)) return Number(value) * 1000;
