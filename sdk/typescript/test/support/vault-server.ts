@@ -6,7 +6,7 @@
  */
 
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -73,6 +73,15 @@ export async function startVault(): Promise<RunningVault> {
     ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
+  // If the test process dies before stop() (an uncaught error), the server must not outlive
+  // it. SIGTERM, not SIGKILL: the server then stops its worker processes too. (Ctrl+C reaches
+  // it directly: it stays in the terminal's process group.)
+  const killOnExit = (): void => {
+    child.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.removeListener("exit", killOnExit));
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
