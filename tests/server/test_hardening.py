@@ -283,3 +283,30 @@ def test_no_secret_in_refusal_rows(throttled: Api) -> None:
     throttled.call(throttled.vault.service.flush)
     throttled.call(throttled.vault.identities.flush_refusals, force=True)
     assert "Zq8v" not in repr(_audit_rows(throttled))
+
+
+def test_refusal_counts_are_written_when_their_window_ends(api: Api) -> None:
+    from loomal.core.identities import IdentityService
+
+    now = [1_900_000_000.0]
+    identities = IdentityService(api.vault.store, clock=lambda: now[0], refusal_window=60)
+
+    async def refuse(times: int, client: str) -> None:
+        for _ in range(times):
+            with pytest.raises(Exception, match="Invalid API key"):
+                await identities.authenticate("Bearer " + BAD_KEY, client=client)
+
+    api.call(refuse, 3, "192.0.2.1")
+    now[0] += 30
+    api.call(refuse, 2, "192.0.2.1")
+    assert api.call(identities.flush_refusals) == 0  # the window is still open
+    assert [r for r in _audit_rows(api) if r[0] == "authenticate"] == []
+    now[0] += 31
+    assert api.call(identities.flush_refusals) == 1
+    api.call(refuse, 1, "192.0.2.1")  # a new window
+    assert api.call(identities.flush_refusals, force=True) == 1
+    rows = [r for r in _audit_rows(api) if r[0] == "authenticate"]
+    assert rows == [
+        ("authenticate", "unauthenticated", "192.0.2.1", 1),
+        ("authenticate", "unauthenticated", "192.0.2.1", 5),
+    ]
