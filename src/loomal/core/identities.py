@@ -181,23 +181,28 @@ class IdentityService:
         due = [k for k, (at, _) in self._refusals.items() if force or at <= cutoff]
         if not due:
             return 0
-        events = [
+        taken = {key: self._refusals.pop(key) for key in due}  # refusals during the write
+        events = [  # start new windows, never lost counts
             AuditEvent(
-                at=self._refusals[key][0],
+                at=at,
                 identity_id=None,
                 actor_identity_id=None,
                 key_prefix=None,
                 action="authenticate",
                 credential_name=None,
-                outcome=key[1],
-                client=key[0],
-                count=self._refusals[key][1],
+                outcome=outcome,
+                client=client,
+                count=count,
             )
-            for key in due
+            for (client, outcome), (at, count) in taken.items()
         ]
-        await self._store.append_audit_events(events=events)
-        for key in due:
-            del self._refusals[key]
+        try:
+            await self._store.append_audit_events(events=events)
+        except Exception:
+            for key, (at, count) in taken.items():  # the next flush retries them
+                held = self._refusals.setdefault(key, [at, 0])
+                held[0], held[1] = min(held[0], at), held[1] + count
+            raise
         return len(events)
 
     async def _principal_for(self, authorization: str | None) -> Principal:
