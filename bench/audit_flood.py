@@ -84,13 +84,16 @@ def main() -> None:
 
             async def write_all() -> None:
                 await vault.service.flush()
-                await vault.identities.flush_refusals(force=True)
+                if hasattr(vault.identities, "flush_refusals"):  # not before issue 15
+                    await vault.identities.flush_refusals(force=True)
 
             client.blocking_portal.call(write_all)
             after = db_bytes(db)
             with sqlite3.connect(db) as conn:
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(audit_events)")}
+                counted = "occurrences" if "occurrences" in columns else "1"  # before issue 15
                 rows, represented = conn.execute(
-                    "SELECT count(*), coalesce(sum(occurrences), 0) FROM audit_events"
+                    f"SELECT count(*), coalesce(sum({counted}), 0) FROM audit_events"
                 ).fetchone()
     print(
         f"{args.requests} unauthenticated requests from {args.addresses} address(es) in "

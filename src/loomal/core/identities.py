@@ -45,7 +45,7 @@ __all__ = ["IdentityService"]
 log = logging.getLogger("loomal.auth")
 
 _CACHE_LIMIT = 10_000
-_MAX_REFUSAL_KEYS = 10_000
+_MAX_REFUSAL_KEYS = 1_000
 """Addresses whose refusals are counted apart; beyond, they share one row (client null)."""
 
 

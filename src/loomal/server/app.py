@@ -145,6 +145,7 @@ def create_app(
         trusted_proxies=configured.trusted_proxies,
         metrics=configured.metrics,
         log_access=configured.access_log and configured.log_format == "json",
+        tag_logs=configured.log_format == "json",
     )
 
 

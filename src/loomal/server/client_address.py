@@ -27,6 +27,9 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _MAX_HOPS = 32
 """Longest forwarding chain read (a longer header is truncated from the left)."""
+_MAX_VERDICTS = 10_000
+_LONGEST_HOP = 64
+"""``[`` + the longest IPv6 text (45) + ``]:65535``, rounded up."""
 
 
 def client_address(scope: Any) -> str:
@@ -44,6 +47,9 @@ class ClientAddresses:
         self._networks: tuple[_Network, ...] = tuple(
             ipaddress.ip_network(n, strict=False) for n in trusted
         )
+        self._verdicts: dict[str, tuple[str | None, bool]] = {}
+        """hop as written -> (normalised address or None, trusted?): parsing an
+        address costs microseconds, and the same few hops recur on every request."""
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -52,7 +58,7 @@ class ClientAddresses:
         """Replace ``scope["client"]`` by the resolved client (port 0 when it came
         from a header)."""
         peer = scope.get("client")
-        if not peer or not self._is_trusted(_parse(str(peer[0]))):
+        if not peer:
             return
         resolved = self.resolve(str(peer[0]), scope.get("headers") or ())
         if resolved != peer[0]:
@@ -63,21 +69,31 @@ class ClientAddresses:
         networks; if every hop is trusted, the left-most. A hop that is not an
         address (``unknown``, an obfuscated name, garbage) ends the walk: the
         trusted hop to its right is taken as the client."""
-        current = _parse(peer)
-        if current is None or not self._is_trusted(current):
+        current, trusted = self._verdict(peer)
+        if current is None or not trusted:
             return peer
         for hop in reversed(_forwarded_chain(headers)):
-            address = _parse(hop)
+            address, trusted = self._verdict(hop)
             if address is None:
-                return str(current)
+                return current
             current = address
-            if not self._is_trusted(address):
+            if not trusted:
                 break
-        return str(current)
+        return current
 
-    def _is_trusted(self, address: _Address | None) -> bool:
-        if address is None:
-            return False
+    def _verdict(self, hop: str) -> tuple[str | None, bool]:
+        if len(hop) > _LONGEST_HOP:  # no address is this long; never cached
+            return None, False
+        verdict = self._verdicts.get(hop)
+        if verdict is None:
+            address = _parse(hop)
+            verdict = (None, False) if address is None else (str(address), self._contains(address))
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            self._verdicts[hop] = verdict
+        return verdict
+
+    def _contains(self, address: _Address) -> bool:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
         return any(address in network for network in self._networks)

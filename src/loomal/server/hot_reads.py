@@ -50,12 +50,15 @@ class HotReads:
         trusted_proxies: tuple[str, ...] = (),
         metrics: bool = False,
         log_access: bool = False,
+        tag_logs: bool = False,
     ) -> None:
         self.app = app
         self._cors = Cors(self._dispatch, cors_origins) if cors_origins else None
         self._proxies = ClientAddresses(trusted_proxies)
         self._metrics = Metrics() if metrics else None
-        self._observer = RequestObserver(metrics=self._metrics, log_access=log_access)
+        self._observer = RequestObserver(
+            metrics=self._metrics, log_access=log_access, tag_logs=tag_logs
+        )
         self._health = Health()
 
     def __getattr__(self, name: str) -> Any:  # tests and tools reach app.state, openapi_schema

@@ -2,8 +2,9 @@
 
 Every response carries ``X-Request-Id``: the caller's own if well formed (1-64
 of ``A-Z a-z 0-9 . _ : -``, so it can be logged and echoed safely), else a new
-random 64-bit hex id. While the request runs the id sits in a context
-variable, so every log line it causes carries it (``--log-format json``).
+16-hex-digit id (a per-process random prefix and a sequence number). With
+``--log-format json`` the id sits in a context variable while the request
+runs, so every log line it causes carries it.
 
 With ``--log-format json`` every line of the ``loomal`` loggers is one JSON
 object (``time``, ``level``, ``logger``, ``message``, ``requestId``), and
@@ -14,6 +15,7 @@ name, a header value or a body) instead of the server's own access log.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -39,21 +41,32 @@ access_log = logging.getLogger("loomal.access")
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_PROCESS_PREFIX = os.urandom(4).hex().encode()
+_sequence = itertools.count()
+
+
 def _request_id(scope: Scope) -> bytes:
+    """The caller's id if well formed, else this process's random prefix and a
+    sequence number (unique, cheaper than reading the OS's random source per
+    request; a request id is a label, not a secret)."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             if _WELL_FORMED.fullmatch(value):
                 return bytes(value)
             break
-    return os.urandom(8).hex().encode()
+    return b"%s%08x" % (_PROCESS_PREFIX, next(_sequence) & 0xFFFFFFFF)
 
 
 class RequestObserver:
     """Wraps one HTTP request: sets its id, adds the header, counts and logs it."""
 
-    def __init__(self, *, metrics: Metrics | None = None, log_access: bool = False) -> None:
+    def __init__(
+        self, *, metrics: Metrics | None = None, log_access: bool = False, tag_logs: bool = False
+    ) -> None:
         self._metrics = metrics
         self._log_access = log_access
+        self._tag_logs = tag_logs or log_access
+        """Whether log lines get the request id (JSON logs): a context variable per request."""
 
     async def __call__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
         rid = _request_id(scope)
@@ -67,7 +80,7 @@ class RequestObserver:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        token = REQUEST_ID.set(rid.decode())
+        token = REQUEST_ID.set(rid.decode()) if self._tag_logs else None
         timed = self._metrics is not None or self._log_access
         started = time.perf_counter() if timed else 0.0
         try:
@@ -75,7 +88,8 @@ class RequestObserver:
         finally:
             if timed:
                 self._record(scope, status, time.perf_counter() - started)
-            REQUEST_ID.reset(token)
+            if token is not None:
+                REQUEST_ID.reset(token)
 
     def _record(self, scope: Any, status: int, seconds: float) -> None:
         route = route_template(scope["path"])
