@@ -225,6 +225,10 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: b
         )
         click.echo(f"    {created.api_key}\n")
         click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
+    click.echo(
+        f"Console:    http://{settings.host}:{settings.port}/ (sign in with an API key, or "
+        "run `loomal identity login-link NAME` for a one-time link)"
+    )
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
     sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
