@@ -130,11 +130,17 @@ async def _session(request: Req) -> ConsoleSession | None:
 
 
 def _same_origin(request: Req) -> bool:
-    """A browser says where a POST comes from; anything not from this origin is refused."""
-    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        return False
+    """A browser says where a POST comes from; anything from another origin is refused.
+
+    Sec-Fetch-Site is trusted when sent (every current browser sends it). Under our
+    ``no-referrer`` policy a browser may send ``Origin: null``, so only a real
+    foreign origin is refused from that header; the CSRF token is checked anyway.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    return origin is None or origin == f"{request.url.scheme}://{request.url.netloc}"
+    return origin in (None, "null", f"{request.url.scheme}://{request.url.netloc}")
 
 
 async def _form(request: Req) -> dict[str, str]:
