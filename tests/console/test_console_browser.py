@@ -154,7 +154,9 @@ class Watched:
     """A browser page whose console output is kept, to find CSP violations."""
 
     def __init__(self, browser: Any, base_url: str) -> None:
-        self.context = browser.new_context(base_url=base_url)
+        self.context = browser.new_context(
+            base_url=base_url, viewport={"width": 1100, "height": 680}
+        )
         self.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
         self.page = self.context.new_page()
         self.messages: list[str] = []

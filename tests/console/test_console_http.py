@@ -338,3 +338,26 @@ def test_no_secret_reaches_a_log_line(api: Api, caplog: pytest.LogCaptureFixture
     api.client.post("/sign-in", data={"csrf": "x", "api_key": SECRET})
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert SECRET not in text and key not in text and csrf not in text
+
+
+def test_list_badges_expired_and_expiring_credentials(api: Api) -> None:
+    key = api.new_identity().api_key
+    sign_in(api.client, key)
+    principal = api.call(api.vault.identities.authenticate, f"Bearer {key}")
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3 * 86400))
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 30 * 86400))
+    past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    for name, expires in (("soon", soon), ("later", later), ("past", past)):
+        request = StoreRequest("LOGIN", {"password": SECRET}, expires_at=expires)
+        api.call(api.vault.service.store_credential, principal, name, request)
+    rows = dict(
+        re.findall(
+            r'<a href="/credentials/(\w+)">\w+</a> ([^<]*(?:<span[^>]*>[^<]*)?)',
+            api.client.get("/credentials").text,
+        )
+    )
+    assert "Expires within 7 days" in rows["soon"]
+    assert "Expired" in rows["past"]
+    assert "badge" not in rows["later"]
+    only_login = api.client.get("/credentials", params={"type": "TOTP"}).text
+    assert "No credential matches this search." in only_login
