@@ -361,3 +361,48 @@ def test_list_badges_expired_and_expiring_credentials(api: Api) -> None:
     assert "badge" not in rows["later"]
     only_login = api.client.get("/credentials", params={"type": "TOTP"}).text
     assert "No credential matches this search." in only_login
+
+
+def test_edit_keeps_blank_secrets_and_asks_for_a_totp_seed_again(api: Api) -> None:
+    key = api.new_identity().api_key
+    csrf = sign_in(api.client, key)
+    store(api, key, "mail", "SMTP", {"password": SECRET})
+    edited = api.client.post(
+        "/credentials/mail/edit",
+        data={"csrf": csrf, "type": "SMTP", "data.password": "", "metadata.host": "smtp.example"},
+        follow_redirects=False,
+    )
+    assert edited.headers["location"] == "/credentials/mail"
+    revealed = api.client.post("/credentials/mail/reveal", headers={"X-CSRF-Token": csrf})
+    assert revealed.json()["data"] == {"password": SECRET}
+    assert "smtp.example" in api.client.get("/credentials/mail").text
+
+    store(api, key, "2fa", "TOTP", {"secret": "JBSWY3DPEHPK3PXP", "backupCodes": ["a", "b"]})
+    blank = api.client.post(
+        "/credentials/2fa/edit", data={"csrf": csrf, "type": "TOTP", "data.secret": ""}
+    )
+    assert blank.status_code == 422
+    assert "Enter the seed again" in blank.text
+    again = api.client.post(
+        "/credentials/2fa/edit",
+        data={
+            "csrf": csrf,
+            "type": "TOTP",
+            "data.secret": "JBSWY3DPEHPK3PXP",
+            "metadata.issuer": "Example",
+        },
+        follow_redirects=False,
+    )
+    assert again.status_code == 303
+    data = api.client.post("/credentials/2fa/reveal", headers={"X-CSRF-Token": csrf}).json()
+    assert data["data"]["backupCodes"] == ["a", "b"]  # blank backup codes kept
+
+
+def test_login_link_command_refuses_unknown_identities(tmp_path: Any) -> None:
+    from tests.conftest import loomal
+
+    result = loomal(
+        "identity", "login-link", "nobody", "--data-dir", str(tmp_path / "d"), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert "No identity named 'nobody'" in result.stderr
