@@ -216,6 +216,7 @@ def add_credential(page: Any, name: str, ctype: str, fields: dict[str, str]) -> 
 
 def test_a_person_manages_credentials_in_the_browser(browser: Any, server: ServerProcess) -> None:
     assert server.api_key is not None
+    assert f"Console:    {server.base_url}/" in "".join(server.output)
     watched = Watched(browser, server.base_url)
     page = watched.page
     page.goto("/")
@@ -306,19 +307,45 @@ def test_keyboard_only_sign_in_and_add(browser: Any, server: ServerProcess) -> N
     page.keyboard.type(server.api_key)  # the field has focus on arrival
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Credentials", exact=True).wait_for()
-    page.get_by_role("link", name="Add credential").focus()
+    tab_to(page, "Add credential")
     page.keyboard.press("Enter")
     page.get_by_label("Name", exact=True).wait_for()
-    page.keyboard.press("Tab")  # skip link → ... the first fields follow the header
-    page.get_by_label("Name", exact=True).focus()
+    tab_to(page, "Name")
     page.keyboard.type("kb-login")
+    page.keyboard.press("Tab")  # Type
+    page.keyboard.press("ArrowDown")  # LOGIN → API_KEY: the form follows the choice
+    assert page.locator("fieldset.type-fields:not([hidden])").get_attribute("data-type") == (
+        "API_KEY"
+    )
     page.keyboard.press("Tab")
-    page.keyboard.press("Tab")  # from Type to the first LOGIN field
-    page.keyboard.type("typed-by-keyboard")
+    page.keyboard.type("typed-by-keyboard")  # Key
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="kb-login", exact=True).wait_for()
+    tab_to(page, "Reveal")
+    page.keyboard.press("Enter")
+    page.get_by_text("typed-by-keyboard").wait_for()
     assert watched.csp_violations() == []
+    page.evaluate(  # an injected inline script: blocked, and the watcher sees it
+        """() => { const s = document.createElement('script');
+                   s.textContent = 'window.inlineRan = true'; document.head.append(s); }"""
+    )
+    page.wait_for_timeout(200)
+    assert watched.csp_violations() != [] and page.evaluate("window.inlineRan") is None
     watched.context.close()
+
+
+def tab_to(page: Any, name: str) -> None:
+    """Press Tab until the focused control is called ``name`` (keyboard only)."""
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => { const e = document.activeElement;
+                       return (e.labels && e.labels[0] ? e.labels[0].textContent
+                               : e.getAttribute('aria-label') || e.textContent).trim(); }"""
+        )
+        if focused == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
 
 
 def test_read_only_key_cannot_change_anything(

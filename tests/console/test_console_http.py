@@ -406,3 +406,30 @@ def test_login_link_command_refuses_unknown_identities(tmp_path: Any) -> None:
     )
     assert result.returncode == 1
     assert "No identity named 'nobody'" in result.stderr
+
+
+@pytest.mark.slow
+def test_sessions_hold_across_workers(tmp_path: Any) -> None:
+    """Sessions live in the store: with --workers 2 every request, on new
+    connections (so on either worker), is signed in, and a sign-out ends it on both."""
+    import httpx
+
+    from tests.conftest import start_server
+
+    server = start_server("--workers", "2", "--data-dir", str(tmp_path / "d"), cwd=tmp_path)
+    try:
+        assert server.api_key is not None
+        fresh = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=server.base_url, limits=fresh) as client:
+            form = client.get("/sign-in")
+            client.post("/sign-in", data={"csrf": csrf_of(form.text), "api_key": server.api_key})
+            pages = [client.get("/credentials", follow_redirects=False) for _ in range(20)]
+            assert {p.status_code for p in pages} == {200}
+            csrf = csrf_of(pages[0].text)
+            stolen = client.cookies["loomal_session"]
+            client.post("/sign-out", data={"csrf": csrf})
+            client.cookies.set("loomal_session", stolen)  # replayed on both workers
+            after = [client.get("/credentials", follow_redirects=False) for _ in range(6)]
+            assert {p.status_code for p in after} == {303}
+    finally:
+        server.stop()

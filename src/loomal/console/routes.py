@@ -27,7 +27,7 @@ from litestar.params import Parameter
 from loomal.console import pages
 from loomal.console.forms import FIELDS, FormErrors, field_of_error, request_from_form
 from loomal.console.markup import Html
-from loomal.console.qr import decode_otpauth_qr
+from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
 from loomal.console.sessions import ConsoleSession, ConsoleSessions
 from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
@@ -326,7 +326,7 @@ async def totp(request: Req, name: Name) -> Response[bytes]:
     "/qr",
     include_in_schema=False,
     status_code=200,
-    request_max_body_size=2 * 1024 * 1024 + 64 * 1024,
+    request_max_body_size=MAX_SIDE * MAX_SIDE,
 )
 async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes]:
     """Read an otpauth:// URI from a QR image the page's script decoded to grey pixels."""
