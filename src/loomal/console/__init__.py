@@ -7,6 +7,7 @@ no CDN, no external font, no build step. See docs/console.md.
 
 from __future__ import annotations
 
-from loomal.console.routes import CONSOLE_ROUTES, CSP
+from loomal.console.routes import CONSOLE_ROUTES
+from loomal.console.web import CSP
 
 __all__ = ["CONSOLE_ROUTES", "CSP"]
