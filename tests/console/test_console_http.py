@@ -145,7 +145,7 @@ def test_reveal_fetches_secrets_on_demand(api: Api) -> None:
     store(api, key, "db", "DATABASE", {"password": SECRET})
     assert api.client.post("/credentials/db/reveal").status_code == 403  # no CSRF header
     revealed = api.client.post("/credentials/db/reveal", headers={"X-CSRF-Token": csrf})
-    assert revealed.json() == {"data": {"password": SECRET}}
+    assert revealed.json() == {"data": {"password": SECRET}, "hasTOTP": False}
     assert revealed.headers["cache-control"] == "no-store"
 
 

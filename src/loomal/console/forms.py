@@ -21,6 +21,7 @@ from typing import Any
 
 from loomal.core.models import StoreRequest
 from loomal.core.totp import parse_otpauth_uri
+from loomal.core.types import TOTP_REDACTED
 from loomal.errors import ValidationError
 
 __all__ = [
@@ -217,7 +218,7 @@ def request_from_form(
                 metadata[field.key] = value
             continue
         if not value and existing is not None and field.key in existing:
-            if field.totp and _withheld(existing[field.key]):
+            if field.totp and existing[field.key] == TOTP_REDACTED:
                 errors[field.form_name] = "Enter the seed again: the vault never hands it back."
                 continue
             value = existing[field.key]
@@ -240,11 +241,6 @@ def request_from_form(
     return name, StoreRequest(
         type=ctype, data=data, metadata=metadata, expires_at=_expiry(expires) if expires else None
     )
-
-
-def _withheld(value: Any) -> bool:
-    """A value the vault replaced with a placeholder instead of returning it."""
-    return isinstance(value, str) and value.startswith("[") and value.endswith("]")
 
 
 def _custom_rows(form: Mapping[str, str], existing: Mapping[str, Any]) -> dict[str, Any]:

@@ -236,29 +236,28 @@ def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html
         name=name,
         csrf=session.csrf_token,
     )
-    totp = Html("")
-    if summary.type == "TOTP":
-        backup = (
-            render(
-                '<p><a class="button secondary" href="/credentials/{name}/backup-code">'
-                "Use a backup code</a></p>",
-                name=name,
-            )
-            if can_write
-            else Html("")
-        )
-        totp = render(
-            '<section class="card" aria-labelledby="totp-title" id="totp" data-name="{name}">'
-            '<h2 id="totp-title">Current code</h2>'
-            '<p><output id="totp-code" class="code" aria-live="off">······</output> '
-            '<button type="button" id="copy-totp" class="secondary">Copy code</button></p>'
-            '<p><progress id="totp-progress" max="30" value="0" aria-label="Time left"></progress>'
-            ' <span id="totp-remaining" aria-live="polite"></span></p>'
-            '<p id="totp-backup" class="muted"></p>{backup}'
-            '<p id="totp-error" class="error" role="alert" hidden></p></section>',
+    is_totp = summary.type == "TOTP"
+    backup = Html("")
+    if is_totp and can_write:
+        backup = render(
+            '<p><a class="button secondary" href="/credentials/{name}/backup-code">'
+            "Use a backup code</a></p>",
             name=name,
-            backup=backup,
         )
+    # Any type may hold a seed in data.totp: the section then appears after Reveal.
+    totp = render(
+        '<section class="card" aria-labelledby="totp-title" id="totp" data-name="{name}"{hide}>'
+        '<h2 id="totp-title">Current code</h2>'
+        '<p><output id="totp-code" class="code" aria-live="off">······</output> '
+        '<button type="button" id="copy-totp" class="secondary">Copy code</button></p>'
+        '<p><progress id="totp-progress" max="30" value="0" aria-label="Time left"></progress>'
+        ' <span id="totp-remaining" aria-live="polite"></span></p>'
+        '<p id="totp-backup" class="muted"></p>{backup}'
+        '<p id="totp-error" class="error" role="alert" hidden></p></section>',
+        name=name,
+        backup=backup,
+        hide=Html(' data-backup="1"') if is_totp else Html(" hidden"),
+    )
     actions = Html("")
     if can_write:
         actions = render(

@@ -58,14 +58,7 @@ _static_cache: dict[str, bytes] = {}
 
 
 async def _all_summaries(vault: Vault, session: ConsoleSession) -> list[CredentialSummary]:
-    summaries: list[CredentialSummary] = []
-    cursor = None
-    while True:
-        page = await vault.service.list_credentials(session.principal, limit=1000, cursor=cursor)
-        summaries += page.credentials
-        cursor = page.next_cursor
-        if cursor is None:
-            return summaries
+    return (await vault.service.list_credentials(session.principal)).credentials
 
 
 async def _summary(vault: Vault, session: ConsoleSession, name: Name) -> CredentialSummary:
@@ -116,7 +109,7 @@ async def reveal(request: Req, name: Name) -> Response[bytes]:
         got = await vault_of(request).service.get_credential(session.principal, name)
     except LoomalError as error:
         return json_response({"error": error.code, "message": error.message}, error.http_status)
-    return json_response({"data": got.data})
+    return json_response({"data": got.data, "hasTOTP": got.has_totp})
 
 
 @get("/credentials/{name:str}/totp", include_in_schema=False)
@@ -297,13 +290,13 @@ async def use_backup(request: Req, name: Name) -> Response[bytes]:
     session, _ = checked
     service = vault_of(request).service
     try:
-        backup = await service.pop_backup_code(session.principal, name)
+        backup = await service.totp_use_backup(session.principal, name)
         used = (await service.get_credential(session.principal, name)).data.get(
             "usedBackupCodes", []
         )
     except LoomalError as error:
         return error_page(session, error)
-    remaining = backup.backup_codes_remaining
+    remaining = backup.remaining
     return html_response(pages.backup_code_page(session, name, backup.code, remaining, used))
 
 

@@ -179,10 +179,10 @@ class ConsoleSessions:
         return session_id
 
     async def _identity_name(self, identity_id: str) -> str:
-        for identity, _ in await self._store.list_identities():
-            if identity.identity_id == identity_id:
-                return identity.name
-        raise AuthenticationError("Invalid API key.")
+        identity = await self._store.get_identity_by_id(identity_id=identity_id)
+        if identity is None:
+            raise AuthenticationError("Invalid API key.")
+        return identity.name
 
     # -- each request -----------------------------------------------------------
 

@@ -170,6 +170,10 @@
           detail.append(code, " ", copy);
           list.append(term, detail);
         });
+        if (body.hasTOTP) {
+          document.getElementById("totp").hidden = false;
+          setUpTotp();
+        }
         note.hidden = true;
         reveal.hidden = true;
         hide.hidden = false;
@@ -187,10 +191,13 @@
     });
   }
 
-  // Credential page of a TOTP: the live code and a countdown to the next period.
+  // The live TOTP code and a countdown to the next period: at once on a TOTP
+  // credential's page, after Reveal on another type that holds a seed (data.totp).
+  var totpStarted = false;
   function setUpTotp() {
     var section = document.getElementById("totp");
-    if (!section) return;
+    if (!section || section.hidden || totpStarted) return;
+    totpStarted = true;
     var output = document.getElementById("totp-code");
     var progress = document.getElementById("totp-progress");
     var remainingText = document.getElementById("totp-remaining");
@@ -203,9 +210,11 @@
         var body = await callJson(url);
         output.textContent = body.code;
         var period = body.period || 30;
-        left = body.secondsRemaining !== undefined ? body.secondsRemaining : body.remaining;
+        left = body.remaining;
         progress.max = period;
-        backup.textContent = body.backupCodesRemaining + " unused backup codes";
+        if (section.dataset.backup) {
+          backup.textContent = body.backupCodesRemaining + " unused backup codes";
+        }
         show(error, "");
         tick();
       } catch (failure) {
