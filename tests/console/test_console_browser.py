@@ -171,6 +171,7 @@ class Watched:
     def shot(self, name: str) -> None:
         if SCREENSHOTS:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+            self.page.evaluate("window.scrollTo(0, 0)")
             self.page.screenshot(path=str(Path(SCREENSHOTS) / f"console-{name}.png"))
 
 
@@ -257,7 +258,8 @@ def test_a_person_manages_credentials_in_the_browser(browser: Any, server: Serve
     page.get_by_role("button", name="Copy password").click()
     assert page.evaluate("navigator.clipboard.readText()") == "login-pw-1"
     # A LOGIN holding a seed: the vault withholds it, and the live code appears instead.
-    assert SEED not in page.locator("#secret-fields").inner_text()
+    secret_fields = page.locator("#secret-fields").inner_text()
+    assert SEED not in secret_fields and "withheld by the vault" in secret_fields
     expect(page.locator("#totp-code")).to_have_text(re.compile(r"^[0-9]{6}$"))
     watched.shot("credential")
 

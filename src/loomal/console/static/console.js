@@ -4,6 +4,8 @@
 "use strict";
 
 (function () {
+  var TOTP_WITHHELD = "[use /v0/vault/:name/totp]";  // the API's placeholder for a seed
+
   function csrfToken() {
     var input = document.querySelector('input[name="csrf"]');
     return input ? input.value : "";
@@ -154,10 +156,20 @@
         list.replaceChildren();
         Object.keys(body.data).sort().forEach(function (key) {
           var value = body.data[key];
-          var text = typeof value === "string" ? value : JSON.stringify(value);
           var term = document.createElement("dt");
           term.textContent = key;
           var detail = document.createElement("dd");
+          list.append(term, detail);
+          if (value === TOTP_WITHHELD) {
+            detail.textContent = "withheld by the vault: see the current code";
+            return;
+          }
+          if (Array.isArray(value) && value.length === 0) {
+            detail.textContent = "none";
+            return;
+          }
+          var text = typeof value === "string" ? value
+            : Array.isArray(value) ? value.join("\n") : JSON.stringify(value);
           var code = document.createElement("code");
           code.className = "secret";
           code.textContent = text;
@@ -168,7 +180,6 @@
           copy.setAttribute("aria-label", "Copy " + key);
           copy.addEventListener("click", function () { copyText(text, copy); });
           detail.append(code, " ", copy);
-          list.append(term, detail);
         });
         if (body.hasTOTP) {
           document.getElementById("totp").hidden = false;
