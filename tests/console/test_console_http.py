@@ -398,6 +398,7 @@ def test_edit_keeps_blank_secrets_and_asks_for_a_totp_seed_again(api: Api) -> No
     assert data["data"]["backupCodes"] == ["a", "b"]  # blank backup codes kept
 
 
+@pytest.mark.slow
 def test_login_link_command_refuses_unknown_identities(tmp_path: Any) -> None:
     from tests.conftest import loomal
 

@@ -2,12 +2,7 @@
 
 Served by ``loomal serve`` at ``/`` (the API stays under ``/v0``), from
 server-rendered pages, one script and one stylesheet shipped in this package:
-no CDN, no external font, no build step. See docs/console.md.
+no CDN, no external font, no build step. See docs/console.md. The routes are in
+:mod:`loomal.console.routes`; this package's root imports nothing, so
+``loomal identity login-link`` loads only the session rules.
 """
-
-from __future__ import annotations
-
-from loomal.console.routes import CONSOLE_ROUTES
-from loomal.console.web import CSP
-
-__all__ = ["CONSOLE_ROUTES", "CSP"]

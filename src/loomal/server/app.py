@@ -28,7 +28,7 @@ from litestar.types import Message, Receive, Scope, Send
 
 from loomal import __version__
 from loomal.config import ServerSettings
-from loomal.console import CONSOLE_ROUTES
+from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
