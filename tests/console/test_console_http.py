@@ -304,6 +304,8 @@ def test_otpauth_uri_and_backup_codes_from_the_form(api: Api) -> None:
     assert "GitHub" in page and "SHA256" in page
     code = api.client.get("/credentials/gh/totp").json()
     assert len(code["code"]) == 8 and code["backupCodesRemaining"] == 2
+    sibling = api.client.get("/credentials/gh/totp", headers={"Sec-Fetch-Site": "same-site"})
+    assert sibling.status_code == 401  # another port of this host is same-site, not us
     used = api.client.post("/credentials/gh/backup-code", data={"csrf": csrf})
     assert '<output class="code" id="backup-code">aaaa-1111</output>' in used.text
     assert "<li><code>aaaa-1111</code></li>" in used.text

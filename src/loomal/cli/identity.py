@@ -15,8 +15,13 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from loomal.cli.common import reports_errors, run_async, server_settings, store_options
-from loomal.config import ServerSettings
+from loomal.cli.common import (
+    local_url,
+    reports_errors,
+    run_async,
+    server_settings,
+    store_options,
+)
 from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
 from loomal.core.identities import IdentityService
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
@@ -221,11 +226,4 @@ def login_link(
 
     token = run_async(issue())
     click.echo(f"Sign-in link for {name}, valid once within {expires_in:g} s:", err=True)
-    click.echo(f"{(base_url or _console_url(settings)).rstrip('/')}/login#{token}")
-
-
-def _console_url(settings: ServerSettings) -> str:
-    host = settings.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a wildcard listen: the local address)
-        host = "127.0.0.1"
-    return f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"
+    click.echo(f"{(base_url or local_url(settings)).rstrip('/')}/login#{token}")

@@ -26,6 +26,7 @@ from granian.log import LogLevels
 from loomal import __version__
 from loomal.cli.common import (
     fail,
+    local_url,
     read_passphrase_file,
     reports_errors,
     run_async,
@@ -226,7 +227,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None, *, access_log: b
         click.echo(f"    {created.api_key}\n")
         click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
     click.echo(
-        f"Console:    http://{settings.host}:{settings.port}/ (sign in with an API key, or "
+        f"Console:    {local_url(settings)}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)

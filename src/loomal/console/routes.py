@@ -115,7 +115,7 @@ async def reveal(request: Req, name: Name) -> Response[bytes]:
 @get("/credentials/{name:str}/totp", include_in_schema=False)
 async def totp(request: Req, name: Name) -> Response[bytes]:
     session = await current_session(request)
-    if session is None:
+    if session is None or not same_origin(request):  # a sibling port is "same-site"
         return json_response({"error": "unauthenticated", "message": "Signed out."}, 401)
     try:
         code = await vault_of(request).service.totp(session.principal, name)
