@@ -436,3 +436,30 @@ def test_sessions_hold_across_workers(tmp_path: Any) -> None:
             assert {p.status_code for p in after} == {303}
     finally:
         server.stop()
+
+
+def test_edit_keeps_fields_the_form_does_not_show_and_spaces_in_secrets(api: Api) -> None:
+    key = api.new_identity().api_key
+    csrf = sign_in(api.client, key)
+    store(api, key, "site", "LOGIN", {"password": SECRET, "note": "kept as given"})
+    api.client.post(
+        "/credentials/site/edit",
+        data={"csrf": csrf, "type": "LOGIN", "data.password": "  spaced out  "},
+    )
+    data = api.client.post("/credentials/site/reveal", headers={"X-CSRF-Token": csrf}).json()
+    assert data["data"] == {"password": "  spaced out  ", "note": "kept as given"}
+    api.client.post(  # any type may hold a seed: a CARD here
+        "/add",
+        data={
+            "csrf": csrf,
+            "name": "card",
+            "type": "CARD",
+            "data.number": "4242424242424242",
+            "data.totp": "jbsw y3dp ehpk 3pxp",
+        },
+    )
+    assert api.client.get("/credentials/card/totp").json()["code"].isdigit()
+    blank = api.client.post(
+        "/credentials/card/edit", data={"csrf": csrf, "type": "CARD", "data.totp": ""}
+    )
+    assert blank.status_code == 422 and "Enter the seed again" in blank.text

@@ -160,6 +160,13 @@ FIELDS: Mapping[str, tuple[Field, ...]] = {
     ),
     "CUSTOM": (),
 }
+# Any type may carry a seed in data.totp (LOGIN shows it first, after the password).
+FIELDS = {
+    ctype: fields
+    if ctype in ("TOTP", "CUSTOM", "LOGIN")
+    else (*fields, _d("totp", "TOTP seed (optional)", totp=True, hint=_TOTP_SEED))
+    for ctype, fields in FIELDS.items()
+}
 
 CUSTOM_ROWS = 4
 """Empty key/value rows a new CUSTOM form shows (the script adds more)."""
@@ -203,16 +210,20 @@ def request_from_form(
     ctype = form.get("type", "")
     if ctype not in FIELDS:
         raise FormErrors({"type": "Choose a type."})
-    data: dict[str, Any] = {}
     metadata: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    shown = {f.key for f in FIELDS[ctype] if f.section == "data"} | {"usedBackupCodes"}
+    # Editing keeps the data fields this form does not show (the API stores any).
+    data = {k: v for k, v in (existing or {}).items() if k not in shown}
     if ctype == "CUSTOM":
         data = _custom_rows(form, existing or {})
+    elif any(v == TOTP_REDACTED for v in data.values()):
+        raise FormErrors({"_form": "This credential holds a TOTP seed this form cannot show."})
     for field in FIELDS[ctype]:
         raw = form.get(field.form_name, "")
         value: Any = [ln.strip() for ln in raw.splitlines() if ln.strip()] if field.lines else raw
-        if not field.multiline:
-            value = value.strip() if isinstance(value, str) else value
+        if isinstance(value, str) and not field.multiline and not (field.secret and value.strip()):
+            value = value.strip()  # a password may begin or end with a space: kept as typed
         if field.section == "metadata":
             if value:
                 metadata[field.key] = value
@@ -251,6 +262,10 @@ def _custom_rows(form: Mapping[str, str], existing: Mapping[str, Any]) -> dict[s
         value = form.get(f"custom.{index}.value", "")
         if key:
             data[key] = value if value or key not in existing else existing[key]
+            if data[key] == TOTP_REDACTED:
+                raise FormErrors(
+                    {"_form": f"Enter {key} again: the vault never hands a seed back."}
+                )
         index += 1
     return data
 

@@ -75,6 +75,7 @@ async def _sign_in(request: Req, field: str, page: Any) -> Response[bytes]:
         status = 429 if isinstance(error, RateLimitError) else 401
         message = error.message if status == 429 or field != "api_key" else "Invalid API key."
         return _sign_in_form(request, page, message, status)
+    await sessions.sign_out(request.cookies.get(SESSION_COOKIE))  # one session per browser
     cookie = make_cookie(request, SESSION_COOKIE, session_id, max_age=None)
     clear = make_cookie(request, SIGN_IN_COOKIE, "", max_age=0)
     return redirect("/credentials", cookies=[cookie, clear])
