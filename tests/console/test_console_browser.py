@@ -230,6 +230,10 @@ def test_a_person_manages_credentials_in_the_browser(browser: Any, server: Serve
 
     for name, ctype, fields in EACH_TYPE:
         add_credential(page, name, ctype, fields)
+    if SCREENSHOTS:
+        page.goto("/add")
+        page.get_by_label("Type", exact=True).select_option("DATABASE")
+        watched.shot("add")
     page.get_by_role("link", name="Credentials").click()
     rows = page.locator("tbody tr")
     assert rows.count() == len(EACH_TYPE)

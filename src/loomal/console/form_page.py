@@ -130,10 +130,9 @@ def form_page(
     for t in CREDENTIAL_TYPES:
         if editing and t != ctype:
             continue
-        inner = (
-            _custom_rows([(k, "") for k in custom_keys], errors)
-            if t == "CUSTOM"
-            else join(
+
+        def inputs(section: str, t: str = t) -> Html:
+            return join(
                 _field_input(
                     t,
                     f,
@@ -142,6 +141,23 @@ def form_page(
                     error=errors.get(f.form_name) if t == ctype else None,
                 )
                 for f in FIELDS[t]
+                if f.section == section
+            )
+
+        inner = (
+            _custom_rows([(k, "") for k in custom_keys], errors)
+            if t == "CUSTOM"
+            else render(
+                '<h2 class="section">Data <span class="muted">encrypted</span></h2>{data}'
+                "{meta_heading}{meta}",
+                data=inputs("data"),
+                meta_heading=Html(
+                    '<h2 class="section">Metadata <span class="muted">plaintext, shown in '
+                    "lists</span></h2>"
+                )
+                if any(f.section == "metadata" for f in FIELDS[t])
+                else "",
+                meta=inputs("metadata"),
             )
         )
         fieldsets.append(
