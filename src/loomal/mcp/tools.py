@@ -96,6 +96,21 @@ def _type_requirements() -> str:
 _STORE_TYPES = _type_requirements()
 
 
+def _prose(docstring: str) -> str:
+    """A docstring as a model should read it: indentation gone (``inspect.cleandoc``)
+    and each paragraph on one line; list items (``- ``) keep their own lines."""
+    paragraphs = []
+    for block in inspect.cleandoc(docstring).split("\n\n"):
+        lines: list[str] = []
+        for line in block.splitlines():
+            if lines and not line.startswith("- "):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
 def output_schema(model: type[Any]) -> dict[str, Any]:
     """The JSON Schema msgspec derives from a wire model, rooted at the model itself.
 
@@ -111,6 +126,10 @@ def output_schema(model: type[Any]) -> dict[str, Any]:
     if defs:
         root["$defs"] = defs
     return root
+
+
+_PLAIN_MESSAGES = {"dict_type": "must be a JSON object", "string_type": "must be a string"}
+"""pydantic's wording where it speaks Python ("a valid dictionary")."""
 
 
 class _VaultTool(Tool):
@@ -131,7 +150,8 @@ class _VaultTool(Tool):
             self.fn_metadata.validate_arguments(arguments)
         except pydantic.ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: {error['msg']}"
+                f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: "
+                + _PLAIN_MESSAGES.get(error["type"], error["msg"])
                 for error in exc.errors(
                     include_input=False, include_url=False, include_context=False
                 )
@@ -272,11 +292,10 @@ def build_mcp_server(
         name: Name,
         type: Annotated[CredentialType, Field(description="Credential type")],  # noqa: A002
         data: Annotated[
-            Any,  # checked by the core, whose errors never repeat a value (pydantic's would)
+            dict[str, Any],
             Field(
                 description="Secret fields (encrypted at rest); which ones each type needs is "
-                "in the tool description",
-                json_schema_extra={"type": "object"},
+                "in the tool description"
             ),
         ],
         ctx: Context,
@@ -296,7 +315,9 @@ def build_mcp_server(
         a LOGIN's username goes in metadata, its password in data.
 
         What data needs, by type:
+
         {store_types}
+
         Any type may also carry data.totp (a base32 seed or an otpauth:// URI); then
         {vault_totp} generates its codes. Do not use this tool to consume TOTP backup codes:
         use {vault_totp_use_backup}."""
@@ -332,7 +353,7 @@ def build_mcp_server(
     names = {spelled(spec.name, "underscore"): spelled(spec.name, tool_names) for spec in TOOLS}
     tools = []
     for spec in TOOLS:
-        doc = inspect.cleandoc(functions[spec.name].__doc__ or "")
+        doc = _prose(functions[spec.name].__doc__ or "")
         tool = _VaultTool.from_function(
             functions[spec.name],
             name=spelled(spec.name, tool_names),
