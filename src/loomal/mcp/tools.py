@@ -35,7 +35,7 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from loomal import __version__
+from loomal._version import __version__
 from loomal.core.models import (
     Credential,
     CredentialList,
