@@ -69,6 +69,15 @@ def test_a_body_over_64_kib_is_413_in_the_json_error_shape(api: Api) -> None:
         "status": 413,
     }
     assert_security_headers_once(response)
+    chunks = iter([b'{"jsonrpc": "2.0", "x": "' + b"a" * 40_000, b"a" * 40_000 + b'"}'])
+    streamed = api.client.post(
+        "/mcp",
+        content=chunks,
+        headers={**MCP_ACCEPT, **api.headers(), "Content-Type": "application/json"},
+    )
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413
+    assert streamed.json()["error"] == "payload_too_large"
     small = {**TOOLS_LIST, "params": {"padding": "a" * (60 * 1024)}}
     assert post(api, small, api.headers()).status_code == 200
 
