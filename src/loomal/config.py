@@ -16,6 +16,7 @@ from typing import Any
 
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
+from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
 
@@ -36,6 +37,7 @@ _ENV = {
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
+    "mcp_tool_names": "LOOMAL_MCP_TOOL_NAMES",
     "trusted_proxies": "LOOMAL_TRUSTED_PROXIES",
     "audit_retention_days": "LOOMAL_AUDIT_RETENTION_DAYS",
     "metrics": "LOOMAL_METRICS",
@@ -63,6 +65,8 @@ class ServerSettings:
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (none: CORS off)."""
+    mcp_tool_names: ToolNameMode = "underscore"
+    """How ``/mcp`` lists its tools: ``vault_store`` (every host accepts it) or ``vault.store``."""
     trusted_proxies: tuple[str, ...] = ()
     """Networks (CIDR) of reverse proxies whose X-Forwarded-For / Forwarded is believed."""
     audit_retention_days: float = 90.0
@@ -115,6 +119,7 @@ class ServerSettings:
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
+                mcp_tool_names=values.get("mcp_tool_names", "underscore"),
                 trusted_proxies=_networks(values.get("trusted_proxies")),
                 audit_retention_days=float(values.get("audit_retention_days", 90.0)),
                 metrics=_flag(values.get("metrics", False)),
@@ -139,6 +144,8 @@ class ServerSettings:
             raise ValidationError("usage flush interval must be between 0 and 60 seconds.")
         if self.auth_cache_seconds < 0:
             raise ValidationError("auth cache seconds must not be negative.")
+        if self.mcp_tool_names not in TOOL_NAME_MODES:
+            raise ValidationError("MCP tool names must be underscore or dotted.")
         if self.audit_retention_days < 0:
             raise ValidationError("audit retention days must not be negative (0: keep forever).")
         if self.log_format not in ("text", "json"):

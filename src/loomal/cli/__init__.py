@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from loomal import __version__
+from loomal._version import __version__
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
 

@@ -25,6 +25,7 @@ from granian.log import LogLevels
 from loomal import __version__
 from loomal.cli.common import (
     fail,
+    local_url,
     read_passphrase_file,
     reports_errors,
     run_async,
@@ -35,6 +36,7 @@ from loomal.config import DEFAULT_PORT, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
 from loomal.keyfile import is_sealed_key_file
+from loomal.mcp.names import TOOL_NAME_MODES
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
 from loomal.server.request_log import configure_logging
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
@@ -150,6 +152,15 @@ def _check_port_free(host: str, port: int) -> None:
     "(repeat for more; LOOMAL_CORS_ORIGINS, comma-separated). Default: CORS off.",
 )
 @click.option(
+    "--mcp-tool-names",
+    envvar="LOOMAL_MCP_TOOL_NAMES",
+    type=click.Choice(TOOL_NAME_MODES),
+    default="underscore",
+    show_default=True,
+    help="How /mcp lists its tools: vault_store (every MCP host accepts it) or the seed's "
+    "vault.store (refused by Claude Desktop, Cursor, ...). Calls work by either name.",
+)
+@click.option(
     "--trusted-proxy",
     "trusted_proxies",
     multiple=True,
@@ -198,6 +209,7 @@ def serve(
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
     cors_origins: tuple[str, ...],
+    mcp_tool_names: str,
     trusted_proxies: tuple[str, ...],
     audit_retention_days: float,
     metrics: bool,
@@ -219,6 +231,7 @@ def serve(
         key_rate_limit=key_rate_limit,
         unseal_socket=unseal_socket,
         cors_origins=cors_origins or None,
+        mcp_tool_names=mcp_tool_names,
         trusted_proxies=trusted_proxies or None,
         audit_retention_days=audit_retention_days,
         metrics=metrics,
@@ -259,6 +272,10 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         )
         click.echo(f"    {created.api_key}\n")
         click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
+    click.echo(
+        f"Console:    {local_url(settings)}/ (sign in with an API key, or "
+        "run `loomal identity login-link NAME` for a one-time link)"
+    )
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
     sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
