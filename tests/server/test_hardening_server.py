@@ -86,3 +86,30 @@ def test_forwarding_headers_are_ignored_without_trusted_proxies(tmp_path: Path) 
         assert httpx.get(server.base_url + "/v0/health").json()["status"] == "serving"
     finally:
         server.stop()
+
+
+def test_workers_log_json_lines_with_distinct_request_ids(tmp_path: Path) -> None:
+    server = start_server(
+        "--data-dir", str(tmp_path / "data"), "--workers", "2", "--log-format", "json",
+        "--access-log", "--metrics", cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        with httpx.Client(base_url=server.base_url) as client:  # new connections: both workers
+            ids = [
+                httpx.get(server.base_url + "/v0/health").headers["x-request-id"] for _ in range(30)
+            ]
+            echoed = client.get("/v0/vault/secret-Zq8v", headers={"x-request-id": "trace-7"})
+            assert echoed.headers["x-request-id"] == "trace-7"
+            assert echoed.status_code == 401
+            scraped = client.get("/metrics")
+            assert scraped.status_code == 200
+            assert "loomal_sealed{worker=" in scraped.text
+        assert len(set(ids)) == len(ids)  # the workers' ids never collide
+    finally:
+        output = server.stop()
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "loomal.access"]
+    assert {line["requestId"] for line in access} >= {*ids, "trace-7"}
+    traced = next(line for line in access if line["requestId"] == "trace-7")
+    assert (traced["route"], traced["status"]) == ("/v0/vault/{name}", 401)
+    assert "Zq8v" not in output

@@ -41,20 +41,11 @@ access_log = logging.getLogger("loomal.access")
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-_PROCESS_PREFIX = os.urandom(4).hex().encode()
-_sequence = itertools.count()
-
-
-def _request_id(scope: Scope) -> bytes:
-    """The caller's id if well formed, else this process's random prefix and a
-    sequence number (unique, cheaper than reading the OS's random source per
-    request; a request id is a label, not a secret)."""
+def _caller_request_id(scope: Scope) -> bytes | None:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            if _WELL_FORMED.fullmatch(value):
-                return bytes(value)
-            break
-    return b"%s%08x" % (_PROCESS_PREFIX, next(_sequence) & 0xFFFFFFFF)
+            return bytes(value) if _WELL_FORMED.fullmatch(value) else None
+    return None
 
 
 class RequestObserver:
@@ -65,11 +56,19 @@ class RequestObserver:
     ) -> None:
         self._metrics = metrics
         self._log_access = log_access
+        # New ids: a random prefix drawn here, in the worker (after the fork, so workers
+        # differ), and a sequence number: unique, and cheaper than the OS's random
+        # source per request; a request id is a label, not a secret.
+        self._prefix = os.urandom(4).hex().encode()
+        self._sequence = itertools.count()
         self._tag_logs = tag_logs or log_access
         """Whether log lines get the request id (JSON logs): a context variable per request."""
 
     async def __call__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
-        rid = _request_id(scope)
+        rid = _caller_request_id(scope) or b"%s%08x" % (
+            self._prefix,
+            next(self._sequence) & 0xFFFFFFFF,
+        )
         header = (b"x-request-id", rid)
         status = 500  # if the app fails before answering, the server answers 500
 
