@@ -35,6 +35,7 @@ _ENV = {
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
+    "fetch_allow_private": "LOOMAL_FETCH_ALLOW_PRIVATE",
 }
 
 
@@ -57,6 +58,9 @@ class ServerSettings:
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (none: CORS off)."""
+    fetch_allow_private: tuple[str, ...] = ()
+    """Hosts, addresses or networks brokered requests may reach although they are
+    private, loopback, link-local...; plain http is allowed to them too."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -99,6 +103,7 @@ class ServerSettings:
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
+                fetch_allow_private=_allowances(values.get("fetch_allow_private")),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -152,6 +157,17 @@ def _origins(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]
         return ()
     items = value.split(",") if isinstance(value, str) else value
     return tuple(check_origin(item.strip()) for item in items if item.strip())
+
+
+def _allowances(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """From ``LOOMAL_FETCH_ALLOW_PRIVATE`` (comma-separated) or repeated
+    ``--fetch-allow-private``: host names, IP addresses or CIDR networks."""
+    from loomal.core.egress import check_allowance
+
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(check_allowance(item) for item in items if item.strip())
 
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")

@@ -21,6 +21,8 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── RateLimitError             429 rate_limited
     ├── ServerError                500 internal_error
     │   └── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
+    ├── BadGatewayError            502 bad_gateway: a brokered request's upstream failed; reason
+    │                              dns_failed, connect_failed, timeout, response_too_large, ...
     ├── SealedError                503 sealed
     └── ConnectionError            the SDK could not reach the server (no status)
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BadGatewayError",
     "BadRequestError",
     "ConflictError",
     "ConnectionError",
@@ -181,6 +184,15 @@ class IntegrityError(ServerError):
     default_message = "A stored credential failed its integrity check."
 
 
+class BadGatewayError(LoomalError):
+    """502 ``bad_gateway``: the vault made a brokered request and its upstream
+    failed (no answer, a bad answer, or one too large); ``reason`` says which."""
+
+    http_status = 502
+    default_code = "bad_gateway"
+    default_message = "The upstream server of a brokered request failed."
+
+
 class SealedError(LoomalError):
     http_status = 503
     default_code = "sealed"
@@ -208,6 +220,7 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
         PayloadTooLargeError,
         ValidationError,
         RateLimitError,
+        BadGatewayError,
     )
 }
 _BY_CODE: dict[str, type[LoomalError]] = {

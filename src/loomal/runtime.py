@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
+from loomal.core.egress import EgressPolicy
 from loomal.core.identities import IdentityService
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.service import VaultService
@@ -114,6 +115,7 @@ async def open_vault(
             max_credentials_per_identity=settings.max_credentials_per_identity,
             reload_keyring=reload_keyring,
             audit=audit,
+            egress=EgressPolicy(settings.fetch_allow_private),
         ),
         identities=open_identities(store, settings, audit),
     )

@@ -158,6 +158,15 @@ def _configure_logging() -> None:
     help="A browser origin allowed to call the API, e.g. https://app.example.com "
     "(repeat for more; LOOMAL_CORS_ORIGINS, comma-separated). Default: CORS off.",
 )
+@click.option(
+    "--fetch-allow-private",
+    "fetch_allow_private",
+    multiple=True,
+    metavar="HOST",
+    help="Let brokered requests (fetch, proxy) reach this private/loopback host, address "
+    "or CIDR network, over http too (repeat for more; LOOMAL_FETCH_ALLOW_PRIVATE, "
+    "comma-separated). For tests and internal APIs. Default: public addresses only, https.",
+)
 @click.option("--access-log", is_flag=True, help="Log one line per request (never bodies).")
 @store_options
 @reports_errors
@@ -173,6 +182,7 @@ def serve(
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
     cors_origins: tuple[str, ...],
+    fetch_allow_private: tuple[str, ...],
     access_log: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -190,6 +200,7 @@ def serve(
         key_rate_limit=key_rate_limit,
         unseal_socket=unseal_socket,
         cors_origins=cors_origins or None,
+        fetch_allow_private=fetch_allow_private or None,
         data_dir=data_dir,
         database_url=database_url,
     )

@@ -13,24 +13,39 @@ every ``usage_flush_seconds`` (default 1 s) and on shutdown.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from loomal.core.audit import AuditLog
+from loomal.core.broker import (
+    BrokerPlan,
+    check_caller_headers,
+    check_method,
+    encode_request_body,
+    plan_broker,
+    proxied_headers,
+    proxy_target,
+    validate_broker_metadata,
+)
 from loomal.core.crypto import WRAP_WARNING, Binding, Keyring
+from loomal.core.egress import EgressPolicy, parse_url
 from loomal.core.identity import Principal, Scope
 from loomal.core.models import (
     AuditPage,
     Credential,
     CredentialList,
     CredentialSummary,
+    FetchRequest,
+    FetchResponse,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
@@ -49,6 +64,7 @@ from loomal.core.types import (
     validate_data,
     validate_metadata,
 )
+from loomal.core.upstream import Answer, Trace, exchange
 from loomal.errors import (
     BadRequestError,
     ConflictError,
@@ -80,8 +96,10 @@ class VaultService:
         max_credentials_per_identity: int | None = None,
         reload_keyring: Callable[[bool], Keyring | None] | None = None,
         audit: AuditLog | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._store = store
+        self._egress = egress or EgressPolicy()
         self._audit = audit or AuditLog(store, clock=clock)
         self._keyring = keyring
         self._reload_keyring = reload_keyring
@@ -102,6 +120,7 @@ class VaultService:
         data = validate_data(ctype, request.data)
         has_totp = totp_seed(ctype, data) is not None
         metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
+        validate_broker_metadata(metadata)
         expires_at = (
             None
             if request.expires_at is None
@@ -186,7 +205,7 @@ class VaultService:
         )
 
     async def _totp(self, principal: Principal, name: str) -> TotpResponse:
-        row = await self._readable_row(principal, name)
+        row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
         data = self._open(row)
         seed = _require_totp(row, data)
         secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
@@ -245,7 +264,7 @@ class VaultService:
     async def _list_credentials(
         self, principal: Principal, *, limit: int | None, cursor: str | None
     ) -> CredentialList:
-        principal.require(Scope.READ)
+        principal.require(Scope.USE)  # metadata only: vault:use may see what it can use
         if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
         after = decode_name_cursor(cursor)
@@ -329,9 +348,79 @@ class VaultService:
         self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> AuditPage:
         """This identity's audit events, newest first (its own calls, and other
-        identities' refused attempts on names it holds)."""
-        principal.require(Scope.READ)
+        identities' refused attempts on names it holds). No event holds a secret, so
+        vault:use may read it."""
+        principal.require(Scope.USE)
         return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
+
+    # -- brokered requests (the secret never leaves the server) --------------------
+
+    async def fetch(self, principal: Principal, name: str, request: FetchRequest) -> FetchResponse:
+        """Make ``request`` with the credential injected and return the answer,
+        every recognisable form of the secret replaced by ``[REDACTED]``. Needs
+        vault:use; only to the credential's ``metadata.allowedHosts``."""
+        trace = Trace()
+        async with self._audit.call(principal, "fetch", name, detail=trace.__str__):
+            self._require_unsealed()
+            method = check_method(request.method)
+            target = parse_url(request.url)
+            plan = await self._broker_plan(principal, name)
+            body, content_type = encode_request_body(request.body, request.body_encoding)
+            headers = check_caller_headers(request.headers, plan.injection.header_names)
+            if content_type and not any(k == "content-type" for k, _ in headers):
+                headers.append(("content-type", content_type))
+            trace.method = method
+            async with exchange(
+                self._egress, plan, name, method, target, headers, body, trace
+            ) as answer:
+                content = await answer.read()
+            try:
+                text, encoding = content.decode("utf-8"), "text"
+            except UnicodeDecodeError:
+                text, encoding = base64.b64encode(content).decode("ascii"), "base64"
+            return FetchResponse(
+                status=answer.status,
+                headers=_joined(answer.headers),
+                body=text,
+                body_encoding=encoding,  # type: ignore[arg-type]
+                url=plan.scrubber.text(answer.target.display()),
+            )
+
+    @asynccontextmanager
+    async def proxy(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes | None,
+    ) -> AsyncIterator[Answer]:
+        """The pass-through proxy: forward an unmodified client's request to the
+        credential's ``metadata.baseUrl`` (or first allowed host), its own key
+        replaced by the injected credential; yields the answer to stream back.
+        The same rules, limits, scrubbing and audit as :meth:`fetch`."""
+        trace = Trace()
+        async with self._audit.call(principal, "proxy", name, detail=trace.__str__):
+            self._require_unsealed()
+            method = check_method(method)
+            plan = await self._broker_plan(principal, name)
+            target = proxy_target(plan, name, path, query)
+            forwarded = proxied_headers(headers, plan.injection.header_names)
+            trace.method = method
+            async with exchange(
+                self._egress, plan, name, method, target, forwarded, body, trace
+            ) as answer:
+                yield answer
+
+    async def _broker_plan(self, principal: Principal, name: str) -> BrokerPlan:
+        row = await self._readable_row(principal, name, Scope.USE)
+        data = self._open(row)
+        plan = plan_broker(name, row.type, _json_decode(row.metadata_json), data)
+        self._note_use(row)
+        return plan
 
     # -- lastUsedAt coalescing --------------------------------------------------
 
@@ -419,8 +508,10 @@ class VaultService:
                     "The vault is sealed: its operator must unseal it (loomal admin unseal)."
                 )
 
-    async def _readable_row(self, principal: Principal, name: str) -> CredentialRow:
-        principal.require(Scope.READ)
+    async def _readable_row(
+        self, principal: Principal, name: str, scope: Scope = Scope.READ
+    ) -> CredentialRow:
+        principal.require(scope)
         validate_credential_name(name)
         row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
         if row is None:
@@ -497,6 +588,14 @@ def _require_totp(row: CredentialRow, data: dict[str, Any]) -> str:
             reason="not_totp",
         )
     return seed
+
+
+def _joined(headers: list[tuple[str, str]]) -> dict[str, str]:
+    """Headers as one dict: a repeated header's values joined by ", "."""
+    joined: dict[str, str] = {}
+    for key, value in headers:
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined
 
 
 def _opt_time(micros: int | None) -> datetime | None:

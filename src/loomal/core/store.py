@@ -105,6 +105,8 @@ class AuditEvent:
     credential_name: str | None
     outcome: str
     client: str | None
+    detail: str | None = None
+    """A brokered request's method, host, path, status and duration; never a secret."""
 
     def values(self) -> tuple[object, ...]:
         return (
@@ -116,6 +118,7 @@ class AuditEvent:
             self.credential_name,
             self.outcome,
             self.client,
+            self.detail,
         )
 
 

@@ -31,6 +31,7 @@ from loomal.config import ServerSettings
 from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
+from loomal.server import broker_routes
 from loomal.server.hot_reads import HotReads
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
@@ -122,8 +123,11 @@ def create_app(
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     app = Litestar(
         route_handlers=[
-            Router(path="/", route_handlers=ROUTES, before_request=authenticate),
+            Router(
+                path="/", route_handlers=[*ROUTES, broker_routes.fetch], before_request=authenticate
+            ),
             mcp_endpoint,
+            broker_routes.proxy,
         ],
         lifespan=[lifespan],
         exception_handlers=handlers,

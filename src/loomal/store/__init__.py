@@ -33,12 +33,13 @@ CREDENTIAL_COLUMNS = (
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
 AUDIT_COLUMNS = (
-    "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client"
+    "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client, "
+    "detail"
 )
 
 
 def audit_insert_sql(placeholder: str) -> str:
-    marks = ", ".join([placeholder] * 8)
+    marks = ", ".join([placeholder] * len(AUDIT_COLUMNS.split(",")))
     return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({marks})"
 
 
