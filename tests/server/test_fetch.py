@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core import upstream as upstream_module
+from loomal.core.egress import EgressPolicy
 from loomal.server.app import create_app
 from tests.conftest import Api, auth, free_port
 from tests.server.test_api import assert_error
@@ -375,3 +377,23 @@ def test_store_checks_broker_metadata(api: Api) -> None:
             headers=h,
         )
         assert field in assert_error(response, 422, "validation_error")
+
+
+def test_the_checked_address_is_the_one_connected_to(api: Api, upstream: Upstream) -> None:
+    """A name the system cannot resolve, answered by a resolver the test controls
+    (called once): the request reaches 127.0.0.1 with Host naming the name."""
+    calls: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[Any]:
+        calls.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    api.vault.service._egress = EgressPolicy.from_allowances(["upstream.test"], resolver)
+    h = api.headers()
+    store(api, h, "s", api_key(["upstream.test"]))
+    url = f"http://upstream.test:{upstream.port}/echo"
+    response = fetch(api, h, "s", method="GET", url=url)
+    assert response.status_code == 200, response.text
+    assert calls == ["upstream.test"]
+    assert upstream.seen[0].headers["host"] == f"upstream.test:{upstream.port}"
+    assert response.json()["url"] == url

@@ -24,7 +24,7 @@ from loomal.core.types import validate_credential_name
 from loomal.core.upstream import MAX_BODY_BYTES
 from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from loomal.runtime import Vault
-from loomal.server.responses import SECURITY_HEADERS, send_error
+from loomal.server.responses import send_error
 from loomal.server.routes import NameParam, principal
 
 __all__ = ["BROKER_ROUTES", "fetch", "proxy"]
@@ -95,7 +95,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     http: HTTPScope = scope
     vault: Vault = scope["app"].state.vault
     raw_path = scope.get("raw_path") or scope["path"].encode()
-    full = raw_path.decode("latin-1")
+    full = raw_path.decode("latin-1").split("?", 1)[0]  # some servers leave the query in
     name, _, rest = full.removeprefix(_PROXY_PREFIX).partition("/")
     started = False
     try:
@@ -122,9 +122,8 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
                 {
                     "type": "http.response.start",
                     "status": answer.status,
-                    "headers": [
-                        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers),
-                        *SECURITY_HEADERS,
+                    "headers": [  # the app's before_send adds the security headers
+                        (k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers
                     ],
                 }
             )
