@@ -397,3 +397,22 @@ def test_the_checked_address_is_the_one_connected_to(api: Api, upstream: Upstrea
     assert calls == ["upstream.test"]
     assert upstream.seen[0].headers["host"] == f"upstream.test:{upstream.port}"
     assert response.json()["url"] == url
+
+
+def test_a_redirect_carrying_the_key_leaks_it_nowhere(api: Api, upstream: Upstream) -> None:
+    """An upstream that puts the key it received into a redirect's Location (host
+    and path): the refusal's message and the audit event are scrubbed."""
+    h = api.headers()
+    token = "k" + KEY.replace("/", "").replace("+", "").replace("_", "").lower()[:40]
+    store(
+        api,
+        h,
+        "t",
+        {"type": "API_KEY", "data": {"key": token}, "metadata": {"allowedHosts": ["127.0.0.1"]}},
+    )
+    to = quote(f"http://{token}.example/{token}", safe="")
+    response = fetch(api, h, "t", method="GET", url=f"{upstream.base_url}/redirect?to={to}")
+    assert token not in assert_error(response, 502, "bad_gateway", "redirect_not_allowed")
+    audit = api.client.get("/v0/audit", headers=h).json()["events"][0]
+    assert audit["outcome"] == "redirect_not_allowed"
+    assert token not in audit["detail"] and "[REDACTED]" in audit["detail"]

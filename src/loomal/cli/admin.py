@@ -229,7 +229,9 @@ def key_status(
 
 @admin.command("audit")
 @click.option("--identity", "identity_name", help="Only this identity's log.")
-@click.option("--action", help="store, get, list, totp, totp_backup, delete, authenticate")
+@click.option(
+    "--action", help="store, get, list, totp, totp_backup, delete, fetch, proxy, authenticate"
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @store_options
@@ -259,7 +261,9 @@ def audit(
     if as_json:
         click.echo(msgspec.json.encode(page.events).decode())
         return
-    table = Table("time", "identity", "actor", "key", "action", "credential", "outcome", "client")
+    table = Table(
+        "time", "identity", "actor", "key", "action", "credential", "outcome", "client", "detail"
+    )
     for e in page.events:
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}",
@@ -270,6 +274,7 @@ def audit(
             e.credential_name or "-",
             e.outcome,
             e.client or "-",
+            e.detail or "",
         )
     Console().print(table)
 

@@ -8,6 +8,7 @@ hold secret values mask them in ``repr``.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -289,8 +290,6 @@ class FetchResponse(_CamelAliases, msgspec.Struct, rename="camel"):
 
     def content(self) -> bytes:
         """The body as bytes, whichever way it was encoded."""
-        import base64
-
         if self.body_encoding == "base64":
             return base64.b64decode(self.body)
         return self.body.encode()

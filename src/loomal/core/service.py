@@ -13,7 +13,6 @@ every ``usage_flush_seconds`` (default 1 s) and on shutdown.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import secrets
@@ -373,18 +372,7 @@ class VaultService:
             async with exchange(
                 self._egress, plan, name, method, target, headers, body, trace
             ) as answer:
-                content = await answer.read()
-            try:
-                text, encoding = content.decode("utf-8"), "text"
-            except UnicodeDecodeError:
-                text, encoding = base64.b64encode(content).decode("ascii"), "base64"
-            return FetchResponse(
-                status=answer.status,
-                headers=_joined(answer.headers),
-                body=text,
-                body_encoding=encoding,  # type: ignore[arg-type]
-                url=plan.scrubber.text(answer.target.display()),
-            )
+                return await answer.fetch_response()
 
     @asynccontextmanager
     async def proxy(
@@ -588,14 +576,6 @@ def _require_totp(row: CredentialRow, data: dict[str, Any]) -> str:
             reason="not_totp",
         )
     return seed
-
-
-def _joined(headers: list[tuple[str, str]]) -> dict[str, str]:
-    """Headers as one dict: a repeated header's values joined by ", "."""
-    joined: dict[str, str] = {}
-    for key, value in headers:
-        joined[key] = f"{joined[key]}, {value}" if key in joined else value
-    return joined
 
 
 def _opt_time(micros: int | None) -> datetime | None:

@@ -17,18 +17,20 @@ exception's text (either could hold the injected key).
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 import httpx
 
 from loomal.core.broker import HOP_BY_HOP, BrokerPlan
 from loomal.core.egress import EgressPolicy, IPAddress, Target, host_allowed, parse_url
+from loomal.core.models import FetchResponse
 from loomal.errors import BadGatewayError, BadRequestError, LoomalError, ValidationError
 
 __all__ = ["MAX_BODY_BYTES", "Answer", "Trace", "exchange"]
@@ -126,6 +128,25 @@ class Answer:
     async def read(self) -> bytes:
         return b"".join([chunk async for chunk in self.chunks()])
 
+    async def fetch_response(self) -> FetchResponse:
+        """The whole answer as ``/fetch`` returns it: text when the body is UTF-8,
+        else base64; repeated headers joined by ", "."""
+        content = await self.read()
+        try:
+            body, encoding = content.decode("utf-8"), "text"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(content).decode("ascii"), "base64"
+        headers: dict[str, str] = {}
+        for key, value in self.headers:
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return FetchResponse(
+            status=self.status,
+            headers=headers,
+            body=body,
+            body_encoding=encoding,  # type: ignore[arg-type]
+            url=self._plan.scrubber.text(self.target.display()),
+        )
+
 
 def _timeout() -> BadGatewayError:
     return BadGatewayError(
@@ -166,7 +187,7 @@ def _with_query(query: str, injected: Sequence[tuple[str, str]]) -> str:
     kept = [
         part
         for part in query.split("&")
-        if part and part.split("=", 1)[0] not in names and quote(part.split("=", 1)[0]) not in names
+        if part and unquote_plus(part.split("=", 1)[0]) not in names
     ]
     kept += [f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in injected]
     return "&".join(kept)
@@ -209,13 +230,38 @@ async def exchange(
     trace: Trace,
 ) -> AsyncIterator[Answer]:
     """Send the request (following allowed redirects) and yield the final answer."""
+    try:
+        async with _exchange(policy, plan, name, method, target, headers, body, trace) as answer:
+            yield answer
+    except LoomalError as error:
+        # a message may name a redirect's host or path, which is the upstream's text
+        error.message = plan.scrubber.text(error.message)
+        error.args = (error.message,)
+        raise
+
+
+@asynccontextmanager
+async def _exchange(
+    policy: EgressPolicy,
+    plan: BrokerPlan,
+    name: str,
+    method: str,
+    target: Target,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+    trace: Trace,
+) -> AsyncIterator[Answer]:
     deadline = asyncio.get_running_loop().time() + TOTAL_TIMEOUT
     timeout = httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
     async with httpx.AsyncClient(
         verify=_tls(), trust_env=False, follow_redirects=False, timeout=timeout
     ) as client:
         for hop in range(MAX_REDIRECTS + 1):
-            trace.host, trace.path = target.host, target.path
+            # a redirect's Location is the upstream's text: it could hold the key
+            trace.host, trace.path = (
+                plan.scrubber.text(target.host),
+                plan.scrubber.text(target.path),
+            )
             address = await _checked_address(policy, plan, name, target, hop)
             request = client.build_request(
                 method,
@@ -276,8 +322,3 @@ def _answer(response: httpx.Response, target: Target, plan: BrokerPlan, deadline
         if key.decode("latin-1").lower() not in _DROPPED_FROM_ANSWER
     ]
     return Answer(response.status_code, headers, target, response, plan, deadline)
-
-
-def is_refusal(error: LoomalError) -> bool:
-    """Whether the vault refused before sending anything (vs. an upstream failure)."""
-    return error.http_status < 500
