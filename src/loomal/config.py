@@ -15,6 +15,7 @@ from typing import Any
 
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
+from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
 
@@ -36,6 +37,7 @@ _ENV = {
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
     "fetch_allow_private": "LOOMAL_FETCH_ALLOW_PRIVATE",
+    "mcp_tool_names": "LOOMAL_MCP_TOOL_NAMES",
 }
 
 
@@ -61,6 +63,8 @@ class ServerSettings:
     fetch_allow_private: tuple[str, ...] = ()
     """Hosts, addresses or networks brokered requests may reach although they are
     private, loopback, link-local...; plain http is allowed to them too."""
+    mcp_tool_names: ToolNameMode = "underscore"
+    """How ``/mcp`` lists its tools: ``vault_store`` (every host accepts it) or ``vault.store``."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -104,6 +108,7 @@ class ServerSettings:
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
                 fetch_allow_private=_allowances(values.get("fetch_allow_private")),
+                mcp_tool_names=values.get("mcp_tool_names", "underscore"),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -123,6 +128,8 @@ class ServerSettings:
             raise ValidationError("usage flush interval must be between 0 and 60 seconds.")
         if self.auth_cache_seconds < 0:
             raise ValidationError("auth cache seconds must not be negative.")
+        if self.mcp_tool_names not in TOOL_NAME_MODES:
+            raise ValidationError("MCP tool names must be underscore or dotted.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValidationError("database URL must start with postgresql://.")
         return self
