@@ -73,6 +73,30 @@ def test_proxy_replaces_the_callers_key_and_streams_back_scrubbed(
     assert events[0]["detail"].startswith("POST 127.0.0.1 /echo 200 ")
 
 
+def test_a_key_sent_as_x_api_key_authenticates_and_is_never_forwarded(
+    api: Api, upstream: Upstream
+) -> None:
+    """Anthropic-style SDKs send their key in X-Api-Key; the credential injects its own."""
+    owner = api.new_identity()
+    credential = openai_credential(upstream, inject={"header": "X-Api-Key"})
+    api.client.put("/v0/vault/anthropic", json=credential, headers=auth(owner.api_key))
+    response = api.client.post(
+        "/v0/proxy/anthropic/echo",
+        headers={"X-Api-Key": owner.api_key, "X-Other": f"also {owner.api_key}"},
+        json={"m": 1},
+    )
+    assert response.status_code == 200, response.text
+    (seen,) = upstream.seen
+    assert seen.headers["x-api-key"] == VENDOR_KEY
+    assert owner.api_key not in json.dumps(seen.headers) and "x-other" not in seen.headers
+    assert VENDOR_KEY not in response.text
+    assert_error(
+        api.client.get("/v0/proxy/anthropic/echo", headers={"X-Api-Key": "sk-not-ours"}),
+        401,
+        "unauthenticated",
+    )
+
+
 def test_proxy_refusals_answer_in_the_error_shape(api: Api, upstream: Upstream) -> None:
     h = api.headers()
     api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)

@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from loomal.core.egress import Target, check_host_pattern, parse_url
+from loomal.core.identity import KEY_PREFIX
 from loomal.core.types import CredentialType
 from loomal.errors import BadRequestError, PayloadTooLargeError, ValidationError
 
@@ -360,14 +361,18 @@ def check_caller_headers(
 def proxied_headers(
     raw: Iterable[tuple[bytes, bytes]], injected: frozenset[str]
 ) -> list[tuple[str, str]]:
-    """An unmodified client's headers for the pass-through proxy: its own key,
-    cookies, Host, the injected header and framing headers are dropped (never forwarded)."""
+    """An unmodified client's headers for the pass-through proxy: its own key
+    (wherever it sent it: Authorization, or X-Api-Key as some SDKs do), cookies,
+    Host, the injected header and framing headers are dropped (never forwarded)."""
     result = []
     for key, value in raw:
         name = key.decode("latin-1").lower()
         if name in CALLER_FORBIDDEN or name in injected or name in HOP_BY_HOP:
             continue
-        result.append((name, value.decode("latin-1")))
+        text = value.decode("latin-1")
+        if KEY_PREFIX in text:  # a loid- key, in any header: the vault's, never the upstream's
+            continue
+        result.append((name, text))
     return result
 
 

@@ -70,6 +70,16 @@ async def fetch(
     return await vault.service.fetch(principal(request), name, data)
 
 
+def _caller_key(headers: Any) -> str | None:
+    """``Authorization: Bearer loid-...``, or ``X-Api-Key: loid-...`` as SDKs such as
+    Anthropic's send their key (so they work through the proxy unmodified too)."""
+    found = dict(headers)
+    if b"authorization" in found:
+        return str(found[b"authorization"].decode("latin-1"))
+    api_key = found.get(b"x-api-key", b"").decode("latin-1").strip()
+    return f"Bearer {api_key}" if api_key.startswith("loid-") else None
+
+
 async def _read_body(receive: Receive) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
@@ -103,9 +113,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             raise NotFoundError("Use /v0/proxy/{credential name}/{path}.")
         validate_credential_name(name)
         headers = scope["headers"]
-        authorization = next(
-            (v.decode("latin-1") for k, v in headers if k == b"authorization"), None
-        )
+        authorization = _caller_key(headers)
         client = scope.get("client") or ("", 0)
         who = await vault.identities.authenticate(authorization, client=client[0])
         body = await _read_body(receive)
