@@ -20,8 +20,8 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── ValidationError            422 validation_error
     ├── RateLimitError             429 rate_limited
     ├── ServerError                500 internal_error
-    │   └── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
-    ├── BadGatewayError            502 bad_gateway: a brokered request's upstream failed; reason
+    │   ├── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
+    │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
     │                              dns_failed, connect_failed, timeout, response_too_large, ...
     ├── SealedError                503 sealed
     └── ConnectionError            the SDK could not reach the server (no status)
@@ -184,9 +184,12 @@ class IntegrityError(ServerError):
     default_message = "A stored credential failed its integrity check."
 
 
-class BadGatewayError(LoomalError):
+class BadGatewayError(ServerError):
     """502 ``bad_gateway``: the vault made a brokered request and its upstream
-    failed (no answer, a bad answer, or one too large); ``reason`` says which."""
+    failed (no answer, a bad answer, or one too large); ``reason`` says which.
+
+    A ServerError, so ``except ServerError`` still catches every 5xx (a 502 from
+    a proxy in front of the vault is one too, without a reason)."""
 
     http_status = 502
     default_code = "bad_gateway"
@@ -226,6 +229,7 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
 _BY_CODE: dict[str, type[LoomalError]] = {
     IntegrityError.default_code: IntegrityError,
     SealedError.default_code: SealedError,
+    BadGatewayError.default_code: BadGatewayError,
 }
 
 
