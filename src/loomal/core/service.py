@@ -363,12 +363,12 @@ class VaultService:
             self._require_unsealed()
             method = check_method(request.method)
             target = parse_url(request.url)
+            trace.method, trace.host, trace.path = method, target.host, target.path
             plan = await self._broker_plan(principal, name)
             body, content_type = encode_request_body(request.body, request.body_encoding)
             headers = check_caller_headers(request.headers, plan.injection.header_names)
             if content_type and not any(k == "content-type" for k, _ in headers):
                 headers.append(("content-type", content_type))
-            trace.method = method
             async with exchange(
                 self._egress, plan, name, method, target, headers, body, trace
             ) as answer:
