@@ -20,6 +20,7 @@ a secret value: callers pass field *names*, never field values.
     ├── ServerError                500 internal_error
     │   └── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
     ├── SealedError                503 sealed
+    │   └── KeyUnavailableError    503 key_unavailable (a row under a master key this server lacks)
     └── ConnectionError            the SDK could not reach the server (no status)
 """
 
@@ -32,6 +33,7 @@ __all__ = [
     "ConnectionError",
     "ExpiredError",
     "IntegrityError",
+    "KeyUnavailableError",
     "LoomalError",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -159,6 +161,15 @@ class SealedError(LoomalError):
     default_message = "The vault is sealed."
 
 
+class KeyUnavailableError(SealedError):
+    """A credential is wrapped by a master key this server does not hold (another
+    server's key, or one retired too soon): retrying cannot help until an
+    operator gives the server that key, and nothing was tampered with."""
+
+    default_code = "key_unavailable"
+    default_message = "The master key this credential is wrapped by is not available here."
+
+
 class ConnectionError(LoomalError):  # noqa: A001 - the SDK's documented name
     """The SDK could not reach the server (refused, timed out, DNS)."""
 
@@ -185,6 +196,7 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
 _BY_CODE: dict[str, type[LoomalError]] = {
     IntegrityError.default_code: IntegrityError,
     SealedError.default_code: SealedError,
+    KeyUnavailableError.default_code: KeyUnavailableError,
 }
 
 
