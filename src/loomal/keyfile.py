@@ -223,10 +223,9 @@ def add_primary_key(path: Path, passphrase: Passphrase | None = None) -> Keyring
 
 
 def remove_key(path: Path, key_id: str, passphrase: Passphrase | None = None) -> None:
+    """Drop ``key_id`` from the file; whether it may go is the KeyManager's to decide."""
     keys, seal = _load(path, passphrase)
     ids = [derive_key_id(key) for key in keys]
-    if key_id == ids[0]:
-        raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
     if key_id not in ids:
         raise ValidationError(f"{key_id} is not in {path}.")
     _write_keys(path, [key for key, kid in zip(keys, ids, strict=True) if kid != key_id], seal)
