@@ -1,10 +1,11 @@
 # Quick start:  make serve   (install, then start the vault on 127.0.0.1:8470)
 #               make test    (install with dev tools, then lint, type-check and run every test)
+# Inner loop:   make test-fast (lint, types, and the tests that start no process: under a minute)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test test-fast lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loomal Vault needs Python 3.11 or newer (set PYTHON=python3.12, ...)")'
@@ -29,6 +30,9 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/pytest
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow" -q
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import ServerProcess
 
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
 DOCS = Path(__file__).parent.parent / "docs"
 
 
@@ -24,7 +26,7 @@ def blocks(page: str, language: str) -> list[str]:
 
 def test_sdk_page_examples_run(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
-    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    monkeypatch.setenv("LOOMAL_API_URL", server.base_url)
     namespace: dict[str, Any] = {}
     code = blocks("sdk.md", "python")
     assert len(code) >= 6
@@ -36,7 +38,7 @@ def test_cli_page_commands_run(server: ServerProcess, tmp_path: Path) -> None:
     env = {
         **os.environ,
         "LOOMAL_API_KEY": server.api_key or "",
-        "LOOMAL_BASE_URL": server.base_url,
+        "LOOMAL_API_URL": server.base_url,
         "LOOMAL_DATA_DIR": str(tmp_path / "server-data"),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }

@@ -11,13 +11,14 @@ __version__ = "0.1.0"
 
 from loomal.client import AsyncLoomal, Loomal
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     CredentialSummary,
+    IdentityResponse,
     StoreResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
-from loomal.core.models import TotpCodeResponse as TotpCode
 from loomal.errors import (
     AuthenticationError,
     BadRequestError,
@@ -26,6 +27,7 @@ from loomal.errors import (
     ExpiredError,
     IntegrityError,
     LoomalError,
+    MissingApiKeyError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -35,20 +37,28 @@ from loomal.errors import (
     ValidationError,
 )
 
+# The official SDK's names for the same results, so type annotations written
+# for it import unchanged.
+CredentialMetadata = CredentialSummary
+CredentialWithData = Credential
+
 __all__ = [
     "AsyncLoomal",
     "AuthenticationError",
-    "BackupCode",
     "BadRequestError",
     "ConflictError",
     "ConnectionError",
     "Credential",
-    "CredentialPage",
+    "CredentialList",
+    "CredentialMetadata",
     "CredentialSummary",
+    "CredentialWithData",
     "ExpiredError",
+    "IdentityResponse",
     "IntegrityError",
     "Loomal",
     "LoomalError",
+    "MissingApiKeyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -56,7 +66,8 @@ __all__ = [
     "SealedError",
     "ServerError",
     "StoreResponse",
-    "TotpCode",
+    "TotpBackupResponse",
+    "TotpResponse",
     "ValidationError",
     "__version__",
 ]

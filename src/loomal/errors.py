@@ -1,19 +1,21 @@
 """The one error tree of Loomal Vault, shared by the server core and the SDK.
 
-Every error carries a stable snake_case ``code`` and the HTTP status it maps to.
-The server turns any of them into ``{"error": {"code", "message"}}`` in one
-handler; the SDK turns that body back into the same class with
-:func:`error_from_status`. Messages are written for people and never contain
-a secret value: callers pass field *names*, never field values.
+Every error carries a stable snake_case ``code``, the HTTP ``status`` it maps to
+and, where one helps, a finer ``reason``. The server turns any of them into the
+hosted Loomal API's flat body ``{"error": code, "message", "status", "reason"?}``
+in one place (``server/responses.py``); the SDK turns that body back into the
+same class with :func:`error_from_status`. Messages are written for people and
+never contain a secret value: callers pass field *names*, never field values.
 
-    LoomalError                    base; code and http_status
-    ├── BadRequestError            400 malformed_json
+    LoomalError                    base; code, status (also http_status), message, reason
+    ├── BadRequestError            400 bad_request; reason malformed_json, not_totp, no_backup_codes
     ├── AuthenticationError        401 unauthenticated
+    │   └── MissingApiKeyError     the SDK has no key (also a ValueError, as the official SDK's)
     ├── PermissionDeniedError      403 insufficient_scope
     ├── NotFoundError              404 not_found
     ├── MethodNotAllowedError      405 method_not_allowed
-    ├── ConflictError              409 conflict, no_backup_codes, not_totp, identity_exists
-    ├── ExpiredError               410 credential_expired
+    ├── ConflictError              409 conflict, credential_limit, identity_exists
+    ├── ExpiredError               410 expired
     ├── PayloadTooLargeError       413 payload_too_large
     ├── ValidationError            422 validation_error
     ├── RateLimitError             429 rate_limited
@@ -36,6 +38,7 @@ __all__ = [
     "KeyUnavailableError",
     "LoomalError",
     "MethodNotAllowedError",
+    "MissingApiKeyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -48,7 +51,11 @@ __all__ = [
 
 
 class LoomalError(Exception):
-    """Base of every Loomal error: a stable ``code``, an ``http_status``, a message."""
+    """Base of every Loomal error: a stable ``code``, a ``status``, a message, maybe a reason.
+
+    ``status`` and ``code`` are what the official SDK's ``LoomalError`` carries,
+    so ``except LoomalError as e: e.status, e.code`` works with either SDK.
+    """
 
     http_status: int = 500
     default_code: str = "internal_error"
@@ -60,27 +67,48 @@ class LoomalError(Exception):
         *,
         code: str | None = None,
         status: int | None = None,
+        reason: str | None = None,
     ) -> None:
         self.message = message or self.default_message
         self.code = code or self.default_code
+        self.reason = reason
         if status is not None:
             self.http_status = status
         super().__init__(self.message)
 
+    @property
+    def status(self) -> int:
+        """The HTTP status (0 when no answer came back: a connection error)."""
+        return self.http_status
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+        reason = f", reason={self.reason!r}" if self.reason else ""
+        return (
+            f"{type(self).__name__}(status={self.http_status}, code={self.code!r}{reason}, "
+            f"message={self.message!r})"
+        )
 
 
 class BadRequestError(LoomalError):
+    """400 ``bad_request``, as the public reference spells it; ``reason`` says which."""
+
     http_status = 400
-    default_code = "malformed_json"
-    default_message = "The request body is not valid JSON."
+    default_code = "bad_request"
+    default_message = "The request is not valid."
 
 
 class AuthenticationError(LoomalError):
     http_status = 401
     default_code = "unauthenticated"
     default_message = "A valid API key is required."
+
+
+class MissingApiKeyError(AuthenticationError, ValueError):
+    """The SDK was given no API key. Also a ``ValueError``, which is what the
+    official SDK raises here, so code written for it catches this too."""
+
+    default_code = "missing_api_key"
+    default_message = "No API key: pass api_key=... or set LOOMAL_API_KEY."
 
 
 class PermissionDeniedError(LoomalError):
@@ -109,7 +137,7 @@ class ConflictError(LoomalError):
 
 class ExpiredError(LoomalError):
     http_status = 410
-    default_code = "credential_expired"
+    default_code = "expired"
     default_message = "The credential has expired."
 
 
@@ -200,9 +228,11 @@ _BY_CODE: dict[str, type[LoomalError]] = {
 }
 
 
-def error_from_status(status: int, code: str, message: str) -> LoomalError:
+def error_from_status(
+    status: int, code: str, message: str, reason: str | None = None
+) -> LoomalError:
     """Rebuild the error a server answered with (the SDK's side of the mapping)."""
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else LoomalError
-    return cls(message, code=code, status=status)
+    return cls(message, code=code, status=status, reason=reason)

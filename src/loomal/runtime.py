@@ -49,6 +49,7 @@ class Vault:
     async def close(self) -> None:
         try:
             await self.service.flush()
+            await self.identities.flush_usage()
         finally:
             await self.store.close()
 

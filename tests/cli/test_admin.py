@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ServerProcess, auth, loomal
+
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
 
 def test_rotation_while_serving_reads(server: ServerProcess, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from loomal import Loomal, SealedError
 from loomal.keyfile import is_sealed_key_file, read_key_ids, read_keys
 from tests.conftest import ServerProcess, auth, loomal, start_server
 
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
 PASSPHRASE = "correct horse battery staple"
 NEW_PASSPHRASE = "tr0ub4dor & three more words"
 

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import ServerProcess, auth, loomal, start_server
 
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
 SEED_CURLS = [
     (
         "PUT",
@@ -54,7 +56,7 @@ def test_first_start_creates_key_file_and_prints_a_working_key(
     assert len(server.api_key) >= len("loid-") + 32
     assert f"export LOOMAL_API_KEY={server.api_key}" in output
     response = httpx.get(server.base_url + "/v0/vault", headers=auth(server.api_key))
-    assert response.json() == {"credentials": [], "nextCursor": None}
+    assert response.json() == {"credentials": [], "count": 0}
     assert not any(c.isdigit() for c in response.headers.get("server", ""))  # no version banner
 
 

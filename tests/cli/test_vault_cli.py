@@ -16,11 +16,13 @@ from loomal.cli import main
 from loomal.core.totp import TotpParameters, totp_code
 from tests.conftest import ServerProcess
 
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
 
 @pytest.fixture
 def cli(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
-    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    monkeypatch.setenv("LOOMAL_API_URL", server.base_url)
     return CliRunner()
 
 
@@ -36,7 +38,7 @@ def test_seed_cli_example_verbatim_in_a_real_shell(server: ServerProcess, tmp_pa
     env = {
         **os.environ,
         "LOOMAL_API_KEY": server.api_key or "",
-        "LOOMAL_BASE_URL": server.base_url,
+        "LOOMAL_API_URL": server.base_url,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     result = subprocess.run(
@@ -160,7 +162,7 @@ def test_usage_errors_exit_2_and_api_errors_exit_1(cli: CliRunner) -> None:
 
 def test_down_server_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOMAL_API_KEY", "loid-" + "x" * 43)
-    monkeypatch.setenv("LOOMAL_BASE_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LOOMAL_API_URL", "http://127.0.0.1:1")
     result = CliRunner().invoke(main, ["vault", "list"])
     assert result.exit_code == 1
     assert result.output.strip().startswith("error: Could not reach Loomal at http://127.0.0.1:1")
@@ -178,7 +180,7 @@ def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: P
     env = {
         **os.environ,
         "LOOMAL_API_KEY": server.api_key or "",
-        "LOOMAL_BASE_URL": server.base_url,
+        "LOOMAL_API_URL": server.base_url,
     }
     subprocess.run(
         [
@@ -251,3 +253,23 @@ def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: P
     )
     assert missing.returncode == 1
     assert "no data field 'nope'" in missing.stderr
+
+
+def test_whoami_names_the_identity_of_the_key(cli: CliRunner, server: ServerProcess) -> None:
+    shown = invoke(cli, "whoami")
+    assert shown.exit_code == 0
+    assert shown.output.startswith("default (id_")
+    assert "scopes: vault:read vault:write" in shown.output
+    as_json = json.loads(invoke(cli, "whoami", "--json").output)
+    assert (as_json["name"], as_json["type"], as_json["purpose"]) == ("default", "AGENT", "BUYER")
+    assert as_json["usageCount"] >= 1
+
+
+def test_the_old_base_url_variable_still_works(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
+    monkeypatch.delenv("LOOMAL_API_URL", raising=False)
+    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    assert invoke(CliRunner(), "vault", "list").exit_code == 0
+    assert invoke(CliRunner(), "whoami").exit_code == 0

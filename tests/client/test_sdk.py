@@ -18,7 +18,7 @@ import loomal
 from loomal import (
     AsyncLoomal,
     AuthenticationError,
-    ConflictError,
+    BadRequestError,
     ExpiredError,
     Loomal,
     LoomalError,
@@ -29,6 +29,8 @@ from loomal import (
     ValidationError,
 )
 from tests.conftest import ServerProcess, new_key
+
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
 TOTP_BODY: dict[str, Any] = {
     "type": "TOTP",
@@ -57,6 +59,8 @@ def run_sync(c: Loomal) -> list[Any]:
     out.append(c.vault.get("gh"))
     out.append(c.vault.delete("stripe"))
     out.append([s.name for s in c.vault.iter()])
+    out.append(c.vault.list())
+    out.append(c.identity.whoami())
     return out
 
 
@@ -76,6 +80,8 @@ async def run_async(c: AsyncLoomal) -> list[Any]:
     out.append(await c.vault.get("gh"))
     out.append(await c.vault.delete("stripe"))
     out.append([s.name async for s in c.vault.iter()])
+    out.append(await c.vault.list())
+    out.append(await c.identity.whoami())
     return out
 
 
@@ -88,7 +94,8 @@ def shape(results: list[Any]) -> list[Any]:
             return {
                 k: clean(v)
                 for k, v in value.items()
-                if not k.endswith(("Id", "At", "Cursor", "Remaining")) and k != "code"
+                if not k.endswith(("Id", "At", "Cursor", "Remaining", "Count"))
+                and k not in ("code", "remaining")
             }
         if isinstance(value, list):
             return [clean(v) for v in value]
@@ -108,7 +115,9 @@ def test_every_method_sync_and_async_behave_alike(server: ServerProcess) -> None
 
     async_results = asyncio.run(main())
     assert shape(sync_results) == shape(async_results)
-    created, overwritten, _, got, page, names, code, first, second, gh, deleted, left = sync_results
+    created, overwritten, _, got, page, names, code, first, second, gh, deleted, left, every, me = (
+        sync_results
+    )
     assert overwritten.credential_id == created.credential_id == overwritten.credentialId
     assert isinstance(created.created_at, datetime)
     assert got.data == {"key": "sk_2"}
@@ -116,20 +125,24 @@ def test_every_method_sync_and_async_behave_alike(server: ServerProcess) -> None
     assert page.next_cursor
     assert names == ["gh", "stripe"]
     assert len(code.code) == 6
-    assert 1 <= code.seconds_remaining <= 30
+    assert 1 <= code.remaining <= 30
+    assert code.backup_codes_remaining == 2
     assert (first.code, second.code) == ("abcd-1234", "efgh-5678")
-    assert second.backup_codes_remaining == 0
-    assert gh.data["secret"] == "[REDACTED]"
+    assert (first.remaining, second.remaining, second.backup_codes_remaining) == (1, 0, 0)
+    assert gh.data["secret"] == "[use /v0/vault/:name/totp]"
+    assert gh.has_totp is True
     assert gh.data["usedBackupCodes"] == ["abcd-1234", "efgh-5678"]
     assert deleted is None
     assert left == ["gh"]
+    assert every["count"] == 1 and [c.name for c in every["credentials"]] == ["gh"]
+    assert (me.name, me.scopes) == ("default", ["vault:read", "vault:write"])
 
 
 def test_seed_python_example_runs_as_written(
     server: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
-    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url)
+    monkeypatch.setenv("LOOMAL_API_URL", server.base_url)
     seed = """
 import os
 from loomal import Loomal
@@ -155,9 +168,9 @@ def test_errors_map_to_classes_with_code_and_status(client: Loomal, server: Serv
         client.vault.get("missing")
     assert (nf.value.http_status, nf.value.code) == (404, "not_found")
     client.vault.store("stripe", type="API_KEY", data={"key": "k"})
-    with pytest.raises(ConflictError) as conflict:
+    with pytest.raises(BadRequestError) as bad:
         client.vault.totp("stripe")
-    assert conflict.value.code == "not_totp"
+    assert (bad.value.status, bad.value.code, bad.value.reason) == (400, "bad_request", "not_totp")
     with pytest.raises(ValidationError) as invalid:
         client.vault.store("x", type="LOGIN", data={"pasword": "sekrit-Zq8v"})
     assert "data.pasword" in invalid.value.message
@@ -167,16 +180,29 @@ def test_errors_map_to_classes_with_code_and_status(client: Loomal, server: Serv
     client.vault.store("old", type="LOGIN", data={"password": "p"}, expires_at="2001-01-01")
     with pytest.raises(ExpiredError) as expired:
         client.vault.get("old")
-    assert expired.value.code == "credential_expired"
+    assert expired.value.code == "expired"
     with pytest.raises(PayloadTooLargeError):
         client.vault.store("big", type="LOGIN", data={"password": "p" * 70_000})
     with pytest.raises(AuthenticationError):
         Loomal(api_key="loid-" + "x" * 43, base_url=server.base_url).vault.list()
     client.vault.store("t", type="TOTP", data={"secret": "JBSWY3DPEHPK3PXP"})
-    with pytest.raises(ConflictError) as empty:
+    with pytest.raises(BadRequestError) as empty:
         client.vault.totp_use_backup("t")
-    assert empty.value.code == "no_backup_codes"
+    assert (empty.value.code, empty.value.reason) == ("bad_request", "no_backup_codes")
     assert isinstance(empty.value, LoomalError)
+
+
+def test_store_helpers_build_what_the_official_sdk_builds(client: Loomal) -> None:
+    client.vault.store_api_key("plain", "sk_live_Zq8v", {"service": "stripe"})
+    assert client.vault.get("plain").data == {"key": "sk_live_Zq8v"}
+    pair = client.vault.store_api_key("pair", {"clientId": "cid", "secret": "cs"})
+    assert pair.metadata == {"clientId": "cid"}
+    assert client.vault.get("pair").data == {"clientId": "cid", "secret": "cs"}
+    card = client.vault.store_card("visa", {"number": "4242-4242-4242-4242", "cvc": "123"})
+    assert (card.type, card.metadata) == ("CARD", {"last4": "4242"})
+    home = client.vault.store_shipping_address("home", {"line1": "1 Main St", "city": "Oslo"})
+    assert home.type == "SHIPPING_ADDRESS"
+    assert client.vault.get("home").data == {"line1": "1 Main St", "city": "Oslo"}
 
 
 def test_read_only_key_gets_permission_denied(server: ServerProcess, tmp_path: Any) -> None:
@@ -191,6 +217,7 @@ def test_read_only_key_gets_permission_denied(server: ServerProcess, tmp_path: A
     )
     reader = Loomal(api_key=key, base_url=server.base_url)
     assert reader.vault.list().credentials == []
+    assert reader.identity.whoami().scopes == ["vault:read"]
     with pytest.raises(PermissionDeniedError) as denied:
         reader.vault.store("x", type="LOGIN", data={"password": "p"})
     assert denied.value.http_status == 403
@@ -200,7 +227,7 @@ def test_missing_key_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("LOOMAL_API_KEY", raising=False)
     with pytest.raises(AuthenticationError, match="LOOMAL_API_KEY"):
         Loomal()
-    with pytest.raises(AuthenticationError):
+    with pytest.raises(ValueError, match="LOOMAL_API_KEY"):  # what the official SDK raises
         AsyncLoomal()
 
 
@@ -208,7 +235,8 @@ def test_env_configuration_and_own_http_client(
     server: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
-    monkeypatch.setenv("LOOMAL_BASE_URL", server.base_url + "/")
+    monkeypatch.setenv("LOOMAL_API_URL", server.base_url + "/")
+    monkeypatch.setenv("LOOMAL_BASE_URL", "http://127.0.0.1:1")  # the alias loses to the name
     seen: list[str] = []
     with httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]}) as http:
         c = Loomal(http_client=http)
@@ -245,7 +273,7 @@ def test_reprs_mask_secrets(client: Loomal) -> None:
 
 
 class Flaky:
-    def __init__(self, failures: int, status: int = 503) -> None:
+    def __init__(self, failures: int, status: int = 503, code: str = "unavailable") -> None:
         self.failures, self.status, self.requests = failures, status, 0
         flaky = self
 
@@ -253,12 +281,12 @@ class Flaky:
             def _answer(self) -> None:
                 flaky.requests += 1
                 if flaky.requests <= flaky.failures:
-                    body = {"error": {"code": "unavailable", "message": "try again"}}
+                    body = {"error": code, "message": "try again", "status": status}
                     self.send_response(flaky.status)
                     if flaky.status == 429:
                         self.send_header("Retry-After", "0")
                 else:
-                    body = {"credentials": [], "nextCursor": None}
+                    body = {"credentials": [], "count": 0}
                     self.send_response(200)
                 payload = json.dumps(body).encode()
                 self.send_header("Content-Type", "application/json")
@@ -297,6 +325,18 @@ def test_retries_are_bounded() -> None:
         with pytest.raises(ServerError):
             c.vault.list()
         assert flaky.requests == 3
+    finally:
+        flaky.close()
+
+
+def test_an_integrity_error_is_not_retried_decided_by_its_code() -> None:
+    flaky = Flaky(failures=5, status=500, code="integrity_error")
+    try:
+        c = Loomal(api_key="loid-" + "k" * 43, base_url=flaky.url, max_retries=3)
+        with pytest.raises(loomal.IntegrityError) as info:
+            c.vault.list()
+        assert (info.value.status, info.value.code) == (500, "integrity_error")
+        assert flaky.requests == 1
     finally:
         flaky.close()
 
@@ -345,12 +385,16 @@ def test_public_names_are_what_the_docs_list() -> None:
         "IntegrityError",
         "BadRequestError",
         "PayloadTooLargeError",
+        "MissingApiKeyError",
         "Credential",
         "CredentialSummary",
-        "CredentialPage",
+        "CredentialList",
         "StoreResponse",
-        "TotpCode",
-        "BackupCode",
+        "TotpResponse",
+        "TotpBackupResponse",
+        "IdentityResponse",
+        "CredentialMetadata",
+        "CredentialWithData",
         "__version__",
     }
     assert set(loomal.__all__) == documented

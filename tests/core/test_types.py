@@ -9,8 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loomal.core.types import (
+    TOTP_REDACTED,
     CredentialType,
     parse_credential_type,
+    redact_totp_seed,
+    totp_seed,
     validate_credential_name,
     validate_data,
     validate_metadata,
@@ -27,6 +30,8 @@ VALID: dict[CredentialType, dict[str, Any]] = {
     CredentialType.SMTP: {"password": "p"},
     CredentialType.AWS: {"secretAccessKey": "s", "sessionToken": "t"},
     CredentialType.CERTIFICATE: {"privateKey": "-----BEGIN"},
+    CredentialType.CARD: {"number": "4242 4242 4242 4242", "expMonth": "12", "cvc": "123"},
+    CredentialType.SHIPPING_ADDRESS: {"name": "Ada", "line1": "1 Main St", "country": "GB"},
     CredentialType.CUSTOM: {"anything": {"nested": [1, 2]}, "n": 3},
 }
 
@@ -45,7 +50,18 @@ def test_every_type_accepts_its_fields(ctype: CredentialType) -> None:
         (CredentialType.LOGIN, {}, "data.password"),
         (CredentialType.LOGIN, {"password": ""}, "data.password"),
         (CredentialType.LOGIN, {"password": 123}, "data.password"),
-        (CredentialType.API_KEY, {"key": "k", "username": "u"}, "data.username"),
+        (CredentialType.API_KEY, {"clientId": "c"}, "data.clientId and data.secret"),
+        (CredentialType.API_KEY, {"secret": "s"}, "data.key, or data.clientId"),
+        (CredentialType.CARD, {"cvc": "123"}, "data.number"),
+        (CredentialType.CARD, {"number": 4242424242424242}, "data.number must be a string"),
+        (CredentialType.SHIPPING_ADDRESS, {"city": "Paris"}, "data.line1"),
+        (CredentialType.LOGIN, {"password": "p", "totp": "not base32!"}, "data.totp"),
+        (CredentialType.LOGIN, {"password": "p", "totp": "otpauth://hotp/x?secret=A"}, "HOTP"),
+        (
+            CredentialType.LOGIN,
+            {"password": "p", "totp": "JBSWY3DP", "backupCodes": "a,b"},
+            "data.backupCodes",
+        ),
         (CredentialType.OAUTH, {"refreshToken": "r"}, "data.accessToken"),
         (CredentialType.TOTP, {"backupCodes": []}, "data.secret"),
         (CredentialType.TOTP, {"secret": "not base32!"}, "data.secret"),
@@ -60,7 +76,7 @@ def test_every_type_accepts_its_fields(ctype: CredentialType) -> None:
             {"secret": "JBSWY3DP", "usedBackupCodes": [1]},
             "data.usedBackupCodes",
         ),
-        (CredentialType.DATABASE, {}, "password or connectionString"),
+        (CredentialType.DATABASE, {}, "data.password, or data.connectionString"),
         (CredentialType.AWS, {"sessionToken": "t"}, "data.secretAccessKey"),
         (CredentialType.CUSTOM, {}, "at least one field"),
     ],
@@ -70,17 +86,56 @@ def test_bad_data_names_the_field(ctype: CredentialType, data: dict[str, Any], f
         validate_data(ctype, data)
 
 
-def test_unknown_field_suggests_custom() -> None:
-    with pytest.raises(ValidationError, match="CUSTOM"):
-        validate_data(CredentialType.LOGIN, {"password": "p", "username": "u"})
+def test_a_typo_for_the_required_field_is_named_and_refused() -> None:
+    with pytest.raises(
+        ValidationError, match=r"found data\.pasword, data\.username: a typo\?.*CUSTOM"
+    ):
+        validate_data(CredentialType.LOGIN, {"pasword": "p", "username": "u"})
+
+
+def test_fields_beyond_the_known_ones_are_kept_as_given() -> None:
+    data = {"password": "p", "recoveryEmail": "a@b.c", "pins": [1, 2], "nested": {"x": None}}
+    assert validate_data(CredentialType.LOGIN, data) == data
+    pair = {"clientId": "cid", "secret": "cs", "tenant": "t1"}
+    assert validate_data(CredentialType.API_KEY, pair) == pair
+
+
+def test_any_type_may_carry_a_totp_seed() -> None:
+    stored = validate_data(CredentialType.LOGIN, {"password": "p", "totp": "jbsw y3dp ehpk 3pxp"})
+    assert stored["totp"] == "JBSWY3DPEHPK3PXP"
+    assert stored["backupCodes"] == [] and stored["usedBackupCodes"] == []
+    assert totp_seed("LOGIN", stored) == "JBSWY3DPEHPK3PXP"
+    uri = "otpauth://totp/GitHub:bot?secret=JBSWY3DPEHPK3PXP&digits=8"
+    assert validate_data(CredentialType.API_KEY, {"key": "k", "totp": uri})["totp"] == uri
+    assert totp_seed("API_KEY", {"key": "k"}) is None
+    # without a seed, backupCodes is just another field, stored as given
+    assert validate_data(CredentialType.LOGIN, {"password": "p", "backupCodes": "x"}) == {
+        "password": "p",
+        "backupCodes": "x",
+    }
+
+
+def test_the_seed_is_redacted_and_backup_codes_are_not() -> None:
+    totp = {"secret": "JBSWY3DP", "backupCodes": ["a"], "usedBackupCodes": ["b"]}
+    assert redact_totp_seed("TOTP", totp) is True
+    assert totp == {"secret": TOTP_REDACTED, "backupCodes": ["a"], "usedBackupCodes": ["b"]}
+    login = {"password": "p", "totp": "JBSWY3DP"}
+    assert redact_totp_seed("LOGIN", login) is True
+    assert login == {"password": "p", "totp": "[use /v0/vault/:name/totp]"}
+    plain = {"password": "p"}
+    assert redact_totp_seed("LOGIN", plain) is False
+    assert plain == {"password": "p"}
 
 
 def test_validation_messages_never_contain_values() -> None:
     secret = "hunter2-very-secret"
     for ctype, data in [
-        (CredentialType.LOGIN, {"password": secret, "pasword": secret}),
+        (CredentialType.LOGIN, {"pasword": secret}),
         (CredentialType.TOTP, {"secret": secret + "!"}),
         (CredentialType.LOGIN, {"password": [secret]}),
+        (CredentialType.LOGIN, {"password": "p", "totp": secret + "!"}),
+        (CredentialType.LOGIN, {"password": "p", "totp": f"otpauth://totp/x?secret={secret}!"}),
+        (CredentialType.CARD, {"number": [secret]}),
     ]:
         with pytest.raises(ValidationError) as info:
             validate_data(ctype, data)
@@ -118,9 +173,9 @@ def test_bad_names(name: str) -> None:
         validate_credential_name(name)
 
 
-@given(st.dictionaries(st.text(max_size=20), st.text(max_size=20), max_size=5))
+@given(st.dictionaries(st.text(max_size=20).filter(lambda k: k != "totp"), st.text(max_size=20)))
 def test_property_login_accepts_exactly_a_non_empty_password(data: dict[str, str]) -> None:
-    ok = set(data) == {"password"} and data["password"] != ""
+    ok = data.get("password", "") != ""
     try:
         validate_data(CredentialType.LOGIN, data)
     except ValidationError:

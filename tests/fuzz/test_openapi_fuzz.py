@@ -19,6 +19,8 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import ServerProcess, auth
 
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -38,7 +40,7 @@ def test_every_operation_conforms_under_generated_input(server: ServerProcess) -
     assert seeded.status_code == 201
     schema = schemathesis.openapi.from_url(server.base_url + "/v0/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7  # the six vault routes and the audit log
+    assert len(operations) == 8  # the six vault routes, whoami and the audit log
     total = 0
     statuses: dict[int, int] = {}
 

@@ -26,14 +26,22 @@ SEED_TOTP = {
 ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 
 
-def assert_error(response: object, status: int, code: str) -> str:
+def _login(password: str) -> object:
+    from loomal.core.models import StoreRequest
+
+    return StoreRequest(type="LOGIN", data={"password": password})
+
+
+def assert_error(response: object, status: int, code: str, reason: str | None = None) -> str:
+    """The flat error shape of the hosted API: {"error", "message", "status", "reason"?}."""
     assert response.status_code == status, response.text  # type: ignore[attr-defined]
     body = response.json()  # type: ignore[attr-defined]
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    message: str = body["error"]["message"]
+    assert set(body) == {"error", "message", "status"} | ({"reason"} if reason else set())
+    assert body["error"] == code
+    assert body["status"] == status
+    assert body.get("reason") == reason
+    assert body["message"]
+    message: str = body["message"]
     return message
 
 
@@ -50,7 +58,9 @@ def test_store_seed_example_creates_then_overwrites_keeping_id(api: Api) -> None
         "expiresAt",
         "createdAt",
         "updatedAt",
+        "lastRotatedAt",
     }
+    assert body["lastRotatedAt"] is None
     assert body["credentialId"].startswith("cred_")
     assert (body["type"], body["name"], body["expiresAt"]) == ("API_KEY", "stripe", None)
     assert body["metadata"] == SEED_STRIPE["metadata"]
@@ -63,9 +73,26 @@ def test_store_seed_example_creates_then_overwrites_keeping_id(api: Api) -> None
     assert again.status_code == 200
     assert again.json()["credentialId"] == body["credentialId"]
     assert again.json()["createdAt"] == body["createdAt"]
+    assert again.json()["lastRotatedAt"] is not None
     got = api.client.get("/v0/vault/stripe", headers=h).json()
     assert got["data"] == {"key": "sk_live_new"}
     assert got["metadata"] == {}
+    assert got["lastRotatedAt"] == again.json()["lastRotatedAt"]
+
+
+def test_overwrite_sets_last_rotated_only_when_data_changes(api: Api) -> None:
+    h = api.headers()
+    api.client.put("/v0/vault/stripe", json=SEED_STRIPE, headers=h)
+    same_data = dict(SEED_STRIPE, metadata={"service": "stripe", "note": "renamed"})
+    again = api.client.put("/v0/vault/stripe", json=same_data, headers=h).json()
+    assert again["lastRotatedAt"] is None
+    assert again["metadata"]["note"] == "renamed"
+    rotated = api.client.put(
+        "/v0/vault/stripe", json=dict(SEED_STRIPE, data={"key": "sk_live_2"}), headers=h
+    ).json()
+    assert rotated["lastRotatedAt"] is not None
+    listed = api.client.get("/v0/vault", headers=h).json()["credentials"][0]
+    assert listed["lastRotatedAt"] == rotated["lastRotatedAt"]
 
 
 def test_get_returns_decrypted_data_and_marks_use(api: Api) -> None:
@@ -78,6 +105,7 @@ def test_get_returns_decrypted_data_and_marks_use(api: Api) -> None:
     body = got.json()
     assert body["data"] == {"password": "s3cret!"}
     assert body["metadata"] == SEED_LOGIN["metadata"]
+    assert body["hasTOTP"] is False
     assert body["lastUsedAt"] is not None
     assert body["expired"] is False
     assert got.headers["cache-control"] == "no-store"
@@ -100,9 +128,11 @@ def test_list_is_metadata_only_and_paginates(api: Api) -> None:
         page = api.client.get("/v0/vault", params=params, headers=h)
         assert page.status_code == 200
         body = page.json()
-        assert set(body) == {"credentials", "nextCursor"}
+        assert set(body) <= {"credentials", "count", "nextCursor"}
+        assert body["count"] == len(body["credentials"])
         for item in body["credentials"]:
             assert set(item) == {
+                "lastRotatedAt",
                 "credentialId",
                 "name",
                 "type",
@@ -116,11 +146,30 @@ def test_list_is_metadata_only_and_paginates(api: Api) -> None:
             assert "pw-" not in page.text
         seen += [c["name"] for c in body["credentials"]]
         pages += 1
-        cursor = body["nextCursor"]
+        cursor = body.get("nextCursor")
         if cursor is None:
             break
     assert seen == [f"cred-{i}" for i in range(7)]
     assert pages == 3
+    everything = api.client.get("/v0/vault", headers=h).json()
+    assert set(everything) == {"credentials", "count"}
+    assert everything["count"] == 7
+    assert [c["name"] for c in everything["credentials"]] == seen
+
+
+def test_list_without_limit_returns_more_than_a_page(api: Api) -> None:
+    """The official SDK never pages: a list without limit holds every credential."""
+    h = api.headers()
+    for i in range(1005):
+        api.call(
+            api.vault.service.store_credential,
+            api.call(api.vault.identities.authenticate, h["Authorization"]),
+            f"k{i:04d}",
+            _login(f"pw-{i}"),
+        )
+    body = api.client.get("/v0/vault", headers=h).json()
+    assert body["count"] == 1005
+    assert [c["name"] for c in body["credentials"]] == [f"k{i:04d}" for i in range(1005)]
 
 
 @pytest.mark.parametrize(
@@ -150,17 +199,11 @@ def test_totp_code_and_redacted_secret(api: Api) -> None:
     code = api.client.get("/v0/vault/github-2fa/totp", headers=h)
     assert code.status_code == 200
     result = code.json()
-    assert set(result) == {
-        "code",
-        "backupCodesRemaining",
-        "period",
-        "expiresAt",
-        "secondsRemaining",
-    }
+    assert set(result) == {"code", "remaining", "backupCodesRemaining", "period", "expiresAt"}
     assert len(result["code"]) == 6 and result["code"].isdigit()
     assert result["backupCodesRemaining"] == 1
     assert result["period"] == 30
-    assert 1 <= result["secondsRemaining"] <= 30
+    assert 1 <= result["remaining"] <= 30
     assert result["expiresAt"].endswith(":00Z") or result["expiresAt"].endswith(":30Z")
     from loomal.core.totp import totp_code
 
@@ -169,7 +212,8 @@ def test_totp_code_and_redacted_secret(api: Api) -> None:
         totp_code("JBSWY3DPEHPK3PXP", at=time.time()).code,
     }
     got = api.client.get("/v0/vault/github-2fa", headers=h).json()
-    assert got["data"]["secret"] == "[REDACTED]"
+    assert got["data"]["secret"] == "[use /v0/vault/:name/totp]"
+    assert got["hasTOTP"] is True
     assert got["data"]["backupCodes"] == ["abcd-1234"]
     assert got["data"]["usedBackupCodes"] == []
     assert "JBSWY3DP" not in api.client.get("/v0/vault/github-2fa", headers=h).text
@@ -198,12 +242,18 @@ def test_backup_codes_pop_in_order_with_audit_trail(api: Api) -> None:
     api.client.put("/v0/vault/gh", json=body, headers=h)
     first = api.client.post("/v0/vault/gh/totp/backup", headers=h)
     assert first.status_code == 200
-    assert first.json() == {"code": "abcd-1234", "backupCodesRemaining": 1}
+    assert first.json() == {"code": "abcd-1234", "remaining": 1, "backupCodesRemaining": 1}
     assert api.client.post("/v0/vault/gh/totp/backup", headers=h).json() == {
         "code": "efgh-5678",
+        "remaining": 0,
         "backupCodesRemaining": 0,
     }
-    assert_error(api.client.post("/v0/vault/gh/totp/backup", headers=h), 409, "no_backup_codes")
+    assert_error(
+        api.client.post("/v0/vault/gh/totp/backup", headers=h),
+        400,
+        "bad_request",
+        "no_backup_codes",
+    )
     data = api.client.get("/v0/vault/gh", headers=h).json()["data"]
     assert data["backupCodes"] == []
     assert data["usedBackupCodes"] == ["abcd-1234", "efgh-5678"]
@@ -213,8 +263,39 @@ def test_backup_codes_pop_in_order_with_audit_trail(api: Api) -> None:
 def test_totp_routes_on_a_non_totp_credential(api: Api) -> None:
     h = api.headers()
     api.client.put("/v0/vault/stripe", json=SEED_STRIPE, headers=h)
-    assert_error(api.client.get("/v0/vault/stripe/totp", headers=h), 409, "not_totp")
-    assert_error(api.client.post("/v0/vault/stripe/totp/backup", headers=h), 409, "not_totp")
+    for response in (
+        api.client.get("/v0/vault/stripe/totp", headers=h),
+        api.client.post("/v0/vault/stripe/totp/backup", headers=h),
+    ):
+        assert_error(response, 400, "bad_request", "not_totp")
+
+
+def test_any_type_with_a_totp_seed_serves_codes_and_backup_codes(api: Api) -> None:
+    h = api.headers()
+    uri = "otpauth://totp/GitHub:bot?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8&period=60"
+    login = {
+        "type": "LOGIN",
+        "data": {"password": "pw", "totp": uri, "backupCodes": ["one", "two"]},
+        "metadata": {"username": "bot"},
+    }
+    assert api.client.put("/v0/vault/gh", json=login, headers=h).status_code == 201
+    got = api.client.get("/v0/vault/gh", headers=h).json()
+    assert got["hasTOTP"] is True
+    assert got["data"]["totp"] == "[use /v0/vault/:name/totp]"
+    assert "GEZDGNBV" not in api.client.get("/v0/vault/gh", headers=h).text
+    code = api.client.get("/v0/vault/gh/totp", headers=h).json()
+    assert len(code["code"]) == 8 and code["period"] == 60
+    assert code["backupCodesRemaining"] == 2
+    from loomal.core.totp import TotpParameters, totp_code
+
+    params = TotpParameters(digits=8, period=60)
+    expected = {
+        totp_code("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", at=t, params=params).code
+        for t in (time.time() - 2, time.time())
+    }
+    assert code["code"] in expected
+    popped = api.client.post("/v0/vault/gh/totp/backup", headers=h).json()
+    assert popped == {"code": "one", "remaining": 1, "backupCodesRemaining": 1}
 
 
 def test_expired_credential_is_listed_but_not_served(api: Api) -> None:
@@ -231,8 +312,8 @@ def test_expired_credential_is_listed_but_not_served(api: Api) -> None:
         api.client.get("/v0/vault/old/totp", headers=h),
         api.client.post("/v0/vault/old/totp/backup", headers=h),
     ):
-        assert_error(response, 410, "credential_expired")
-    assert api.client.get("/v0/vault/old", headers=h).json()["error"]["message"]
+        assert_error(response, 410, "expired")
+    assert api.client.get("/v0/vault/old", headers=h).json()["message"]
     body["expiresAt"] = "2999-01-01T00:00:00+02:00"
     assert api.client.put("/v0/vault/old", json=body, headers=h).status_code == 200
     got = api.client.get("/v0/vault/old", headers=h).json()
@@ -321,6 +402,7 @@ def test_malformed_json_is_400_and_stores_nothing(api: Api) -> None:
                 "/v0/vault/x", content=body, headers=h | {"content-type": "application/json"}
             ),
             400,
+            "bad_request",
             "malformed_json",
         )
     assert api.client.get("/v0/vault", headers=h).json()["credentials"] == []
@@ -396,6 +478,7 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
     doc = api.client.get("/v0/openapi.json").json()
     assert set(doc["paths"]) == {
         "/v0/audit",
+        "/v0/whoami",
         "/v0/vault",
         "/v0/vault/{name}",
         "/v0/vault/{name}/totp",
@@ -405,3 +488,30 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
     assert {"200", "201", "400", "401", "403", "413", "422"} <= set(put["responses"])
     assert "requestBody" in put
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_whoami_answers_any_valid_key_with_the_sdk_fields(api: Api) -> None:
+    created = api.new_identity(("vault:read",), name="research-agent")
+    h = auth(created.api_key)
+    api.client.get("/v0/vault", headers=h)
+    me = api.client.get("/v0/whoami", headers=h)
+    assert me.status_code == 200
+    body = me.json()
+    assert set(body) == {
+        "identityId",
+        "name",
+        "email",
+        "displayName",
+        "type",
+        "purpose",
+        "scopes",
+        "usageCount",
+        "lastUsedAt",
+        "createdAt",
+    }
+    assert body["identityId"] == created.identity_id
+    assert (body["name"], body["displayName"], body["email"]) == ("research-agent",) * 2 + (None,)
+    assert body["scopes"] == ["vault:read"]
+    assert body["usageCount"] == 2  # the list, and this call
+    assert body["lastUsedAt"].endswith("Z") and body["createdAt"].endswith("Z")
+    assert_error(api.client.get("/v0/whoami"), 401, "unauthenticated")

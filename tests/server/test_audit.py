@@ -39,8 +39,8 @@ def test_every_action_is_recorded_with_its_outcome(api: Api) -> None:
         ("get", "login", "ok"),
         ("list", None, "ok"),
         ("totp", "gh", "ok"),
-        ("totp_backup", "gh", "ok"),
-        ("totp_backup", "gh", "no_backup_codes"),
+        ("totp_use_backup", "gh", "ok"),
+        ("totp_use_backup", "gh", "no_backup_codes"),
         ("get", "missing", "not_found"),
         ("delete", "login", "ok"),
     ]
@@ -89,7 +89,7 @@ def test_owner_sees_another_identitys_refused_attempts(api: Api) -> None:
     assert [(e["action"], e["outcome"]) for e in reversed(foreign)] == [
         ("get", "not_found"),
         ("totp", "not_found"),
-        ("totp_backup", "insufficient_scope"),
+        ("totp_use_backup", "insufficient_scope"),
     ]
     assert all(e["identityId"] == alice.identity_id for e in foreign)
     bob_log = events(api, auth(bob.api_key))

@@ -65,7 +65,7 @@ def test_cors_is_off_by_default(closed: Api) -> None:
         assert not any(h.startswith("access-control-") for h in response.headers)
     refused = preflight(closed, APP)
     assert refused.status_code == 401  # as any request without a key
-    assert refused.json()["error"]["code"] == "unauthenticated"
+    assert refused.json()["error"] == "unauthenticated"
     assert "access-control-allow-origin" not in refused.headers
 
 
@@ -90,7 +90,9 @@ def test_another_origin_gets_no_cors_header(open_to_app: Api) -> None:
     refused = preflight(open_to_app, OTHER)
     assert refused.status_code == 403
     assert refused.json() == {
-        "error": {"code": "origin_not_allowed", "message": "This origin may not call the API."}
+        "error": "origin_not_allowed",
+        "message": "This origin may not call the API.",
+        "status": 403,
     }
     assert "access-control-allow-origin" not in refused.headers
 

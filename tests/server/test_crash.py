@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import auth, start_server
+
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
 CODES = [f"code-{i:04d}" for i in range(5000)]
 

@@ -1,4 +1,5 @@
-"""The ``loomal`` command: vault (client), identity and admin (server host), serve, mcp, run.
+"""The ``loomal`` command: vault and whoami (client), identity and admin (server host),
+serve, mcp, run.
 
 Exit codes: 0 ok, 1 an API or vault error (one line on stderr), 2 a usage error.
 """
@@ -13,7 +14,7 @@ from loomal.cli.identity import identity
 from loomal.cli.mcp import mcp
 from loomal.cli.run import run
 from loomal.cli.serve import serve
-from loomal.cli.vault import vault
+from loomal.cli.vault import vault, whoami
 
 __all__ = ["main"]
 
@@ -30,3 +31,4 @@ main.add_command(serve)
 main.add_command(identity)
 main.add_command(mcp)
 main.add_command(admin)
+main.add_command(whoami)

@@ -16,7 +16,11 @@ __all__ = ["mcp"]
 
 @click.command()
 @click.option("--api-key", envvar="LOOMAL_API_KEY", help="API key (prefer LOOMAL_API_KEY).")
-@click.option("--base-url", envvar="LOOMAL_BASE_URL", help="Vault server URL.")
+@click.option(
+    "--base-url",
+    envvar=["LOOMAL_API_URL", "LOOMAL_BASE_URL"],
+    help="Vault server URL [env LOOMAL_API_URL].",
+)
 @reports_errors
 def mcp(api_key: str | None, base_url: str | None) -> None:
     """Serve the vault tools over MCP on stdin/stdout."""

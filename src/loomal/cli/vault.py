@@ -1,6 +1,7 @@
 """``loomal vault``: the seed's commands, as a client of a running server.
 
-Reads ``LOOMAL_API_KEY`` and ``LOOMAL_BASE_URL`` (or --api-key / --base-url).
+Reads ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL`` (alias ``LOOMAL_BASE_URL``), or
+--api-key / --base-url.
 Secret input can come from a file (``--data @file``) or stdin (``--data -``) so
 that it never sits in shell history.
 """
@@ -20,11 +21,15 @@ from loomal.client import Loomal
 from loomal.core.totp import parse_otpauth_uri
 from loomal.errors import ValidationError
 
-__all__ = ["client_options", "vault"]
+__all__ = ["client_options", "vault", "whoami"]
 
 
 def client_options(func: Any) -> Any:
-    func = click.option("--base-url", envvar="LOOMAL_BASE_URL", help="Server URL.")(func)
+    func = click.option(
+        "--base-url",
+        envvar=["LOOMAL_API_URL", "LOOMAL_BASE_URL"],
+        help="Server URL [env LOOMAL_API_URL; default http://127.0.0.1:8470].",
+    )(func)
     func = click.option(
         "--api-key", envvar="LOOMAL_API_KEY", help="API key (prefer LOOMAL_API_KEY)."
     )(func)
@@ -40,9 +45,10 @@ def vault(ctx: click.Context, api_key: str | None, base_url: str | None) -> None
 
 
 def _client(ctx: click.Context) -> Loomal:
-    options = ctx.find_root().obj or {}
-    vault_options = ctx.parent.obj if ctx.parent and ctx.parent.obj else options
-    return Loomal(api_key=vault_options.get("api_key"), base_url=vault_options.get("base_url"))
+    options: dict[str, Any] = next(
+        (c.obj for c in (ctx, ctx.parent) if c is not None and c.obj), {}
+    )
+    return Loomal(api_key=options.get("api_key"), base_url=options.get("base_url"))
 
 
 def _read_json_option(option: str, value: str) -> dict[str, Any]:
@@ -112,9 +118,7 @@ def store(
             raise click.UsageError("--type and --data are required (or use --otpauth).")
         secret_data = _read_json_option("--data", data)
     with _client(ctx) as client:
-        stored = client.vault.store(
-            name, type=ctype, data=secret_data, metadata=meta, expires_at=expires_at
-        )
+        stored = client.vault.store(name, ctype, secret_data, meta, expires_at)
     if not _output(stored, as_json, None):
         click.echo(f"Stored {stored.name} ({stored.type}, {stored.credential_id}).")
 
@@ -149,9 +153,9 @@ def list_(ctx: click.Context, limit: int | None, cursor: str | None, as_json: bo
                 if page.next_cursor:
                     click.echo(f"next page: --cursor {page.next_cursor}")
             return
-        items = list(client.vault.iter())
-    if not _output(items, as_json, None):
-        print_summaries(items)
+        everything = client.vault.list()
+    if not _output(everything.credentials, as_json, None):
+        print_summaries(everything.credentials)
 
 
 @vault.command()
@@ -180,7 +184,7 @@ def totp(ctx: click.Context, name: str, as_json: bool, field: str | None) -> Non
         code = client.vault.totp(name)
     if not _output(code, as_json, field):
         click.echo(
-            f"{code.code}  (valid {code.seconds_remaining}s more; "
+            f"{code.code}  (valid {code.remaining}s more; "
             f"{code.backup_codes_remaining} backup codes left)"
         )
 
@@ -196,4 +200,19 @@ def totp_use_backup(ctx: click.Context, name: str, as_json: bool) -> None:
         backup = client.vault.totp_use_backup(name)
     if not _output(backup, as_json, None):
         click.echo(backup.code)
-        click.echo(f"{backup.backup_codes_remaining} backup codes left.", err=True)
+        click.echo(f"{backup.remaining} backup codes left.", err=True)
+
+
+@click.command()
+@client_options
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def whoami(ctx: click.Context, api_key: str | None, base_url: str | None, as_json: bool) -> None:
+    """Show the identity of the API key in use (GET /v0/whoami)."""
+    with Loomal(api_key=api_key, base_url=base_url) as client:
+        me = client.identity.whoami()
+    if not _output(me, as_json, None):
+        click.echo(f"{me.name} ({me.identity_id})")
+        click.echo(f"scopes: {' '.join(me.scopes)}")
+        click.echo(f"requests: {me.usage_count}")

@@ -19,20 +19,22 @@ import msgspec
 
 from loomal import __version__, errors
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
+    IdentityResponse,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
-from loomal.errors import AuthenticationError, LoomalError, error_from_status
+from loomal.errors import LoomalError, MissingApiKeyError, error_from_status
 
-__all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "calls"]
+__all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "calls", "env_base_url"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8470"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 2
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_NEVER_RETRIED_CODES = frozenset({"integrity_error"})  # retrying cannot mend a tampered row
 _MAX_BACKOFF = 8.0
 
 T = TypeVar("T")
@@ -57,13 +59,17 @@ def _path(name: str, suffix: str = "") -> str:
     return f"/v0/vault/{quote(name, safe='')}{suffix}"
 
 
+def _last4(card_number: str) -> str:
+    return card_number.replace(" ", "").replace("-", "")[-4:]
+
+
 class calls:
-    """The six endpoints, as data. Each docstring names its verb and path."""
+    """The endpoints, as data. Each docstring names its verb and path. The
+    ``store_*`` helpers build what the official SDK's helpers build."""
 
     @staticmethod
     def store(
         name: str,
-        *,
         type: str,  # noqa: A002 - the API's field name, as the seed writes it
         data: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
@@ -79,15 +85,55 @@ class calls:
         return Call("PUT", _path(name), StoreResponse, json=body)
 
     @staticmethod
+    def store_api_key(
+        name: str,
+        secret_or_pair: str | Mapping[str, str],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> Call[StoreResponse]:
+        """PUT /v0/vault/{name} as API_KEY: a key string, or ``{"clientId", "secret"}``
+        (whose clientId, not secret, is also put in metadata for display)."""
+        meta: dict[str, Any] = dict(metadata or {})
+        if isinstance(secret_or_pair, str):
+            data: dict[str, Any] = {"key": secret_or_pair}
+        else:
+            data = {"clientId": secret_or_pair["clientId"], "secret": secret_or_pair["secret"]}
+            meta["clientId"] = secret_or_pair["clientId"]
+        return calls.store(name, "API_KEY", data, meta, expires_at)
+
+    @staticmethod
+    def store_card(
+        name: str,
+        card: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> Call[StoreResponse]:
+        """PUT /v0/vault/{name} as CARD; metadata gets ``last4`` of the number."""
+        number = card.get("number")
+        meta: dict[str, Any] = {"last4": _last4(number)} if isinstance(number, str) else {}
+        meta.update(metadata or {})
+        return calls.store(name, "CARD", dict(card), meta, expires_at)
+
+    @staticmethod
+    def store_shipping_address(
+        name: str,
+        address: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> Call[StoreResponse]:
+        """PUT /v0/vault/{name} as SHIPPING_ADDRESS (every field encrypted)."""
+        return calls.store(name, "SHIPPING_ADDRESS", dict(address), metadata, expires_at)
+
+    @staticmethod
     def get(name: str) -> Call[Credential]:
         """GET /v0/vault/{name}"""
         return Call("GET", _path(name), Credential)
 
     @staticmethod
-    def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialPage]:
-        """GET /v0/vault"""
+    def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialList]:
+        """GET /v0/vault (every credential; with ``limit``, one page)"""
         params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
-        return Call("GET", "/v0/vault", CredentialPage, params=params)
+        return Call("GET", "/v0/vault", CredentialList, params=params)
 
     @staticmethod
     def delete(name: str) -> Call[None]:
@@ -95,14 +141,24 @@ class calls:
         return Call("DELETE", _path(name), None)
 
     @staticmethod
-    def totp(name: str) -> Call[TotpCodeResponse]:
+    def totp(name: str) -> Call[TotpResponse]:
         """GET /v0/vault/{name}/totp"""
-        return Call("GET", _path(name, "/totp"), TotpCodeResponse)
+        return Call("GET", _path(name, "/totp"), TotpResponse)
 
     @staticmethod
-    def totp_use_backup(name: str) -> Call[BackupCode]:
+    def totp_use_backup(name: str) -> Call[TotpBackupResponse]:
         """POST /v0/vault/{name}/totp/backup (never retried: a retry could take a second code)."""
-        return Call("POST", _path(name, "/totp/backup"), BackupCode, idempotent=False)
+        return Call("POST", _path(name, "/totp/backup"), TotpBackupResponse, idempotent=False)
+
+    @staticmethod
+    def whoami() -> Call[IdentityResponse]:
+        """GET /v0/whoami"""
+        return Call("GET", "/v0/whoami", IdentityResponse)
+
+
+def env_base_url() -> str | None:
+    """``LOOMAL_API_URL`` (the official SDK's name), else its alias ``LOOMAL_BASE_URL``."""
+    return os.environ.get("LOOMAL_API_URL") or os.environ.get("LOOMAL_BASE_URL") or None
 
 
 class BaseClient:
@@ -118,13 +174,9 @@ class BaseClient:
     ) -> None:
         api_key = api_key or os.environ.get("LOOMAL_API_KEY")
         if not api_key:
-            raise AuthenticationError(
-                "No API key: pass api_key=... or set LOOMAL_API_KEY.", code="missing_api_key"
-            )
+            raise MissingApiKeyError()
         self._api_key = api_key
-        self.base_url = (base_url or os.environ.get("LOOMAL_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or env_base_url() or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
 
@@ -169,12 +221,23 @@ class BaseClient:
         raise self.error_for(response)
 
     def error_for(self, response: httpx.Response) -> LoomalError:
+        """The error a response names (``{"error": code, "message", "reason"?}``), or one
+        that says what came back when the body is not of that shape."""
+        code, message, reason = "unknown_error", None, None
         try:
-            detail = msgspec.json.decode(response.content)["error"]
-            code, message = str(detail["code"]), str(detail["message"])
-        except Exception:
-            code, message = "http_error", f"HTTP {response.status_code} from {self.base_url}."
-        return error_from_status(response.status_code, code, message)
+            body = msgspec.json.decode(response.content)
+        except msgspec.DecodeError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            code = body["error"]
+            message = body.get("message") if isinstance(body.get("message"), str) else None
+            reason = body.get("reason") if isinstance(body.get("reason"), str) else None
+        return error_from_status(
+            response.status_code,
+            code,
+            message or f"Request failed with status {response.status_code}.",
+            reason,
+        )
 
     def retry_delay(
         self, call: Call[Any], attempt: int, response: httpx.Response | None
@@ -190,7 +253,7 @@ class BaseClient:
         if response is not None:
             if response.status_code not in _RETRY_STATUSES:
                 return None
-            if b"integrity_error" in response.content:
+            if self.error_for(response).code in _NEVER_RETRIED_CODES:
                 return None
             retry_after = response.headers.get("retry-after", "")
             if retry_after.isdigit():

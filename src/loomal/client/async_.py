@@ -10,12 +10,13 @@ import httpx
 
 from loomal.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, calls
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     CredentialSummary,
+    IdentityResponse,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 
 __all__ = ["AsyncLoomal"]
@@ -30,8 +31,8 @@ class AsyncLoomal(BaseClient):
         self,
         api_key: str | None = None,
         base_url: str | None = None,
-        *,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
@@ -41,6 +42,7 @@ class AsyncLoomal(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
         self.vault = AsyncVault(self)
+        self.identity = AsyncIdentity(self)
 
     async def send(self, call: Call[T]) -> T:
         attempt = 0
@@ -62,6 +64,10 @@ class AsyncLoomal(BaseClient):
         if self._owns_http:
             await self._http.aclose()
 
+    async def close(self) -> None:
+        """The official SDK's name for :meth:`aclose`."""
+        await self.aclose()
+
     async def __aenter__(self) -> AsyncLoomal:
         return self
 
@@ -70,7 +76,7 @@ class AsyncLoomal(BaseClient):
 
 
 class AsyncVault:
-    """``loomal.vault`` of :class:`AsyncLoomal`."""
+    """``loomal.vault``: the vault endpoints, with the official SDK's signatures."""
 
     def __init__(self, client: AsyncLoomal) -> None:
         self._client = client
@@ -78,27 +84,60 @@ class AsyncVault:
     async def store(
         self,
         name: str,
-        *,
         type: str,  # noqa: A002 - the seed's spelling
         data: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
         expires_at: str | None = None,
     ) -> StoreResponse:
         """Create or overwrite a credential (PUT /v0/vault/{name})."""
+        return await self._client.send(calls.store(name, type, data, metadata, expires_at))
+
+    async def store_api_key(
+        self,
+        name: str,
+        secret_or_pair: str | Mapping[str, str],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store an API_KEY: a key string, or ``{"clientId": ..., "secret": ...}``."""
         return await self._client.send(
-            calls.store(name, type=type, data=data, metadata=metadata, expires_at=expires_at)
+            calls.store_api_key(name, secret_or_pair, metadata, expires_at)
+        )
+
+    async def store_card(
+        self,
+        name: str,
+        card: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store a CARD (encrypted at rest; metadata gets ``last4``)."""
+        return await self._client.send(calls.store_card(name, card, metadata, expires_at))
+
+    async def store_shipping_address(
+        self,
+        name: str,
+        address: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store a SHIPPING_ADDRESS (every field encrypted at rest)."""
+        return await self._client.send(
+            calls.store_shipping_address(name, address, metadata, expires_at)
         )
 
     async def get(self, name: str) -> Credential:
         """The credential with its decrypted data (GET /v0/vault/{name})."""
         return await self._client.send(calls.get(name))
 
-    async def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialPage:
-        """One page of summaries, no secrets (GET /v0/vault)."""
+    async def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialList:
+        """Every credential's summary, no secrets (GET /v0/vault); with ``limit``, one
+        page and ``next_cursor``. Index it like the official SDK's dict:
+        ``result["credentials"]``, ``result["count"]``."""
         return await self._client.send(calls.list(limit, cursor))
 
     async def iter(self, *, page_size: int = 100) -> AsyncIterator[CredentialSummary]:
-        """Every credential's summary, following ``nextCursor`` page after page."""
+        """Every credential's summary, one page of ``page_size`` at a time."""
         cursor: str | None = None
         while True:
             page = await self.list(limit=page_size, cursor=cursor)
@@ -112,10 +151,22 @@ class AsyncVault:
         """Delete a credential (DELETE /v0/vault/{name})."""
         await self._client.send(calls.delete(name))
 
-    async def totp(self, name: str) -> TotpCodeResponse:
-        """The current TOTP code and how long it stays valid (GET /v0/vault/{name}/totp)."""
+    async def totp(self, name: str) -> TotpResponse:
+        """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
         return await self._client.send(calls.totp(name))
 
-    async def totp_use_backup(self, name: str) -> BackupCode:
-        """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup)."""
+    async def totp_use_backup(self, name: str) -> TotpBackupResponse:
+        """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup);
+        ``remaining`` is the number of unused codes left. Never retried."""
         return await self._client.send(calls.totp_use_backup(name))
+
+
+class AsyncIdentity:
+    """``loomal.identity``."""
+
+    def __init__(self, client: AsyncLoomal) -> None:
+        self._client = client
+
+    async def whoami(self) -> IdentityResponse:
+        """The identity this client's key belongs to (GET /v0/whoami)."""
+        return await self._client.send(calls.whoami())

@@ -10,12 +10,13 @@ import httpx
 
 from loomal.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, calls
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     CredentialSummary,
+    IdentityResponse,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 
 __all__ = ["Loomal"]
@@ -25,14 +26,15 @@ T = TypeVar("T")
 
 class Loomal(BaseClient):
     """A Loomal Vault client. ``api_key`` and ``base_url`` default to
-    ``LOOMAL_API_KEY`` and ``LOOMAL_BASE_URL`` (else http://127.0.0.1:8470)."""
+    ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL`` (or its alias ``LOOMAL_BASE_URL``; else
+    http://127.0.0.1:8470)."""
 
     def __init__(
         self,
         api_key: str | None = None,
         base_url: str | None = None,
-        *,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
         max_retries: int = DEFAULT_MAX_RETRIES,
         http_client: httpx.Client | None = None,
     ) -> None:
@@ -42,6 +44,7 @@ class Loomal(BaseClient):
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
         self.vault = Vault(self)
+        self.identity = Identity(self)
 
     def send(self, call: Call[T]) -> T:
         attempt = 0
@@ -71,7 +74,7 @@ class Loomal(BaseClient):
 
 
 class Vault:
-    """``loomal.vault``: the vault endpoints."""
+    """``loomal.vault``: the vault endpoints, with the official SDK's signatures."""
 
     def __init__(self, client: Loomal) -> None:
         self._client = client
@@ -79,27 +82,56 @@ class Vault:
     def store(
         self,
         name: str,
-        *,
         type: str,  # noqa: A002 - the seed's spelling
         data: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
         expires_at: str | None = None,
     ) -> StoreResponse:
         """Create or overwrite a credential (PUT /v0/vault/{name})."""
-        return self._client.send(
-            calls.store(name, type=type, data=data, metadata=metadata, expires_at=expires_at)
-        )
+        return self._client.send(calls.store(name, type, data, metadata, expires_at))
+
+    def store_api_key(
+        self,
+        name: str,
+        secret_or_pair: str | Mapping[str, str],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store an API_KEY: a key string, or ``{"clientId": ..., "secret": ...}``."""
+        return self._client.send(calls.store_api_key(name, secret_or_pair, metadata, expires_at))
+
+    def store_card(
+        self,
+        name: str,
+        card: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store a CARD (encrypted at rest; metadata gets ``last4``)."""
+        return self._client.send(calls.store_card(name, card, metadata, expires_at))
+
+    def store_shipping_address(
+        self,
+        name: str,
+        address: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+    ) -> StoreResponse:
+        """Store a SHIPPING_ADDRESS (every field encrypted at rest)."""
+        return self._client.send(calls.store_shipping_address(name, address, metadata, expires_at))
 
     def get(self, name: str) -> Credential:
         """The credential with its decrypted data (GET /v0/vault/{name})."""
         return self._client.send(calls.get(name))
 
-    def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialPage:
-        """One page of summaries, no secrets (GET /v0/vault)."""
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialList:
+        """Every credential's summary, no secrets (GET /v0/vault); with ``limit``, one
+        page and ``next_cursor``. Index it like the official SDK's dict:
+        ``result["credentials"]``, ``result["count"]``."""
         return self._client.send(calls.list(limit, cursor))
 
     def iter(self, *, page_size: int = 100) -> Iterator[CredentialSummary]:
-        """Every credential's summary, following ``nextCursor`` page after page."""
+        """Every credential's summary, one page of ``page_size`` at a time."""
         cursor: str | None = None
         while True:
             page = self.list(limit=page_size, cursor=cursor)
@@ -112,10 +144,22 @@ class Vault:
         """Delete a credential (DELETE /v0/vault/{name})."""
         self._client.send(calls.delete(name))
 
-    def totp(self, name: str) -> TotpCodeResponse:
-        """The current TOTP code and how long it stays valid (GET /v0/vault/{name}/totp)."""
+    def totp(self, name: str) -> TotpResponse:
+        """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
         return self._client.send(calls.totp(name))
 
-    def totp_use_backup(self, name: str) -> BackupCode:
-        """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup)."""
+    def totp_use_backup(self, name: str) -> TotpBackupResponse:
+        """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup);
+        ``remaining`` is the number of unused codes left. Never retried."""
         return self._client.send(calls.totp_use_backup(name))
+
+
+class Identity:
+    """``loomal.identity``."""
+
+    def __init__(self, client: Loomal) -> None:
+        self._client = client
+
+    def whoami(self) -> IdentityResponse:
+        """The identity this client's key belongs to (GET /v0/whoami)."""
+        return self._client.send(calls.whoami())

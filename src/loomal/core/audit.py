@@ -77,12 +77,12 @@ class AuditLog:
         try:
             yield ok
         except LoomalError as error:
-            self.note(replace(ok, outcome=error.code))
+            self.note(replace(ok, outcome=error.reason or error.code))
             if name is not None and error.code in _SHOWN_TO_OWNERS:
                 for owner in await self._store.identities_owning(
                     name=name, except_identity=principal.identity_id
                 ):
-                    self.note(replace(ok, identity_id=owner, outcome=error.code))
+                    self.note(replace(ok, identity_id=owner, outcome=error.reason or error.code))
             raise
         else:
             if not durable:

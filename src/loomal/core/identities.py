@@ -9,6 +9,7 @@ freshly created key works at once on every server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -27,7 +28,7 @@ from loomal.core.identity import (
     parse_scopes,
 )
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
-from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
+from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
 from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
@@ -64,6 +65,8 @@ class IdentityService:
         self._throttle = failure_throttle or FailureThrottle(limit=0)
         self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
         self._audit = audit or AuditLog(store)
+        self._usage: dict[str, tuple[int, int]] = {}
+        """Authenticated requests not yet written: identity id -> (count, last at)."""
 
     async def authenticate(self, authorization: str | None, *, client: str = "") -> Principal:
         """Resolve an ``Authorization: Bearer loid-...`` header to a principal.
@@ -82,7 +85,54 @@ class IdentityService:
             self._note_failure(error, client)
             raise
         self._key_limiter.take(principal.key_prefix)
+        count, _ = self._usage.get(principal.identity_id, (0, 0))
+        self._usage[principal.identity_id] = (count + 1, to_micros(self._clock()))
         return replace(principal, client=client) if client else principal
+
+    async def whoami(self, principal: Principal) -> IdentityResponse:
+        """The caller's identity as ``GET /v0/whoami`` shows it (any valid key)."""
+        row = await self._store.get_identity_by_id(identity_id=principal.identity_id)
+        if row is None:  # deleted since the key was cached
+            raise AuthenticationError("Invalid API key.")
+        pending, pending_at = self._usage.get(row.identity_id, (0, 0))
+        last_used = max(row.last_used_at or 0, pending_at) or None
+        return IdentityResponse(
+            identity_id=row.identity_id,
+            name=row.name,
+            email=None,
+            display_name=row.name,
+            type="AGENT",
+            purpose="BUYER",
+            scopes=sorted(s.value for s in principal.scopes),
+            usage_count=row.usage_count + pending,
+            last_used_at=None if last_used is None else from_micros(last_used),
+            created_at=from_micros(row.created_at),
+        )
+
+    async def flush_usage(self) -> None:
+        """Write the counted requests in one batch (like a credential's lastUsedAt)."""
+        if not self._usage:
+            return
+        usage, self._usage = self._usage, {}
+        try:
+            await self._store.record_identity_usage(usage=usage)
+        except Exception:
+            for identity_id, (count, at) in usage.items():
+                more, later = self._usage.get(identity_id, (0, 0))
+                self._usage[identity_id] = (count + more, max(at, later))
+            raise
+
+    async def run_usage_flush(self, interval: float) -> None:
+        """Every ``interval`` seconds until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.flush_usage()
+                except Exception as exc:  # keep serving; the next tick retries
+                    log.error("could not write identity usage: %s", type(exc).__name__)
+        finally:
+            await self.flush_usage()
 
     def _note_failure(self, error: LoomalError, client: str) -> None:
         """Failed authentications are audited without any part of the presented key."""

@@ -18,18 +18,18 @@ __all__ = [
     "ApiKeyInfo",
     "AuditEntry",
     "AuditPage",
-    "BackupCode",
     "Credential",
-    "CredentialPage",
+    "CredentialList",
     "CredentialSummary",
     "DeleteResult",
     "ErrorBody",
-    "ErrorDetail",
     "IdentityCreated",
     "IdentityInfo",
+    "IdentityResponse",
     "StoreRequest",
     "StoreResponse",
-    "TotpCodeResponse",
+    "TotpBackupResponse",
+    "TotpResponse",
 ]
 
 
@@ -49,14 +49,14 @@ def _masked_data(data: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k!r}: '***'" for k in data) + "}"
 
 
+_TYPES_DOC = (
+    "One of: LOGIN, API_KEY, OAUTH, TOTP, SSH_KEY, DATABASE, SMTP, AWS, CERTIFICATE, CARD, "
+    "SHIPPING_ADDRESS, CUSTOM"
+)
+
+
 class StoreRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    type: Annotated[
-        str,
-        Meta(
-            description="One of: LOGIN, API_KEY, OAUTH, TOTP, SSH_KEY, DATABASE, SMTP, AWS, "
-            "CERTIFICATE, CUSTOM"
-        ),
-    ]
+    type: Annotated[str, Meta(description=_TYPES_DOC)]
     data: Annotated[dict[str, Any], Meta(description="Secret fields (encrypted at rest)")]
     metadata: Annotated[
         dict[str, Any] | None,
@@ -68,7 +68,9 @@ class StoreRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         return f"StoreRequest(type={self.type!r}, data={_masked_data(self.data)})"
 
 
-class StoreResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+class StoreResponse(_CamelAliases, msgspec.Struct, rename="camel", kw_only=True):
+    """What a store answers; the summary and the full credential extend it."""
+
     credential_id: str
     type: str
     name: str
@@ -76,33 +78,26 @@ class StoreResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    last_rotated_at: Annotated[
+        datetime | None, Meta(description="When an overwrite last changed data")
+    ]
 
 
-class CredentialSummary(_CamelAliases, msgspec.Struct, rename="camel"):
-    credential_id: str
-    name: str
-    type: str
-    metadata: dict[str, Any]
-    expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+class CredentialSummary(StoreResponse, kw_only=True):
+    """A list item: never any field of ``data``."""
+
     last_used_at: datetime | None
     expired: bool
 
 
-class Credential(_CamelAliases, msgspec.Struct, rename="camel"):
-    credential_id: str
-    name: str
-    type: str
-    metadata: dict[str, Any]
-    expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    last_used_at: datetime | None
-    expired: bool
+class Credential(CredentialSummary, kw_only=True):
+    has_totp: bool = msgspec.field(name="hasTOTP")
     data: Annotated[
         dict[str, Any],
-        Meta(description="Decrypted secret fields; a TOTP secret reads as [REDACTED]"),
+        Meta(
+            description="Decrypted secret fields; a TOTP seed (data.secret of a TOTP "
+            "credential, data.totp of any other) reads as [use /v0/vault/:name/totp]"
+        ),
     ]
 
     def __repr__(self) -> str:
@@ -112,28 +107,62 @@ class Credential(_CamelAliases, msgspec.Struct, rename="camel"):
         )
 
 
-class CredentialPage(_CamelAliases, msgspec.Struct, rename="camel"):
+_LIST_KEYS = {"credentials": "credentials", "count": "count", "nextCursor": "next_cursor"}
+
+
+class CredentialList(_CamelAliases, msgspec.Struct, rename="camel", omit_defaults=True):
+    """Every credential (no ``limit``), or one page of them and ``nextCursor``."""
+
     credentials: list[CredentialSummary]
-    next_cursor: str | None
+    count: Annotated[int, Meta(description="How many credentials this answer holds")]
+    next_cursor: Annotated[
+        str | None, Meta(description="Pass as cursor for the next page; absent on the last")
+    ] = None
+
+    def __getitem__(self, key: str) -> Any:
+        """``result["credentials"]`` and ``result["count"]``: the official SDK's
+        ``vault.list()`` returns a dict, and code written for it indexes it."""
+        try:
+            return getattr(self, _LIST_KEYS[key])
+        except KeyError:
+            raise KeyError(key) from None
 
 
-class TotpCodeResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+class TotpResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     code: str
+    remaining: Annotated[int, Meta(description="Seconds this code stays valid")]
     backup_codes_remaining: int
     period: int
-    expires_at: datetime
-    seconds_remaining: int
+    expires_at: Annotated[datetime, Meta(description="When this code stops being current")]
 
     def __repr__(self) -> str:
-        return f"TotpCode(code='***', seconds_remaining={self.seconds_remaining})"
+        return f"TotpResponse(code='***', remaining={self.remaining})"
 
 
-class BackupCode(_CamelAliases, msgspec.Struct, rename="camel"):
+class TotpBackupResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     code: str
-    backup_codes_remaining: int
+    remaining: Annotated[int, Meta(description="Unused backup codes left")]
+    backup_codes_remaining: Annotated[int, Meta(description="The same number as remaining")]
 
     def __repr__(self) -> str:
-        return f"BackupCode(code='***', backup_codes_remaining={self.backup_codes_remaining})"
+        return f"TotpBackupResponse(code='***', remaining={self.remaining})"
+
+
+class IdentityResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+    """``GET /v0/whoami``: the caller's identity, with the fields the official SDK reads."""
+
+    identity_id: str
+    name: str
+    email: str | None
+    display_name: str
+    type: Annotated[str, Meta(description="AGENT for every identity of a self-hosted vault")]
+    purpose: Annotated[
+        str, Meta(description="BUYER: the official SDK's default (no payments here)")
+    ]
+    scopes: Annotated[list[str], Meta(description="The scopes of the key that called")]
+    usage_count: Annotated[int, Meta(description="Authenticated requests this identity made")]
+    last_used_at: datetime | None
+    created_at: datetime
 
 
 class DeleteResult(msgspec.Struct):
@@ -149,7 +178,7 @@ class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
     event_id: int
     at: datetime
     action: Annotated[
-        str, Meta(description="store, get, list, totp, totp_backup, delete or authenticate")
+        str, Meta(description="store, get, list, totp, totp_use_backup, delete or authenticate")
     ]
     credential_name: str | None
     outcome: Annotated[str, Meta(description="ok, or the error code the caller got")]
@@ -164,13 +193,15 @@ class AuditPage(_CamelAliases, msgspec.Struct, rename="camel"):
     next_cursor: str | None
 
 
-class ErrorDetail(msgspec.Struct):
-    code: Annotated[str, Meta(pattern="^[a-z][a-z0-9_]*$")]
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every error, flat, as the hosted Loomal API and its SDK shape it."""
+
+    error: Annotated[str, Meta(pattern="^[a-z][a-z0-9_]*$", description="Stable code")]
     message: str
-
-
-class ErrorBody(msgspec.Struct):
-    error: ErrorDetail
+    status: int
+    reason: Annotated[
+        str | None, Meta(description="A finer code, e.g. no_backup_codes, not_totp")
+    ] = None
 
 
 class ApiKeyInfo(_CamelAliases, msgspec.Struct, rename="camel"):

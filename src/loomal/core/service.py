@@ -18,7 +18,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -28,27 +29,29 @@ from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import (
     AuditPage,
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     CredentialSummary,
     StoreRequest,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 from loomal.core.store import AuditEvent, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
-from loomal.core.totp import TotpParameters, totp_code
+from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
 from loomal.core.types import (
-    CredentialType,
     decode_name_cursor,
     encode_name_cursor,
     parse_credential_type,
+    redact_totp_seed,
+    totp_seed,
     validate_credential_name,
     validate_data,
     validate_metadata,
 )
 from loomal.errors import (
+    BadRequestError,
     ConflictError,
     ExpiredError,
     IntegrityError,
@@ -56,15 +59,12 @@ from loomal.errors import (
     ValidationError,
 )
 
-__all__ = ["REDACTED", "VaultService"]
+__all__ = ["VaultService"]
 
 log = logging.getLogger("loomal.vault")
 
-REDACTED = "[REDACTED]"
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-
-Described = TypeVar("Described", CredentialSummary, Credential)
 
 _json_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _json_encode = msgspec.json.Encoder().encode
@@ -96,7 +96,8 @@ class VaultService:
         validate_credential_name(name)
         ctype = parse_credential_type(request.type)
         data = validate_data(ctype, request.data)
-        metadata = validate_metadata(ctype, request.metadata)
+        has_totp = totp_seed(ctype, data) is not None
+        metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
         expires_at = (
             None
             if request.expires_at is None
@@ -119,10 +120,14 @@ class VaultService:
                         code="credential_limit",
                     )
                 credential_id, created_at, version, last_used = _new_credential_id(), now, 1, None
+                last_rotated = None
             else:
                 credential_id = existing.credential_id
                 created_at, last_used = existing.created_at, existing.last_used_at
                 version = existing.version + 1
+                last_rotated = existing.last_rotated_at
+                if self._data_changed(existing, data):
+                    last_rotated = now
             binding = Binding(principal.identity_id, credential_id, name, version)
             row = CredentialRow.from_sealed(
                 self._keys.seal(plaintext, binding),
@@ -133,6 +138,7 @@ class VaultService:
                 created_at=created_at,
                 updated_at=now,
                 last_used_at=last_used,
+                last_rotated_at=last_rotated,
             )
             return row, (row, existing is None)
 
@@ -148,6 +154,7 @@ class VaultService:
                 expires_at=_opt_time(row.expires_at),
                 created_at=from_micros(row.created_at),
                 updated_at=from_micros(row.updated_at),
+                last_rotated_at=_opt_time(row.last_rotated_at),
             ),
             created,
         )
@@ -157,46 +164,55 @@ class VaultService:
     async def _get_credential(self, principal: Principal, name: str) -> Credential:
         row = await self._readable_row(principal, name)
         data = self._open(row)
-        if row.type == CredentialType.TOTP:
-            data["secret"] = REDACTED
-        return self._describe(Credential, row, last_used_at=self._note_use(row), data=data)
+        has_totp = redact_totp_seed(row.type, data)
+        last_used_at = self._note_use(row)
+        return Credential(
+            credential_id=row.credential_id,
+            name=row.name,
+            type=row.type,
+            metadata=_json_decode(row.metadata_json),
+            expires_at=_opt_time(row.expires_at),
+            created_at=from_micros(row.created_at),
+            updated_at=from_micros(row.updated_at),
+            last_rotated_at=_opt_time(row.last_rotated_at),
+            last_used_at=from_micros(max(last_used_at, row.last_used_at or 0)),
+            expired=False,  # an expired credential answers 410 before this
+            has_totp=has_totp,
+            data=data,
+        )
 
-    async def _totp(self, principal: Principal, name: str) -> TotpCodeResponse:
+    async def _totp(self, principal: Principal, name: str) -> TotpResponse:
         row = await self._readable_row(principal, name)
-        if row.type != CredentialType.TOTP:
-            raise ConflictError(f"{name!r} is a {row.type} credential, not TOTP.", code="not_totp")
         data = self._open(row)
-        params = _totp_parameters(row.metadata_json)
-        code = totp_code(data["secret"], at=self._clock(), params=params)
+        seed = _require_totp(row, data)
+        secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
+        code = totp_code(secret, at=self._clock(), params=params)
         self._note_use(row)
-        return TotpCodeResponse(
+        return TotpResponse(
             code=code.code,
+            remaining=code.seconds_remaining,
             backup_codes_remaining=len(data.get("backupCodes", [])),
             period=code.period,
             expires_at=from_micros(code.expires_at * 1_000_000),
-            seconds_remaining=code.seconds_remaining,
         )
 
-    async def _pop_backup_code(
+    async def _totp_use_backup(
         self, principal: Principal, name: str, audit: AuditEvent
-    ) -> BackupCode:
+    ) -> TotpBackupResponse:
         principal.require(Scope.WRITE)
         validate_credential_name(name)
 
-        def change(existing: CredentialRow | None) -> tuple[CredentialRow, BackupCode]:
+        def change(existing: CredentialRow | None) -> tuple[CredentialRow, TotpBackupResponse]:
             if existing is None:
                 raise _not_found(name)
             now = to_micros(self._clock())
             self._check_fresh(existing, now)
-            if existing.type != CredentialType.TOTP:
-                raise ConflictError(
-                    f"{name!r} is a {existing.type} credential, not TOTP.", code="not_totp"
-                )
             data = self._open(existing)
+            _require_totp(existing, data)
             codes: list[str] = list(data.get("backupCodes", []))
             if not codes:
-                raise ConflictError(
-                    f"{name!r} has no unused backup codes left.", code="no_backup_codes"
+                raise BadRequestError(
+                    f"{name!r} has no unused backup codes left.", reason="no_backup_codes"
                 )
             code = codes.pop(0)
             data["backupCodes"] = codes
@@ -213,34 +229,38 @@ class VaultService:
                 created_at=existing.created_at,
                 updated_at=now,
                 last_used_at=now,
+                last_rotated_at=existing.last_rotated_at,
             )
-            return row, BackupCode(code=code, backup_codes_remaining=len(codes))
+            left = len(codes)
+            return row, TotpBackupResponse(code=code, remaining=left, backup_codes_remaining=left)
 
         return await self._store.modify_credential(
             identity_id=principal.identity_id, name=name, change=change, audit=audit
         )
 
     async def _list_credentials(
-        self, principal: Principal, *, limit: int, cursor: str | None
-    ) -> CredentialPage:
+        self, principal: Principal, *, limit: int | None, cursor: str | None
+    ) -> CredentialList:
         principal.require(Scope.READ)
-        if not 1 <= limit <= MAX_PAGE_SIZE:
+        if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+        after = decode_name_cursor(cursor)
+        if limit is None:  # every credential, read in pages so no query grows unbounded
+            summaries: list[CredentialSummary] = []
+            while True:
+                rows = await self._store.list_credentials(
+                    identity_id=principal.identity_id, after_name=after, limit=MAX_PAGE_SIZE
+                )
+                summaries += map(self._summary, rows)
+                if len(rows) < MAX_PAGE_SIZE:
+                    return CredentialList(credentials=summaries, count=len(summaries))
+                after = rows[-1].name
         rows = await self._store.list_credentials(
-            identity_id=principal.identity_id,
-            after_name=decode_name_cursor(cursor),
-            limit=limit + 1,
+            identity_id=principal.identity_id, after_name=after, limit=limit + 1
         )
-        page = rows[:limit]
+        page = [self._summary(r) for r in rows[:limit]]
         next_cursor = encode_name_cursor(page[-1].name) if len(rows) > limit else None
-        pending = self._pending_use
-        return CredentialPage(
-            credentials=[
-                self._describe(CredentialSummary, r, last_used_at=pending.get(r.credential_id))
-                for r in page
-            ],
-            next_cursor=next_cursor,
-        )
+        return CredentialList(credentials=page, count=len(page), next_cursor=next_cursor)
 
     async def _delete_credential(self, principal: Principal, name: str, audit: AuditEvent) -> None:
         principal.require(Scope.WRITE)
@@ -266,31 +286,32 @@ class VaultService:
             return await self._store_credential(principal, name, request, event)
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
-        """The credential with decrypted data; a TOTP secret is redacted."""
+        """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
         async with self._audit.call(principal, "get", name):
             self._require_unsealed()
             return await self._get_credential(principal, name)
 
-    async def totp(self, principal: Principal, name: str) -> TotpCodeResponse:
-        """The current TOTP code and how long it stays valid."""
+    async def totp(self, principal: Principal, name: str) -> TotpResponse:
+        """The current TOTP code and how long it stays valid (any type carrying a seed)."""
         async with self._audit.call(principal, "totp", name):
             self._require_unsealed()
             return await self._totp(principal, name)
 
-    async def pop_backup_code(self, principal: Principal, name: str) -> BackupCode:
+    async def totp_use_backup(self, principal: Principal, name: str) -> TotpBackupResponse:
         """Atomically move the first unused backup code to ``usedBackupCodes`` and return it.
 
         Runs in one write transaction holding the row, so concurrent callers on
         any number of processes never receive the same code and none is lost.
         """
-        async with self._audit.call(principal, "totp_backup", name, durable=True) as event:
+        async with self._audit.call(principal, "totp_use_backup", name, durable=True) as event:
             self._require_unsealed()
-            return await self._pop_backup_code(principal, name, event)
+            return await self._totp_use_backup(principal, name, event)
 
     async def list_credentials(
-        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
-    ) -> CredentialPage:
-        """One page of summaries ordered by name; never any field of ``data``."""
+        self, principal: Principal, *, limit: int | None = None, cursor: str | None = None
+    ) -> CredentialList:
+        """Summaries ordered by name, never any field of ``data``: every one without
+        ``limit``, else one page and ``nextCursor``."""
         async with self._audit.call(principal, "list", None):
             self._require_unsealed()
             return await self._list_credentials(principal, limit=limit, cursor=cursor)
@@ -384,14 +405,17 @@ class VaultService:
         self._pending_use[row.credential_id] = now
         return now
 
-    def _describe(
-        self, model: type[Described], row: CredentialRow, *, last_used_at: int | None, **extra: Any
-    ) -> Described:
-        """A summary, or (with ``data=``) a full credential, of ``row``."""
-        if last_used_at is None or (row.last_used_at or 0) > last_used_at:
-            last_used_at = row.last_used_at
-        now = to_micros(self._clock())
-        return model(
+    def _data_changed(self, existing: CredentialRow, data: dict[str, Any]) -> bool:
+        """Whether an overwrite changes ``data`` (and so rotates the credential).
+        A stored row that no longer opens counts as changed."""
+        try:
+            return self._open(existing) != data
+        except IntegrityError:
+            return True
+
+    def _summary(self, row: CredentialRow) -> CredentialSummary:
+        last_used = max(self._pending_use.get(row.credential_id, 0), row.last_used_at or 0)
+        return CredentialSummary(
             credential_id=row.credential_id,
             name=row.name,
             type=row.type,
@@ -399,9 +423,9 @@ class VaultService:
             expires_at=_opt_time(row.expires_at),
             created_at=from_micros(row.created_at),
             updated_at=from_micros(row.updated_at),
-            last_used_at=_opt_time(last_used_at),
-            expired=row.expires_at is not None and row.expires_at <= now,
-            **extra,
+            last_rotated_at=_opt_time(row.last_rotated_at),
+            last_used_at=_opt_time(last_used or None),
+            expired=row.expires_at is not None and row.expires_at <= to_micros(self._clock()),
         )
 
 
@@ -419,5 +443,15 @@ def _not_found(name: str) -> NotFoundError:
     return NotFoundError(f"No credential named {name!r}.")
 
 
-def _opt_time(micros: int | None) -> Any:
+def _require_totp(row: CredentialRow, data: dict[str, Any]) -> str:
+    seed = totp_seed(row.type, data)
+    if seed is None:
+        raise BadRequestError(
+            f"{row.name!r} has no TOTP seed (data.totp, or a TOTP credential's data.secret).",
+            reason="not_totp",
+        )
+    return seed
+
+
+def _opt_time(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)

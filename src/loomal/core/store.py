@@ -45,6 +45,8 @@ class CredentialRow:
     wrapped_key: bytes
     nonce: bytes
     ciphertext: bytes
+    last_rotated_at: int | None = None
+    """When an overwrite last changed ``data`` (None: never since creation)."""
 
     def __repr__(self) -> str:
         return f"CredentialRow(credential_id={self.credential_id!r}, name={self.name!r})"
@@ -61,6 +63,7 @@ class CredentialRow:
         created_at: int,
         updated_at: int,
         last_used_at: int | None,
+        last_rotated_at: int | None,
     ) -> CredentialRow:
         """The row that stores ``sealed`` under ``binding`` (the inverse of
         :meth:`binding` and :meth:`sealed`)."""
@@ -79,6 +82,7 @@ class CredentialRow:
             wrapped_key=sealed.wrapped_key,
             nonce=sealed.nonce,
             ciphertext=sealed.ciphertext,
+            last_rotated_at=last_rotated_at,
         )
 
     def binding(self) -> Binding:
@@ -120,6 +124,9 @@ class IdentityRow:
     identity_id: str
     name: str
     created_at: int
+    usage_count: int = 0
+    """Authenticated requests, as last flushed (see ``record_identity_usage``)."""
+    last_used_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +212,15 @@ class Store(Protocol):
     async def find_api_key(self, *, key_hash: bytes) -> ApiKeyRow | None: ...
 
     async def get_identity(self, *, name: str) -> IdentityRow | None: ...
+
+    async def get_identity_by_id(self, *, identity_id: str) -> IdentityRow | None:
+        """With its usage count and last use."""
+        ...
+
+    async def record_identity_usage(self, *, usage: Mapping[str, tuple[int, int]]) -> None:
+        """Add ``count`` to each identity's usage and move ``last_used_at`` forward to ``at``
+        (``usage``: identity id -> (count, at))."""
+        ...
 
     async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]: ...
 

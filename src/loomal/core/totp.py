@@ -27,6 +27,7 @@ __all__ = [
     "decode_base32_secret",
     "normalise_base32_secret",
     "parse_otpauth_uri",
+    "seed_secret_and_parameters",
     "totp_code",
 ]
 
@@ -84,8 +85,11 @@ def _as_int(value: Any, field: str) -> int:
         raise ValidationError(f"{field} must be an integer.")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    # ASCII digits only, and few of them: "²".isdigit() is true but int() refuses it,
+    # and a 5,000-digit string would cost int() a lot before any range check.
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdecimal() and len(text) <= 9:
+        return int(text)
     raise ValidationError(f"{field} must be an integer.")
 
 
@@ -135,6 +139,17 @@ class OtpauthUri:
             algorithm=self.params.algorithm, digits=self.params.digits, period=self.params.period
         )
         return meta
+
+
+def seed_secret_and_parameters(
+    seed: str, metadata_params: TotpParameters
+) -> tuple[str, TotpParameters]:
+    """The base32 secret and the parameters of a stored seed: an ``otpauth://`` URI
+    carries its own (they win), a bare base32 seed uses the credential's metadata."""
+    if seed[:8].lower() == "otpauth:":
+        uri = parse_otpauth_uri(seed)
+        return uri.secret, uri.params
+    return seed, metadata_params
 
 
 def parse_otpauth_uri(uri: str) -> OtpauthUri:

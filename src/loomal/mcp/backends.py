@@ -9,12 +9,12 @@ from typing import Any, Protocol
 from loomal.client import AsyncLoomal
 from loomal.core.identity import Principal
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     StoreRequest,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 from loomal.runtime import Vault
 
@@ -22,10 +22,10 @@ __all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
 
 
 class VaultBackend(Protocol):
-    async def list(self, limit: int, cursor: str | None) -> CredentialPage: ...
+    async def list(self, limit: int, cursor: str | None) -> CredentialList: ...
     async def get(self, name: str) -> Credential: ...
-    async def totp(self, name: str) -> TotpCodeResponse: ...
-    async def totp_use_backup(self, name: str) -> BackupCode: ...
+    async def totp(self, name: str) -> TotpResponse: ...
+    async def totp_use_backup(self, name: str) -> TotpBackupResponse: ...
     async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
     async def delete(self, name: str) -> None: ...
 
@@ -37,17 +37,17 @@ class ServiceBackend:
         self._service = vault.service
         self._principal = principal
 
-    async def list(self, limit: int, cursor: str | None) -> CredentialPage:
+    async def list(self, limit: int, cursor: str | None) -> CredentialList:
         return await self._service.list_credentials(self._principal, limit=limit, cursor=cursor)
 
     async def get(self, name: str) -> Credential:
         return await self._service.get_credential(self._principal, name)
 
-    async def totp(self, name: str) -> TotpCodeResponse:
+    async def totp(self, name: str) -> TotpResponse:
         return await self._service.totp(self._principal, name)
 
-    async def totp_use_backup(self, name: str) -> BackupCode:
-        return await self._service.pop_backup_code(self._principal, name)
+    async def totp_use_backup(self, name: str) -> TotpBackupResponse:
+        return await self._service.totp_use_backup(self._principal, name)
 
     async def store(self, name: str, request: StoreRequest) -> StoreResponse:
         stored, _ = await self._service.store_credential(self._principal, name, request)
@@ -63,16 +63,16 @@ class SdkBackend:
     def __init__(self, client: AsyncLoomal) -> None:
         self._vault = client.vault
 
-    async def list(self, limit: int, cursor: str | None) -> CredentialPage:
+    async def list(self, limit: int, cursor: str | None) -> CredentialList:
         return await self._vault.list(limit=limit, cursor=cursor)
 
     async def get(self, name: str) -> Credential:
         return await self._vault.get(name)
 
-    async def totp(self, name: str) -> TotpCodeResponse:
+    async def totp(self, name: str) -> TotpResponse:
         return await self._vault.totp(name)
 
-    async def totp_use_backup(self, name: str) -> BackupCode:
+    async def totp_use_backup(self, name: str) -> TotpBackupResponse:
         return await self._vault.totp_use_backup(name)
 
     async def store(self, name: str, request: StoreRequest) -> StoreResponse:
@@ -81,7 +81,7 @@ class SdkBackend:
             extra["metadata"] = request.metadata
         if request.expires_at is not None:
             extra["expires_at"] = request.expires_at
-        return await self._vault.store(name, type=request.type, data=request.data, **extra)
+        return await self._vault.store(name, request.type, request.data, **extra)
 
     async def delete(self, name: str) -> None:
         await self._vault.delete(name)

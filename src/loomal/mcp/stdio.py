@@ -1,5 +1,5 @@
 """``loomal mcp`` / ``python -m loomal.mcp``: an MCP server on stdio that talks
-to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_BASE_URL``."""
+to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL``."""
 
 from __future__ import annotations
 

@@ -27,13 +27,13 @@ from pydantic import Field
 
 from loomal import __version__
 from loomal.core.models import (
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     DeleteResult,
     StoreRequest,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 from loomal.core.types import CredentialType
 from loomal.errors import LoomalError, ServerError
@@ -106,8 +106,9 @@ def _result(value: Any) -> CallToolResult:
 
 
 def _error(error: LoomalError) -> CallToolResult:
+    code = f"{error.code} ({error.reason})" if error.reason else error.code
     return CallToolResult(
-        content=[TextContent(type="text", text=f"{error.code}: {error.message}")], is_error=True
+        content=[TextContent(type="text", text=f"{code}: {error.message}")], is_error=True
     )
 
 
@@ -137,14 +138,15 @@ def build_mcp_server(backend_for: BackendFor) -> MCPServer[Any]:
 
     async def vault_get(name: Name, ctx: Context) -> CallToolResult:
         """Get one credential with its decrypted secret data (e.g. data.key of an API_KEY,
-        data.password of a LOGIN). Call it only when the secret is needed now. For a TOTP
-        credential the seed is redacted; use vault.totp for a code."""
+        data.password of a LOGIN). Call it only when the secret is needed now. A TOTP seed
+        reads as "[use /v0/vault/:name/totp]" (hasTOTP is true); use vault.totp for a code."""
         return await call(ctx, lambda b: b.get(name))
 
     async def vault_totp(name: Name, ctx: Context) -> CallToolResult:
-        """Generate the current TOTP (2FA) code of a TOTP credential, with secondsRemaining
-        (how long it stays valid: if only a few seconds remain, wait and call again) and
-        backupCodesRemaining. Never returns the seed."""
+        """Generate the current TOTP (2FA) code of a credential that holds a TOTP seed (a TOTP
+        credential, or any credential with data.totp), with remaining (seconds it stays valid:
+        if only a few remain, wait and call again) and backupCodesRemaining. Never returns
+        the seed."""
         return await call(ctx, lambda b: b.totp(name))
 
     async def vault_totp_use_backup(name: Name, ctx: Context) -> CallToolResult:
@@ -188,13 +190,13 @@ def build_mcp_server(backend_for: BackendFor) -> MCPServer[Any]:
         return await call(ctx, delete)
 
     specs: list[tuple[str, Callable[..., Any], type[Any], ToolAnnotations]] = [
-        ("vault.list", vault_list, CredentialPage, ToolAnnotations(read_only_hint=True)),
+        ("vault.list", vault_list, CredentialList, ToolAnnotations(read_only_hint=True)),
         ("vault.get", vault_get, Credential, ToolAnnotations(read_only_hint=True)),
-        ("vault.totp", vault_totp, TotpCodeResponse, ToolAnnotations(read_only_hint=True)),
+        ("vault.totp", vault_totp, TotpResponse, ToolAnnotations(read_only_hint=True)),
         (
             "vault.totp_use_backup",
             vault_totp_use_backup,
-            BackupCode,
+            TotpBackupResponse,
             ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
         ),
         ("vault.store", vault_store, StoreResponse, ToolAnnotations(idempotent_hint=True)),

@@ -1,7 +1,7 @@
 """The ASGI application: routes, the one error handler, limits, OpenAPI, lifespan.
 
 Every error, ours or the framework's, leaves through :func:`error_response` as
-``{"error": {"code", "message"}}``. Unexpected exceptions are logged by type
+``{"error": code, "message", "status", "reason"?}``. Unexpected exceptions are logged by type
 and location only (their text could hold a value), and answered with a plain
 500 that carries neither a trace nor a secret.
 """
@@ -103,13 +103,17 @@ def create_app(
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
-        flusher = asyncio.create_task(opened.service.run_maintenance(interval))
+        flushers = [
+            asyncio.create_task(opened.service.run_maintenance(interval)),
+            asyncio.create_task(opened.identities.run_usage_flush(interval)),
+        ]
         try:
             async with mcp_mount.running():
                 yield
         finally:
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
+            for flusher in flushers:
+                flusher.cancel()
+            await asyncio.gather(*flushers, return_exceptions=True)
             if vault is None:
                 await opened.close()
             else:

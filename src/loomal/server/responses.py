@@ -19,7 +19,7 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
-from loomal.core.models import ErrorBody, ErrorDetail
+from loomal.core.models import ErrorBody
 from loomal.errors import (
     BadRequestError,
     LoomalError,
@@ -70,7 +70,7 @@ def to_loomal_error(exc: Exception) -> LoomalError:
     if isinstance(exc, MethodNotAllowedException):
         return MethodNotAllowedError()
     if isinstance(exc, ClientException) and exc.status_code == 400:
-        return BadRequestError()
+        return BadRequestError("The request body is not valid JSON.", reason="malformed_json")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
     frames = traceback.extract_tb(exc.__traceback__)
@@ -92,7 +92,9 @@ def _validation_message(exc: ValidationException) -> str:
 
 
 def error_body(error: LoomalError) -> ErrorBody:
-    return ErrorBody(error=ErrorDetail(code=error.code, message=error.message))
+    return ErrorBody(
+        error=error.code, message=error.message, status=error.http_status, reason=error.reason
+    )
 
 
 def error_headers(error: LoomalError) -> dict[str, str]:

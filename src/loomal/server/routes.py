@@ -17,13 +17,14 @@ from litestar.params import JSONBody, Parameter
 from loomal.core.identity import Principal
 from loomal.core.models import (
     AuditPage,
-    BackupCode,
     Credential,
-    CredentialPage,
+    CredentialList,
     ErrorBody,
+    IdentityResponse,
     StoreRequest,
     StoreResponse,
-    TotpCodeResponse,
+    TotpBackupResponse,
+    TotpResponse,
 )
 from loomal.errors import BadRequestError
 from loomal.runtime import Vault
@@ -31,12 +32,12 @@ from loomal.runtime import Vault
 __all__ = ["ROUTES"]
 
 _ERROR_TEXT = {
-    400: "Malformed JSON",
+    400: "bad_request: malformed JSON, or (reason) not_totp / no_backup_codes",
     401: "Missing, unknown, revoked or expired API key",
     403: "The API key lacks the scope this route needs",
     404: "No credential of this identity has that name",
-    409: "Conflict (no_backup_codes, not_totp)",
-    410: "The credential has expired (credential_expired)",
+    409: "Conflict (credential_limit)",
+    410: "The credential has expired (expired)",
     413: "Body larger than 64 KiB",
     422: "Validation failed; the message names the field",
     429: "Rate limited",
@@ -55,6 +56,10 @@ NameParam = Annotated[
 
 
 PageSize = Annotated[int, Parameter(ge=1, le=1000, description="Page size")]
+OptionalPageSize = Annotated[
+    int | None,
+    Parameter(ge=1, le=1000, description="Page size; without it, every credential"),
+]
 PageCursor = Annotated[str | None, Parameter(description="nextCursor of the previous page")]
 
 
@@ -93,9 +98,9 @@ def principal(request: Request[Any, Any, Any]) -> Principal:
 )
 async def list_credentials(
     request: Request[Any, Any, Any],
-    limit: PageSize = 100,
+    limit: OptionalPageSize = None,
     cursor: PageCursor = None,
-) -> CredentialPage:
+) -> CredentialList:
     who = principal(request)
     return await _vault(request).service.list_credentials(who, limit=limit, cursor=cursor)
 
@@ -114,10 +119,10 @@ async def get_credential(request: Request[Any, Any, Any], name: NameParam) -> Cr
 @get(
     "/v0/vault/{name:str}/totp",
     summary="Generate TOTP code",
-    responses=_errors(409, 410),
+    responses=_errors(400, 410),
     security=_SECURITY,
 )
-async def totp_code(request: Request[Any, Any, Any], name: NameParam) -> TotpCodeResponse:
+async def totp(request: Request[Any, Any, Any], name: NameParam) -> TotpResponse:
     who = principal(request)
     return await _vault(request).service.totp(who, name)
 
@@ -126,12 +131,12 @@ async def totp_code(request: Request[Any, Any, Any], name: NameParam) -> TotpCod
     "/v0/vault/{name:str}/totp/backup",
     summary="Consume one TOTP backup code",
     status_code=200,
-    responses=_errors(409, 410),
+    responses=_errors(400, 410),
     security=_SECURITY,
 )
-async def use_backup_code(request: Request[Any, Any, Any], name: NameParam) -> BackupCode:
+async def totp_use_backup(request: Request[Any, Any, Any], name: NameParam) -> TotpBackupResponse:
     who = principal(request)
-    return await _vault(request).service.pop_backup_code(who, name)
+    return await _vault(request).service.totp_use_backup(who, name)
 
 
 @put(
@@ -140,7 +145,7 @@ async def use_backup_code(request: Request[Any, Any, Any], name: NameParam) -> B
     status_code=200,
     responses={
         201: ResponseSpec(data_container=StoreResponse, description="Created"),
-        **_errors(400, 413),
+        **_errors(400, 409, 413),
     },
     security=_SECURITY,
 )
@@ -149,7 +154,9 @@ async def store_credential(
 ) -> Response[StoreResponse]:
     who = principal(request)
     if data is None:
-        raise BadRequestError("The request body must be a JSON object with type and data.")
+        raise BadRequestError(
+            "The request body must be a JSON object with type and data.", reason="malformed_json"
+        )
     stored, created = await _vault(request).service.store_credential(who, name, data)
     return Response(stored, status_code=201 if created else 200)
 
@@ -163,6 +170,16 @@ async def store_credential(
 async def delete_credential(request: Request[Any, Any, Any], name: NameParam) -> None:
     who = principal(request)
     await _vault(request).service.delete_credential(who, name)
+
+
+@get(
+    "/v0/whoami",
+    summary="The caller's identity",
+    responses=_errors(),
+    security=_SECURITY,
+)
+async def whoami(request: Request[Any, Any, Any]) -> IdentityResponse:
+    return await _vault(request).identities.whoami(principal(request))
 
 
 @get(
@@ -182,10 +199,11 @@ async def audit_events(
 
 ROUTES = [
     audit_events,
+    whoami,
     list_credentials,
     get_credential,
-    totp_code,
-    use_backup_code,
+    totp,
+    totp_use_backup,
     store_credential,
     delete_credential,
 ]

@@ -15,9 +15,11 @@ __all__ = [
     "API_KEY_COLUMNS",
     "AUDIT_COLUMNS",
     "CREDENTIAL_COLUMNS",
+    "IDENTITY_COLUMNS",
     "api_key_values",
     "audit_insert_sql",
     "audit_query",
+    "credential_insert_sql",
     "credential_update_sql",
     "credential_update_values",
     "credential_values",
@@ -26,8 +28,9 @@ __all__ = [
 
 CREDENTIAL_COLUMNS = (
     "credential_id, identity_id, name, type, metadata, expires_at, created_at, updated_at, "
-    "last_used_at, version, key_id, wrapped_key, nonce, ciphertext"
+    "last_used_at, version, key_id, wrapped_key, nonce, ciphertext, last_rotated_at"
 )
+IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
 AUDIT_COLUMNS = (
     "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client"
@@ -69,7 +72,7 @@ def audit_query(
 
 _UPDATED_COLUMNS = (
     "type", "metadata", "expires_at", "updated_at", "last_used_at",
-    "version", "key_id", "wrapped_key", "nonce", "ciphertext",
+    "version", "key_id", "wrapped_key", "nonce", "ciphertext", "last_rotated_at",
 )  # fmt: skip
 
 
@@ -105,7 +108,13 @@ def credential_values(row: CredentialRow) -> tuple[Any, ...]:
         row.wrapped_key,
         row.nonce,
         row.ciphertext,
+        row.last_rotated_at,
     )
+
+
+def credential_insert_sql(placeholder: str) -> str:
+    marks = ", ".join([placeholder] * len(CREDENTIAL_COLUMNS.split(",")))
+    return f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) VALUES ({marks})"
 
 
 def credential_update_sql(placeholder: str) -> str:
@@ -127,6 +136,7 @@ def credential_update_values(new: CredentialRow, credential_id: str) -> tuple[An
         new.wrapped_key,
         new.nonce,
         new.ciphertext,
+        new.last_rotated_at,
         credential_id,
     )
 

@@ -23,9 +23,11 @@ from loomal.errors import ConflictError, ServerError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
+    IDENTITY_COLUMNS,
     api_key_values,
     audit_insert_sql,
     audit_query,
+    credential_insert_sql,
     credential_update_sql,
     credential_update_values,
     credential_values,
@@ -37,6 +39,9 @@ __all__ = ["PostgresStore"]
 T = TypeVar("T")
 
 _UPDATE_CREDENTIAL = credential_update_sql("%s").encode()
+_INSERT_CREDENTIAL = (
+    credential_insert_sql("%s") + " ON CONFLICT (identity_id, name) DO NOTHING"
+).encode()
 _INSERT_AUDIT = audit_insert_sql("%s").encode()
 _MIGRATION_LOCK = 0x6C6F6F6D616C  # "loomal"
 _CREATE_RACE_RETRIES = 5
@@ -178,12 +183,7 @@ class PostgresStore:
             existing = None if found is None else _credential(found)
             new, result = change(existing)
             if existing is None:
-                cur = await conn.execute(
-                    f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) VALUES "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (identity_id, name) DO NOTHING".encode(),
-                    credential_values(new),
-                )
+                cur = await conn.execute(_INSERT_CREDENTIAL, credential_values(new))
                 if cur.rowcount == 0:
                     raise _LostCreateRace()
             else:
@@ -276,6 +276,24 @@ class PostgresStore:
             "SELECT identity_id, name, created_at FROM identities WHERE name = %s", (name,)
         )
         return None if row is None else IdentityRow(*row)
+
+    async def get_identity_by_id(self, *, identity_id: str) -> IdentityRow | None:
+        row = await self._fetchone(
+            f"SELECT {IDENTITY_COLUMNS} FROM identities WHERE identity_id = %s", (identity_id,)
+        )
+        return None if row is None else IdentityRow(*row)
+
+    async def record_identity_usage(self, *, usage: Mapping[str, tuple[int, int]]) -> None:
+        if not usage:
+            return
+        ids = list(usage)
+        await self._execute(
+            "UPDATE identities AS i SET usage_count = i.usage_count + v.n, "
+            "last_used_at = greatest(coalesce(i.last_used_at, 0), v.at) "
+            "FROM (SELECT unnest(%s::text[]) AS id, unnest(%s::bigint[]) AS n, "
+            "unnest(%s::bigint[]) AS at) AS v WHERE i.identity_id = v.id",
+            (ids, [usage[i][0] for i in ids], [usage[i][1] for i in ids]),
+        )
 
     async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]:
         identities = [

@@ -24,9 +24,11 @@ from loomal.errors import ConflictError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
+    IDENTITY_COLUMNS,
     api_key_values,
     audit_insert_sql,
     audit_query,
+    credential_insert_sql,
     credential_update_sql,
     credential_update_values,
     credential_values,
@@ -40,6 +42,7 @@ T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
 _UPDATE_CREDENTIAL = credential_update_sql("?")
+_INSERT_CREDENTIAL = credential_insert_sql("?")
 _INSERT_AUDIT = audit_insert_sql("?")
 
 
@@ -134,11 +137,7 @@ class SqliteStore:
             existing = None if found is None else _credential(found)
             new, result = change(existing)
             if existing is None:
-                conn.execute(
-                    f"INSERT INTO credentials ({CREDENTIAL_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    credential_values(new),
-                )
+                conn.execute(_INSERT_CREDENTIAL, credential_values(new))
             else:
                 conn.execute(
                     _UPDATE_CREDENTIAL, credential_update_values(new, existing.credential_id)
@@ -236,6 +235,25 @@ class SqliteStore:
             "SELECT identity_id, name, created_at FROM identities WHERE name = ?", (name,)
         ).fetchone()
         return None if row is None else IdentityRow(*row)
+
+    async def get_identity_by_id(self, *, identity_id: str) -> IdentityRow | None:
+        row = self._reader.execute(
+            f"SELECT {IDENTITY_COLUMNS} FROM identities WHERE identity_id = ?", (identity_id,)
+        ).fetchone()
+        return None if row is None else IdentityRow(*row)
+
+    async def record_identity_usage(self, *, usage: Mapping[str, tuple[int, int]]) -> None:
+        items = [(count, at, identity_id) for identity_id, (count, at) in usage.items()]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE identities SET usage_count = usage_count + ?, "
+                "last_used_at = max(coalesce(last_used_at, 0), ?) WHERE identity_id = ?",
+                items,
+            )
+
+        if items:
+            await self._write(work)
 
     async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]:
         identities = [

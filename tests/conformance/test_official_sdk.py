@@ -1,0 +1,120 @@
+"""Conformance: the official Python SDK (``loomal-sdk==0.6.2``) works unchanged
+against a real ``loomal serve``, and ours passes the same script.
+
+The official SDK is installed into a virtual environment of its own (its import
+name, ``loomal``, is ours too), kept under ``.cache/`` between runs. With CI=true
+a failed install fails the test; elsewhere (no registry reachable) it skips,
+saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_CI, ServerProcess, new_key
+
+pytestmark = pytest.mark.slow
+
+OFFICIAL = "loomal-sdk==0.6.2"
+SCRIPT = Path(__file__).with_name("sdk_script.py")
+CACHE = Path(__file__).resolve().parents[2] / ".cache" / "loomal-sdk-0.6.2"
+
+
+def official_python() -> Path:
+    python = CACHE / "bin" / "python"
+    marker = CACHE / ".installed"
+    if marker.exists():
+        return python
+    try:
+        venv.EnvBuilder(with_pip=True, clear=True).create(CACHE)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OFFICIAL,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        if IN_CI:
+            pytest.fail(f"CI=true but {OFFICIAL} could not be installed: {detail[-500:]}")
+        pytest.skip(f"{OFFICIAL} could not be installed here ({type(exc).__name__})")
+    marker.touch()
+    return python
+
+
+def run_script(python: Path | str, server: ServerProcess, readonly_key: str, cwd: Path) -> Any:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOOMAL_", "PYTHON"))}
+    env |= {
+        "LOOMAL_API_KEY": server.api_key or "",
+        "LOOMAL_API_URL": server.base_url,
+        "LOOMAL_READONLY_KEY": readonly_key,
+    }
+    done = subprocess.run(
+        [str(python), str(SCRIPT)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_official_sdk_and_ours_run_the_same_script(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    python = official_python()
+    readonly = new_key(
+        "create",
+        "reader",
+        "--scopes",
+        "vault:read",
+        "--data-dir",
+        str(tmp_path / "server-data"),
+        cwd=tmp_path,
+    )
+    probe = subprocess.run(
+        [str(python), "-c", "import loomal, sys; print(loomal.__version__, loomal.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.startswith("0.6.2 ") and str(CACHE) in probe.stdout
+
+    official = run_script(python, server, readonly, tmp_path)
+    ours = run_script(sys.executable, server, readonly, tmp_path)
+
+    assert official == ours
+    sync = official["sync"]
+    assert sync["store"] == [
+        "API_KEY",
+        "sync-stripe",
+        {"service": "stripe", "prefix": "sk_live_...c123"},
+        None,
+    ]
+    assert sync["overwrite.last_rotated_at"] == "set"
+    assert sync["store_card"] == ["CARD", {"last4": "4242", "brand": "visa"}]
+    assert sync["store_api_key(pair)"] == ["API_KEY", {"clientId": "cid-1"}]
+    assert sync["totp_use_backup"] == [["abcd-1234", 1], ["efgh-5678", 0]]
+    assert sync["get(totp).data"] == {
+        "secret": "[use /v0/vault/:name/totp]",
+        "backupCodes": [],
+        "usedBackupCodes": ["abcd-1234", "efgh-5678"],
+    }
+    assert sync["whoami"] == ["AGENT", "BUYER", ["vault:read", "vault:write"], "set"]
+    assert official["no_api_key"] == "ValueError"
+    assert official["async"]["errors"] == sync["errors"]
