@@ -191,8 +191,8 @@ class SealedError(LoomalError):
 
 class KeyUnavailableError(SealedError):
     """A credential is wrapped by a master key this server does not hold (another
-    server's key, or one retired too soon): retrying cannot help until an
-    operator gives the server that key, and nothing was tampered with."""
+    server's key, or one retired too soon): this server cannot serve it until an
+    operator gives it that key, and nothing was tampered with."""
 
     default_code = "key_unavailable"
     default_message = "The master key this credential is wrapped by is not available here."
