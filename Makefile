@@ -1,11 +1,12 @@
 # Quick start:  make serve   (install, then start the vault on 127.0.0.1:8470)
-#               make test    (install with dev tools, then lint, type-check and run every test)
+#               make test    (install with dev tools, then lint, type-check and run every test,
+#                             the TypeScript SDK's included: make test-ts)
 # Inner loop:   make test-fast (lint, types, and the tests that start no process: under a minute)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-fast lint bench clean
+.PHONY: serve test test-fast test-ts lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loomal Vault needs Python 3.11 or newer (set PYTHON=python3.12, ...)")'
@@ -13,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[server]'
 	@touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
@@ -28,14 +29,28 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint test-ts
 	$(BIN)/pytest
 
 test-fast: lint
 	$(BIN)/pytest -m "not slow" -q
+
+# The TypeScript SDK (sdk/typescript): build, type-level tests, and its tests against a
+# real `loomal serve` from this venv. Without Node.js it is skipped, saying so, except
+# under CI=true, where that fails.
+test-ts: $(VENV)/.installed
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+	  set -x; cd sdk/typescript && npm ci --no-audit --no-fund && npm run build \
+	    && LOOMAL_BIN="$(CURDIR)/$(BIN)/loomal" npm test; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "test-ts: node/npm not found, and CI=true" >&2; exit 1; \
+	else \
+	  echo "test-ts: SKIPPED: node/npm not found (Node.js 18+ runs the sdk/typescript tests)"; \
+	fi
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf sdk/typescript/node_modules sdk/typescript/dist sdk/typescript/build

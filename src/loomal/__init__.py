@@ -7,8 +7,7 @@ The names below are the SDK's public surface (see docs/sdk.md)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from loomal._version import __version__
 from loomal.client import AsyncLoomal, Loomal
 from loomal.core.models import (
     Credential,

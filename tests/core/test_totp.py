@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from pathlib import Path
 
 import pyotp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from loomal.core.totp import (
     TotpParameters,
+    decode_base32_secret,
     normalise_base32_secret,
     parse_otpauth_uri,
     totp_code,
@@ -129,3 +133,24 @@ def test_bad_otpauth_uris_are_refused_clearly(uri: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message) as info:
         parse_otpauth_uri(uri)
     assert "JBSWY3DPEHPK3PXP" not in info.value.message
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=40).map(lambda raw: base64.b32encode(raw).decode()),
+        st.binary(max_size=40).map(lambda raw: base64.b32encode(raw).decode().rstrip("=").lower()),
+        st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcxyz=_-+ 0189!é", max_size=24),
+    )
+)
+def test_base32_decoding_agrees_with_the_standard_library(text: str) -> None:
+    """Our C-speed decoder accepts and refuses exactly what base64.b32decode does."""
+    padded = text if "=" in text else text + "=" * (-len(text) % 8)
+    try:
+        expected: bytes | None = base64.b32decode(padded, casefold=True)
+    except (binascii.Error, ValueError):
+        expected = None
+    try:
+        got: bytes | None = decode_base32_secret(text)
+    except (binascii.Error, ValueError):
+        got = None
+    assert got == expected

@@ -1,34 +1,80 @@
-"""The ``loomal`` command: vault and whoami (client), identity and admin (server host),
-serve, mcp, run.
+"""The ``loomal`` command: vault, whoami and run (client), identity and admin (server
+host), serve, mcp.
 
 Exit codes: 0 ok, 1 an API or vault error (one line on stderr), 2 a usage error.
+
+The client commands need only the base install (``pip install loomal-vault``);
+the server-host commands are loaded when called, so an agent's environment does
+not carry the server's dependencies, and a command whose extra is missing says
+exactly what to install instead of failing with an import error.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import Any
+
 import click
 
-from loomal import __version__
-from loomal.cli.admin import admin
-from loomal.cli.identity import identity
-from loomal.cli.mcp import mcp
+from loomal._version import __version__
 from loomal.cli.run import run
-from loomal.cli.serve import serve
 from loomal.cli.vault import vault, whoami
 
 __all__ = ["main"]
 
+_LAZY: dict[str, tuple[str, str, str]] = {
+    # command: (module, attribute, the extra that brings its dependencies)
+    "serve": ("loomal.cli.serve", "serve", "server"),
+    "identity": ("loomal.cli.identity", "identity", "server"),
+    "admin": ("loomal.cli.admin", "admin", "server"),
+    "mcp": ("loomal.cli.mcp", "mcp", "mcp"),
+}
+_EXTRA_PROBES = {"server": ("litestar", "cryptography", "granian"), "mcp": ("mcp",)}
+"""Packages whose presence says an extra is installed."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _LAZY:
+            return super().get_command(ctx, cmd_name)
+        module_name, attribute, extra = _LAZY[cmd_name]
+        for probe in _EXTRA_PROBES[extra]:
+            if importlib.util.find_spec(probe) is None:
+                return _needs_extra(cmd_name, extra, probe)
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+def _needs_extra(name: str, extra: str, missing: str) -> click.Command:
+    """A stand-in for a command whose dependencies are not installed."""
+    hint = f"pip install 'loomal-vault[{extra}]'"
+
+    def explain(**_: Any) -> None:
+        click.echo(
+            f"error: `loomal {name}` needs the {extra} extra ({missing} is not installed): {hint}",
+            err=True,
+        )
+        raise SystemExit(1)
+
+    return click.Command(
+        name,
+        callback=explain,
+        help=f"(not installed: {hint})",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="loomal")
 def main() -> None:
     """Loomal Vault: encrypted credentials for AI agents."""
 
 
 main.add_command(vault)
-main.add_command(run)
-main.add_command(serve)
-main.add_command(identity)
-main.add_command(mcp)
-main.add_command(admin)
 main.add_command(whoami)
+main.add_command(run)

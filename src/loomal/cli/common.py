@@ -7,12 +7,14 @@ import functools
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from loomal.config import ServerSettings
 from loomal.errors import LoomalError, ValidationError
+
+if TYPE_CHECKING:  # the settings pull in the server's crypto; client commands never need them
+    from loomal.config import ServerSettings
 
 __all__ = [
     "ask_passphrase",
@@ -68,6 +70,8 @@ def store_options(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def server_settings(**flags: Any) -> ServerSettings:
+    from loomal.config import ServerSettings
+
     return ServerSettings.load(flags)
 
 

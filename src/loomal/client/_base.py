@@ -17,7 +17,8 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
-from loomal import __version__, errors
+from loomal import errors
+from loomal._version import __version__
 from loomal.core.models import (
     Credential,
     CredentialList,

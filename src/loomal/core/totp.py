@@ -7,13 +7,11 @@ write them (any case, spaces, missing ``=`` padding) and stored normalised.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import hashlib
 import hmac
 import math
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,11 +29,8 @@ __all__ = [
     "totp_code",
 ]
 
-_DIGESTS: dict[str, Callable[[], Any]] = {
-    "SHA1": hashlib.sha1,
-    "SHA256": hashlib.sha256,
-    "SHA512": hashlib.sha512,
-}
+_DIGESTS = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}
+"""Digest names for ``hmac.digest``, OpenSSL's one-shot HMAC (faster than ``hmac.new``)."""
 
 
 def normalise_base32_secret(value: Any, *, field: str = "secret") -> str:
@@ -54,9 +49,35 @@ def normalise_base32_secret(value: Any, *, field: str = "secret") -> str:
     return cleaned
 
 
+_TO_BASE32HEX = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwxyz",
+    "0123456789ABCDEFGHIJKLMNOPQRSTUV0123456789ABCDEFGHIJKLMNOP",
+)
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567abcdefghijklmnopqrstuvwxyz")
+
+
 def decode_base32_secret(secret: str) -> bytes:
-    padded = secret + "=" * (-len(secret) % 8)
-    return base64.b32decode(padded, casefold=True)
+    """RFC 4648 base32 (any case, ``=`` padding optional) to bytes.
+
+    Why not ``base64.b32decode``: it is pure Python and was the largest single
+    cost of a TOTP code. RFC 4648's alphabet maps one-to-one onto the digits of
+    base 32 (``int(..., 32)``), so one translation and one C-level conversion
+    decode it. It refuses what ``b32decode`` refuses (checked against it in
+    tests): other characters, and lengths no encoder produces.
+    """
+    stripped = secret.rstrip("=")
+    n = len(stripped)
+    if (
+        n % 8 in (1, 3, 6)
+        or not _BASE32.issuperset(stripped)
+        or (len(secret) != n and len(secret) % 8)
+    ):
+        raise binascii.Error("Non-base32 digit found or incorrect padding")
+    if not n:
+        return b""
+    size = n * 5 // 8
+    value = int(stripped.translate(_TO_BASE32HEX), 32) >> (n * 5 - size * 8)
+    return value.to_bytes(size, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +127,7 @@ def totp_code(secret: str, *, at: float, params: TotpParameters = TotpParameters
     """The RFC 6238 code current at ``at``, and how long it stays current."""
     key = decode_base32_secret(secret)
     counter = math.floor(at) // params.period
-    mac = hmac.new(key, struct.pack(">Q", counter), _DIGESTS[params.algorithm]).digest()
+    mac = hmac.digest(key, struct.pack(">Q", counter), _DIGESTS[params.algorithm])
     offset = mac[-1] & 0x0F
     value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
     code = str(value % 10**params.digits).zfill(params.digits)

@@ -1,0 +1,125 @@
+/**
+ * One error tree, mapped from the server's flat error body
+ * `{"error": code, "message", "status", "reason"?}`: the class comes from the
+ * HTTP status (and, for 5xx, the code), so `catch (e) { if (e instanceof
+ * NotFoundError) ... }` works across every call.
+ *
+ *     LoomalError                 .status, .code, .message, .reason
+ *     ├── BadRequestError         400 bad_request (e.g. reason no_backup_codes)
+ *     ├── AuthenticationError     401 unauthenticated
+ *     │   └── MissingApiKeyError  no API key at construction (code missing_api_key, status 0)
+ *     ├── PermissionDeniedError   403 the key lacks the scope
+ *     ├── NotFoundError           404 not_found
+ *     ├── ConflictError           409
+ *     ├── ExpiredError            410 expired
+ *     ├── PayloadTooLargeError    413 body over 64 KiB
+ *     ├── ValidationError         422 (the message names the field)
+ *     ├── RateLimitError          429, .retryAfter in seconds
+ *     ├── ServerError             5xx
+ *     │   └── IntegrityError      500 integrity_error (a stored ciphertext failed its check)
+ *     ├── SealedError             503 sealed (the server awaits `loomal admin unseal`)
+ *     └── ConnectionError         network failure or timeout (status 0)
+ *
+ * The tree is the Python SDK's (`loomal.errors`), class for class.
+ *
+ * Messages are the server's own (which never hold a secret) or written here;
+ * no error carries a request body, a header or the API key.
+ */
+
+export interface LoomalErrorInit {
+  status: number;
+  code: string;
+  message: string;
+  reason?: string | undefined;
+}
+
+export class LoomalError extends Error {
+  /** HTTP status, or 0 when no answer came (ConnectionError). */
+  readonly status: number;
+  /** Stable snake_case code, e.g. `not_found`, `expired`, `integrity_error`. */
+  readonly code: string;
+  /** A finer code some errors carry, e.g. `no_backup_codes`, `not_totp`. */
+  readonly reason: string | undefined;
+
+  constructor(init: LoomalErrorInit) {
+    super(init.message);
+    this.status = init.status;
+    this.code = init.code;
+    this.reason = init.reason;
+  }
+}
+
+export class BadRequestError extends LoomalError {}
+export class AuthenticationError extends LoomalError {}
+/** No API key was given and `LOOMAL_API_KEY` is unset: thrown by `new Loomal()`. */
+export class MissingApiKeyError extends AuthenticationError {}
+export class PermissionDeniedError extends LoomalError {}
+export class NotFoundError extends LoomalError {}
+export class ConflictError extends LoomalError {}
+export class ExpiredError extends LoomalError {}
+export class PayloadTooLargeError extends LoomalError {}
+export class ValidationError extends LoomalError {}
+export class RateLimitError extends LoomalError {
+  /** Seconds the server asked to wait (`Retry-After`), when it said. */
+  readonly retryAfter: number | undefined;
+
+  constructor(init: LoomalErrorInit & { retryAfter?: number | undefined }) {
+    super(init);
+    this.retryAfter = init.retryAfter;
+  }
+}
+export class ServerError extends LoomalError {}
+export class SealedError extends LoomalError {}
+export class IntegrityError extends ServerError {}
+export class ConnectionError extends LoomalError {}
+
+// The name lives on each prototype (not as a field) so that it is already right
+// when Error's constructor writes the stack's first line; spelled out because
+// a minifier may rename the classes.
+const NAMES: ReadonlyArray<readonly [Function, string]> = [
+  [LoomalError, "LoomalError"],
+  [BadRequestError, "BadRequestError"],
+  [AuthenticationError, "AuthenticationError"],
+  [MissingApiKeyError, "MissingApiKeyError"],
+  [PermissionDeniedError, "PermissionDeniedError"],
+  [NotFoundError, "NotFoundError"],
+  [ConflictError, "ConflictError"],
+  [ExpiredError, "ExpiredError"],
+  [PayloadTooLargeError, "PayloadTooLargeError"],
+  [ValidationError, "ValidationError"],
+  [RateLimitError, "RateLimitError"],
+  [ServerError, "ServerError"],
+  [SealedError, "SealedError"],
+  [IntegrityError, "IntegrityError"],
+  [ConnectionError, "ConnectionError"],
+];
+for (const [cls, name] of NAMES) {
+  Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
+}
+
+type ErrorClass = new (init: LoomalErrorInit) => LoomalError;
+
+/** Status → class, in one table (the 5xx codes are refined below). */
+const BY_STATUS: Readonly<Record<number, ErrorClass>> = {
+  400: BadRequestError,
+  401: AuthenticationError,
+  403: PermissionDeniedError,
+  404: NotFoundError,
+  409: ConflictError,
+  410: ExpiredError,
+  413: PayloadTooLargeError,
+  422: ValidationError,
+};
+
+/** The error for an HTTP error answer, from its status and its parsed code. */
+export function errorFromResponse(
+  init: LoomalErrorInit & { retryAfter?: number | undefined },
+): LoomalError {
+  const { retryAfter, ...rest } = init;
+  if (init.status === 429) return new RateLimitError({ ...rest, retryAfter });
+  if (init.code === "integrity_error") return new IntegrityError(rest);
+  if (init.code === "sealed") return new SealedError(rest);
+  if (init.status >= 500) return new ServerError(rest);
+  const cls = BY_STATUS[init.status] ?? LoomalError;
+  return new cls(rest);
+}

@@ -1,0 +1,38 @@
+/**
+ * `@loomal/sdk`: the TypeScript client of Loomal Vault. No runtime
+ * dependencies: the platform's `fetch` (Node 18+, Deno, Bun, browsers, edge).
+ *
+ *     import { Loomal } from "@loomal/sdk";
+ *     const loomal = new Loomal({ apiKey: process.env.LOOMAL_API_KEY! });
+ *     await loomal.vault.store("stripe", { type: "API_KEY", data: { key: "sk_live_..." } });
+ */
+
+export {
+  DEFAULT_BASE_URL,
+  DEFAULT_MAX_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  Loomal,
+  type LoomalOptions,
+} from "./client.js";
+export {
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  ConnectionError,
+  ExpiredError,
+  IntegrityError,
+  LoomalError,
+  type LoomalErrorInit,
+  MissingApiKeyError,
+  NotFoundError,
+  PayloadTooLargeError,
+  PermissionDeniedError,
+  RateLimitError,
+  SealedError,
+  ServerError,
+  ValidationError,
+} from "./errors.js";
+export type { FetchInit, FetchLike, FetchResponse } from "./http.js";
+export { IdentityResource } from "./identity.js";
+export type * from "./types.js";
+export { type ClientCredentials, Vault } from "./vault.js";

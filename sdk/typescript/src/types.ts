@@ -1,0 +1,301 @@
+/**
+ * The wire format as TypeScript types: the twelve credential types (a union
+ * discriminated on `type`, so a LOGIN without its password does not compile)
+ * and the result of every call. Field names are the API's own (camelCase), so
+ * a result is exactly the JSON the server sent, typed.
+ */
+
+/** The twelve credential types the vault knows. */
+export type CredentialType =
+  | "LOGIN"
+  | "API_KEY"
+  | "OAUTH"
+  | "TOTP"
+  | "SSH_KEY"
+  | "DATABASE"
+  | "SMTP"
+  | "AWS"
+  | "CERTIFICATE"
+  | "CARD"
+  | "SHIPPING_ADDRESS"
+  | "CUSTOM";
+
+/** Any JSON object: metadata is free-form plaintext. */
+export interface JsonObject {
+  [field: string]: unknown;
+}
+
+/**
+ * Fields every type may carry in `data`. `totp` is a base32 seed or an
+ * `otpauth://` URI; with it, `vault.totp(name)` works on the credential.
+ * The index signature keeps fields beyond the known ones (the server stores
+ * them as given) without loosening the required field of each type.
+ */
+interface CommonData {
+  totp?: string;
+  [field: string]: unknown;
+}
+
+export interface LoginData extends CommonData {
+  password: string;
+}
+/** A single secret key. */
+export interface ApiKeySecretData extends CommonData {
+  key: string;
+}
+/** OAuth-style client credentials. */
+export interface ApiKeyClientPairData extends CommonData {
+  clientId: string;
+  secret: string;
+}
+export type ApiKeyData = ApiKeySecretData | ApiKeyClientPairData;
+export interface OAuthData extends CommonData {
+  accessToken: string;
+  refreshToken?: string;
+}
+export interface TotpData extends CommonData {
+  /** Base32 seed (any case, spaces and missing padding accepted). */
+  secret: string;
+  backupCodes?: string[];
+  usedBackupCodes?: string[];
+}
+export interface SshKeyData extends CommonData {
+  privateKey: string;
+  passphrase?: string;
+}
+export type DatabaseData =
+  | (CommonData & { password: string; connectionString?: string })
+  | (CommonData & { connectionString: string; password?: string });
+export interface SmtpData extends CommonData {
+  password: string;
+}
+export interface AwsData extends CommonData {
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+export interface CertificateData extends CommonData {
+  privateKey: string;
+}
+/** A payment card, stored like a password manager does: not a payment processor. */
+export interface CardData extends CommonData {
+  number: string;
+  cardholder?: string;
+  expMonth?: string;
+  expYear?: string;
+  cvc?: string;
+  zip?: string;
+}
+export interface ShippingAddressData extends CommonData {
+  line1: string;
+  name?: string;
+  line2?: string;
+  city?: string;
+  state?: string;
+  postcode?: string;
+  country?: string;
+  phone?: string;
+}
+/** Any keys, any JSON values (the server refuses an empty object). */
+export type CustomData = JsonObject;
+
+/** The `data` each type requires, by type. */
+export interface CredentialDataByType {
+  LOGIN: LoginData;
+  API_KEY: ApiKeyData;
+  OAUTH: OAuthData;
+  TOTP: TotpData;
+  SSH_KEY: SshKeyData;
+  DATABASE: DatabaseData;
+  SMTP: SmtpData;
+  AWS: AwsData;
+  CERTIFICATE: CertificateData;
+  CARD: CardData;
+  SHIPPING_ADDRESS: ShippingAddressData;
+  CUSTOM: CustomData;
+}
+
+export interface LoginMetadata extends JsonObject {
+  uri?: string;
+  username?: string;
+}
+export interface ApiKeyMetadata extends JsonObject {
+  service?: string;
+  prefix?: string;
+  clientId?: string;
+}
+export interface OAuthMetadata extends JsonObject {
+  provider?: string;
+  scopes?: string | string[];
+  expiresAt?: string;
+}
+export interface TotpMetadata extends JsonObject {
+  issuer?: string;
+  account?: string;
+  /** SHA1 (default), SHA256 or SHA512. */
+  algorithm?: string;
+  digits?: number;
+  period?: number;
+}
+export interface SshKeyMetadata extends JsonObject {
+  publicKey?: string;
+  keyType?: string;
+}
+export interface DatabaseMetadata extends JsonObject {
+  engine?: string;
+  host?: string;
+  port?: number | string;
+  database?: string;
+}
+export interface SmtpMetadata extends JsonObject {
+  host?: string;
+  port?: number | string;
+  username?: string;
+  encryption?: string;
+}
+export interface AwsMetadata extends JsonObject {
+  accessKeyId?: string;
+  region?: string;
+}
+export interface CertificateMetadata extends JsonObject {
+  certificate?: string;
+  chain?: string;
+  domain?: string;
+  expiresAt?: string;
+}
+export interface CardMetadata extends JsonObject {
+  brand?: string;
+  last4?: string;
+}
+
+/** The usual (never required) metadata of each type. */
+export interface CredentialMetadataByType {
+  LOGIN: LoginMetadata;
+  API_KEY: ApiKeyMetadata;
+  OAUTH: OAuthMetadata;
+  TOTP: TotpMetadata;
+  SSH_KEY: SshKeyMetadata;
+  DATABASE: DatabaseMetadata;
+  SMTP: SmtpMetadata;
+  AWS: AwsMetadata;
+  CERTIFICATE: CertificateMetadata;
+  CARD: CardMetadata;
+  SHIPPING_ADDRESS: JsonObject;
+  CUSTOM: JsonObject;
+}
+
+/** The body of `vault.store(name, input)` for one type. */
+export interface StoreInputFor<T extends CredentialType> {
+  type: T;
+  /** Secret fields, encrypted at rest. */
+  data: CredentialDataByType[T];
+  /** Non-secret fields, stored as plaintext for display. */
+  metadata?: CredentialMetadataByType[T];
+  /** ISO 8601 string or a Date; after it, get/totp answer 410 (ExpiredError). */
+  expiresAt?: string | Date;
+}
+
+/** The body of `vault.store(name, input)`: a union discriminated on `type`. */
+export type StoreCredentialInput = {
+  [T in CredentialType]: StoreInputFor<T>;
+}[CredentialType];
+
+/** Options of the typed helpers (`storeApiKey`, `storeCard`, ...). */
+export interface StoreHelperOptions<M extends JsonObject = JsonObject> {
+  metadata?: M;
+  expiresAt?: string | Date;
+}
+
+/** What `vault.store` answers. Overwriting keeps `credentialId` and `createdAt`. */
+export interface StoredCredential {
+  credentialId: string;
+  type: CredentialType;
+  name: string;
+  metadata: JsonObject;
+  expiresAt: string | null;
+  createdAt: string;
+  updatedAt?: string;
+  /** Set when an overwrite changed `data`. */
+  lastRotatedAt?: string | null;
+}
+
+/** One item of `vault.list()`: never any field of `data`. */
+export interface CredentialSummary {
+  credentialId: string;
+  name: string;
+  type: CredentialType;
+  metadata: JsonObject;
+  expiresAt: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  lastRotatedAt: string | null;
+  updatedAt?: string;
+  /** Whether `expiresAt` has passed (this server adds it; the hosted API may not). */
+  expired?: boolean;
+}
+
+/**
+ * A credential with its decrypted `data` (from `vault.get`). TOTP seeds read
+ * as `"[use /v0/vault/:name/totp]"`; `hasTOTP` says whether one is stored.
+ * Narrow on `type` to get the type's `data`:
+ * `if (c.type === "LOGIN") c.data.password`.
+ */
+export type Credential = {
+  [T in CredentialType]: Omit<CredentialSummary, "type" | "metadata"> & {
+    type: T;
+    data: CredentialDataByType[T];
+    metadata: CredentialMetadataByType[T];
+    hasTOTP: boolean;
+  };
+}[CredentialType];
+
+/** `vault.list()`: every credential, or one page when `limit` was given. */
+export interface CredentialList {
+  credentials: CredentialSummary[];
+  count: number;
+  /** Present when `limit` was given; null on the last page. */
+  nextCursor?: string | null;
+}
+
+export interface ListOptions {
+  /** Page size, 1..1000. Without it the server answers every credential. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface ListAllOptions {
+  /** Credentials fetched per request (default 100). */
+  pageSize?: number;
+}
+
+/** `vault.totp(name)`: the live code and how long it stays valid. */
+export interface TotpCode {
+  code: string;
+  /** Seconds the code stays valid. */
+  remaining: number;
+  backupCodesRemaining: number;
+  period?: number;
+  expiresAt?: string;
+}
+
+/** `vault.totpUseBackup(name)`: one backup code, handed out once. */
+export interface BackupCode {
+  code: string;
+  /** Unused backup codes left after this one. */
+  remaining: number;
+  backupCodesRemaining?: number;
+}
+
+/** `identity.whoami()`: the identity that owns the API key. */
+export interface Identity {
+  identityId: string;
+  name: string;
+  email: string | null;
+  displayName: string | null;
+  type: string;
+  purpose: string | null;
+  scopes: string[];
+  usageCount: number;
+  lastUsedAt: string | null;
+  createdAt: string;
+}

@@ -1,0 +1,192 @@
+/**
+ * `loomal.vault`: the vault endpoints, one method each, plus the typed helpers
+ * of the official Python SDK (`storeApiKey`, `storeCard`,
+ * `storeShippingAddress`). Each method's doc names its verb and path.
+ */
+
+import { ValidationError } from "./errors.js";
+import type { ApiCall, Transport } from "./http.js";
+import type {
+  ApiKeyMetadata,
+  BackupCode,
+  CardData,
+  CardMetadata,
+  Credential,
+  CredentialList,
+  CredentialSummary,
+  JsonObject,
+  ListAllOptions,
+  ListOptions,
+  ShippingAddressData,
+  StoreCredentialInput,
+  StoreHelperOptions,
+  StoredCredential,
+  TotpCode,
+} from "./types.js";
+
+/** `{clientId, secret}` for OAuth-style client credentials. */
+export interface ClientCredentials {
+  clientId: string;
+  secret: string;
+}
+
+/**
+ * `/v0/vault/{name}{suffix}`, the name encoded so that it stays one path segment.
+ * Every method is async so that this refusal is a rejection like any other error.
+ */
+function credentialPath(name: string, suffix = ""): string {
+  // "." and ".." survive encodeURIComponent and would be resolved away by the
+  // URL parser, sending the call to another route; an empty name would hit the
+  // list. The server refuses such names anyway, so refuse them before sending.
+  if (typeof name !== "string" || name === "" || name === "." || name === "..") {
+    throw new ValidationError({
+      status: 0,
+      code: "invalid_name",
+      message:
+        "A credential name is 1-128 characters of A-Z a-z 0-9 . _ - and does not start with '.'.",
+    });
+  }
+  return `/v0/vault/${encodeURIComponent(name)}${suffix}`;
+}
+
+/** Digits of a card number without spaces or dashes, last four. */
+function last4(cardNumber: string): string {
+  return cardNumber.replace(/[\s-]/g, "").slice(-4);
+}
+
+export class Vault {
+  readonly #transport: Transport;
+
+  constructor(transport: Transport) {
+    this.#transport = transport;
+  }
+
+  /**
+   * Create or overwrite a credential (PUT /v0/vault/{name}). Overwriting keeps
+   * `credentialId` and `createdAt`. Retried when safe: storing the same body
+   * twice leaves the same credential.
+   */
+  async store(name: string, input: StoreCredentialInput): Promise<StoredCredential> {
+    const body: JsonObject = { type: input.type, data: input.data };
+    if (input.metadata !== undefined) body["metadata"] = input.metadata;
+    if (input.expiresAt !== undefined) {
+      body["expiresAt"] =
+        input.expiresAt instanceof Date ? input.expiresAt.toISOString() : input.expiresAt;
+    }
+    return this.#send({ method: "PUT", path: credentialPath(name), body, safeToRetry: true });
+  }
+
+  /** The credential with its decrypted `data` (GET /v0/vault/{name}). Expired: ExpiredError. */
+  async get(name: string): Promise<Credential> {
+    return this.#send({ method: "GET", path: credentialPath(name), safeToRetry: true });
+  }
+
+  /**
+   * Summaries, never secrets (GET /v0/vault). Without options every
+   * credential; with `limit` one page and `nextCursor` (null on the last).
+   */
+  async list(options: ListOptions = {}): Promise<CredentialList> {
+    return this.#send({
+      method: "GET",
+      path: "/v0/vault",
+      query: { limit: options.limit, cursor: options.cursor },
+      safeToRetry: true,
+    });
+  }
+
+  /** Every summary, fetching `pageSize` at a time and following `nextCursor`. */
+  async *listAll(options: ListAllOptions = {}): AsyncGenerator<CredentialSummary, void, undefined> {
+    const limit = options.pageSize ?? 100;
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(cursor === undefined ? { limit } : { limit, cursor });
+      yield* page.credentials;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+
+  /** Delete a credential (DELETE /v0/vault/{name}, 204). */
+  async delete(name: string): Promise<void> {
+    await this.#send<undefined>({ method: "DELETE", path: credentialPath(name), safeToRetry: true });
+  }
+
+  /**
+   * The live TOTP code, the seconds it stays valid and the backup codes left
+   * (GET /v0/vault/{name}/totp); never the seed or the backup codes.
+   */
+  async totp(name: string): Promise<TotpCode> {
+    return this.#send({ method: "GET", path: credentialPath(name, "/totp"), safeToRetry: true });
+  }
+
+  /**
+   * Consume one backup code atomically (POST /v0/vault/{name}/totp/backup):
+   * it moves from `data.backupCodes` to `data.usedBackupCodes` and is
+   * returned. Never retried, since a repeat could consume a second code.
+   * None left: BadRequestError (reason `no_backup_codes`).
+   */
+  async totpUseBackup(name: string): Promise<BackupCode> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, "/totp/backup"),
+      safeToRetry: false,
+    });
+  }
+
+  /**
+   * Store an API_KEY credential: a string for a single secret key, or
+   * `{clientId, secret}` for client credentials (the clientId is also put in
+   * metadata, where it is shown without being a secret).
+   */
+  async storeApiKey(
+    name: string,
+    keyOrPair: string | ClientCredentials,
+    options: StoreHelperOptions<ApiKeyMetadata> = {},
+  ): Promise<StoredCredential> {
+    const metadata: ApiKeyMetadata = { ...options.metadata };
+    if (typeof keyOrPair === "string") {
+      return this.store(name, { ...withExpiry(options), type: "API_KEY", data: { key: keyOrPair }, metadata });
+    }
+    metadata.clientId = keyOrPair.clientId;
+    return this.store(name, {
+      ...withExpiry(options),
+      type: "API_KEY",
+      data: { clientId: keyOrPair.clientId, secret: keyOrPair.secret },
+      metadata,
+    });
+  }
+
+  /**
+   * Store a CARD credential; `metadata.last4` is taken from the number
+   * (spaces and dashes removed) unless the metadata given sets it.
+   */
+  async storeCard(
+    name: string,
+    card: CardData,
+    options: StoreHelperOptions<CardMetadata> = {},
+  ): Promise<StoredCredential> {
+    const metadata: CardMetadata = { last4: last4(card.number), ...options.metadata };
+    return this.store(name, { ...withExpiry(options), type: "CARD", data: { ...card }, metadata });
+  }
+
+  /** Store a SHIPPING_ADDRESS credential (every field encrypted at rest). */
+  async storeShippingAddress(
+    name: string,
+    address: ShippingAddressData,
+    options: StoreHelperOptions = {},
+  ): Promise<StoredCredential> {
+    return this.store(name, {
+      ...withExpiry(options),
+      type: "SHIPPING_ADDRESS",
+      data: { ...address },
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+    });
+  }
+
+  #send<T>(call: ApiCall): Promise<T> {
+    return this.#transport.send<T>(call);
+  }
+}
+
+function withExpiry(options: StoreHelperOptions<JsonObject>): { expiresAt?: string | Date } {
+  return options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt };
+}
