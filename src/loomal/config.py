@@ -19,6 +19,7 @@ from typing import Any
 from loomal.core.crypto import parse_master_key
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
+from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
 
@@ -40,6 +41,7 @@ _ENV = {
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
+    "mcp_tool_names": "LOOMAL_MCP_TOOL_NAMES",
 }
 
 
@@ -64,6 +66,8 @@ class ServerSettings:
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (none: CORS off)."""
+    mcp_tool_names: ToolNameMode = "underscore"
+    """How ``/mcp`` lists its tools: ``vault_store`` (every host accepts it) or ``vault.store``."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -109,6 +113,7 @@ class ServerSettings:
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
+                mcp_tool_names=values.get("mcp_tool_names", "underscore"),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -128,6 +133,8 @@ class ServerSettings:
             raise ValidationError("usage flush interval must be between 0 and 60 seconds.")
         if self.auth_cache_seconds < 0:
             raise ValidationError("auth cache seconds must not be negative.")
+        if self.mcp_tool_names not in TOOL_NAME_MODES:
+            raise ValidationError("MCP tool names must be underscore or dotted.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValidationError("database URL must start with postgresql://.")
         return self

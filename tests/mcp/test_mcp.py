@@ -8,54 +8,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
 import pyotp
 import pytest
-from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import ServerProcess, new_key
+from tests.mcp.conftest import UNDERSCORE, mcp_session
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # long enough for pyotp, the independent check
-TOOLS = {
-    "vault.list",
-    "vault.get",
-    "vault.totp",
-    "vault.totp_use_backup",
-    "vault.store",
-    "vault.delete",
-}
-
-
-@asynccontextmanager
-async def mcp_session(transport: str, server: ServerProcess, api_key: str) -> AsyncIterator[Any]:
-    if transport == "stdio":
-        params = StdioServerParameters(
-            command=sys.executable,
-            args=["-m", "loomal", "mcp"],
-            env={"LOOMAL_API_KEY": api_key, "LOOMAL_API_URL": server.base_url},
-        )
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
-    else:
-        headers = {"Authorization": f"Bearer {api_key}"}
-        async with (
-            httpx2.AsyncClient(headers=headers) as http,
-            streamable_http_client(server.base_url + "/mcp", http_client=http) as (read, write),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            yield session
 
 
 def read_only_key(tmp_path: Path) -> str:
@@ -71,32 +36,26 @@ def read_only_key(tmp_path: Path) -> str:
     )
 
 
-@pytest.fixture(params=["stdio", "http"])
-def transport(request: pytest.FixtureRequest) -> str:
-    value: str = request.param
-    return value
-
-
 def test_tools_are_listed_with_schemas(transport: str, server: ServerProcess) -> None:
     async def main() -> None:
         async with mcp_session(transport, server, server.api_key or "") as session:
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == TOOLS
-            store = tools["vault.store"].input_schema
+            assert tuple(tools) == UNDERSCORE
+            store = tools["vault_store"].input_schema
             assert set(store["required"]) == {"name", "type", "data"}
             assert {"metadata", "expiresAt"} <= set(store["properties"])
             enum = store["$defs"]["CredentialType"]["enum"]
             assert len(enum) == 12
             assert "CERTIFICATE" in enum
             assert store["properties"]["data"]["type"] == "object"
-            get_out = tools["vault.get"].output_schema
+            get_out = tools["vault_get"].output_schema
             assert get_out is not None
             assert "data" in get_out["properties"]
-            summary = tools["vault.list"].output_schema["$defs"]["CredentialSummary"]
+            summary = tools["vault_list"].output_schema["$defs"]["CredentialSummary"]
             assert "data" not in summary["properties"]
-            assert "never" in (tools["vault.list"].description or "")
-            assert "only safe way" in (tools["vault.totp_use_backup"].description or "")
-            assert tools["vault.get"].annotations.read_only_hint is True
+            assert "never" in (tools["vault_list"].description or "")
+            assert "only safe way" in (tools["vault_totp_use_backup"].description or "")
+            assert tools["vault_get"].annotations.read_only_hint is True
 
     asyncio.run(main())
 
@@ -116,7 +75,7 @@ def test_store_list_get_totp_backup_delete(
         async with mcp_session(transport, server, server.api_key or "") as session:
             stored = await call(
                 session,
-                "vault.store",
+                "vault_store",
                 {
                     "name": "github-2fa",
                     "type": "TOTP",
@@ -128,7 +87,7 @@ def test_store_list_get_totp_backup_delete(
             assert stored.structured_content["credentialId"].startswith("cred_")
             await call(
                 session,
-                "vault.store",
+                "vault_store",
                 {
                     "name": "stripe",
                     "type": "API_KEY",
@@ -137,23 +96,23 @@ def test_store_list_get_totp_backup_delete(
                     "expiresAt": "2999-01-01T00:00:00Z",
                 },
             )
-            listed = await call(session, "vault.list", {})
+            listed = await call(session, "vault_list", {})
             names = [c["name"] for c in listed.structured_content["credentials"]]
             assert names == ["github-2fa", "stripe"]
             assert "sk_live" not in listed.content[0].text
             assert SECRET not in listed.content[0].text
-            got = await call(session, "vault.get", {"name": "stripe"})
+            got = await call(session, "vault_get", {"name": "stripe"})
             assert got.structured_content["data"] == {"key": "sk_live_abc123..."}
             assert got.structured_content["expiresAt"] == "2999-01-01T00:00:00Z"
             totp = pyotp.TOTP(SECRET)
             before = totp.now()
-            code = await call(session, "vault.totp", {"name": "github-2fa"})
+            code = await call(session, "vault_totp", {"name": "github-2fa"})
             assert code.structured_content["code"] in {before, totp.now()}
             assert 1 <= code.structured_content["remaining"] <= 30
             assert code.structured_content["backupCodesRemaining"] == 2
             assert SECRET not in code.content[0].text
-            first = await call(session, "vault.totp_use_backup", {"name": "github-2fa"})
-            second = await call(session, "vault.totp_use_backup", {"name": "github-2fa"})
+            first = await call(session, "vault_totp_use_backup", {"name": "github-2fa"})
+            second = await call(session, "vault_totp_use_backup", {"name": "github-2fa"})
             assert first.structured_content == {
                 "code": "abcd-1234",
                 "remaining": 1,
@@ -164,15 +123,15 @@ def test_store_list_get_totp_backup_delete(
                 "remaining": 0,
                 "backupCodesRemaining": 0,
             }
-            empty = await call(session, "vault.totp_use_backup", {"name": "github-2fa"})
+            empty = await call(session, "vault_totp_use_backup", {"name": "github-2fa"})
             assert empty.is_error
             assert empty.content[0].text.startswith("bad_request (no_backup_codes): ")
-            gh = await call(session, "vault.get", {"name": "github-2fa"})
+            gh = await call(session, "vault_get", {"name": "github-2fa"})
             assert gh.structured_content["data"]["secret"] == "[use /v0/vault/:name/totp]"
             assert gh.structured_content["data"]["usedBackupCodes"] == ["abcd-1234", "efgh-5678"]
-            deleted = await call(session, "vault.delete", {"name": "stripe"})
+            deleted = await call(session, "vault_delete", {"name": "stripe"})
             assert deleted.structured_content == {"name": "stripe", "deleted": True}
-            missing = await call(session, "vault.get", {"name": "stripe"})
+            missing = await call(session, "vault_get", {"name": "stripe"})
             assert missing.is_error
             assert missing.content[0].text == "not_found: No credential named 'stripe'."
 
@@ -193,12 +152,12 @@ def test_read_only_key_can_read_but_not_write(
 
     async def main() -> None:
         async with mcp_session(transport, server, read_only_key(tmp_path)) as session:
-            assert not (await session.call_tool("vault.list", {})).is_error
-            assert not (await session.call_tool("vault.totp", {"name": "gh"})).is_error
+            assert not (await session.call_tool("vault_list", {})).is_error
+            assert not (await session.call_tool("vault_totp", {"name": "gh"})).is_error
             for tool, args in (
-                ("vault.store", {"name": "x", "type": "LOGIN", "data": {"password": "p"}}),
-                ("vault.totp_use_backup", {"name": "gh"}),
-                ("vault.delete", {"name": "gh"}),
+                ("vault_store", {"name": "x", "type": "LOGIN", "data": {"password": "p"}}),
+                ("vault_totp_use_backup", {"name": "gh"}),
+                ("vault_delete", {"name": "gh"}),
             ):
                 result = await session.call_tool(tool, args)
                 assert result.is_error
@@ -225,11 +184,11 @@ def test_bad_arguments_are_tool_errors_without_secrets(
                 {"name": "x", "data": {"password": "sk_live_LEAK_Zq8v"}},
             ]
             for args in cases:
-                result = await session.call_tool("vault.store", args)
+                result = await session.call_tool("vault_store", args)
                 assert result.is_error, args
                 assert "sk_live_LEAK" not in result.content[0].text
-            assert (await session.call_tool("vault.list", {"limit": 0})).is_error
-            listed = await session.call_tool("vault.list", {})
+            assert (await session.call_tool("vault_list", {"limit": 0})).is_error
+            listed = await session.call_tool("vault_list", {})
             assert listed.structured_content["credentials"] == []
 
     asyncio.run(main())
@@ -273,9 +232,9 @@ def test_another_identity_cannot_reach_a_credential_through_any_tool(
 
     async def main() -> None:
         async with mcp_session(transport, server, intruder) as session:
-            listed = await session.call_tool("vault.list", {})
+            listed = await session.call_tool("vault_list", {})
             assert listed.structured_content["credentials"] == []
-            for tool in ("vault.get", "vault.totp", "vault.totp_use_backup", "vault.delete"):
+            for tool in ("vault_get", "vault_totp", "vault_totp_use_backup", "vault_delete"):
                 result = await session.call_tool(tool, {"name": "owned"})
                 assert result.is_error
                 assert result.content[0].text == "not_found: No credential named 'owned'."
@@ -291,7 +250,7 @@ def test_tool_calls_are_audited_once_with_the_callers_address(
 ) -> None:
     async def main() -> None:
         async with mcp_session(transport, server, server.api_key or "") as session:
-            assert not (await session.call_tool("vault.list", {})).is_error
+            assert not (await session.call_tool("vault_list", {})).is_error
 
     asyncio.run(main())
     audit = httpx.get(

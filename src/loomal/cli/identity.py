@@ -15,7 +15,14 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from loomal.cli.common import reports_errors, run_async, server_settings, store_options
+from loomal.cli.common import (
+    local_url,
+    reports_errors,
+    run_async,
+    server_settings,
+    store_options,
+)
+from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
 from loomal.core.identities import IdentityService
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.timestamps import parse_iso8601
@@ -176,3 +183,47 @@ def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
         )
     )
     click.echo(f"Revoked {count} API key(s).")
+
+
+@identity.command("login-link")
+@click.argument("name")
+@click.option(
+    "--scopes",
+    help="Narrow the session to these scopes (e.g. vault:read). Default: whatever the "
+    "identity's live keys grant, re-checked on every request.",
+)
+@click.option(
+    "--expires-in",
+    type=float,
+    default=LOGIN_LINK_TTL,
+    show_default=True,
+    help="Seconds the link stays usable (it works once).",
+)
+@click.option(
+    "--url",
+    "base_url",
+    help="The console's address as the browser reaches it [default: from --host/--port, "
+    "LOOMAL_HOST/LOOMAL_PORT].",
+)
+@store_options
+@reports_errors
+def login_link(
+    name: str,
+    scopes: str | None,
+    expires_in: float,
+    base_url: str | None,
+    data_dir: str | None,
+    database_url: str | None,
+) -> None:
+    """Print a one-time, short-lived link that signs a browser into the console as NAME."""
+    settings = server_settings(data_dir=data_dir, database_url=database_url)
+
+    async def issue() -> str:
+        async with store_session(settings) as store:
+            sessions = ConsoleSessions(store, IdentityService(store, cache_seconds=0))
+            wanted = None if scopes is None else scopes.split(",")
+            return await sessions.issue_login_link(name, scopes=wanted, ttl=expires_in)
+
+    token = run_async(issue())
+    click.echo(f"Sign-in link for {name}, valid once within {expires_in:g} s:", err=True)
+    click.echo(f"{(base_url or local_url(settings)).rstrip('/')}/login#{token}")

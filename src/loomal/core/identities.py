@@ -150,8 +150,11 @@ class IdentityService:
         )
 
     async def _principal_for(self, authorization: str | None) -> Principal:
-        api_key = _bearer_token(authorization)
-        presented = hash_api_key(api_key)
+        return await self.principal_for_key_hash(hash_api_key(_bearer_token(authorization)))
+
+    async def principal_for_key_hash(self, presented: bytes) -> Principal:
+        """The principal of a live key, by its hash (the console's sessions keep the
+        hash of the key they were opened with, never the key)."""
         now = self._clock()
         cached = self._cache.get(presented)
         if cached is not None and cached[0] > now:
@@ -178,6 +181,26 @@ class IdentityService:
                 self._cache.clear()
             self._cache[presented] = (now + self._cache_seconds, principal)
         return principal
+
+    # -- for the web console ---------------------------------------------------
+
+    def refuse_throttled(self, client: str) -> None:
+        """Raise RateLimitError while ``client`` is over the failed-authentication limit."""
+        self._throttle.check(client)
+
+    def record_failed_sign_in(self, client: str, error: LoomalError) -> None:
+        """A failed console sign-in counts like a failed API call from that address."""
+        self._throttle.record_failure(client)
+        self._note_failure(error, client)
+
+    async def live_scopes(self, identity_id: str) -> frozenset[Scope]:
+        """The union of the scopes of the identity's live (unrevoked, unexpired) keys."""
+        now = to_micros(self._clock())
+        scopes: set[Scope] = set()
+        for key in await self._store.list_api_keys(identity_id=identity_id):
+            if key.revoked_at is None and (key.expires_at is None or key.expires_at > now):
+                scopes |= parse_scopes(key.scopes.split())
+        return frozenset(scopes)
 
     async def create_identity(
         self, name: str, *, scopes: Iterable[str], expires_at: int | None = None

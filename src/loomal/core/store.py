@@ -21,8 +21,10 @@ from loomal.core.crypto import Binding, SealedData
 __all__ = [
     "ApiKeyRow",
     "AuditEvent",
+    "ConsoleSessionRow",
     "CredentialRow",
     "IdentityRow",
+    "LoginLinkRow",
     "Store",
 ]
 
@@ -142,6 +144,40 @@ class ApiKeyRow:
 
     def __repr__(self) -> str:
         return f"ApiKeyRow(prefix={self.prefix!r}, identity_id={self.identity_id!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSessionRow:
+    """A web console session; the store holds only the hash of its id."""
+
+    session_hash: bytes
+    identity_id: str
+    identity_name: str
+    key_hash: bytes | None
+    """The API key it was opened with; None when a sign-in link opened it."""
+    scopes: str | None
+    """Space-separated upper bound on its rights; None: the live keys' scopes."""
+    created_at: int
+    last_seen_at: int
+    expires_at: int
+
+    def __repr__(self) -> str:
+        return f"ConsoleSessionRow(identity_name={self.identity_name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLinkRow:
+    """A one-time console sign-in link; the store holds only the hash of its token."""
+
+    token_hash: bytes
+    identity_id: str
+    identity_name: str
+    scopes: str | None
+    created_at: int
+    expires_at: int
+
+    def __repr__(self) -> str:
+        return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
 class Store(Protocol):
@@ -276,3 +312,27 @@ class Store(Protocol):
         ...
 
     async def recorded_master_key(self) -> str | None: ...
+
+    # web console -------------------------------------------------------------
+    async def list_api_keys(self, *, identity_id: str) -> list[ApiKeyRow]:
+        """Every key of the identity, live or not."""
+        ...
+
+    async def create_console_session(self, *, session: ConsoleSessionRow, now: int) -> None:
+        """Store ``session``, and drop sessions that expired before ``now``."""
+        ...
+
+    async def get_console_session(self, *, session_hash: bytes) -> ConsoleSessionRow | None: ...
+
+    async def touch_console_session(self, *, session_hash: bytes, last_seen_at: int) -> None: ...
+
+    async def delete_console_session(self, *, session_hash: bytes) -> None: ...
+
+    async def create_login_link(self, *, link: LoginLinkRow, now: int) -> None:
+        """Store ``link``, and drop links that expired before ``now``."""
+        ...
+
+    async def consume_login_link(self, *, token_hash: bytes, now: int) -> LoginLinkRow | None:
+        """Delete the link and return it if it has not expired, in one statement:
+        of any number of concurrent callers, at most one gets it."""
+        ...

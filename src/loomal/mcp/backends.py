@@ -11,6 +11,7 @@ from loomal.core.identity import Principal
 from loomal.core.models import (
     Credential,
     CredentialList,
+    IdentityResponse,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
@@ -28,6 +29,7 @@ class VaultBackend(Protocol):
     async def totp_use_backup(self, name: str) -> TotpBackupResponse: ...
     async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
     async def delete(self, name: str) -> None: ...
+    async def whoami(self) -> IdentityResponse: ...
 
 
 class ServiceBackend:
@@ -35,6 +37,7 @@ class ServiceBackend:
 
     def __init__(self, vault: Vault, principal: Principal) -> None:
         self._service = vault.service
+        self._identities = vault.identities
         self._principal = principal
 
     async def list(self, limit: int, cursor: str | None) -> CredentialList:
@@ -56,12 +59,16 @@ class ServiceBackend:
     async def delete(self, name: str) -> None:
         await self._service.delete_credential(self._principal, name)
 
+    async def whoami(self) -> IdentityResponse:
+        return await self._identities.whoami(self._principal)
+
 
 class SdkBackend:
     """Calls a running vault server through the async SDK."""
 
     def __init__(self, client: AsyncLoomal) -> None:
         self._vault = client.vault
+        self._identity = client.identity
 
     async def list(self, limit: int, cursor: str | None) -> CredentialList:
         return await self._vault.list(limit=limit, cursor=cursor)
@@ -85,3 +92,6 @@ class SdkBackend:
 
     async def delete(self, name: str) -> None:
         await self._vault.delete(name)
+
+    async def whoami(self) -> IdentityResponse:
+        return await self._identity.whoami()

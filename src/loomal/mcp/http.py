@@ -2,40 +2,83 @@
 ``Authorization: Bearer loid-...`` header as the REST API.
 
 Stateless (no MCP session kept in memory), so any request may reach any worker
-or server. Every HTTP request is authenticated once, here, before MCP sees it
-(a bad key gets the API's 401); its tools act as the principal found, so a
-revoked key stops working within the same bound as over REST, and each request
-counts once against the key's rate limit.
+or server. Every HTTP request is authenticated once, here, before MCP sees it;
+its tools act as the principal found, so a revoked key stops working within
+the same bound as over REST, and each request counts once against the key's
+rate limit.
+
+What a client meets here before the ``mcp`` package runs, and why:
+
+- a missing or bad key: 401 with ``WWW-Authenticate: Bearer
+  error="invalid_token", error_description="..."`` (RFC 6750), so an MCP client
+  reports the cause instead of starting an OAuth flow the vault has no use for;
+- a method other than POST: 405 ``Allow: POST`` (a stateless server has no SSE
+  stream to offer on GET; the package would open one that never sends);
+- a body over 64 KiB: 413 ``payload_too_large``, as on every route;
+- a body that is not a JSON-RPC message: a JSON-RPC error naming the rule
+  broken, never quoting the body (the package's would quote it, secrets too).
+
+Errors leave in the API's JSON shape through ``server.responses``; the
+enclosing app adds the security headers to every response, so they are taken
+off ours here rather than sent twice.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from mcp.server.mcpserver import Context
+import msgspec
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Receive, Scope, Send
+from mcp_types import PARSE_ERROR, ErrorData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loomal.core.identity import Principal
-from loomal.errors import AuthenticationError, LoomalError
+from loomal.errors import (
+    AuthenticationError,
+    LoomalError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+)
 from loomal.mcp.backends import ServiceBackend, VaultBackend
+from loomal.mcp.names import ToolNameMode
+from loomal.mcp.protocol import envelope_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
-from loomal.server.responses import send_error
+from loomal.server.responses import SECURITY_HEADERS, error_body, send_error, send_json
 
-__all__ = ["McpMount"]
+__all__ = ["MAX_BODY_BYTES", "McpMount"]
 
 MAX_BODY_BYTES = 64 * 1024
 _PRINCIPAL = "loomal.principal"
 """Scope key: the principal the mount authenticated, for the tools of that request."""
+_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+_encode = msgspec.json.Encoder().encode
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 class McpMount:
-    """The ASGI app mounted at ``/mcp`` and the lifespan it needs."""
+    """The ASGI app mounted at ``/mcp`` and the lifespan it needs.
 
-    def __init__(self, vault_of: Callable[[], Vault]) -> None:
+    ``tool_names`` None: the vault's ``mcp_tool_names`` setting, read at start.
+    """
+
+    def __init__(
+        self, vault_of: Callable[[], Vault], tool_names: ToolNameMode | None = None
+    ) -> None:
         self._vault_of = vault_of
+        self._tool_names = tool_names
+        self._server: MCPServer[Any] | None = None
+        self._app: ASGIApp | None = None
+
+    def _build(self) -> MCPServer[Any]:
+        vault_of = self._vault_of
 
         async def backend_for(ctx: Context) -> VaultBackend:
             scope = getattr(ctx.request_context.request, "scope", None) or {}
@@ -44,8 +87,9 @@ class McpMount:
                 raise AuthenticationError()
             return ServiceBackend(vault_of(), principal)
 
-        self._server = build_mcp_server(backend_for)
-        self._app: ASGIApp = self._server.streamable_http_app(
+        mode = self._tool_names or vault_of().settings.mcp_tool_names
+        server = build_mcp_server(backend_for, mode)
+        self._app = server.streamable_http_app(
             streamable_http_path="/",
             stateless_http=True,
             json_response=True,
@@ -55,23 +99,115 @@ class McpMount:
             # servers reached by a name.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
+        return server
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        """Build the server (the vault is open by now) and run its session manager."""
+        self._server = self._build()
         async with self._server.session_manager.run():
             yield
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            authorization = headers.get(b"authorization", b"").decode("latin-1")
-            client = scope.get("client") or ("", 0)
-            try:
-                principal = await self._vault_of().identities.authenticate(
-                    authorization, client=client[0]
-                )
-            except LoomalError as error:
-                await send_error(send, error)
-                return
-            scope = {**scope, _PRINCIPAL: principal, "path": scope.get("path") or "/"}
-        await self._app(scope, receive, send)
+        if self._app is None:
+            raise RuntimeError("McpMount.running() was not entered")
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        own = _without_security_headers(send)  # the app adds them to every response
+        headers = dict(scope.get("headers") or [])
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        client = scope.get("client") or ("", 0)
+        try:
+            principal = await self._vault_of().identities.authenticate(
+                authorization, client=client[0]
+            )
+        except AuthenticationError as error:
+            await send_json(own, 401, _encode(error_body(error)), _bearer_challenge(error))
+            return
+        except LoomalError as error:
+            await send_error(own, error)
+            return
+        if scope["method"] != "POST":
+            refused = MethodNotAllowedError("/mcp answers POST only (stateless: no SSE stream).")
+            await send_json(own, 405, _encode(error_body(refused)), {"allow": "POST"})
+            return
+        try:
+            body = await _read_body(scope, receive)
+        except _BodyTooLarge:
+            await send_error(own, PayloadTooLargeError())
+            return
+        problem = _check_body(body)
+        if problem is not None:
+            await send_json(own, 400, _encode(problem))
+            return
+        scope = {**scope, _PRINCIPAL: principal, "path": scope.get("path") or "/"}
+        await self._app(scope, _replay(body, receive), send)
+
+
+def _bearer_challenge(error: LoomalError) -> dict[str, str]:
+    """RFC 6750 section 3: error_description allows printable ASCII but ``"`` and ``\\``."""
+    description = "".join(c if " " <= c <= "~" and c not in '"\\' else "'" for c in error.message)
+    return {"www-authenticate": f'Bearer error="invalid_token", error_description="{description}"'}
+
+
+def _without_security_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {
+                **message,
+                "headers": [
+                    (k, v) for k, v in message.get("headers", ()) if k not in _SECURITY_HEADER_NAMES
+                ],
+            }
+        await send(message)
+
+    return sending
+
+
+async def _read_body(scope: Scope, receive: Receive) -> bytes:
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _check_body(body: bytes) -> dict[str, Any] | None:
+    """The JSON-RPC error answer for a body that is not one JSON-RPC message, or None."""
+    try:
+        message = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        message, error = None, ErrorData(code=PARSE_ERROR, message="Parse error: not valid JSON.")
+    else:
+        if (problem := envelope_error(message)) is None:
+            return None
+        error = problem
+    request_id = message.get("id") if isinstance(message, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        request_id = None
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.model_dump(exclude_none=True)}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for the MCP app: the body already read, then the real channel."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receiving() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return receiving

@@ -1,18 +1,39 @@
 """``loomal mcp`` / ``python -m loomal.mcp``: an MCP server on stdio that talks
-to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL``."""
+to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL``.
+
+One addition to the ``mcp`` package's stdio loop: a line that is not a valid
+JSON-RPC message gets a JSON-RPC error naming the rule it breaks (the package
+drops it, leaving the client waiting, and its validation error quotes the line).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
+import pydantic
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server.mcpserver import Context
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 
 from loomal.client import AsyncLoomal
 from loomal.mcp.backends import SdkBackend, VaultBackend
+from loomal.mcp.names import ToolNameMode
+from loomal.mcp.protocol import envelope_error
 from loomal.mcp.tools import build_mcp_server
 
 __all__ = ["serve_stdio"]
 
+Inbound = SessionMessage | Exception
 
-async def serve_stdio(api_key: str | None = None, base_url: str | None = None) -> None:
+
+async def serve_stdio(
+    api_key: str | None = None,
+    base_url: str | None = None,
+    tool_names: ToolNameMode = "underscore",
+) -> None:
     """Serve until stdin closes. A missing API key fails here, before any tool call."""
     client = AsyncLoomal(api_key=api_key, base_url=base_url)
     backend = SdkBackend(client)
@@ -20,7 +41,52 @@ async def serve_stdio(api_key: str | None = None, base_url: str | None = None) -
     async def backend_for(_: Context) -> VaultBackend:
         return backend
 
+    # What MCPServer.run_stdio_async does, with the malformed-line answer between.
+    server = build_mcp_server(backend_for, tool_names)._lowlevel_server
     try:
-        await build_mcp_server(backend_for).run_stdio_async()
+        async with stdio_server() as (read_stream, write_stream):
+            checked, checked_reader = anyio.create_memory_object_stream[Inbound](0)
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_answer_malformed, read_stream, checked, write_stream)
+                await server.run(
+                    checked_reader, write_stream, server.create_initialization_options()
+                )
     finally:
         await client.aclose()
+
+
+async def _answer_malformed(
+    inbound: Any,
+    checked: MemoryObjectSendStream[Inbound],
+    outbound: Any,
+) -> None:
+    async with checked:
+        async for item in inbound:
+            if isinstance(item, Exception):
+                request_id, error = _envelope_problem(item)
+                answer = JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
+                await outbound.send(SessionMessage(answer))
+            else:
+                await checked.send(item)
+
+
+def _envelope_problem(exc: Exception) -> tuple[str | int | None, ErrorData]:
+    """The id (when one can be read) and the error for a line the package refused.
+
+    The exception's own text quotes the line, so only its structure is used:
+    the message is re-checked by :func:`envelope_error`, whose errors name rules.
+    """
+    fallback = ErrorData(
+        code=INVALID_REQUEST, message="Invalid request: not a JSON-RPC 2.0 message."
+    )
+    if not isinstance(exc, pydantic.ValidationError):
+        return None, fallback
+    errors = exc.errors(include_url=False)
+    if any(e["type"] == "json_invalid" for e in errors):
+        return None, ErrorData(code=PARSE_ERROR, message="Parse error: the line is not valid JSON.")
+    inputs = [e.get("input") for e in errors]
+    message = next((i for i in inputs if isinstance(i, dict)), inputs[0] if inputs else None)
+    request_id = message.get("id") if isinstance(message, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        request_id = None
+    return request_id, envelope_error(message) or fallback

@@ -1,19 +1,29 @@
-"""The six vault tools, named as the seed names them, for any MCP client.
+"""The vault's MCP tools, for any MCP client: the seed's six vault operations
+plus ``identity.whoami``.
 
-Each tool is a typed function (its docstring is the description the model
-reads); its output schema is generated from the same msgspec model the HTTP
-API returns. Results are structured content plus the same JSON as text (for
-clients that show models text only). Errors come back as tool errors
-``"<code>: <message>"`` with the SPEC's codes; no secret is ever in one.
+Names: listed in one spelling, ``vault_store`` by default (the only one every
+host accepts: Claude Desktop, Cursor, Windsurf, Codex and Copilot CLI refuse a
+dot) or the seed's ``vault.store``; a call by either spelling works
+(:class:`loomal.mcp.protocol.VaultMiddleware`). Descriptions and the server's
+instructions name the listed spelling.
 
-All six tools are always listed; a key without the scope a tool needs gets an
+Each tool is a typed function whose docstring, cleaned and filled with the
+listed names, is the description the model reads; its output schema is
+generated from the same msgspec model the HTTP API returns. Results are
+structured content plus the same JSON as text (for clients that show models
+text only). Errors come back as tool errors ``"<code>: <message>"`` with the
+SPEC's codes; no error repeats an argument's value.
+
+All tools are always listed; a key without the scope a tool needs gets an
 ``insufficient_scope`` tool error, exactly as over HTTP.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -25,21 +35,24 @@ from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
-from loomal import __version__
+from loomal._version import __version__
 from loomal.core.models import (
     Credential,
     CredentialList,
     DeleteResult,
+    IdentityResponse,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.core.types import CredentialType
+from loomal.core.types import TYPE_RULES, CredentialType
 from loomal.errors import LoomalError, ServerError
 from loomal.mcp.backends import VaultBackend
+from loomal.mcp.names import ToolNameMode, spelled
+from loomal.mcp.protocol import VaultMiddleware
 
-__all__ = ["BackendFor", "build_mcp_server"]
+__all__ = ["TOOLS", "BackendFor", "build_mcp_server", "output_schema"]
 
 log = logging.getLogger("loomal.mcp")
 
@@ -55,21 +68,68 @@ Name = Annotated[
     ),
 ]
 
-_INSTRUCTIONS = (
-    "Loomal Vault holds the credentials this agent may use. Call vault.list to see what "
-    "exists (no secrets), vault.get for a credential's secret data, vault.totp for a live "
-    "2FA code. Consume a backup code only with vault.totp_use_backup, never by editing "
-    "backupCodes through vault.store."
-)
+_INSTRUCTIONS = """\
+Loomal Vault holds the credentials this agent may use. Call {vault_list} to see what \
+exists (names, types, metadata; no secrets), {vault_get} for a credential's secret data \
+(only when you need it now: it puts the secret into this conversation), {vault_totp} for a \
+live 2FA code. Consume a backup code only with {vault_totp_use_backup}, never by editing \
+backupCodes through {vault_store}. {identity_whoami} tells which identity and scopes this \
+key has."""
+
+
+def _type_requirements() -> str:
+    lines = []
+    for kind in CredentialType:
+        rule = TYPE_RULES.get(kind)
+        if kind is CredentialType.TOTP:
+            line = "data.secret (base32 seed), optional data.backupCodes (list of strings)"
+        elif rule is None:
+            line = "any fields you choose (at least one)"
+        else:
+            optional = sorted(rule.known - {f for group in rule.required for f in group} - {"totp"})
+            line = rule.describe_required()
+            line += f" (optional: {', '.join(optional)})" if optional else ""
+        lines.append(f"- {kind.value}: {line}")
+    return "\n".join(lines)
+
+
+_STORE_TYPES = _type_requirements()
+
+
+def _prose(docstring: str) -> str:
+    """A docstring as a model should read it: indentation gone (``inspect.cleandoc``)
+    and each paragraph on one line; list items (``- ``) keep their own lines."""
+    paragraphs = []
+    for block in inspect.cleandoc(docstring).split("\n\n"):
+        lines: list[str] = []
+        for line in block.splitlines():
+            if lines and not line.startswith("- "):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
 
 
 def output_schema(model: type[Any]) -> dict[str, Any]:
-    """The JSON Schema msgspec derives from a wire model, rooted at the model itself."""
+    """The JSON Schema msgspec derives from a wire model, rooted at the model itself.
+
+    Object-level titles and descriptions are dropped: they are the models'
+    docstrings, written for this code's readers (HTTP routes, status codes),
+    not for a model calling the tool. Field descriptions stay.
+    """
     (ref,), defs = msgspec.json.schema_components([model], ref_template="#/$defs/{name}")
     root: dict[str, Any] = dict(defs.pop(ref["$ref"].rsplit("/", 1)[1]))
+    for schema in (root, *defs.values()):
+        schema.pop("title", None)
+        schema.pop("description", None)
     if defs:
         root["$defs"] = defs
     return root
+
+
+_PLAIN_MESSAGES = {"dict_type": "must be a JSON object", "string_type": "must be a string"}
+"""pydantic's wording where it speaks Python ("a valid dictionary")."""
 
 
 class _VaultTool(Tool):
@@ -90,8 +150,11 @@ class _VaultTool(Tool):
             self.fn_metadata.validate_arguments(arguments)
         except pydantic.ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: {error['msg']}"
-                for error in exc.errors(include_input=False, include_url=False)
+                f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: "
+                + _PLAIN_MESSAGES.get(error["type"], error["msg"])
+                for error in exc.errors(
+                    include_input=False, include_url=False, include_context=False
+                )
             )
             raise ToolError(f"validation_error: {problems}") from None
         return await super().run(arguments, context, convert_result)
@@ -112,8 +175,70 @@ def _error(error: LoomalError) -> CallToolResult:
     )
 
 
-def build_mcp_server(backend_for: BackendFor) -> MCPServer[Any]:
-    """An MCPServer whose tools reach the vault through ``backend_for``."""
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    """The seed's (dotted) spelling."""
+    title: str
+    output: type[Any]
+    hints: ToolAnnotations
+
+
+def _reads() -> ToolAnnotations:
+    return ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec("vault.list", "List credentials", CredentialList, _reads()),
+    ToolSpec("vault.get", "Get a credential's secret", Credential, _reads()),
+    ToolSpec("vault.totp", "Current TOTP code", TotpResponse, _reads()),
+    ToolSpec(
+        "vault.totp_use_backup",
+        "Use a TOTP backup code",
+        TotpBackupResponse,
+        # Each call consumes a code for good: a second call takes the next one.
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=False,
+        ),
+    ),
+    ToolSpec(
+        "vault.store",
+        "Store a credential",
+        StoreResponse,
+        # Overwriting replaces a secret (destructive); the same arguments twice
+        # leave the vault as one call did (idempotent).
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    ),
+    ToolSpec(
+        "vault.delete",
+        "Delete a credential",
+        DeleteResult,
+        # A second delete answers not_found and changes nothing: idempotent in effect.
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=False,
+        ),
+    ),
+    ToolSpec("identity.whoami", "Who am I", IdentityResponse, _reads()),
+)
+"""Every tool, in listing order, with its hints (see docs/mcp.md for why each)."""
+
+
+def build_mcp_server(
+    backend_for: BackendFor, tool_names: ToolNameMode = "underscore"
+) -> MCPServer[Any]:
+    """An MCPServer whose tools reach the vault through ``backend_for``,
+    listed in the ``tool_names`` spelling."""
 
     async def call(
         ctx: Context, action: Callable[[VaultBackend], Awaitable[Any]]
@@ -128,60 +253,81 @@ def build_mcp_server(backend_for: BackendFor) -> MCPServer[Any]:
 
     async def vault_list(
         ctx: Context,
-        limit: Annotated[int, Field(ge=1, le=1000, description="Page size")] = 100,
-        cursor: Annotated[str | None, Field(description="nextCursor of the previous page")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000, description="Page size (1-1000)")] = 100,
+        cursor: Annotated[
+            str | None, Field(description="nextCursor of the previous page, to read the next")
+        ] = None,
     ) -> CallToolResult:
-        """List the credentials this agent can use: names, types and metadata only, never
-        secret values. Use it to discover what exists before calling vault.get or vault.totp.
-        Follow nextCursor to read further pages."""
+        """List the credentials this agent can use: name, type, metadata and dates of
+        each, never a secret value. Call it first to find the name to pass to {vault_get}
+        or {vault_totp}. When the answer has nextCursor, pass it as cursor for the next
+        page."""
         return await call(ctx, lambda b: b.list(limit, cursor))
 
     async def vault_get(name: Name, ctx: Context) -> CallToolResult:
-        """Get one credential with its decrypted secret data (e.g. data.key of an API_KEY,
-        data.password of a LOGIN). Call it only when the secret is needed now. A TOTP seed
-        reads as "[use /v0/vault/:name/totp]" (hasTOTP is true); use vault.totp for a code."""
+        """Get one credential with its decrypted secret data (data.password of a LOGIN,
+        data.key of an API_KEY, ...). This returns the secret into your context: call it
+        only when you need the secret now, and do not repeat it in your replies. A TOTP seed
+        reads as "[use /v0/vault/:name/totp]" (hasTOTP is true): call {vault_totp} for a
+        code instead."""
         return await call(ctx, lambda b: b.get(name))
 
     async def vault_totp(name: Name, ctx: Context) -> CallToolResult:
-        """Generate the current TOTP (2FA) code of a credential that holds a TOTP seed (a TOTP
-        credential, or any credential with data.totp), with remaining (seconds it stays valid:
-        if only a few remain, wait and call again) and backupCodesRemaining. Never returns
-        the seed."""
+        """Generate the current TOTP (2FA) code of a credential that holds a TOTP seed (a
+        TOTP credential, or any credential with data.totp). Also returns remaining (seconds
+        the code stays valid: if only a few remain, wait and call again) and
+        backupCodesRemaining. Never returns the seed."""
         return await call(ctx, lambda b: b.totp(name))
 
     async def vault_totp_use_backup(name: Name, ctx: Context) -> CallToolResult:
-        """Consume one single-use backup code of a TOTP credential and return it. Atomic:
-        each code is handed out once, even to concurrent agents. This is the only safe way to
-        use a backup code; never remove codes by rewriting the credential with vault.store."""
+        """Consume one single-use backup code of a TOTP credential and return it, with how
+        many remain. The code is gone once returned (a second call returns the next code),
+        so call it only when a backup code is needed and {vault_totp} cannot be used.
+        Atomic: each code is handed out once, even to concurrent agents. This is the only
+        safe way to use a backup code; never remove codes by rewriting the credential with
+        {vault_store}."""
         return await call(ctx, lambda b: b.totp_use_backup(name))
 
     async def vault_store(
         name: Name,
         type: Annotated[CredentialType, Field(description="Credential type")],  # noqa: A002
         data: Annotated[
-            Any,  # checked by the core, whose errors never repeat a value (pydantic's would)
+            dict[str, Any],
             Field(
-                description="Secret fields, encrypted at rest, e.g. {'key': ...} for API_KEY, "
-                "{'password': ...} for LOGIN, {'secret': base32, 'backupCodes': [...]} for TOTP; "
-                "any fields for CUSTOM",
-                json_schema_extra={"type": "object"},
+                description="Secret fields (encrypted at rest); which ones each type needs is "
+                "in the tool description"
             ),
         ],
         ctx: Context,
         metadata: Annotated[
             dict[str, Any] | None,
-            Field(description="Non-secret fields shown in lists (service, username, issuer...)"),
+            Field(
+                description="Non-secret fields, shown by lists: username, uri, service, "
+                "issuer, account, host..."
+            ),
         ] = None,
-        expiresAt: Annotated[str | None, Field(description="Expiry, ISO 8601")] = None,
+        expiresAt: Annotated[  # the wire's name
+            str | None, Field(description="Expiry, ISO 8601 (e.g. 2030-01-31T00:00:00Z)")
+        ] = None,
     ) -> CallToolResult:
-        """Store a credential, or overwrite the one with this name (its id is kept). Put
-        secrets in data and everything else in metadata. Do not use it to consume TOTP backup
-        codes: use vault.totp_use_backup."""
+        """Store a credential, or overwrite the one with this name (its credentialId is
+        kept; the old secret is replaced). Secrets go in data, everything else in metadata:
+        a LOGIN's username goes in metadata, its password in data.
+
+        What data needs, by type:
+
+        {store_types}
+
+        Any type may also carry data.totp (a base32 seed or an otpauth:// URI); then
+        {vault_totp} generates its codes. Do not use this tool to consume TOTP backup codes:
+        use {vault_totp_use_backup}."""
         request = StoreRequest(type=type.value, data=data, metadata=metadata, expires_at=expiresAt)
         return await call(ctx, lambda b: b.store(name, request))
 
     async def vault_delete(name: Name, ctx: Context) -> CallToolResult:
-        """Delete a credential permanently."""
+        """Delete a credential permanently: its secret cannot be recovered. Deleting a name
+        that does not exist (or was already deleted) answers not_found and changes
+        nothing."""
 
         async def delete(backend: VaultBackend) -> DeleteResult:
             await backend.delete(name)
@@ -189,24 +335,41 @@ def build_mcp_server(backend_for: BackendFor) -> MCPServer[Any]:
 
         return await call(ctx, delete)
 
-    specs: list[tuple[str, Callable[..., Any], type[Any], ToolAnnotations]] = [
-        ("vault.list", vault_list, CredentialList, ToolAnnotations(read_only_hint=True)),
-        ("vault.get", vault_get, Credential, ToolAnnotations(read_only_hint=True)),
-        ("vault.totp", vault_totp, TotpResponse, ToolAnnotations(read_only_hint=True)),
-        (
-            "vault.totp_use_backup",
-            vault_totp_use_backup,
-            TotpBackupResponse,
-            ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False),
-        ),
-        ("vault.store", vault_store, StoreResponse, ToolAnnotations(idempotent_hint=True)),
-        ("vault.delete", vault_delete, DeleteResult, ToolAnnotations(destructive_hint=True)),
-    ]
+    async def identity_whoami(ctx: Context) -> CallToolResult:
+        """Tell which identity this API key belongs to: its name, id and the scopes the key
+        has (vault:read to get secrets and codes, vault:write to store, delete and use
+        backup codes). Call it to find out why a tool answered insufficient_scope."""
+        return await call(ctx, lambda b: b.whoami())
+
+    functions: dict[str, Callable[..., Any]] = {
+        "vault.list": vault_list,
+        "vault.get": vault_get,
+        "vault.totp": vault_totp,
+        "vault.totp_use_backup": vault_totp_use_backup,
+        "vault.store": vault_store,
+        "vault.delete": vault_delete,
+        "identity.whoami": identity_whoami,
+    }
+    names = {spelled(spec.name, "underscore"): spelled(spec.name, tool_names) for spec in TOOLS}
     tools = []
-    for name, fn, model, hints in specs:
-        tool = _VaultTool.from_function(fn, name=name, annotations=hints)
-        tool.fn_metadata.output_schema = output_schema(model)
+    for spec in TOOLS:
+        doc = _prose(functions[spec.name].__doc__ or "")
+        tool = _VaultTool.from_function(
+            functions[spec.name],
+            name=spelled(spec.name, tool_names),
+            title=spec.title,
+            description=doc.format(**names, store_types=_STORE_TYPES),
+            annotations=spec.hints.model_copy(update={"title": spec.title}),
+        )
+        tool.fn_metadata.output_schema = output_schema(spec.output)
         tools.append(tool)
+    other: ToolNameMode = "dotted" if tool_names == "underscore" else "underscore"
+    aliases = {spelled(s.name, other): spelled(s.name, tool_names) for s in TOOLS}
     return MCPServer(
-        name="loomal-vault", version=__version__, instructions=_INSTRUCTIONS, tools=tools
+        name="loomal-vault",
+        version=__version__,
+        instructions=_INSTRUCTIONS.format(**names),
+        tools=tools,
+        subscriptions=False,  # nothing here changes under a client: no list_changed to listen for
+        middleware=[VaultMiddleware([t.name for t in tools], aliases)],
     )

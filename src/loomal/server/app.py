@@ -28,6 +28,7 @@ from litestar.types import Message, Receive, Scope, Send
 
 from loomal import __version__
 from loomal.config import ServerSettings
+from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
@@ -123,6 +124,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             Router(path="/", route_handlers=ROUTES, before_request=authenticate),
+            Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
             mcp_endpoint,
         ],
         lifespan=[lifespan],

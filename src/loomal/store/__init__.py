@@ -16,6 +16,8 @@ __all__ = [
     "AUDIT_COLUMNS",
     "CREDENTIAL_COLUMNS",
     "IDENTITY_COLUMNS",
+    "LOGIN_LINK_COLUMNS",
+    "SESSION_COLUMNS",
     "api_key_values",
     "audit_insert_sql",
     "audit_query",
@@ -32,6 +34,11 @@ CREDENTIAL_COLUMNS = (
 )
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
+SESSION_COLUMNS = (
+    "session_hash, identity_id, identity_name, key_hash, scopes, created_at, last_seen_at, "
+    "expires_at"
+)
+LOGIN_LINK_COLUMNS = "token_hash, identity_id, identity_name, scopes, created_at, expires_at"
 AUDIT_COLUMNS = (
     "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client"
 )

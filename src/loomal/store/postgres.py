@@ -10,6 +10,7 @@ at once apply each migration exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -18,12 +19,21 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
-from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
+from loomal.core.store import (
+    ApiKeyRow,
+    AuditEvent,
+    ConsoleSessionRow,
+    CredentialRow,
+    IdentityRow,
+    LoginLinkRow,
+)
 from loomal.errors import ConflictError, ServerError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     IDENTITY_COLUMNS,
+    LOGIN_LINK_COLUMNS,
+    SESSION_COLUMNS,
     api_key_values,
     audit_insert_sql,
     audit_query,
@@ -395,6 +405,65 @@ class PostgresStore:
     async def recorded_master_key(self) -> str | None:
         row = await self._fetchone("SELECT key_id FROM store_master_key", ())
         return None if row is None else str(row[0])
+
+    # -- web console ---------------------------------------------------------------
+
+    async def list_api_keys(self, *, identity_id: str) -> list[ApiKeyRow]:
+        rows = await self._fetchall(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE identity_id = %s", (identity_id,)
+        )
+        return [_api_key(r) for r in rows]
+
+    async def create_console_session(self, *, session: ConsoleSessionRow, now: int) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(b"DELETE FROM console_sessions WHERE expires_at <= %s", (now,))
+            await conn.execute(
+                f"INSERT INTO console_sessions ({SESSION_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)".encode(),
+                _values(session),
+            )
+
+    async def get_console_session(self, *, session_hash: bytes) -> ConsoleSessionRow | None:
+        row = await self._fetchone(
+            f"SELECT {SESSION_COLUMNS} FROM console_sessions WHERE session_hash = %s",
+            (session_hash,),
+        )
+        if row is None:
+            return None
+        key_hash = None if row[3] is None else bytes(row[3])
+        return ConsoleSessionRow(bytes(row[0]), row[1], row[2], key_hash, *row[4:])
+
+    async def touch_console_session(self, *, session_hash: bytes, last_seen_at: int) -> None:
+        await self._execute(
+            "UPDATE console_sessions SET last_seen_at = %s "
+            "WHERE session_hash = %s AND last_seen_at < %s",
+            (last_seen_at, session_hash, last_seen_at),
+        )
+
+    async def delete_console_session(self, *, session_hash: bytes) -> None:
+        await self._execute("DELETE FROM console_sessions WHERE session_hash = %s", (session_hash,))
+
+    async def create_login_link(self, *, link: LoginLinkRow, now: int) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(b"DELETE FROM console_login_links WHERE expires_at <= %s", (now,))
+            await conn.execute(
+                f"INSERT INTO console_login_links ({LOGIN_LINK_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, %s, %s)".encode(),
+                _values(link),
+            )
+
+    async def consume_login_link(self, *, token_hash: bytes, now: int) -> LoginLinkRow | None:
+        row = await self._fetchone(
+            f"DELETE FROM console_login_links WHERE token_hash = %s RETURNING {LOGIN_LINK_COLUMNS}",
+            (token_hash,),
+        )
+        if row is None or row[5] <= now:
+            return None
+        return LoginLinkRow(bytes(row[0]), *row[1:])
+
+
+def _values(row: ConsoleSessionRow | LoginLinkRow) -> tuple[object, ...]:
+    return dataclasses.astuple(row)
 
 
 async def _insert_key(conn: psycopg.AsyncConnection[Any], key: ApiKeyRow) -> None:

@@ -13,18 +13,28 @@ remains as a fallback wait for anything outside that lock.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loomal.core.store import ApiKeyRow, AuditEvent, CredentialRow, IdentityRow
+from loomal.core.store import (
+    ApiKeyRow,
+    AuditEvent,
+    ConsoleSessionRow,
+    CredentialRow,
+    IdentityRow,
+    LoginLinkRow,
+)
 from loomal.errors import ConflictError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     IDENTITY_COLUMNS,
+    LOGIN_LINK_COLUMNS,
+    SESSION_COLUMNS,
     api_key_values,
     audit_insert_sql,
     audit_query,
@@ -369,6 +379,72 @@ class SqliteStore:
     async def recorded_master_key(self) -> str | None:
         row = self._reader.execute("SELECT key_id FROM store_master_key").fetchone()
         return None if row is None else str(row[0])
+
+    # -- web console ---------------------------------------------------------------
+
+    async def list_api_keys(self, *, identity_id: str) -> list[ApiKeyRow]:
+        rows = self._reader.execute(
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE identity_id = ?", (identity_id,)
+        )
+        return [ApiKeyRow(*r) for r in rows]
+
+    async def create_console_session(self, *, session: ConsoleSessionRow, now: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (now,))
+            conn.execute(
+                f"INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _values(session),
+            )
+
+        await self._write(work)
+
+    async def get_console_session(self, *, session_hash: bytes) -> ConsoleSessionRow | None:
+        row = self._reader.execute(
+            f"SELECT {SESSION_COLUMNS} FROM console_sessions WHERE session_hash = ?",
+            (session_hash,),
+        ).fetchone()
+        return None if row is None else ConsoleSessionRow(*row)
+
+    async def touch_console_session(self, *, session_hash: bytes, last_seen_at: int) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE console_sessions SET last_seen_at = ? "
+                "WHERE session_hash = ? AND last_seen_at < ?",
+                (last_seen_at, session_hash, last_seen_at),
+            )
+        )
+
+    async def delete_console_session(self, *, session_hash: bytes) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM console_sessions WHERE session_hash = ?", (session_hash,)
+            )
+        )
+
+    async def create_login_link(self, *, link: LoginLinkRow, now: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM console_login_links WHERE expires_at <= ?", (now,))
+            conn.execute(
+                f"INSERT INTO console_login_links ({LOGIN_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                _values(link),
+            )
+
+        await self._write(work)
+
+    async def consume_login_link(self, *, token_hash: bytes, now: int) -> LoginLinkRow | None:
+        def work(conn: sqlite3.Connection) -> LoginLinkRow | None:
+            row = conn.execute(
+                "DELETE FROM console_login_links WHERE token_hash = ? "
+                f"RETURNING {LOGIN_LINK_COLUMNS}",
+                (token_hash,),
+            ).fetchone()
+            return None if row is None or row[5] <= now else LoginLinkRow(*row)
+
+        return await self._write(work)
+
+
+def _values(row: ConsoleSessionRow | LoginLinkRow) -> tuple[object, ...]:
+    return dataclasses.astuple(row)
 
 
 def _insert_key(conn: sqlite3.Connection, key: ApiKeyRow) -> None:

@@ -1,0 +1,346 @@
+"""The console's pages, as escaped HTML strings (see :mod:`loomal.console.markup`).
+
+No page holds a secret when it is first sent, except the one that answers
+"Use a backup code" (the code is shown that once). Secrets reach the browser
+only through the Reveal and TOTP calls, made by the script on demand. Controls
+that change something are rendered only for sessions whose keys may write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loomal.console.forms import CREDENTIAL_TYPES
+from loomal.console.markup import Html, join, render
+from loomal.console.sessions import ConsoleSession
+from loomal.core.identity import Scope
+from loomal.core.models import AuditEntry, CredentialSummary
+
+__all__ = [
+    "activity_page",
+    "backup_code_page",
+    "confirm_page",
+    "credential_page",
+    "credentials_page",
+    "csrf_field",
+    "layout",
+    "message_page",
+    "sign_in_page",
+]
+
+EXPIRING_SOON = timedelta(days=7)
+
+
+def layout(title: str, body: Html, session: ConsoleSession | None = None) -> Html:
+    header = Html("")
+    if session is not None:
+        scopes = " ".join(sorted(s.value for s in session.principal.scopes))
+        header = render(
+            '<nav aria-label="Main"><a href="/credentials">Credentials</a>'
+            '<a href="/activity">Activity</a></nav>'
+            '<p class="who">Signed in as <strong>{name}</strong> <span class="scopes">{scopes}'
+            "</span></p>"
+            '<form method="post" action="/sign-out" class="inline">{csrf}'
+            '<button type="submit" class="secondary">Sign out</button></form>',
+            name=session.identity_name,
+            scopes=scopes,
+            csrf=csrf_field(session),
+        )
+    return render(
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        "<title>{title} · Loomal Vault</title>"
+        '<link rel="stylesheet" href="/static/console.css">'
+        '<script src="/static/console.js" defer></script></head>'
+        '<body><a class="skip" href="#main">Skip to content</a>'
+        '<header><a class="brand" href="/">Loomal Vault</a>{header}</header>'
+        '<main id="main" tabindex="-1"><h1>{title}</h1>{body}</main></body></html>\n',
+        title=title,
+        header=header,
+        body=body,
+    )
+
+
+def csrf_field(session: ConsoleSession) -> Html:
+    return render('<input type="hidden" name="csrf" value="{token}">', token=session.csrf_token)
+
+
+def _when(value: datetime | None) -> Html:
+    if value is None:
+        return Html('<span class="muted">never</span>')
+    return render(
+        '<time datetime="{iso}">{text}</time>',
+        iso=value.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        text=value.strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def _expiry_badge(summary: CredentialSummary, now: datetime) -> Html:
+    expires = summary.expires_at
+    if expires is None:
+        return Html("")
+    if expires <= now:
+        return Html('<span class="badge expired">Expired</span>')
+    if expires - now <= EXPIRING_SOON:
+        return Html('<span class="badge expiring">Expires within 7 days</span>')
+    return Html("")
+
+
+def _metadata(metadata: Mapping[str, Any]) -> Html:
+    if not metadata:
+        return Html('<span class="muted">—</span>')
+    return join(
+        render(
+            '<span class="meta"><span class="k">{k}</span> {v}</span>',
+            k=key,
+            v=value if isinstance(value, str) else json.dumps(value),
+        )
+        for key, value in sorted(metadata.items())
+    )
+
+
+# -- signing in ------------------------------------------------------------------
+
+
+def sign_in_page(csrf: str, error: str | None = None) -> Html:
+    body = render(
+        '<form method="post" action="/sign-in" class="card narrow">'
+        '<input type="hidden" name="csrf" value="{csrf}">{error}'
+        '<label for="api_key">API key</label>'
+        '<input id="api_key" name="api_key" type="password" autocomplete="off" '
+        'spellcheck="false" required placeholder="loid-..." autofocus>'
+        '<button type="submit">Sign in</button></form>'
+        '<p class="hint">Or, on the server host, run <code>loomal identity login-link NAME</code> '
+        "and open the link it prints: it signs this browser in once, without a key.</p>",
+        csrf=csrf,
+        error=render('<p class="error" role="alert">{e}</p>', e=error) if error else "",
+    )
+    return layout("Sign in", body)
+
+
+def login_link_page(csrf: str, error: str | None = None) -> Html:
+    body = render(
+        '<form method="post" action="/login" class="card narrow" id="login-link">'
+        '<input type="hidden" name="csrf" value="{csrf}">{error}'
+        '<label for="token">Sign-in link token</label>'
+        '<input id="token" name="token" type="password" autocomplete="off" required>'
+        '<button type="submit">Sign in</button></form>'
+        '<p class="hint">Opening the link printed by <code>loomal identity login-link</code> '
+        "fills this in. Each link works once, for a few minutes.</p>",
+        csrf=csrf,
+        error=render('<p class="error" role="alert">{e}</p>', e=error) if error else "",
+    )
+    return layout("Sign in with a link", body)
+
+
+# -- credentials -------------------------------------------------------------------
+
+
+def credentials_page(
+    session: ConsoleSession,
+    summaries: Sequence[CredentialSummary],
+    *,
+    total: int,
+    type_filter: str,
+    query: str,
+) -> Html:
+    now = datetime.now(UTC)
+    can_write = session.can(Scope.WRITE)
+    add = Html('<p><a class="button" href="/add">Add credential</a></p>')
+    options = join(
+        render('<option value="{v}"{sel}>{label}</option>', v=t, label=t or "All types", sel=sel)
+        for t in ("", *CREDENTIAL_TYPES)
+        for sel in [Html(" selected") if t == type_filter else Html("")]
+    )
+    filters = render(
+        '<form method="get" action="/credentials" class="filters" role="search">'
+        '<label for="q">Search by name</label><input id="q" name="q" type="search" value="{q}">'
+        '<label for="type-filter">Filter by type</label>'
+        '<select id="type-filter" name="type">{options}</select>'
+        '<button type="submit" class="secondary">Apply</button></form>',
+        q=query,
+        options=options,
+    )
+    if total == 0:
+        how = (
+            "Add your first one with <strong>Add credential</strong>, or from a shell: "
+            "<code>loomal vault store NAME --type API_KEY --data key=...</code>."
+            if can_write
+            else "This key may only read; credentials are added with a key that has "
+            "the vault:write scope."
+        )
+        return layout(
+            "Credentials",
+            (add if can_write else Html(""))
+            + Html(f'<div class="empty card"><h2>No credentials yet</h2><p>{how}</p></div>'),
+            session,
+        )
+    rows = join(
+        render(
+            '<tr><td><a href="/credentials/{name}">{name}</a> {badge}</td><td>{type}</td>'
+            "<td>{meta}</td><td>{used}</td><td>{expires}</td></tr>",
+            name=s.name,
+            badge=_expiry_badge(s, now),
+            type=s.type,
+            meta=_metadata(s.metadata),
+            used=_when(s.last_used_at),
+            expires=_when(s.expires_at) if s.expires_at else Html('<span class="muted">—</span>'),
+        )
+        for s in summaries
+    )
+    table = (
+        render(
+            "<table><caption>{shown} of {total} credentials</caption><thead><tr>"
+            '<th scope="col">Name</th><th scope="col">Type</th><th scope="col">Metadata</th>'
+            '<th scope="col">Last used</th><th scope="col">Expires</th></tr></thead>'
+            "<tbody>{rows}</tbody></table>",
+            shown=len(summaries),
+            total=total,
+            rows=rows,
+        )
+        if summaries
+        else Html('<p class="empty card">No credential matches this search.</p>')
+    )
+    return layout("Credentials", (add if can_write else Html("")) + filters + table, session)
+
+
+def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html:
+    now = datetime.now(UTC)
+    can_write = session.can(Scope.WRITE)
+    name = summary.name
+    details = render(
+        '<dl class="card details"><dt>Type</dt><dd>{type}</dd><dt>Metadata</dt><dd>{meta}</dd>'
+        "<dt>Created</dt><dd>{created}</dd><dt>Updated</dt><dd>{updated}</dd>"
+        "<dt>Last used</dt><dd>{used}</dd><dt>Expires</dt><dd>{expires} {badge}</dd></dl>",
+        type=summary.type,
+        meta=_metadata(summary.metadata),
+        created=_when(summary.created_at),
+        updated=_when(summary.updated_at),
+        used=_when(summary.last_used_at),
+        expires=_when(summary.expires_at) if summary.expires_at else "—",
+        badge=_expiry_badge(summary, now),
+    )
+    secrets = render(
+        '<section class="card" aria-labelledby="secret-title" id="secrets" data-name="{name}" '
+        'data-csrf="{csrf}"><h2 id="secret-title">Secret fields</h2>'
+        '<p class="muted" id="secret-note">Hidden. Reveal fetches them from the vault '
+        "(the call is audited).</p>"
+        '<dl id="secret-fields"></dl>'
+        '<button type="button" id="reveal">Reveal</button> '
+        '<button type="button" id="hide" class="secondary" hidden>Hide</button>'
+        '<p id="secret-error" class="error" role="alert" hidden></p></section>',
+        name=name,
+        csrf=session.csrf_token,
+    )
+    is_totp = summary.type == "TOTP"
+    backup = Html("")
+    if is_totp and can_write:
+        backup = render(
+            '<p><a class="button secondary" href="/credentials/{name}/backup-code">'
+            "Use a backup code</a></p>",
+            name=name,
+        )
+    # Any type may hold a seed in data.totp: the section then appears after Reveal.
+    totp = render(
+        '<section class="card" aria-labelledby="totp-title" id="totp" data-name="{name}"{hide}>'
+        '<h2 id="totp-title">Current code</h2>'
+        '<p><output id="totp-code" class="code" aria-live="off">······</output> '
+        '<button type="button" id="copy-totp" class="secondary">Copy code</button></p>'
+        '<p><progress id="totp-progress" max="30" value="0" aria-label="Time left"></progress>'
+        ' <span id="totp-remaining" aria-live="polite"></span></p>'
+        '<p id="totp-backup" class="muted"></p>{backup}'
+        '<p id="totp-error" class="error" role="alert" hidden></p></section>',
+        name=name,
+        backup=backup,
+        hide=Html(' data-backup="1"') if is_totp else Html(" hidden"),
+    )
+    actions = Html("")
+    if can_write:
+        actions = render(
+            '<p class="actions"><a class="button secondary" href="/credentials/{name}/edit">Edit'
+            '</a> <a class="button danger" href="/credentials/{name}/delete">Delete</a></p>',
+            name=name,
+        )
+    return layout(name, details + totp + secrets + actions, session)
+
+
+def confirm_page(
+    session: ConsoleSession, *, title: str, question: str, action: str, button: str, cancel: str
+) -> Html:
+    body = render(
+        '<form method="post" action="{action}" class="card narrow">{csrf}'
+        "<p>{question}</p>"
+        '<p class="actions"><button type="submit" class="danger">{button}</button> '
+        '<a class="button secondary" href="{cancel}">Cancel</a></p></form>',
+        action=action,
+        csrf=csrf_field(session),
+        question=question,
+        button=button,
+        cancel=cancel,
+    )
+    return layout(title, body, session)
+
+
+def backup_code_page(
+    session: ConsoleSession, name: str, code: str, remaining: int, used: Sequence[str]
+) -> Html:
+    body = render(
+        '<div class="card"><p>Your backup code, shown only this once:</p>'
+        '<p><output class="code" id="backup-code">{code}</output> '
+        '<button type="button" class="secondary" data-copy="backup-code">Copy</button></p>'
+        "<p>{remaining} unused backup codes left.</p>"
+        '<h2>Used codes</h2><ul id="used-codes">{used}</ul>'
+        '<p><a class="button secondary" href="/credentials/{name}">Back to {name}</a></p></div>',
+        code=code,
+        remaining=remaining,
+        used=join(render("<li><code>{c}</code></li>", c=c) for c in used),
+        name=name,
+    )
+    return layout(f"Backup code for {name}", body, session)
+
+
+def activity_page(
+    session: ConsoleSession, events: Sequence[AuditEntry], next_cursor: str | None
+) -> Html:
+    rows = join(
+        render(
+            "<tr><td>{at}</td><td>{action}</td><td>{name}</td><td>{outcome}</td>"
+            "<td><code>{key}</code></td><td>{client}</td></tr>",
+            at=_when(e.at),
+            action=e.action,
+            name=e.credential_name or "—",
+            outcome=e.outcome,
+            key=e.key_prefix or "—",
+            client=e.client or "—",
+        )
+        for e in events
+    )
+    more = (
+        render('<p><a class="button secondary" href="/activity?cursor={c}">Older</a></p>', c=c)
+        if (c := next_cursor)
+        else Html("")
+    )
+    body = (
+        render(
+            "<table><caption>Newest first</caption><thead><tr>"
+            '<th scope="col">When</th><th scope="col">Action</th><th scope="col">Credential</th>'
+            '<th scope="col">Outcome</th><th scope="col">Key</th><th scope="col">Client</th>'
+            "</tr></thead><tbody>{rows}</tbody></table>{more}",
+            rows=rows,
+            more=more,
+        )
+        if events
+        else Html('<p class="empty card">No activity yet.</p>')
+    )
+    return layout("Activity", body, session)
+
+
+def message_page(title: str, message: str, session: ConsoleSession | None = None) -> Html:
+    body = render(
+        '<div class="card"><p>{m}</p><p><a href="/">Back to the console</a></p></div>', m=message
+    )
+    return layout(title, body, session)

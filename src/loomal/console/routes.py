@@ -1,0 +1,348 @@
+"""The console's credential pages and calls: read the session and the form,
+call :class:`VaultService` with the session's principal, render a page.
+
+Scopes, names, validation and the audit log are therefore the API's own.
+Secrets are fetched by the page's script (Reveal, TOTP) and never sit in a URL,
+a title or the first HTML of a page.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+from litestar import Response, get, post
+from litestar.params import Parameter
+
+from loomal.console import pages
+from loomal.console.form_page import form_page
+from loomal.console.forms import FIELDS, FormErrors, field_of_error, request_from_form
+from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
+from loomal.console.sessions import ConsoleSession
+from loomal.console.sign_in import SIGN_IN_ROUTES
+from loomal.console.web import (
+    HEADERS,
+    Name,
+    Number,
+    Req,
+    Text,
+    authorised_post,
+    current_session,
+    error_page,
+    html_response,
+    json_response,
+    redirect,
+    same_origin,
+    vault_of,
+)
+from loomal.core.identity import Scope
+from loomal.core.models import CredentialSummary
+from loomal.errors import (
+    LoomalError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from loomal.runtime import Vault
+
+__all__ = ["CONSOLE_ROUTES"]
+
+_STATIC = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+}
+_static_cache: dict[str, bytes] = {}
+
+
+# -- credentials -------------------------------------------------------------------
+
+
+async def _all_summaries(vault: Vault, session: ConsoleSession) -> list[CredentialSummary]:
+    return (await vault.service.list_credentials(session.principal)).credentials
+
+
+async def _summary(vault: Vault, session: ConsoleSession, name: Name) -> CredentialSummary:
+    for summary in await _all_summaries(vault, session):
+        if summary.name == name:
+            return summary
+    raise NotFoundError(f"No credential named {name!r}.")
+
+
+@get("/credentials", include_in_schema=False)
+async def credentials(request: Req, q: Text = "", type: Text = "") -> Response[bytes]:  # noqa: A002
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    try:
+        everything = await _all_summaries(vault_of(request), session)
+    except LoomalError as error:
+        return error_page(session, error)
+    shown = [
+        s
+        for s in everything
+        if (not type or s.type == type) and (q.strip().lower() in s.name.lower())
+    ]
+    page = pages.credentials_page(session, shown, total=len(everything), type_filter=type, query=q)
+    return html_response(page)
+
+
+@get("/credentials/{name:str}", include_in_schema=False)
+async def credential(request: Req, name: Name) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    try:
+        summary = await _summary(vault_of(request), session, name)
+    except LoomalError as error:
+        return error_page(session, error)
+    return html_response(pages.credential_page(session, summary))
+
+
+@post("/credentials/{name:str}/reveal", include_in_schema=False, status_code=200)
+async def reveal(request: Req, name: Name) -> Response[bytes]:
+    """The secret fields, for the page's script (POST: it is audited and marks use)."""
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return json_response({"error": "forbidden", "message": "Reload the page."}, 403)
+    session, _ = checked
+    try:
+        got = await vault_of(request).service.get_credential(session.principal, name)
+    except LoomalError as error:
+        return json_response({"error": error.code, "message": error.message}, error.http_status)
+    return json_response({"data": got.data, "hasTOTP": got.has_totp})
+
+
+@get("/credentials/{name:str}/totp", include_in_schema=False)
+async def totp(request: Req, name: Name) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None or not same_origin(request):  # a sibling port is "same-site"
+        return json_response({"error": "unauthenticated", "message": "Signed out."}, 401)
+    try:
+        code = await vault_of(request).service.totp(session.principal, name)
+    except LoomalError as error:
+        return json_response({"error": error.code, "message": error.message}, error.http_status)
+    return json_response(code)
+
+
+@post(
+    "/qr",
+    include_in_schema=False,
+    status_code=200,
+    request_max_body_size=MAX_SIDE * MAX_SIDE,
+)
+async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes]:
+    """Read an otpauth:// URI from a QR image the page's script decoded to grey pixels."""
+    session = await current_session(request)
+    presented = request.headers.get("x-csrf-token")
+    if session is None or not same_origin(request) or not session.csrf_matches(presented):
+        return json_response({"error": "forbidden", "message": "Reload the page."}, 403)
+    try:
+        uri = decode_otpauth_qr(await request.body(), width=width, height=height)
+    except ValidationError as error:
+        return json_response({"error": error.code, "message": error.message}, 422)
+    return json_response({"uri": uri})
+
+
+def _form_values(summary: CredentialSummary) -> dict[str, str]:
+    values = {"name": summary.name}
+    for field in FIELDS.get(summary.type, ()):
+        value = summary.metadata.get(field.key) if field.section == "metadata" else None
+        if value is not None:
+            values[field.form_name] = str(value)
+    if summary.expires_at is not None:
+        values["expiresAt"] = summary.expires_at.strftime("%Y-%m-%d")
+    return values
+
+
+@get("/add", include_in_schema=False)
+async def new_form(request: Req, type: Text = "LOGIN") -> Response[bytes]:  # noqa: A002
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    if not session.can(Scope.WRITE):
+        return error_page(session, PermissionDeniedError("This key may not add credentials."))
+    ctype = type if type in FIELDS else "LOGIN"
+    return html_response(form_page(session, ctype=ctype, values={}, errors={}))
+
+
+@get("/credentials/{name:str}/edit", include_in_schema=False)
+async def edit_form(request: Req, name: Name) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    try:
+        if not session.can(Scope.WRITE):
+            raise PermissionDeniedError("This key may not change credentials.")
+        summary = await _summary(vault_of(request), session, name)
+    except LoomalError as error:
+        return error_page(session, error)
+    custom_keys: list[str] = []
+    if summary.type == "CUSTOM":  # field names are shown, their values stay blank
+        got = await vault_of(request).service.get_credential(session.principal, name)
+        custom_keys = sorted(got.data)
+    page = form_page(
+        session,
+        ctype=summary.type,
+        values=_form_values(summary),
+        errors={},
+        editing=name,
+        custom_keys=custom_keys,
+    )
+    return html_response(page)
+
+
+async def _save(request: Req, editing: str | None) -> Response[bytes]:
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    session, form = checked
+    vault = vault_of(request)
+    ctype = form.get("type", "")
+    if editing is not None:
+        form["name"] = editing
+    try:
+        existing = None
+        if editing is not None:
+            existing = (await vault.service.get_credential(session.principal, editing)).data
+        name, store_request = request_from_form(form, existing)
+        await vault.service.store_credential(session.principal, name, store_request)
+    except FormErrors as invalid:
+        errors = invalid.errors
+    except ValidationError as error:
+        errors = {field_of_error(error.message, ctype): error.message}
+    except LoomalError as error:
+        return error_page(session, error)
+    else:
+        return redirect(f"/credentials/{name}")
+    keys = [form[k] for k in sorted(form) if k.startswith("custom.") and k.endswith(".key")]
+    page = form_page(
+        session,
+        ctype=ctype if ctype in FIELDS else "LOGIN",
+        values=form,
+        errors=errors,
+        editing=editing,
+        custom_keys=[k for k in keys if k.strip()],
+    )
+    return html_response(page, status=422)
+
+
+@post("/add", include_in_schema=False, status_code=303)
+async def create(request: Req) -> Response[bytes]:
+    return await _save(request, None)
+
+
+@post("/credentials/{name:str}/edit", include_in_schema=False, status_code=303)
+async def update(request: Req, name: Name) -> Response[bytes]:
+    return await _save(request, name)
+
+
+@get("/credentials/{name:str}/delete", include_in_schema=False)
+async def confirm_delete(request: Req, name: Name) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    page = pages.confirm_page(
+        session,
+        title=f"Delete {name}?",
+        question=f"Delete the credential “{name}”? Agents using it lose it at once. "
+        "This cannot be undone.",
+        action=f"/credentials/{name}/delete",
+        button=f"Delete {name}",
+        cancel=f"/credentials/{name}",
+    )
+    return html_response(page)
+
+
+@post("/credentials/{name:str}/delete", include_in_schema=False, status_code=303)
+async def delete(request: Req, name: Name) -> Response[bytes]:
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    session, _ = checked
+    try:
+        await vault_of(request).service.delete_credential(session.principal, name)
+    except LoomalError as error:
+        return error_page(session, error)
+    return redirect("/credentials")
+
+
+@get("/credentials/{name:str}/backup-code", include_in_schema=False)
+async def confirm_backup(request: Req, name: Name) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    page = pages.confirm_page(
+        session,
+        title="Use a backup code",
+        question=f"Use one backup code of “{name}”? It is shown once, then counted as used.",
+        action=f"/credentials/{name}/backup-code",
+        button="Use a backup code",
+        cancel=f"/credentials/{name}",
+    )
+    return html_response(page)
+
+
+@post("/credentials/{name:str}/backup-code", include_in_schema=False, status_code=200)
+async def use_backup(request: Req, name: Name) -> Response[bytes]:
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    session, _ = checked
+    service = vault_of(request).service
+    try:
+        backup = await service.totp_use_backup(session.principal, name)
+        used = (await service.get_credential(session.principal, name)).data.get(
+            "usedBackupCodes", []
+        )
+    except LoomalError as error:
+        return error_page(session, error)
+    remaining = backup.remaining
+    return html_response(pages.backup_code_page(session, name, backup.code, remaining, used))
+
+
+# -- activity and static files ----------------------------------------------------
+
+
+@get("/activity", include_in_schema=False)
+async def activity(
+    request: Req, cursor: Annotated[str | None, Parameter()] = None
+) -> Response[bytes]:
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    try:
+        page = await vault_of(request).service.audit_log(session.principal, limit=50, cursor=cursor)
+    except LoomalError as error:
+        return error_page(session, error)
+    return html_response(pages.activity_page(session, page.events, page.next_cursor))
+
+
+@get("/static/{file:str}", include_in_schema=False)
+async def static(file: Name) -> Response[bytes]:
+    if file not in _STATIC:
+        raise NotFoundError("No such file.")
+    if file not in _static_cache:
+        _static_cache[file] = (
+            resources.files("loomal.console").joinpath("static", file).read_bytes()
+        )
+    return Response(_static_cache[file], media_type=_STATIC[file], headers=HEADERS)
+
+
+CONSOLE_ROUTES = [
+    *SIGN_IN_ROUTES,
+    credentials,
+    new_form,
+    create,
+    read_qr,
+    credential,
+    reveal,
+    totp,
+    edit_form,
+    update,
+    confirm_delete,
+    delete,
+    confirm_backup,
+    use_backup,
+    activity,
+    static,
+]

@@ -1,0 +1,179 @@
+"""What every console route shares: security headers, cookies, the session of a
+request, the same-origin and CSRF checks of a POST, and how pages, JSON and
+redirects are answered.
+
+- every response carries a strict CSP (no inline script or style, no framing)
+  and ``X-Frame-Options: DENY``; ``Cache-Control: no-store`` is added by the
+  app to every response;
+- every state-changing POST must come from this origin (``Sec-Fetch-Site``, else
+  ``Origin``) and carry the session's CSRF token (sign-in forms: a
+  double-submit token of their own).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.params import Parameter
+
+from loomal.console import pages
+from loomal.console.markup import Html
+from loomal.console.sessions import ConsoleSession, ConsoleSessions
+from loomal.errors import LoomalError
+from loomal.runtime import Vault
+
+__all__ = [
+    "CSP",
+    "HEADERS",
+    "SESSION_COOKIE",
+    "SIGN_IN_COOKIE",
+    "Name",
+    "Number",
+    "Req",
+    "Text",
+    "authorised_post",
+    "client_of",
+    "current_session",
+    "error_page",
+    "html_response",
+    "json_response",
+    "make_cookie",
+    "read_form",
+    "redirect",
+    "same_origin",
+    "sessions_of",
+    "vault_of",
+]
+
+SESSION_COOKIE = "loomal_session"
+SIGN_IN_COOKIE = "loomal_signin"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+HEADERS = {"content-security-policy": CSP, "x-frame-options": "DENY"}
+_encode = msgspec.json.Encoder().encode
+
+Req = Request[Any, Any, Any]
+Name = Annotated[str, Parameter()]
+Text = Annotated[str, Parameter()]
+Number = Annotated[int, Parameter()]
+
+
+def vault_of(request: Req) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+def sessions_of(request: Req) -> ConsoleSessions:
+    state = request.app.state
+    if getattr(state, "console_sessions", None) is None:
+        vault = vault_of(request)
+        state.console_sessions = ConsoleSessions(vault.store, vault.identities)
+    sessions: ConsoleSessions = state.console_sessions
+    return sessions
+
+
+def client_of(request: Req) -> str:
+    return request.client.host if request.client else ""
+
+
+def over_tls(request: Req) -> bool:
+    """Cookies are marked Secure when the browser reached us over TLS (directly,
+    or through a proxy that says so)."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
+def make_cookie(request: Req, key: str, value: str, max_age: int | None) -> Cookie:
+    return Cookie(
+        key=key,
+        value=value,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=over_tls(request),
+        max_age=max_age,
+    )
+
+
+def html_response(
+    page: Html, *, status: int = 200, cookies: list[Cookie] | None = None
+) -> Response[bytes]:
+    return Response(
+        page.encode(),
+        status_code=status,
+        media_type="text/html",
+        headers=HEADERS,
+        cookies=cookies or [],
+    )
+
+
+def json_response(value: Any, status: int = 200) -> Response[bytes]:
+    return Response(
+        _encode(value), status_code=status, media_type="application/json", headers=HEADERS
+    )
+
+
+def redirect(location: str, cookies: list[Cookie] | None = None) -> Response[bytes]:
+    return Response(
+        b"", status_code=303, headers={**HEADERS, "location": location}, cookies=cookies or []
+    )
+
+
+async def current_session(request: Req) -> ConsoleSession | None:
+    return await sessions_of(request).resume(
+        request.cookies.get(SESSION_COOKIE), client=client_of(request)
+    )
+
+
+def same_origin(request: Req) -> bool:
+    """A browser says where a POST comes from; anything from another origin is refused.
+
+    Sec-Fetch-Site is trusted when sent (every current browser sends it). Under our
+    ``no-referrer`` policy a browser may send ``Origin: null``, so only a real
+    foreign origin is refused from that header; the CSRF token is checked anyway.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    return origin in (None, "null", f"{request.url.scheme}://{request.url.netloc}")
+
+
+async def read_form(request: Req) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def authorised_post(
+    request: Req,
+) -> tuple[ConsoleSession, dict[str, str]] | Response[bytes]:
+    """The session and form of a state-changing POST, or the page that refuses it."""
+    session = await current_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    form = await read_form(request)
+    presented = form.get("csrf") or request.headers.get("x-csrf-token")
+    if not same_origin(request) or not session.csrf_matches(presented):
+        return html_response(
+            pages.message_page(
+                "Request refused",
+                "This form is out of date or came from another site. Reload the page and retry.",
+                session,
+            ),
+            status=403,
+        )
+    return session, form
+
+
+def error_page(session: ConsoleSession | None, error: LoomalError) -> Response[bytes]:
+    titles = {403: "Not allowed", 404: "Not found", 410: "Expired", 429: "Slow down"}
+    title = titles.get(error.http_status, "Something went wrong")
+    return html_response(
+        pages.message_page(title, error.message, session), status=error.http_status
+    )

@@ -1,0 +1,61 @@
+"""Malformed JSON-RPC envelopes carrying a secret, sent to real processes: the
+HTTP server (raw httpx POSTs to /mcp) and ``loomal mcp`` (raw stdio lines).
+Every one is answered; no answer, and no log line, repeats what was sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ServerProcess
+from tests.mcp.conftest import INITIALIZED, StdioServer, initialize_request
+from tests.mcp.test_http_edge import MALFORMED, SECRET
+
+pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
+
+
+def test_over_http(server: ServerProcess) -> None:
+    headers = {
+        "Authorization": f"Bearer {server.api_key}",
+        "Accept": "application/json, text/event-stream",
+        "mcp-protocol-version": "2025-06-18",
+    }
+    for body, code, message in MALFORMED:
+        response = httpx.post(server.base_url + "/mcp", json=body, headers=headers)
+        assert SECRET not in response.text, body
+        assert response.json()["error"] == {"code": code, "message": message}, body
+    assert SECRET not in server.stop()
+
+
+def test_over_stdio(server: ServerProcess, tmp_path: Path) -> None:
+    stdio = StdioServer(server, server.api_key or "", tmp_path)
+    try:
+        _, initialized = stdio.answer(initialize_request("2025-06-18"))
+        assert initialized["result"]["protocolVersion"] == "2025-06-18"
+        stdio.send(INITIALIZED)
+        for body, code, message in MALFORMED:
+            if isinstance(body, dict) and isinstance(body.get("id"), dict):
+                # The package reads an object id as no id: a notification, not answered.
+                stdio.send(json.dumps(body))
+                continue
+            raw, answer = stdio.answer(json.dumps(body))
+            assert SECRET not in raw, body
+            assert answer["error"] == {"code": code, "message": message}, body
+            sent_id = body.get("id") if isinstance(body, dict) else None
+            assert answer["id"] == (sent_id if isinstance(sent_id, int) else None)
+        raw, answer = stdio.answer('{"jsonrpc": "2.0", "id": 9, "params": "' + SECRET)
+        assert SECRET not in raw
+        assert answer == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "error": {"code": -32700, "message": "Parse error: the line is not valid JSON."},
+        }
+        _, listed = stdio.answer('{"jsonrpc": "2.0", "id": 10, "method": "tools/list"}')
+        assert listed["id"] == 10
+        assert len(listed["result"]["tools"]) == 7
+    finally:
+        errors = stdio.close()
+    assert SECRET not in errors
