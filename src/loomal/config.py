@@ -2,10 +2,13 @@
 
 Flags win over environment variables, which win over defaults. Worker processes
 receive the parent's settings through the same variables (:meth:`to_env`).
+``LOOMAL_MASTER_KEY`` is read here and nowhere else (it has no flag: a key on a
+command line would be visible to every user of the host).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loomal.core.crypto import parse_master_key
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
 from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
@@ -25,6 +29,7 @@ DEFAULT_PORT = 8470
 _ENV = {
     "data_dir": "LOOMAL_DATA_DIR",
     "database_url": "LOOMAL_DATABASE_URL",
+    "master_key": "LOOMAL_MASTER_KEY",
     "master_key_file": "LOOMAL_MASTER_KEY_FILE",
     "host": "LOOMAL_HOST",
     "port": "LOOMAL_PORT",
@@ -45,6 +50,8 @@ _ENV = {
 class ServerSettings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database_url: str | None = None
+    master_key: bytes | None = None
+    """From ``LOOMAL_MASTER_KEY`` (base64); takes precedence over any key file."""
     master_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -89,6 +96,9 @@ class ServerSettings:
             settings = cls(
                 data_dir=Path(values.get("data_dir", DEFAULT_DATA_DIR)).expanduser().absolute(),
                 database_url=values.get("database_url") or None,
+                master_key=(
+                    parse_master_key(values["master_key"]) if values.get("master_key") else None
+                ),
                 master_key_file=(
                     Path(values["master_key_file"]).expanduser().absolute()
                     if values.get("master_key_file")
@@ -153,6 +163,8 @@ class ServerSettings:
             value = getattr(self, field)
             if isinstance(value, tuple):
                 value = ",".join(value) or None
+            elif isinstance(value, bytes):
+                value = base64.b64encode(value).decode()
             if value is not None:
                 env[var] = str(value)
         return env

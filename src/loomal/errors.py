@@ -24,6 +24,7 @@ never contain a secret value: callers pass field *names*, never field values.
     │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
     │                              dns_failed, connect_failed, timeout, response_too_large, ...
     ├── SealedError                503 sealed
+    │   └── KeyUnavailableError    503 key_unavailable (a row under a master key this server lacks)
     └── ConnectionError            the SDK could not reach the server (no status)
 """
 
@@ -37,6 +38,7 @@ __all__ = [
     "ConnectionError",
     "ExpiredError",
     "IntegrityError",
+    "KeyUnavailableError",
     "LoomalError",
     "MethodNotAllowedError",
     "MissingApiKeyError",
@@ -202,6 +204,15 @@ class SealedError(LoomalError):
     default_message = "The vault is sealed."
 
 
+class KeyUnavailableError(SealedError):
+    """A credential is wrapped by a master key this server does not hold (another
+    server's key, or one retired too soon): this server cannot serve it until an
+    operator gives it that key, and nothing was tampered with."""
+
+    default_code = "key_unavailable"
+    default_message = "The master key this credential is wrapped by is not available here."
+
+
 class ConnectionError(LoomalError):  # noqa: A001 - the SDK's documented name
     """The SDK could not reach the server (refused, timed out, DNS)."""
 
@@ -230,6 +241,7 @@ _BY_CODE: dict[str, type[LoomalError]] = {
     IntegrityError.default_code: IntegrityError,
     SealedError.default_code: SealedError,
     BadGatewayError.default_code: BadGatewayError,
+    KeyUnavailableError.default_code: KeyUnavailableError,
 }
 
 

@@ -36,7 +36,7 @@ from loomal.cli.common import (
 from loomal.config import DEFAULT_PORT, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
-from loomal.keyfile import is_sealed_key_file
+from loomal.keyfile import KeyFileSource, is_sealed_key_file
 from loomal.mcp.names import TOOL_NAME_MODES
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
@@ -50,7 +50,7 @@ async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, st
     try:
         created = await vault.identities.ensure_first_identity()
         source = vault.key_source
-        if source.generated:
+        if isinstance(source, KeyFileSource) and source.generated:
             key_note = (
                 f"generated {source.description} (mode 0600). Back it up: without it the "
                 "stored credentials cannot be decrypted."
@@ -219,7 +219,7 @@ def serve(
     )
     _check_port_free(settings.host, settings.port)
     agent: UnsealAgent | None = None
-    if not os.environ.get("LOOMAL_MASTER_KEY") and is_sealed_key_file(settings.key_file):
+    if settings.master_key is None and is_sealed_key_file(settings.key_file):
         agent = _start_unseal_agent(settings, unseal_passphrase_file)
     try:
         _serve(settings, agent, access_log=access_log)

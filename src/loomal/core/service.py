@@ -35,9 +35,10 @@ from loomal.core.broker import (
     proxy_target,
     validate_broker_metadata,
 )
-from loomal.core.crypto import WRAP_WARNING, Binding, Keyring
+from loomal.core.crypto import Binding
 from loomal.core.egress import EgressPolicy, parse_url
 from loomal.core.identity import Principal, Scope
+from loomal.core.keys import KeyManager
 from loomal.core.models import (
     AuditPage,
     Credential,
@@ -70,7 +71,6 @@ from loomal.errors import (
     ExpiredError,
     IntegrityError,
     NotFoundError,
-    SealedError,
     ValidationError,
 )
 
@@ -89,21 +89,17 @@ class VaultService:
     def __init__(
         self,
         store: Store,
-        keyring: Keyring,
+        keys: KeyManager,
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
-        reload_keyring: Callable[[bool], Keyring | None] | None = None,
         audit: AuditLog | None = None,
         egress: EgressPolicy | None = None,
     ) -> None:
         self._store = store
         self._egress = egress or EgressPolicy()
         self._audit = audit or AuditLog(store, clock=clock)
-        self._keyring = keyring
-        self._reload_keyring = reload_keyring
-        self._pending_wraps: dict[str, int] = {}
-        self._warned_wraps = False
+        self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._pending_use: dict[str, int] = {}
@@ -152,7 +148,7 @@ class VaultService:
                     last_rotated = now
             binding = Binding(principal.identity_id, credential_id, name, version)
             row = CredentialRow.from_sealed(
-                self._keyring.seal(plaintext, binding),
+                self._keys.seal(plaintext, binding),
                 binding,
                 ctype=ctype.value,
                 metadata_json=metadata_json,
@@ -243,7 +239,7 @@ class VaultService:
                 principal.identity_id, existing.credential_id, name, existing.version + 1
             )
             row = CredentialRow.from_sealed(
-                self._keyring.seal(_json_encode(data), binding),
+                self._keys.seal(_json_encode(data), binding),
                 binding,
                 ctype=existing.type,
                 metadata_json=existing.metadata_json,
@@ -433,31 +429,7 @@ class VaultService:
             try:
                 await self._audit.flush()
             finally:
-                await self._flush_wrap_counts()
-
-    async def _flush_wrap_counts(self) -> None:
-        counts = self._keyring.take_wrap_counts()
-        for key_id, n in self._pending_wraps.items():
-            counts[key_id] = counts.get(key_id, 0) + n
-        self._pending_wraps = {}
-        if not counts:
-            return
-        try:
-            await self._store.add_key_wraps(counts=counts)
-        except Exception:
-            self._pending_wraps = counts
-            raise
-        primary = self._keyring.primary_key_id
-        if primary in counts and not self._warned_wraps:
-            total = (await self._store.key_wraps()).get(primary, 0)
-            if total >= WRAP_WARNING:
-                self._warned_wraps = True
-                log.warning(
-                    "master key %s has wrapped %d data keys; rotate it (loomal admin "
-                    "rotate-master-key) well before 2^32",
-                    primary,
-                    total,
-                )
+                await self._keys.flush_wrap_counts()
 
     async def run_maintenance(self, interval: float) -> None:
         """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
@@ -465,7 +437,7 @@ class VaultService:
         try:
             while True:
                 await asyncio.sleep(interval)
-                self.refresh_keyring()
+                self._keys.refresh()
                 try:
                     await self.flush()
                 except Exception as exc:  # keep serving; the next tick retries
@@ -473,28 +445,12 @@ class VaultService:
         finally:
             await self.flush()
 
-    def refresh_keyring(self, *, force: bool = False) -> None:
-        """Adopt the key source's keys if they changed (rotation adds a new primary;
-        an unseal brings keys, a seal takes them away)."""
-        if self._reload_keyring is not None:
-            fresh = self._reload_keyring(force)
-            if fresh is not None:
-                for key_id, n in self._keyring.take_wrap_counts().items():  # keep the count
-                    self._pending_wraps[key_id] = self._pending_wraps.get(key_id, 0) + n
-                self._keyring = fresh
-                self._warned_wraps = False
-
     # -- helpers ---------------------------------------------------------------
 
     def _require_unsealed(self) -> None:
         """Every vault use case refuses while the master keys are sealed, even
         those that need no key (list, delete): a sealed vault serves nothing."""
-        if self._keyring.sealed:
-            self.refresh_keyring(force=True)  # unsealed a moment ago? (the source throttles)
-            if self._keyring.sealed:
-                raise SealedError(
-                    "The vault is sealed: its operator must unseal it (loomal admin unseal)."
-                )
+        self._keys.require_unsealed()
 
     async def _readable_row(
         self, principal: Principal, name: str, scope: Scope = Scope.READ
@@ -514,10 +470,8 @@ class VaultService:
             )
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
-        if row.key_id not in self._keyring.key_ids:  # rewrapped by a rotation we have not seen
-            self.refresh_keyring(force=True)
         try:
-            return _json_decode(self._keyring.open(row.sealed(), row.binding()))
+            return _json_decode(self._keys.open(row.sealed(), row.binding()))
         except IntegrityError:
             log.error("integrity check failed for credential %s", row.credential_id)
             raise
