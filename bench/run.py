@@ -178,8 +178,10 @@ def seed_scale(loomal: Loomal, workdir: Path, master_key: str, count: int) -> st
     from loomal.runtime import open_vault
 
     async def fill() -> str:
-        settings = ServerSettings.load({"data_dir": str(workdir / "loomal-data")}, env={})
-        vault = await open_vault(settings, env={"LOOMAL_MASTER_KEY": master_key})
+        settings = ServerSettings.load(
+            {"data_dir": str(workdir / "loomal-data")}, env={"LOOMAL_MASTER_KEY": master_key}
+        )
+        vault = await open_vault(settings, env={})
         try:
             created = await vault.identities.create_identity(
                 "scale", scopes=["vault:read", "vault:write"]

@@ -13,6 +13,7 @@ from loomal.core.models import (
     Credential,
     CredentialList,
     CredentialSummary,
+    FetchResponse,
     IdentityResponse,
     StoreResponse,
     TotpBackupResponse,
@@ -20,6 +21,7 @@ from loomal.core.models import (
 )
 from loomal.errors import (
     AuthenticationError,
+    BadGatewayError,
     BadRequestError,
     ConflictError,
     ConnectionError,  # noqa: A004 - the SDK's documented name
@@ -44,6 +46,7 @@ CredentialWithData = Credential
 __all__ = [
     "AsyncLoomal",
     "AuthenticationError",
+    "BadGatewayError",
     "BadRequestError",
     "ConflictError",
     "ConnectionError",
@@ -53,6 +56,7 @@ __all__ = [
     "CredentialSummary",
     "CredentialWithData",
     "ExpiredError",
+    "FetchResponse",
     "IdentityResponse",
     "IntegrityError",
     "Loomal",

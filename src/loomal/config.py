@@ -2,10 +2,13 @@
 
 Flags win over environment variables, which win over defaults. Worker processes
 receive the parent's settings through the same variables (:meth:`to_env`).
+``LOOMAL_MASTER_KEY`` is read here and nowhere else (it has no flag: a key on a
+command line would be visible to every user of the host).
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loomal.core.crypto import parse_master_key
 from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
 from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
@@ -26,6 +30,7 @@ DEFAULT_PORT = 8470
 _ENV = {
     "data_dir": "LOOMAL_DATA_DIR",
     "database_url": "LOOMAL_DATABASE_URL",
+    "master_key": "LOOMAL_MASTER_KEY",
     "master_key_file": "LOOMAL_MASTER_KEY_FILE",
     "host": "LOOMAL_HOST",
     "port": "LOOMAL_PORT",
@@ -37,6 +42,7 @@ _ENV = {
     "key_rate_limit": "LOOMAL_KEY_RATE_LIMIT",
     "unseal_socket": "LOOMAL_UNSEAL_SOCKET",
     "cors_origins": "LOOMAL_CORS_ORIGINS",
+    "fetch_allow_private": "LOOMAL_FETCH_ALLOW_PRIVATE",
     "mcp_tool_names": "LOOMAL_MCP_TOOL_NAMES",
     "trusted_proxies": "LOOMAL_TRUSTED_PROXIES",
     "audit_retention_days": "LOOMAL_AUDIT_RETENTION_DAYS",
@@ -50,6 +56,8 @@ _ENV = {
 class ServerSettings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database_url: str | None = None
+    master_key: bytes | None = None
+    """From ``LOOMAL_MASTER_KEY`` (base64); takes precedence over any key file."""
     master_key_file: Path | None = None
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -65,6 +73,9 @@ class ServerSettings:
     """Where a server with a sealed key file listens for ``loomal admin unseal``."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API (none: CORS off)."""
+    fetch_allow_private: tuple[str, ...] = ()
+    """Hosts, addresses or networks brokered requests may reach although they are
+    private, loopback, link-local...; plain http is allowed to them too."""
     mcp_tool_names: ToolNameMode = "underscore"
     """How ``/mcp`` lists its tools: ``vault_store`` (every host accepts it) or ``vault.store``."""
     trusted_proxies: tuple[str, ...] = ()
@@ -101,6 +112,9 @@ class ServerSettings:
             settings = cls(
                 data_dir=Path(values.get("data_dir", DEFAULT_DATA_DIR)).expanduser().absolute(),
                 database_url=values.get("database_url") or None,
+                master_key=(
+                    parse_master_key(values["master_key"]) if values.get("master_key") else None
+                ),
                 master_key_file=(
                     Path(values["master_key_file"]).expanduser().absolute()
                     if values.get("master_key_file")
@@ -119,6 +133,7 @@ class ServerSettings:
                 auth_failure_limit=int(values.get("auth_failure_limit", 20)),
                 key_rate_limit=float(values.get("key_rate_limit", 0.0)),
                 cors_origins=_origins(values.get("cors_origins")),
+                fetch_allow_private=_allowances(values.get("fetch_allow_private")),
                 mcp_tool_names=values.get("mcp_tool_names", "underscore"),
                 trusted_proxies=_networks(values.get("trusted_proxies")),
                 audit_retention_days=float(values.get("audit_retention_days", 90.0)),
@@ -173,6 +188,8 @@ class ServerSettings:
             value = getattr(self, field)
             if isinstance(value, tuple):
                 value = ",".join(value) or None
+            elif isinstance(value, bytes):
+                value = base64.b64encode(value).decode()
             elif isinstance(value, bool):
                 value = "1" if value else None
             if value is not None:
@@ -186,6 +203,17 @@ def _origins(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]
         return ()
     items = value.split(",") if isinstance(value, str) else value
     return tuple(check_origin(item.strip()) for item in items if item.strip())
+
+
+def _allowances(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """From ``LOOMAL_FETCH_ALLOW_PRIVATE`` (comma-separated) or repeated
+    ``--fetch-allow-private``: host names, IP addresses or CIDR networks."""
+    from loomal.core.egress import check_allowance
+
+    if not value:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(check_allowance(item) for item in items if item.strip())
 
 
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$")

@@ -20,8 +20,11 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── ValidationError            422 validation_error
     ├── RateLimitError             429 rate_limited
     ├── ServerError                500 internal_error
-    │   └── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
+    │   ├── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
+    │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
+    │                              dns_failed, connect_failed, timeout, response_too_large, ...
     ├── SealedError                503 sealed
+    │   └── KeyUnavailableError    503 key_unavailable (a row under a master key this server lacks)
     └── ConnectionError            the SDK could not reach the server (no status)
 """
 
@@ -29,11 +32,13 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "BadGatewayError",
     "BadRequestError",
     "ConflictError",
     "ConnectionError",
     "ExpiredError",
     "IntegrityError",
+    "KeyUnavailableError",
     "LoomalError",
     "MethodNotAllowedError",
     "MissingApiKeyError",
@@ -181,10 +186,31 @@ class IntegrityError(ServerError):
     default_message = "A stored credential failed its integrity check."
 
 
+class BadGatewayError(ServerError):
+    """502 ``bad_gateway``: the vault made a brokered request and its upstream
+    failed (no answer, a bad answer, or one too large); ``reason`` says which.
+
+    A ServerError, so ``except ServerError`` still catches every 5xx (a 502 from
+    a proxy in front of the vault is one too, without a reason)."""
+
+    http_status = 502
+    default_code = "bad_gateway"
+    default_message = "The upstream server of a brokered request failed."
+
+
 class SealedError(LoomalError):
     http_status = 503
     default_code = "sealed"
     default_message = "The vault is sealed."
+
+
+class KeyUnavailableError(SealedError):
+    """A credential is wrapped by a master key this server does not hold (another
+    server's key, or one retired too soon): this server cannot serve it until an
+    operator gives it that key, and nothing was tampered with."""
+
+    default_code = "key_unavailable"
+    default_message = "The master key this credential is wrapped by is not available here."
 
 
 class ConnectionError(LoomalError):  # noqa: A001 - the SDK's documented name
@@ -208,11 +234,14 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
         PayloadTooLargeError,
         ValidationError,
         RateLimitError,
+        BadGatewayError,
     )
 }
 _BY_CODE: dict[str, type[LoomalError]] = {
     IntegrityError.default_code: IntegrityError,
     SealedError.default_code: SealedError,
+    BadGatewayError.default_code: BadGatewayError,
+    KeyUnavailableError.default_code: KeyUnavailableError,
 }
 
 

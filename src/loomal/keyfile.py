@@ -1,5 +1,6 @@
-"""Where the master keys come from: ``LOOMAL_MASTER_KEY``, a key file, or a new
-key file generated on first start of the embedded default.
+"""Master keys in a key file: :class:`KeyFileSource`, the key file as a
+:class:`~loomal.core.keys.KeySource` (generated on first start of the embedded
+default), and the file operations rotation and sealing need.
 
 A key file holds one base64 key per line; the first is primary (new data keys
 are wrapped with it), the others still open older rows. It may instead be
@@ -15,7 +16,7 @@ import base64
 import logging
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -26,12 +27,11 @@ from loomal.errors import LoomalError, SealedError, ValidationError
 
 __all__ = [
     "DEFAULT_KEY_FILE",
+    "KeyFileSource",
     "KeyFileWatcher",
-    "MasterKeySource",
     "Passphrase",
     "add_primary_key",
     "is_sealed_key_file",
-    "load_keyring",
     "read_key_file",
     "read_key_ids",
     "read_keys",
@@ -51,14 +51,6 @@ Passphrase = Callable[[], str]
 
 
 @dataclass(frozen=True, slots=True)
-class MasterKeySource:
-    description: str
-    generated: bool = False
-    path: Path | None = None
-    """The key file, when keys come from one (rotation needs it)."""
-
-
-@dataclass(frozen=True, slots=True)
 class _Seal:
     """How a sealed file was opened: rewriting with the same salt and derived
     key keeps it openable by a server that unsealed it earlier."""
@@ -70,31 +62,65 @@ class _Seal:
         return "_Seal(<key>)"
 
 
-def load_keyring(
-    *,
-    data_dir: Path,
-    key_file: Path | None,
-    env: Mapping[str, str] | None = None,
-    create: bool,
-) -> tuple[Keyring, MasterKeySource]:
-    env = os.environ if env is None else env
-    if env.get("LOOMAL_MASTER_KEY"):
-        return Keyring.from_keys(parse_master_key(env["LOOMAL_MASTER_KEY"])), MasterKeySource(
-            "LOOMAL_MASTER_KEY"
-        )
-    path = key_file or data_dir / DEFAULT_KEY_FILE
-    if not path.exists():
-        if key_file is not None or not create:
-            raise ValidationError(
-                f"Master key file {path} does not exist; set LOOMAL_MASTER_KEY or "
-                "LOOMAL_MASTER_KEY_FILE to the key this vault was created with."
-            )
-        _write_text(path, _plain_text([os.urandom(KEY_BYTES)]), exclusive=True)
-        return read_key_file(path), MasterKeySource(str(path), generated=True, path=path)
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("master key file %s is readable by others; run chmod 600 on it", path)
-    return read_key_file(path), MasterKeySource(str(path), path=path)
+class KeyFileSource:
+    """The master keys of a key file, followed when it changes (rotation adds and
+    retires keys while servers run). ``passphrase`` opens a sealed file (asked
+    for only when needed); a server has none, so its sealed file goes through
+    the unseal agent instead. With ``create``, a missing file is generated."""
+
+    def __init__(
+        self, path: Path, passphrase: Passphrase | None = None, *, create: bool = False
+    ) -> None:
+        self.path = path
+        self._passphrase = passphrase
+        self.generated = False
+        """True if this process generated the file (the operator must back it up)."""
+        if not path.exists():
+            if not create:
+                raise ValidationError(
+                    f"Master key file {path} does not exist; set LOOMAL_MASTER_KEY or "
+                    "LOOMAL_MASTER_KEY_FILE to the key this vault was created with."
+                )
+            _write_text(path, _plain_text([os.urandom(KEY_BYTES)]), exclusive=True)
+            self.generated = True
+        elif path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("master key file %s is readable by others; run chmod 600 on it", path)
+        self._keyring: Keyring | None = None
+        self._watcher: KeyFileWatcher[Keyring] | None = None
+
+    def __repr__(self) -> str:
+        return f"KeyFileSource({str(self.path)!r})"
+
+    @property
+    def description(self) -> str:
+        return str(self.path)
+
+    def current(self) -> Keyring:
+        if self._keyring is None:
+            watcher = KeyFileWatcher(self.path, self._read)  # before the read: no change is missed
+            self._keyring, self._watcher = self._read(self.path), watcher
+        return self._keyring
+
+    def reload(self, force: bool = False) -> bool:
+        fresh = None if self._watcher is None else self._watcher.reload_if_changed(force=force)
+        if fresh is None:
+            return False
+        self._keyring = fresh
+        return True
+
+    def key_ids(self) -> list[str]:
+        return read_key_ids(self.path)
+
+    def add_primary_key(self) -> Keyring:
+        self._keyring = add_primary_key(self.path, self._passphrase)
+        return self._keyring
+
+    def remove_key(self, key_id: str) -> None:
+        remove_key(self.path, key_id, self._passphrase)
+        self._keyring = None
+
+    def _read(self, path: Path) -> Keyring:
+        return read_key_file(path, self._passphrase)
 
 
 def _read_text(path: Path) -> str:
@@ -197,10 +223,9 @@ def add_primary_key(path: Path, passphrase: Passphrase | None = None) -> Keyring
 
 
 def remove_key(path: Path, key_id: str, passphrase: Passphrase | None = None) -> None:
+    """Drop ``key_id`` from the file; whether it may go is the KeyManager's to decide."""
     keys, seal = _load(path, passphrase)
     ids = [derive_key_id(key) for key in keys]
-    if key_id == ids[0]:
-        raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
     if key_id not in ids:
         raise ValidationError(f"{key_id} is not in {path}.")
     _write_keys(path, [key for key, kid in zip(keys, ids, strict=True) if kid != key_id], seal)

@@ -1,31 +1,33 @@
-"""Opens a vault from settings: store, keyring and the core services over them.
+"""Opens a vault from settings: store, master keys and the core services over them.
 
 Shared by ``loomal serve`` (each worker), ``loomal identity`` and ``loomal admin``
-so that every command reaches the same store the same way.
+so that every command reaches the same store, with the same keys, the same way.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
+from loomal.core.egress import EgressPolicy
 from loomal.core.identities import IdentityService
+from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.service import VaultService
 from loomal.core.store import Store
-from loomal.errors import ValidationError
-from loomal.keyfile import KeyFileWatcher, MasterKeySource, load_keyring, read_key_file
+from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
     "Vault",
-    "check_keys_open_store",
     "check_store_keys",
+    "key_session",
+    "key_source",
     "open_identities",
     "open_store",
     "open_vault",
@@ -37,10 +39,13 @@ __all__ = [
 class Vault:
     settings: ServerSettings
     store: Store
-    keyring: Keyring
-    key_source: MasterKeySource
+    keys: KeyManager
     service: VaultService
     identities: IdentityService
+
+    @property
+    def key_source(self) -> KeySource:
+        return self.keys.source
 
     async def close(self) -> None:
         try:
@@ -70,35 +75,40 @@ async def store_session(settings: ServerSettings) -> AsyncIterator[Store]:
         await store.close()
 
 
+def key_source(
+    settings: ServerSettings,
+    *,
+    create: bool = False,
+    passphrase: Passphrase | None = None,
+    env: Mapping[str, str] | None = None,
+) -> KeySource:
+    """Where this process's master keys come from: a worker of a server whose key
+    file is sealed asks its parent's unseal agent (``env`` holds the token), else
+    ``LOOMAL_MASTER_KEY``, else the key file (generated on first start of the
+    default one, with ``create``)."""
+    agent = AgentKeySource.from_env(settings.unseal_socket_path, env or {})
+    if agent is not None:
+        return agent
+    if settings.master_key is not None:
+        return StaticKeySource(Keyring.from_keys(settings.master_key))
+    return KeyFileSource(
+        settings.key_file, passphrase, create=create and settings.master_key_file is None
+    )
+
+
 async def open_vault(
     settings: ServerSettings, *, create_key: bool = True, env: Mapping[str, str] | None = None
 ) -> Vault:
-    """Open the store and the keyring, and refuse a key that cannot read the store.
+    """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed.
     """
-    env = os.environ if env is None else env
-    agent = AgentKeySource.from_env(settings.unseal_socket_path, env)
-    reload_keyring: Callable[[bool], Keyring | None] | None = None
-    if agent is not None:
-        keyring: Keyring = agent.keyring()
-        source = MasterKeySource(f"sealed key file, unsealed through {agent.socket_path}")
-        reload_keyring = agent.reload_if_changed
-    else:
-        keyring, source = load_keyring(
-            data_dir=settings.data_dir,
-            key_file=settings.master_key_file,
-            env=env,
-            create=create_key,
-        )
-        if source.path is not None:
-            watcher = KeyFileWatcher(source.path, read_key_file)
-            reload_keyring = lambda force: watcher.reload_if_changed(force=force)  # noqa: E731
+    source = key_source(settings, create=create_key, env=os.environ if env is None else env)
     store = await open_store(settings)
     try:
-        if not keyring.sealed:
-            await check_keys_open_store(store, keyring.key_ids, source.description)
+        keys = KeyManager(source, store)
+        await keys.check_store()
     except BaseException:
         await store.close()
         raise
@@ -106,17 +116,27 @@ async def open_vault(
     return Vault(
         settings=settings,
         store=store,
-        keyring=keyring,
-        key_source=source,
+        keys=keys,
         service=VaultService(
             store,
-            keyring,
+            keys,
             max_credentials_per_identity=settings.max_credentials_per_identity,
-            reload_keyring=reload_keyring,
             audit=audit,
+            egress=EgressPolicy(settings.fetch_allow_private),
         ),
         identities=open_identities(store, settings, audit),
     )
+
+
+@asynccontextmanager
+async def key_session(
+    settings: ServerSettings, passphrase: Passphrase | None = None
+) -> AsyncIterator[KeyManager]:
+    """The configured master keys over an open store, for one ``loomal admin``
+    command (never through an unseal agent: the operator holds the file)."""
+    source = key_source(settings, passphrase=passphrase)
+    async with store_session(settings) as store:
+        yield KeyManager(source, store)
 
 
 def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> IdentityService:
@@ -129,18 +149,8 @@ def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> 
     )
 
 
-async def check_store_keys(settings: ServerSettings, key_ids: frozenset[str]) -> None:
-    """:func:`check_keys_open_store` on its own connection (an unseal, in the parent)."""
+async def check_store_keys(settings: ServerSettings, key_ids: Sequence[str]) -> None:
+    """Refuse unsealed keys (ids, primary first) that cannot read the store: the
+    unseal agent's check, in the parent, on its own connection."""
     async with store_session(settings) as store:
-        await check_keys_open_store(store, key_ids, f"sealed key file {settings.key_file}")
-
-
-async def check_keys_open_store(store: Store, key_ids: frozenset[str], where: str) -> None:
-    """Refuse keys that lack one the store's credentials are wrapped by."""
-    missing = await store.master_key_ids() - key_ids
-    if missing:
-        raise ValidationError(
-            "This store holds credentials wrapped by master key(s) "
-            f"{', '.join(sorted(missing))}, which the configured key ({where}) does not "
-            "include. Set LOOMAL_MASTER_KEY or LOOMAL_MASTER_KEY_FILE to the right key."
-        )
+        await verify_store_keys(store, list(key_ids), f"sealed key file {settings.key_file}")

@@ -18,6 +18,11 @@ that only the parent and its workers know (it reaches them through their
 environment); the other operations need the passphrase or are harmless.
 Every connection must come from the server's own user (checked with
 SO_PEERCRED where the platform has it).
+
+Errors keep their meaning across the socket: a client that cannot reach the
+agent gets a :class:`~loomal.errors.ConnectionError`, a refused peer or token a
+:class:`~loomal.errors.PermissionDeniedError`, and an error the agent answers
+with is rebuilt as the same class (:func:`~loomal.errors.error_from_status`).
 """
 
 from __future__ import annotations
@@ -40,8 +45,16 @@ from typing import Any
 
 import msgspec
 
-from loomal.core.crypto import Keyring, SealedKeyring, derive_key_id
-from loomal.errors import LoomalError, SealedError, ServerError, ValidationError
+from loomal.core.crypto import Keyring, derive_key_id
+from loomal.core.keys import ordered_key_ids
+from loomal.errors import (
+    ConnectionError,  # noqa: A004 - the error tree's name for "could not reach"
+    LoomalError,
+    PermissionDeniedError,
+    ServerError,
+    ValidationError,
+    error_from_status,
+)
 from loomal.keyfile import KeyFileWatcher, read_sealed_keys
 
 __all__ = [
@@ -57,6 +70,9 @@ TOKEN_ENV = "LOOMAL_UNSEAL_TOKEN"
 _MAX_MESSAGE = 64 * 1024
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _FORCED_CHECK_INTERVAL = 0.05
+_LISTEN_BACKLOG = 128
+"""Connections waiting to be accepted: every worker asks at once after an unseal,
+and socketserver's default (5) made the sixth concurrent client fail at connect."""
 
 
 def agent_request(path: Path, message: Mapping[str, Any], *, timeout: float = 30) -> Any:
@@ -68,18 +84,23 @@ def agent_request(path: Path, message: Mapping[str, Any], *, timeout: float = 30
             sock.sendall(msgspec.json.encode(message) + b"\n")
             reply = _read_line(sock)
     except (FileNotFoundError, ConnectionRefusedError):
-        raise ValidationError(
+        raise ConnectionError(
             f"No sealed server is listening at {path} (is `loomal serve` running with a "
             "sealed key file and this data directory?)"
         ) from None
     except OSError as exc:
-        raise ValidationError(f"Could not talk to the server at {path}: {exc.strerror}") from None
-    body = msgspec.json.decode(reply)
+        raise ConnectionError(f"Could not talk to the server at {path}: {exc.strerror}") from None
+    if not reply:
+        raise ConnectionError(f"The server at {path} closed the connection without answering.")
+    try:
+        body = msgspec.json.decode(reply)
+    except msgspec.DecodeError:
+        body = None
     if not isinstance(body, dict):
         raise ServerError("The unseal agent sent an unexpected answer.")
     if "error" in body:
         error = body["error"]
-        raise LoomalError(error["message"], code=error["code"], status=error["status"])
+        raise error_from_status(error["status"], error["code"], error["message"])
     return body
 
 
@@ -98,13 +119,17 @@ def _read_line(sock: socket.socket) -> bytes:
 
 
 class UnsealAgent:
-    """Held by the parent ``loomal serve``; see the module docstring."""
+    """Held by the parent ``loomal serve``; see the module docstring.
+
+    ``check_keys`` gets the unsealed key ids (primary first) and raises if they
+    cannot serve this store.
+    """
 
     def __init__(
         self,
         key_file: Path,
         socket_path: Path,
-        check_keys: Callable[[frozenset[str]], None],
+        check_keys: Callable[[list[str]], None],
         *,
         client_timeout: float = 10,
     ) -> None:
@@ -125,7 +150,7 @@ class UnsealAgent:
         self._watcher: KeyFileWatcher[list[bytes]] | None = None
         """Follows rotations of the file, opening it with the key derived at the unseal."""
         self._version = 0
-        self._server: socketserver.ThreadingUnixStreamServer | None = None
+        self._server: _AgentServer | None = None
 
     def __repr__(self) -> str:
         return f"UnsealAgent(socket={str(self.socket_path)!r}, sealed={self.sealed})"
@@ -149,7 +174,7 @@ class UnsealAgent:
             kek = sealed.kdf.derive(passphrase)  # bound before the watcher first reads
             keys = sealed.open(kek)
             ids = [derive_key_id(key) for key in keys]
-            self._check_keys(frozenset(ids))
+            self._check_keys(ids)
             with self._state:
                 self._keys, self._watcher = keys, watcher
                 self._version += 1
@@ -175,7 +200,7 @@ class UnsealAgent:
 
     def keys_for_worker(self, token: str, known_version: int) -> dict[str, Any]:
         if not hmac.compare_digest(token.encode(), self.token.encode()):
-            raise ValidationError("Wrong worker token.", code="forbidden", status=403)
+            raise PermissionDeniedError("Wrong worker token.", code="forbidden")
         self._follow_key_file()
         with self._state:
             version, keys = self._version, self._keys
@@ -216,10 +241,9 @@ class UnsealAgent:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         old_umask = os.umask(0o177)  # the socket is born 0600: no window for others
         try:
-            server = socketserver.ThreadingUnixStreamServer(str(path), _handler_for(self))
+            server = _AgentServer(str(path), _handler_for(self))
         finally:
             os.umask(old_umask)
-        server.daemon_threads = True
         self._server = server
         threading.Thread(target=server.serve_forever, name="loomal-unseal", daemon=True).start()
 
@@ -253,6 +277,11 @@ class UnsealAgent:
                 raise ValidationError("keys needs a token and a version.")
             return self.keys_for_worker(token, version)
         raise ValidationError("Unknown operation.")
+
+
+class _AgentServer(socketserver.ThreadingUnixStreamServer):
+    request_queue_size = _LISTEN_BACKLOG
+    daemon_threads = True
 
 
 def _handler_for(agent: UnsealAgent) -> type[socketserver.StreamRequestHandler]:
@@ -292,16 +321,19 @@ def _check_peer(connection: socket.socket) -> None:
     raw = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", raw)
     if uid not in (os.getuid(), 0):
-        raise ValidationError("Not the server's user.", code="forbidden", status=403)
+        raise PermissionDeniedError("Not the server's user.", code="forbidden")
 
 
 class AgentKeySource:
-    """A worker's view of its parent's agent: the keys, and whether they changed."""
+    """A worker's :class:`~loomal.core.keys.KeySource`: its parent's agent, asked
+    for the keys at start, once a second, and (throttled) when a request meets a
+    sealed vault."""
 
     def __init__(self, socket_path: Path, token: str) -> None:
         self.socket_path = socket_path
         self._token = token
         self._version = -1
+        self._keyring: Keyring | None = None
         self._last_check = 0.0
         self._failing = False
 
@@ -314,26 +346,34 @@ class AgentKeySource:
         token = env.get(TOKEN_ENV)
         return None if not token else cls(socket_path, token)
 
-    def keyring(self) -> Keyring:
-        """The current keys, or a :class:`SealedKeyring` (at start)."""
-        fresh = self._ask()
-        if fresh is None:
-            raise SealedError("The unseal agent did not answer.")
-        return fresh
+    @property
+    def description(self) -> str:
+        return f"sealed key file, unsealed through {self.socket_path}"
 
-    def reload_if_changed(self, force: bool = False) -> Keyring | None:
+    def current(self) -> Keyring | None:
+        """The keys the agent holds (None while sealed); the first call asks it,
+        and fails the worker's start if it does not answer."""
+        if self._version < 0:
+            self._ask()
+        return self._keyring
+
+    def reload(self, force: bool = False) -> bool:
         now = time.monotonic()
         if force and now - self._last_check < _FORCED_CHECK_INTERVAL:
-            return None
+            return False
         try:
             return self._ask()
         except LoomalError as exc:
             if not self._failing:
                 log.error("could not reach the unseal agent: %s", exc.message)
             self._failing = True
-            return None
+            return False
 
-    def _ask(self) -> Keyring | None:
+    def key_ids(self) -> list[str]:
+        keyring = self.current()
+        return [] if keyring is None else ordered_key_ids(keyring)
+
+    def _ask(self) -> bool:
         self._last_check = time.monotonic()
         answer = agent_request(
             self.socket_path,
@@ -342,8 +382,11 @@ class AgentKeySource:
         )
         self._failing = False
         if answer["version"] == self._version:
-            return None
+            return False
         self._version = answer["version"]
-        if answer["sealed"]:
-            return SealedKeyring()
-        return Keyring.from_keys(*(base64.b64decode(key) for key in answer["keys"]))
+        self._keyring = (
+            None
+            if answer["sealed"]
+            else Keyring.from_keys(*(base64.b64decode(key) for key in answer["keys"]))
+        )
+        return True

@@ -128,3 +128,41 @@ def test_a_scheduled_rotation_runs_only_when_the_key_has_wrapped_enough(
     assert "re-wrapped 3 data key(s)" in rotated.stdout
     again = loomal("admin", "rotate-master-key", "--if-wraps-over", "3", *data, cwd=tmp_path)
     assert again.stdout.startswith("No rotation needed")  # the new key: 3 re-wraps so far
+
+
+def test_rotation_rotates_every_readable_row_and_names_the_tampered_ones(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from tests.conftest import new_key
+
+    data = ["--data-dir", str(tmp_path / "server-data")]
+    api_key = new_key(
+        "create", "billing-bot", "--scopes", "vault:read,vault:write", *data, cwd=tmp_path
+    )
+    with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
+        for i in range(12):
+            body = {"type": "LOGIN", "data": {"password": f"pw-rot-{i:02d}"}}
+            assert client.put(f"/v0/vault/t-{i:02d}", json=body).status_code == 201
+    with sqlite3.connect(tmp_path / "server-data" / "loomal.db") as conn:
+        for name in ("t-03", "t-07"):  # someone flips a byte of two stored ciphertexts
+            (wrapped,) = conn.execute(
+                "SELECT wrapped_key FROM credentials WHERE name = ?", (name,)
+            ).fetchone()
+            flipped = bytes([wrapped[0] ^ 1]) + wrapped[1:]
+            conn.execute("UPDATE credentials SET wrapped_key = ? WHERE name = ?", (flipped, name))
+    (old,) = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)["keys"]
+
+    rotated = loomal("admin", "rotate-master-key", "--batch-size", "5", *data, cwd=tmp_path)
+    assert rotated.returncode != 0
+    output = rotated.stdout + rotated.stderr
+    assert "billing-bot/t-03" in output and "billing-bot/t-07" in output
+    assert "re-wrapped 10 data key(s)" in output
+    assert "pw-rot" not in output and "Traceback" not in output
+    status = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)
+    by_id = {k["keyId"]: k["credentials"] for k in status["keys"]}
+    assert by_id[old["keyId"]] == 2  # only the tampered rows stay under the old key
+    assert sum(by_id.values()) == 12
+    with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
+        assert client.get("/v0/vault/t-11").json()["data"] == {"password": "pw-rot-11"}

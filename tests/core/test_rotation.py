@@ -35,7 +35,7 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
 
     assert api.call(rewrap_to_primary, store, keyring, batch_size=7) == 20  # resumed
     assert api.call(store.count_by_key_id) == {keyring.primary_key_id: 30}
-    api.vault.service.refresh_keyring()
+    api.vault.keys.refresh()
     api.client.put(
         "/v0/vault/new", json={"type": "LOGIN", "data": {"password": "n"}}, headers=headers
     )
@@ -44,7 +44,7 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
     assert api.call(store.key_wraps) == {old_id: 30, keyring.primary_key_id: 31}  # 30 rewraps + 1
 
     remove_key(key_file, old_id)
-    api.vault.service.refresh_keyring(force=True)
+    api.vault.keys.refresh(force=True)
     assert read_key_file(key_file).key_ids == {keyring.primary_key_id}
     for i in range(30):
         assert api.client.get(f"/v0/vault/c-{i:02d}", headers=headers).status_code == 200
@@ -53,14 +53,14 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
 def test_server_warns_when_a_master_key_nears_its_wrap_bound(
     api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import loomal.core.service
+    import loomal.core.keys
 
-    monkeypatch.setattr(loomal.core.service, "WRAP_WARNING", 5)
+    monkeypatch.setattr(loomal.core.keys, "WRAP_WARNING", 5)
     headers = api.headers()
     for i in range(6):
         api.client.put(
             f"/v0/vault/w{i}", json={"type": "LOGIN", "data": {"password": "p"}}, headers=headers
         )
-    with caplog.at_level(logging.WARNING, logger="loomal.vault"):
+    with caplog.at_level(logging.WARNING, logger="loomal.keys"):
         api.call(api.vault.service.flush)
     assert "has wrapped 6 data keys; rotate it" in caplog.text

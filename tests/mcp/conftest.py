@@ -30,6 +30,7 @@ UNDERSCORE = (
     "vault_totp_use_backup",
     "vault_store",
     "vault_delete",
+    "vault_fetch",
     "identity_whoami",
 )
 DOTTED = tuple(name.replace("_", ".", 1) for name in UNDERSCORE)

@@ -55,7 +55,7 @@ def test_over_stdio(server: ServerProcess, tmp_path: Path) -> None:
         }
         _, listed = stdio.answer('{"jsonrpc": "2.0", "id": 10, "method": "tools/list"}')
         assert listed["id"] == 10
-        assert len(listed["result"]["tools"]) == 7
+        assert len(listed["result"]["tools"]) == 8
     finally:
         errors = stdio.close()
     assert SECRET not in errors

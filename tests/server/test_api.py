@@ -376,18 +376,22 @@ def test_expired_key_is_401(api: Api) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "needs"),
     [
-        ("GET", "/v0/vault", "vault:read"),
+        ("GET", "/v0/vault", "vault:use"),
         ("GET", "/v0/vault/x", "vault:read"),
-        ("GET", "/v0/vault/x/totp", "vault:read"),
+        ("GET", "/v0/vault/x/totp", "vault:use"),
         ("POST", "/v0/vault/x/totp/backup", "vault:write"),
         ("PUT", "/v0/vault/x", "vault:write"),
         ("DELETE", "/v0/vault/x", "vault:write"),
+        ("POST", "/v0/vault/x/fetch", "vault:use"),
+        ("GET", "/v0/audit", "vault:use"),
     ],
 )
 def test_missing_scope_is_403(api: Api, method: str, path: str, needs: str) -> None:
-    other = "vault:write" if needs == "vault:read" else "vault:read"
+    other = "vault:read" if needs == "vault:write" else "vault:write"
     h = api.headers((other,))
-    kwargs = {"json": SEED_LOGIN} if method == "PUT" else {}
+    kwargs: dict[str, object] = {"json": SEED_LOGIN} if method == "PUT" else {}
+    if path.endswith("/fetch"):
+        kwargs = {"json": {"method": "GET", "url": "https://api.example.com/"}}
     message = assert_error(
         api.client.request(method, path, headers=h, **kwargs), 403, "insufficient_scope"
     )
@@ -483,6 +487,7 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/vault/{name}",
         "/v0/vault/{name}/totp",
         "/v0/vault/{name}/totp/backup",
+        "/v0/vault/{name}/fetch",
     }
     put = doc["paths"]["/v0/vault/{name}"]["put"]
     assert {"200", "201", "400", "401", "403", "413", "422"} <= set(put["responses"])

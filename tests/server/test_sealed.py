@@ -7,6 +7,7 @@ import base64
 import os
 import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_the_request_right_after_an_unseal_is_served(sealed_api: Api, agent: Uns
     assert got.json()["data"] == {"key": SECRET}
 
     agent.seal()
-    sealed_api.vault.service.refresh_keyring()  # what the once-a-second maintenance does
+    sealed_api.vault.keys.refresh()  # what the once-a-second maintenance does
     assert sealed_api.client.get("/v0/vault/stripe", headers=headers).status_code == 503
     agent.unseal(PASSPHRASE)
     time.sleep(0.06)
@@ -267,7 +268,7 @@ def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
     set_passphrase(api.settings.key_file, PASSPHRASE)
     with caplog.at_level("ERROR", logger="loomal.keys"):
         for _ in range(3):  # three maintenance ticks
-            api.vault.service.refresh_keyring()
+            api.vault.keys.refresh()
     assert api.client.get("/v0/vault/stripe", headers=headers).json()["data"] == {"key": SECRET}
     reports = [r.getMessage() for r in caplog.records if "could not reload" in r.getMessage()]
     assert len(reports) == 1  # once per change of the file, not once a second
@@ -299,3 +300,28 @@ def test_racing_unseals_and_seals_end_in_a_consistent_state(agent: UnsealAgent) 
     assert status["sealed"] == answer["sealed"] == ("keys" not in answer)
     agent_request(agent.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
     assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is False
+
+
+def test_socket_failures_and_refusals_carry_their_meaning(
+    agent: UnsealAgent, tmp_path: Path
+) -> None:
+    from loomal import errors
+
+    with pytest.raises(errors.ConnectionError, match="No sealed server is listening"):
+        agent_request(tmp_path / "nobody.sock", {"op": "status"})
+    with pytest.raises(errors.PermissionDeniedError) as caught:
+        agent_request(agent.socket_path, {"op": "keys", "token": "guessed", "version": -1})
+    assert caught.value.code == "forbidden" and caught.value.http_status == 403
+
+
+def test_many_clients_connecting_at_once_are_all_answered(agent: UnsealAgent) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(48)
+
+    def ask(_: int) -> bool:
+        barrier.wait()
+        return bool(agent_request(agent.socket_path, {"op": "status"})["sealed"])
+
+    with ThreadPoolExecutor(48) as pool:
+        assert list(pool.map(ask, range(48))) == [True] * 48

@@ -16,7 +16,8 @@
  *     ├── ValidationError         422 (the message names the field)
  *     ├── RateLimitError          429, .retryAfter in seconds
  *     ├── ServerError             5xx
- *     │   └── IntegrityError      500 integrity_error (a stored ciphertext failed its check)
+ *     │   ├── IntegrityError      500 integrity_error (a stored ciphertext failed its check)
+ *     │   └── BadGatewayError     502 bad_gateway: a brokered request's upstream failed (.reason)
  *     ├── SealedError             503 sealed (the server awaits `loomal admin unseal`)
  *     └── ConnectionError         network failure or timeout (status 0)
  *
@@ -71,6 +72,8 @@ export class RateLimitError extends LoomalError {
 export class ServerError extends LoomalError {}
 export class SealedError extends LoomalError {}
 export class IntegrityError extends ServerError {}
+/** 502 `bad_gateway`: `vault.fetch` reached its upstream, which failed (reason dns_failed, timeout, ...). */
+export class BadGatewayError extends ServerError {}
 export class ConnectionError extends LoomalError {}
 
 // The name lives on each prototype (not as a field) so that it is already right
@@ -90,6 +93,7 @@ const NAMES: ReadonlyArray<readonly [Function, string]> = [
   [RateLimitError, "RateLimitError"],
   [ServerError, "ServerError"],
   [SealedError, "SealedError"],
+  [BadGatewayError, "BadGatewayError"],
   [IntegrityError, "IntegrityError"],
   [ConnectionError, "ConnectionError"],
 ];
@@ -119,6 +123,7 @@ export function errorFromResponse(
   if (init.status === 429) return new RateLimitError({ ...rest, retryAfter });
   if (init.code === "integrity_error") return new IntegrityError(rest);
   if (init.code === "sealed") return new SealedError(rest);
+  if (init.code === "bad_gateway" || init.status === 502) return new BadGatewayError(rest);
   if (init.status >= 500) return new ServerError(rest);
   const cls = BY_STATUS[init.status] ?? LoomalError;
   return new cls(rest);

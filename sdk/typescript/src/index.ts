@@ -16,6 +16,7 @@ export {
 } from "./client.js";
 export {
   AuthenticationError,
+  BadGatewayError,
   BadRequestError,
   ConflictError,
   ConnectionError,

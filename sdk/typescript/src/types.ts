@@ -286,6 +286,36 @@ export interface BackupCode {
   backupCodesRemaining?: number;
 }
 
+/**
+ * `vault.fetch(name, input)`: the request the vault makes with the credential
+ * injected (POST /v0/vault/{name}/fetch). Only to the credential's
+ * `metadata.allowedHosts`; headers may not set Authorization, Cookie, Host or
+ * the injected header.
+ */
+export interface VaultFetchInput {
+  /** GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS. */
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** Text, bytes (sent as base64), or a JSON object/array (sent as application/json). At most 1 MiB. */
+  body?: string | Uint8Array | JsonObject | unknown[];
+}
+
+/**
+ * What the upstream answered, every recognisable form of the secret replaced
+ * by `[REDACTED]`.
+ */
+export interface VaultFetchResult {
+  status: number;
+  /** Lower-case names; a repeated header's values joined by ", ". */
+  headers: Record<string, string>;
+  /** UTF-8 text, or base64 when `bodyEncoding` is "base64". */
+  body: string;
+  bodyEncoding: "text" | "base64";
+  /** The URL that answered (after redirects), without its query. */
+  url: string;
+}
+
 /** `identity.whoami()`: the identity that owns the API key. */
 export interface Identity {
   identityId: string;

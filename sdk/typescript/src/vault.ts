@@ -22,6 +22,8 @@ import type {
   StoreHelperOptions,
   StoredCredential,
   TotpCode,
+  VaultFetchInput,
+  VaultFetchResult,
 } from "./types.js";
 
 /** `{clientId, secret}` for OAuth-style client credentials. */
@@ -133,6 +135,24 @@ export class Vault {
   }
 
   /**
+   * Make an HTTP request with credential `name` injected by the server, without
+   * ever receiving the secret (POST /v0/vault/{name}/fetch; needs vault:use).
+   * Never retried: the upstream request may have effects. The upstream failing
+   * is a BadGatewayError (502, `reason` says how).
+   */
+  async fetch(name: string, input: VaultFetchInput): Promise<VaultFetchResult> {
+    const body: JsonObject = { method: input.method ?? "GET", url: input.url };
+    if (input.headers !== undefined) body["headers"] = input.headers;
+    if (input.body instanceof Uint8Array) {
+      body["body"] = bytesToBase64(input.body);
+      body["bodyEncoding"] = "base64";
+    } else if (input.body !== undefined) {
+      body["body"] = input.body as JsonObject;
+    }
+    return this.#send({ method: "POST", path: credentialPath(name, "/fetch"), body, safeToRetry: false });
+  }
+
+  /**
    * Store an API_KEY credential: a string for a single secret key, or
    * `{clientId, secret}` for client credentials (the clientId is also put in
    * metadata, where it is shown without being a secret).
@@ -185,6 +205,12 @@ export class Vault {
   #send<T>(call: ApiCall): Promise<T> {
     return this.#transport.send<T>(call);
   }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
 }
 
 function withExpiry(options: StoreHelperOptions<JsonObject>): { expiresAt?: string | Date } {

@@ -160,6 +160,7 @@ describe("the package", () => {
   test("exports exactly the documented runtime names", () => {
     assert.deepEqual(Object.keys(sdk).sort(), [
       "AuthenticationError",
+      "BadGatewayError",
       "BadRequestError",
       "ConflictError",
       "ConnectionError",

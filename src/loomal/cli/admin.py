@@ -17,59 +17,32 @@ passphrase (or read ``--passphrase-file``).
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import os
-from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from loomal.cli.common import (
     ask_passphrase,
+    fail,
     reports_errors,
     run_async,
     server_settings,
     store_options,
 )
-from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import WRAP_WARNING
+from loomal.core.keys import KeyStatusReport, RotationResult, RotationSkipped
 from loomal.core.models import AuditPage
-from loomal.core.rotation import rewrap_to_primary
 from loomal.errors import ValidationError
-from loomal.keyfile import (
-    Passphrase,
-    add_primary_key,
-    is_sealed_key_file,
-    read_key_file,
-    read_key_ids,
-    remove_key,
-    set_passphrase,
-)
-from loomal.runtime import store_session
+from loomal.keyfile import Passphrase, is_sealed_key_file, set_passphrase
+from loomal.runtime import key_session, store_session
 from loomal.unseal_agent import agent_request
 
 __all__ = ["admin"]
-
-ADOPTION_WAIT_SECONDS = 2.0
-"""Servers re-read the key file once a second (--usage-flush-seconds)."""
-
-
-def _key_file(settings: ServerSettings) -> Path:
-    if os.environ.get("LOOMAL_MASTER_KEY"):
-        raise ValidationError(
-            "LOOMAL_MASTER_KEY is set: rotation rewrites a key file. Move the key into a file "
-            "(LOOMAL_MASTER_KEY_FILE) first."
-        )
-    path = settings.key_file
-    if not path.exists():
-        raise ValidationError(f"Master key file {path} does not exist.")
-    return path
 
 
 def key_file_option(func: Any) -> Any:
@@ -123,53 +96,51 @@ def rotate_master_key(
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
-    """Make a new primary master key and re-wrap every data key under it."""
+    """Make a new primary master key and re-wrap every data key under it.
+
+    A credential that fails its integrity check is named and left under its old
+    key; every other one is rotated, and the command exits 1.
+    """
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
-    path = _key_file(settings)
     passphrase = _passphrase(passphrase_file)
+    progress = Progress(transient=True, disable=not Console().is_terminal)
+    task: list[TaskID] = []
 
-    async def rotate() -> tuple[str, int, bool] | str:
-        async with store_session(settings) as store:
-            counts = await store.count_by_key_id()
-            if if_wraps_over is not None:
-                primary_id = read_key_ids(path)[0]  # no passphrase needed to decide
-                wrapped = (await store.key_wraps()).get(primary_id, 0)
-                if wrapped <= if_wraps_over and not set(counts) - {primary_id}:
-                    return (
-                        f"No rotation needed: {primary_id} has wrapped {wrapped} data key(s), "
-                        f"not over {if_wraps_over}."
-                    )
-            keyring = read_key_file(path, passphrase)
-            pending = sum(n for key_id, n in counts.items() if key_id != keyring.primary_key_id)
-            resumed = pending > 0
-            if not resumed:  # everything is under the primary: start a new rotation
-                keyring = add_primary_key(path, passphrase)
-                pending = sum(counts.values())
-            with Progress(transient=True, disable=not Console().is_terminal) as progress:
-                task = progress.add_task("re-wrapping data keys", total=pending)
-                moved = await rewrap_to_primary(
-                    store,
-                    keyring,
-                    batch_size=batch_size,
-                    max_batches=max_batches,
-                    on_progress=lambda n: progress.advance(task, n),
-                )
-            if max_batches is None:
-                # Servers adopt a new key within a second of the file's change, so a
-                # write in that window still used the old key: re-wrap those too.
-                await asyncio.sleep(ADOPTION_WAIT_SECONDS)
-                moved += await rewrap_to_primary(store, keyring, batch_size=batch_size)
-            return keyring.primary_key_id, moved, resumed
+    def advance(moved: int, total: int) -> None:
+        if not task:  # shown from the first batch: never over the passphrase prompt
+            progress.start()
+            task.append(progress.add_task("re-wrapping data keys", total=total))
+        progress.advance(task[0], moved)
 
-    outcome = run_async(rotate())
-    if isinstance(outcome, str):
-        click.echo(outcome)
+    async def rotate() -> RotationResult | RotationSkipped:
+        async with key_session(settings, passphrase) as keys:
+            return await keys.rotate(
+                batch_size=batch_size,
+                max_batches=max_batches,
+                if_wraps_over=if_wraps_over,
+                on_progress=advance,
+            )
+
+    try:
+        outcome = run_async(rotate())
+    finally:
+        progress.stop()
+    if isinstance(outcome, RotationSkipped):
+        click.echo(
+            f"No rotation needed: {outcome.key_id} has wrapped {outcome.wraps} data key(s), "
+            f"not over {outcome.threshold}."
+        )
         return
-    primary, moved, resumed = outcome
-    verb = "Resumed rotation to" if resumed else "New primary master key"
-    click.echo(f"{verb} {primary}; re-wrapped {moved} data key(s).")
+    verb = "Resumed rotation to" if outcome.resumed else "New primary master key"
+    click.echo(f"{verb} {outcome.primary_key_id}; re-wrapped {outcome.moved} data key(s).")
+    if outcome.unreadable:
+        fail(
+            f"{len(outcome.unreadable)} credential(s) failed their integrity check and stay "
+            f"under the old key: {', '.join(outcome.unreadable)}. Restore or store them again "
+            "(or delete them), then run rotate-master-key again."
+        )
 
 
 @admin.command("key-status")
@@ -184,52 +155,43 @@ def key_status(
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
-    key_ids = read_key_ids(_key_file(settings))
-    primary = key_ids[0]
 
-    async def counts() -> tuple[dict[str, int], dict[str, int]]:
-        async with store_session(settings) as store:
-            return await store.count_by_key_id(), await store.key_wraps()
+    async def status() -> KeyStatusReport:
+        async with key_session(settings) as keys:
+            return await keys.status()
 
-    wraps, wrapped_total = run_async(counts())
-    rows = [
-        {
-            "keyId": key_id,
-            "primary": key_id == primary,
-            "credentials": wraps.get(key_id, 0),
-            "wraps": wrapped_total.get(key_id, 0),
-            "rotateSoon": wrapped_total.get(key_id, 0) >= WRAP_WARNING,
-            "retirable": key_id != primary and wraps.get(key_id, 0) == 0,
-        }
-        for key_id in [primary, *sorted(set(key_ids) - {primary})]
-    ]
-    unknown = sorted(set(wraps) - set(key_ids))
+    report = run_async(status())
     if as_json:
-        click.echo(msgspec.json.encode({"keys": rows, "missingKeys": unknown}).decode())
+        click.echo(msgspec.json.encode(report).decode())
         return
     table = Table("key id", "primary", "credentials", "data keys wrapped", "can retire")
-    for row in rows:
+    for key in report.keys:
         table.add_row(
-            str(row["keyId"]),
-            "yes" if row["primary"] else "",
-            str(row["credentials"]),
-            str(row["wraps"]),
-            "yes" if row["retirable"] else "no",
+            key.key_id,
+            "yes" if key.primary else "",
+            str(key.credentials),
+            str(key.wraps),
+            "yes" if key.retirable else "no",
         )
     Console().print(table)
-    for row in rows:
-        if row["rotateSoon"]:
+    for key in report.keys:
+        if key.rotate_soon:
             click.echo(
-                f"warning: {row['keyId']} has wrapped {row['wraps']} data keys; "
+                f"warning: {key.key_id} has wrapped {key.wraps} data keys; "
                 "rotate it well before 2^32 (loomal admin rotate-master-key)."
             )
-    if unknown:
-        click.echo(f"warning: credentials wrapped by keys not in the file: {', '.join(unknown)}")
+    if report.missing_keys:
+        click.echo(
+            "warning: credentials wrapped by keys not in the file: "
+            + ", ".join(report.missing_keys)
+        )
 
 
 @admin.command("audit")
 @click.option("--identity", "identity_name", help="Only this identity's log.")
-@click.option("--action", help="store, get, list, totp, totp_backup, delete, authenticate")
+@click.option(
+    "--action", help="store, get, list, totp, totp_backup, delete, fetch, proxy, authenticate"
+)
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @store_options
@@ -259,7 +221,9 @@ def audit(
     if as_json:
         click.echo(msgspec.json.encode(page.events).decode())
         return
-    table = Table("time", "identity", "actor", "key", "action", "credential", "outcome", "client")
+    table = Table(
+        "time", "identity", "actor", "key", "action", "credential", "outcome", "client", "detail"
+    )
     for e in page.events:
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}",
@@ -270,6 +234,7 @@ def audit(
             e.credential_name or "-",
             e.outcome,
             e.client or "-",
+            e.detail or "",
         )
     Console().print(table)
 
@@ -291,20 +256,12 @@ def retire_key(
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
-    path = _key_file(settings)
-    if key_id == read_key_ids(path)[0]:
-        raise ValidationError(f"{key_id} is the primary key; rotate to a new key first.")
 
-    async def still_wrapped() -> int:
-        async with store_session(settings) as store:
-            return (await store.count_by_key_id()).get(key_id, 0)
+    async def retire() -> None:
+        async with key_session(settings, _passphrase(passphrase_file)) as keys:
+            await keys.retire(key_id)
 
-    in_use = run_async(still_wrapped())
-    if in_use:
-        raise ValidationError(
-            f"{key_id} still wraps {in_use} credential(s); run rotate-master-key to finish."
-        )
-    remove_key(path, key_id, _passphrase(passphrase_file))
+    run_async(retire())
     click.echo(f"Retired {key_id}.")
 
 
@@ -333,7 +290,7 @@ def set_passphrase_command(
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, master_key_file=master_key_file
     )
-    if os.environ.get("LOOMAL_MASTER_KEY"):
+    if settings.master_key is not None:
         raise ValidationError("LOOMAL_MASTER_KEY is set: only a key file can be sealed.")
     path = settings.key_file
     existed, was_sealed = path.exists(), is_sealed_key_file(path)

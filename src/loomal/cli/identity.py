@@ -58,7 +58,12 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
 
 @identity.command("create")
 @click.argument("name")
-@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option(
+    "--scopes",
+    default="vault:read,vault:write",
+    show_default=True,
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+)
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @store_options
@@ -84,7 +89,12 @@ def create(
 
 @identity.command("add-key")
 @click.argument("name")
-@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option(
+    "--scopes",
+    default="vault:read,vault:write",
+    show_default=True,
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+)
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @store_options
@@ -110,7 +120,12 @@ def add_key(
 
 @identity.command("rotate-key")
 @click.argument("name")
-@click.option("--scopes", default="vault:read,vault:write", show_default=True)
+@click.option(
+    "--scopes",
+    default="vault:read,vault:write",
+    show_default=True,
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+)
 @click.option(
     "--grace-seconds",
     type=float,

@@ -35,7 +35,7 @@ from loomal.cli.common import (
 from loomal.config import DEFAULT_PORT, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
-from loomal.keyfile import is_sealed_key_file
+from loomal.keyfile import KeyFileSource, is_sealed_key_file
 from loomal.mcp.names import TOOL_NAME_MODES
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
 from loomal.server.request_log import configure_logging
@@ -50,7 +50,7 @@ async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, st
     try:
         created = await vault.identities.ensure_first_identity()
         source = vault.key_source
-        if source.generated:
+        if isinstance(source, KeyFileSource) and source.generated:
             key_note = (
                 f"generated {source.description} (mode 0600). Back it up: without it the "
                 "stored credentials cannot be decrypted."
@@ -152,6 +152,15 @@ def _check_port_free(host: str, port: int) -> None:
     "(repeat for more; LOOMAL_CORS_ORIGINS, comma-separated). Default: CORS off.",
 )
 @click.option(
+    "--fetch-allow-private",
+    "fetch_allow_private",
+    multiple=True,
+    metavar="HOST",
+    help="Let brokered requests (fetch, proxy) reach this private/loopback host, address "
+    "or CIDR network, over http too (repeat for more; LOOMAL_FETCH_ALLOW_PRIVATE, "
+    "comma-separated). For tests and internal APIs. Default: public addresses only, https.",
+)
+@click.option(
     "--mcp-tool-names",
     envvar="LOOMAL_MCP_TOOL_NAMES",
     type=click.Choice(TOOL_NAME_MODES),
@@ -209,6 +218,7 @@ def serve(
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
     cors_origins: tuple[str, ...],
+    fetch_allow_private: tuple[str, ...],
     mcp_tool_names: str,
     trusted_proxies: tuple[str, ...],
     audit_retention_days: float,
@@ -231,6 +241,7 @@ def serve(
         key_rate_limit=key_rate_limit,
         unseal_socket=unseal_socket,
         cors_origins=cors_origins or None,
+        fetch_allow_private=fetch_allow_private or None,
         mcp_tool_names=mcp_tool_names,
         trusted_proxies=trusted_proxies or None,
         audit_retention_days=audit_retention_days,
@@ -242,7 +253,7 @@ def serve(
     )
     _check_port_free(settings.host, settings.port)
     agent: UnsealAgent | None = None
-    if not os.environ.get("LOOMAL_MASTER_KEY") and is_sealed_key_file(settings.key_file):
+    if settings.master_key is None and is_sealed_key_file(settings.key_file):
         agent = _start_unseal_agent(settings, unseal_passphrase_file)
     try:
         _serve(settings, agent)

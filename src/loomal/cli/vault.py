@@ -203,6 +203,67 @@ def totp_use_backup(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo(f"{backup.remaining} backup codes left.", err=True)
 
 
+def _read_data(value: str) -> str:
+    """``-d`` as curl reads it: text, ``@file``, or ``-`` for stdin."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_text("utf-8")
+        except OSError as exc:
+            raise ValidationError(f"-d: cannot read {value[1:]}: {exc.strerror}.") from None
+    return value
+
+
+@vault.command()
+@click.argument("name")
+@click.argument("url")
+@click.option("-X", "--request", "method", help="HTTP method [default: GET, or POST with -d].")
+@click.option("-H", "--header", "headers", multiple=True, metavar="'K: V'", help="Extra header.")
+@click.option("-d", "--data", help="Request body: text, @file, or - for stdin.")
+@click.option("-i", "--include", is_flag=True, help="Print the status line and headers first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.pass_context
+@reports_errors
+def fetch(
+    ctx: click.Context,
+    name: str,
+    url: str,
+    method: str | None,
+    headers: tuple[str, ...],
+    data: str | None,
+    include: bool,
+    as_json: bool,
+) -> None:
+    """Request URL with credential NAME injected by the server; the secret never
+    reaches this machine (needs vault:use, and URL's host in the credential's
+    metadata.allowedHosts). Prints the answer's body, like curl."""
+    extra: dict[str, str] = {}
+    for header in headers:
+        key, colon, value = header.partition(":")
+        if not colon or not key.strip():
+            raise click.UsageError(f"-H {header!r}: expected 'Name: value'.")
+        extra[key.strip()] = value.strip()
+    body = _read_data(data) if data is not None else None
+    with _client(ctx) as client:
+        answer = client.vault.fetch(
+            name,
+            method=method or ("POST" if body is not None else "GET"),
+            url=url,
+            headers=extra,
+            body=body,
+        )
+    if _output(answer, as_json, None):
+        return
+    if include:
+        click.echo(f"HTTP {answer.status}")
+        for key, value in answer.headers.items():
+            click.echo(f"{key}: {value}")
+        click.echo()
+    sys.stdout.buffer.write(answer.content())
+    sys.stdout.flush()
+
+
 @click.command()
 @client_options
 @click.option("--json", "as_json", is_flag=True)

@@ -7,6 +7,7 @@ so no rule is written twice for sync and async.
 
 from __future__ import annotations
 
+import base64
 import os
 import random
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from loomal._version import __version__
 from loomal.core.models import (
     Credential,
     CredentialList,
+    FetchResponse,
     IdentityResponse,
     StoreResponse,
     TotpBackupResponse,
@@ -29,7 +31,7 @@ from loomal.core.models import (
 )
 from loomal.errors import LoomalError, MissingApiKeyError, error_from_status
 
-__all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "calls", "env_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "FetchBody", "calls", "env_base_url"]
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8470"
 DEFAULT_TIMEOUT = 30.0
@@ -54,6 +56,10 @@ class Call(Generic[T]):
 
     def __repr__(self) -> str:  # the body may hold secrets
         return f"Call({self.method} {self.path})"
+
+
+FetchBody = str | bytes | Mapping[str, Any] | list[Any] | None
+"""A brokered request's body: text, bytes (sent as base64), or JSON (a dict or list)."""
 
 
 def _path(name: str, suffix: str = "") -> str:
@@ -150,6 +156,27 @@ class calls:
     def totp_use_backup(name: str) -> Call[TotpBackupResponse]:
         """POST /v0/vault/{name}/totp/backup (never retried: a retry could take a second code)."""
         return Call("POST", _path(name, "/totp/backup"), TotpBackupResponse, idempotent=False)
+
+    @staticmethod
+    def fetch(
+        name: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: FetchBody = None,
+    ) -> Call[FetchResponse]:
+        """POST /v0/vault/{name}/fetch: the server makes the request with the credential
+        injected. ``bytes`` go as base64; a dict or list as JSON. Never retried: the
+        upstream request may have effects."""
+        request: dict[str, Any] = {"method": method, "url": url}
+        if headers:
+            request["headers"] = dict(headers)
+        if isinstance(body, bytes):
+            request["body"] = base64.b64encode(body).decode("ascii")
+            request["bodyEncoding"] = "base64"
+        elif body is not None:
+            request["body"] = body if isinstance(body, str | list) else dict(body)
+        return Call("POST", _path(name, "/fetch"), FetchResponse, json=request, idempotent=False)
 
     @staticmethod
     def whoami() -> Call[IdentityResponse]:

@@ -8,11 +8,19 @@ from typing import Any, TypeVar
 
 import httpx
 
-from loomal.client._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, BaseClient, Call, calls
+from loomal.client._base import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    BaseClient,
+    Call,
+    FetchBody,
+    calls,
+)
 from loomal.core.models import (
     Credential,
     CredentialList,
     CredentialSummary,
+    FetchResponse,
     IdentityResponse,
     StoreResponse,
     TotpBackupResponse,
@@ -152,6 +160,22 @@ class Vault:
         """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup);
         ``remaining`` is the number of unused codes left. Never retried."""
         return self._client.send(calls.totp_use_backup(name))
+
+    def fetch(
+        self,
+        name: str,
+        *,
+        method: str = "GET",
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        body: FetchBody = None,
+    ) -> FetchResponse:
+        """Make an HTTP request with credential ``name`` injected, without ever receiving
+        the secret (POST /v0/vault/{name}/fetch; needs vault:use). Only to the
+        credential's ``metadata.allowedHosts``; the answer's ``status``, ``headers`` and
+        ``body`` come back with the secret replaced by ``[REDACTED]`` (``.json()``,
+        ``.content()`` to read the body). Never retried."""
+        return self._client.send(calls.fetch(name, method, url, headers, body))
 
 
 class Identity:

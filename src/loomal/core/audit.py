@@ -55,13 +55,20 @@ class AuditLog:
 
     @contextlib.asynccontextmanager
     async def call(
-        self, principal: Principal, action: str, name: str | None, *, durable: bool = False
+        self,
+        principal: Principal,
+        action: str,
+        name: str | None,
+        *,
+        durable: bool = False,
+        detail: Callable[[], str] | None = None,
     ) -> AsyncIterator[AuditEvent]:
         """Audit one call by ``principal``. Yields the ``ok`` event: a change hands
         it to the store (written in the change's transaction, ``durable=True``);
         otherwise it is batched on success. A refusal is batched with its error
         code, and a refused attempt on a name other identities hold goes into
         their logs too. A name that is not valid is not recorded (unchecked input).
+        ``detail`` (brokered requests) is read when the call ends.
         """
         if name is not None and not NAME_PATTERN.fullmatch(name):
             name = None
@@ -85,6 +92,8 @@ class AuditLog:
         try:
             yield ok
         except LoomalError as error:
+            if detail is not None:
+                ok = replace(ok, detail=detail() or None)
             self.note(replace(ok, outcome=error.reason or error.code))
             if name is not None and error.code in _SHOWN_TO_OWNERS:
                 for owner in await self._store.identities_owning(
@@ -94,7 +103,7 @@ class AuditLog:
             raise
         else:
             if not durable:
-                self.note(ok)
+                self.note(ok if detail is None else replace(ok, detail=detail() or None))
 
     @property
     def pending(self) -> int:
@@ -162,6 +171,7 @@ class AuditLog:
                 actor_identity_id=event.actor_identity_id,
                 key_prefix=event.key_prefix,
                 client=event.client,
+                detail=event.detail,
                 count=event.count,
             )
             for event_id, event in rows[:limit]

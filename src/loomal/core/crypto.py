@@ -1,8 +1,9 @@
 """Envelope encryption: per-credential data keys wrapped by a master-key keyring.
 
 With core/sealing.py (master keys under a passphrase), the only module that
-touches cryptographic primitives. Layout of one sealed credential (all stored
-in the credential's row):
+touches cryptographic primitives. Bytes in, bytes out: where keys come from,
+how often they wrapped and when they change belong to :mod:`loomal.core.keys`.
+Layout of one sealed credential (all stored in the credential's row):
 
     key_id       id of the master key that wrapped the data key
     wrapped_key  nonce(12) || AES-256-GCM(master, data_key, aad=wrap binding)
@@ -28,14 +29,13 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from loomal.errors import IntegrityError, SealedError, ValidationError
+from loomal.errors import IntegrityError, ValidationError
 
 __all__ = [
-    "WRAP_WARNING",
+    "KEY_BYTES",
     "Binding",
     "Keyring",
     "SealedData",
-    "SealedKeyring",
     "derive_key_id",
     "parse_master_key",
 ]
@@ -44,8 +44,6 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 _DATA_CONTEXT = "loomal.data.v1"
 _WRAP_CONTEXT = "loomal.wrap.v1"
-WRAP_WARNING = 2**31
-"""Warn (key-status, server log) from here: half of the 2^32 random-nonce bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +101,6 @@ class Keyring:
     never gets as far as a request.
     """
 
-    sealed = False
-    """True only for :class:`SealedKeyring`: no key is in memory."""
-
     def __init__(self, keys: Mapping[str, bytes], primary: str) -> None:
         if primary not in keys:
             raise ValueError("the primary key id must be one of the keys")
@@ -114,7 +109,6 @@ class Keyring:
                 raise ValueError("master keys must be 32 bytes")
         self._aeads = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.primary_key_id = primary
-        self._wraps: dict[str, int] = {}
 
     @classmethod
     def from_keys(cls, *keys: bytes) -> Keyring:
@@ -158,13 +152,7 @@ class Keyring:
             ciphertext=sealed.ciphertext,
         )
 
-    def take_wrap_counts(self) -> dict[str, int]:
-        """Wraps made since the last call, by master key id (for the usage table)."""
-        counts, self._wraps = self._wraps, {}
-        return counts
-
     def _wrap(self, data_key: bytes, binding: Binding, key_id: str) -> bytes:
-        self._wraps[key_id] = self._wraps.get(key_id, 0) + 1
         nonce = os.urandom(NONCE_BYTES)
         return nonce + self._aeads[key_id].encrypt(nonce, data_key, binding.wrap_aad(key_id))
 
@@ -177,27 +165,3 @@ class Keyring:
             return aead.decrypt(nonce, body, binding.wrap_aad(sealed.key_id))
         except (InvalidTag, ValueError, TypeError):
             raise IntegrityError() from None
-
-
-class SealedKeyring(Keyring):
-    """Stands in for the keyring while the master keys are sealed under a
-    passphrase: it holds no key, so nothing can be encrypted or opened."""
-
-    sealed = True
-
-    def __init__(self) -> None:
-        self._aeads = {}
-        self.primary_key_id = ""
-        self._wraps = {}
-
-    def __repr__(self) -> str:
-        return "SealedKeyring()"
-
-    def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
-        raise SealedError()
-
-    def open(self, sealed: SealedData, binding: Binding) -> bytes:
-        raise SealedError()
-
-    def rewrap(self, sealed: SealedData, binding: Binding) -> SealedData:
-        raise SealedError()

@@ -33,7 +33,14 @@ _DISPLAY_CHARS = 8
 
 class Scope(StrEnum):
     READ = "vault:read"
+    """Everything USE allows, plus the secret fields themselves."""
     WRITE = "vault:write"
+    USE = "vault:use"
+    """Use a credential without receiving its secret fields: list, TOTP codes,
+    brokered requests (``POST /v0/vault/{name}/fetch``, ``/v0/proxy/{name}/...``)."""
+
+
+_SCOPE_NAMES = "vault:read, vault:write, vault:use"
 
 
 def parse_scopes(scopes: Iterable[str]) -> frozenset[Scope]:
@@ -46,10 +53,10 @@ def parse_scopes(scopes: Iterable[str]) -> frozenset[Scope]:
             result.add(Scope(item))
         except ValueError:
             raise ValidationError(
-                f"scopes: unknown scope {item!r}; use vault:read and/or vault:write."
+                f"scopes: unknown scope {item!r}; use one or more of {_SCOPE_NAMES}."
             ) from None
     if not result:
-        raise ValidationError("scopes: at least one of vault:read, vault:write is required.")
+        raise ValidationError(f"scopes: at least one of {_SCOPE_NAMES} is required.")
     return frozenset(result)
 
 
@@ -83,5 +90,17 @@ class Principal:
     """The caller's address, for the audit log."""
 
     def require(self, scope: Scope) -> None:
-        if scope not in self.scopes:
-            raise PermissionDeniedError(f"This API key lacks the {scope.value} scope.")
+        """Refuse unless the key holds ``scope`` (``vault:read`` implies ``vault:use``).
+
+        A ``vault:use`` key asking for secret fields is told the way it may use them.
+        """
+        if scope in self.scopes or (scope is Scope.USE and Scope.READ in self.scopes):
+            return
+        if scope is Scope.READ and Scope.USE in self.scopes:
+            raise PermissionDeniedError(
+                "This API key has vault:use, which never returns secret fields: make the "
+                "request through the vault instead (POST /v0/vault/{name}/fetch, the vault_fetch "
+                "tool, `loomal vault fetch`, or the /v0/proxy/{name}/... pass-through)."
+            )
+        implied = " (vault:read includes it)" if scope is Scope.USE else ""
+        raise PermissionDeniedError(f"This API key lacks the {scope.value} scope{implied}.")

@@ -8,8 +8,9 @@ hold secret values mask them in ``repr``.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -23,6 +24,8 @@ __all__ = [
     "CredentialSummary",
     "DeleteResult",
     "ErrorBody",
+    "FetchRequest",
+    "FetchResponse",
     "IdentityCreated",
     "IdentityInfo",
     "IdentityResponse",
@@ -178,7 +181,11 @@ class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
     event_id: int
     at: datetime
     action: Annotated[
-        str, Meta(description="store, get, list, totp, totp_use_backup, delete or authenticate")
+        str,
+        Meta(
+            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy or "
+            "authenticate"
+        ),
     ]
     credential_name: str | None
     outcome: Annotated[str, Meta(description="ok, or the error code the caller got")]
@@ -186,6 +193,10 @@ class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
     actor_identity_id: str | None
     key_prefix: str | None
     client: str | None
+    detail: Annotated[
+        str | None,
+        Meta(description="fetch/proxy: method, host, path, upstream status, duration"),
+    ] = None
     count: Annotated[
         int, Meta(description="Requests this event stands for (refusals are aggregated)")
     ] = 1
@@ -230,3 +241,58 @@ class IdentityCreated(msgspec.Struct, rename="camel"):
 
     def __repr__(self) -> str:
         return f"IdentityCreated(name={self.name!r}, api_key='loid-***')"
+
+
+BodyEncoding = Literal["text", "base64"]
+
+
+class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """``POST /v0/vault/{name}/fetch``: the request the vault makes with the credential."""
+
+    method: Annotated[str, Meta(description="GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS")]
+    url: Annotated[
+        str, Meta(description="https:// URL on a host in the credential's metadata.allowedHosts")
+    ]
+    headers: Annotated[
+        dict[str, str] | None,
+        Meta(description="Extra headers; never Authorization, Cookie, Host or the injected one"),
+    ] = None
+    body: Annotated[
+        str | dict[str, Any] | list[Any] | None,
+        Meta(
+            description="Text (or base64 with bodyEncoding), or a JSON object/array sent as "
+            "application/json; at most 1 MiB"
+        ),
+    ] = None
+    body_encoding: Annotated[
+        BodyEncoding, Meta(description="How body is written: text (UTF-8) or base64")
+    ] = "text"
+
+
+class FetchResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+    """What the upstream answered, with every recognisable form of the secret
+    replaced by ``[REDACTED]``."""
+
+    status: Annotated[int, Meta(description="The upstream's HTTP status")]
+    headers: Annotated[
+        dict[str, str], Meta(description="Lower-case names; repeated headers joined by ', '")
+    ]
+    body: Annotated[str, Meta(description="UTF-8 text, or base64 when bodyEncoding is base64")]
+    body_encoding: Annotated[
+        BodyEncoding, Meta(description="text when the body decodes as UTF-8, else base64")
+    ]
+    url: Annotated[
+        str, Meta(description="The URL that answered (after redirects), without its query")
+    ]
+
+    def json(self) -> Any:
+        """The body parsed as JSON (a text body only)."""
+        if self.body_encoding != "text":
+            raise ValueError("The body is binary (base64), not JSON.")
+        return msgspec.json.decode(self.body)
+
+    def content(self) -> bytes:
+        """The body as bytes, whichever way it was encoded."""
+        if self.body_encoding == "base64":
+            return base64.b64decode(self.body)
+        return self.body.encode()

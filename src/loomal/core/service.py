@@ -17,20 +17,35 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from loomal.core.audit import AuditLog
-from loomal.core.crypto import WRAP_WARNING, Binding, Keyring
+from loomal.core.broker import (
+    BrokerPlan,
+    check_caller_headers,
+    check_method,
+    encode_request_body,
+    plan_broker,
+    proxied_headers,
+    proxy_target,
+    validate_broker_metadata,
+)
+from loomal.core.crypto import Binding
+from loomal.core.egress import EgressPolicy, parse_url
 from loomal.core.identity import Principal, Scope
+from loomal.core.keys import KeyManager
 from loomal.core.models import (
     AuditPage,
     Credential,
     CredentialList,
     CredentialSummary,
+    FetchRequest,
+    FetchResponse,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
@@ -49,12 +64,12 @@ from loomal.core.types import (
     validate_data,
     validate_metadata,
 )
+from loomal.core.upstream import Answer, Trace, exchange
 from loomal.errors import (
     BadRequestError,
     ExpiredError,
     IntegrityError,
     NotFoundError,
-    SealedError,
     ValidationError,
 )
 
@@ -73,19 +88,17 @@ class VaultService:
     def __init__(
         self,
         store: Store,
-        keyring: Keyring,
+        keys: KeyManager,
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
-        reload_keyring: Callable[[bool], Keyring | None] | None = None,
         audit: AuditLog | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self._store = store
+        self._egress = egress or EgressPolicy()
         self._audit = audit or AuditLog(store, clock=clock)
-        self._keyring = keyring
-        self._reload_keyring = reload_keyring
-        self._pending_wraps: dict[str, int] = {}
-        self._warned_wraps = False
+        self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._pending_use: dict[str, int] = {}
@@ -101,6 +114,7 @@ class VaultService:
         data = validate_data(ctype, request.data)
         has_totp = totp_seed(ctype, data) is not None
         metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
+        validate_broker_metadata(metadata)
         expires_at = (
             None
             if request.expires_at is None
@@ -125,7 +139,7 @@ class VaultService:
                     last_rotated = now
             binding = Binding(principal.identity_id, credential_id, name, version)
             row = CredentialRow.from_sealed(
-                self._keyring.seal(plaintext, binding),
+                self._keys.seal(plaintext, binding),
                 binding,
                 ctype=ctype.value,
                 metadata_json=metadata_json,
@@ -181,7 +195,7 @@ class VaultService:
         )
 
     async def _totp(self, principal: Principal, name: str) -> TotpResponse:
-        row = await self._readable_row(principal, name)
+        row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
         data = self._open(row)
         seed = _require_totp(row, data)
         secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
@@ -220,7 +234,7 @@ class VaultService:
                 principal.identity_id, existing.credential_id, name, existing.version + 1
             )
             row = CredentialRow.from_sealed(
-                self._keyring.seal(_json_encode(data), binding),
+                self._keys.seal(_json_encode(data), binding),
                 binding,
                 ctype=existing.type,
                 metadata_json=existing.metadata_json,
@@ -240,7 +254,7 @@ class VaultService:
     async def _list_credentials(
         self, principal: Principal, *, limit: int | None, cursor: str | None
     ) -> CredentialList:
-        principal.require(Scope.READ)
+        principal.require(Scope.USE)  # metadata only: vault:use may see what it can use
         if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
         after = decode_name_cursor(cursor)
@@ -324,9 +338,68 @@ class VaultService:
         self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> AuditPage:
         """This identity's audit events, newest first (its own calls, and other
-        identities' refused attempts on names it holds)."""
-        principal.require(Scope.READ)
+        identities' refused attempts on names it holds). No event holds a secret, so
+        vault:use may read it."""
+        principal.require(Scope.USE)
         return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
+
+    # -- brokered requests (the secret never leaves the server) --------------------
+
+    async def fetch(self, principal: Principal, name: str, request: FetchRequest) -> FetchResponse:
+        """Make ``request`` with the credential injected and return the answer,
+        every recognisable form of the secret replaced by ``[REDACTED]``. Needs
+        vault:use; only to the credential's ``metadata.allowedHosts``."""
+        trace = Trace()
+        async with self._audit.call(principal, "fetch", name, detail=trace.__str__):
+            self._require_unsealed()
+            method = check_method(request.method)
+            target = parse_url(request.url)
+            trace.method, trace.host, trace.path = method, target.host, target.path
+            plan = await self._broker_plan(principal, name)
+            body, content_type = encode_request_body(request.body, request.body_encoding)
+            headers = check_caller_headers(request.headers, plan.injection.header_names)
+            if content_type and not any(k == "content-type" for k, _ in headers):
+                headers.append(("content-type", content_type))
+            async with exchange(
+                self._egress, plan, name, method, target, headers, body, trace
+            ) as answer:
+                return await answer.fetch_response()
+
+    @asynccontextmanager
+    async def proxy(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes | None,
+    ) -> AsyncIterator[Answer]:
+        """The pass-through proxy: forward an unmodified client's request to the
+        credential's ``metadata.baseUrl`` (or first allowed host), its own key
+        replaced by the injected credential; yields the answer to stream back.
+        The same rules, limits, scrubbing and audit as :meth:`fetch`."""
+        trace = Trace()
+        async with self._audit.call(principal, "proxy", name, detail=trace.__str__):
+            self._require_unsealed()
+            method = check_method(method)
+            plan = await self._broker_plan(principal, name)
+            target = proxy_target(plan, name, path, query)
+            forwarded = proxied_headers(headers, plan.injection.header_names)
+            trace.method = method
+            async with exchange(
+                self._egress, plan, name, method, target, forwarded, body, trace
+            ) as answer:
+                yield answer
+
+    async def _broker_plan(self, principal: Principal, name: str) -> BrokerPlan:
+        row = await self._readable_row(principal, name, Scope.USE)
+        data = self._open(row)
+        plan = plan_broker(name, row.type, _json_decode(row.metadata_json), data)
+        self._note_use(row)
+        return plan
 
     # -- lastUsedAt coalescing --------------------------------------------------
 
@@ -351,31 +424,7 @@ class VaultService:
             try:
                 await self._audit.flush()
             finally:
-                await self._flush_wrap_counts()
-
-    async def _flush_wrap_counts(self) -> None:
-        counts = self._keyring.take_wrap_counts()
-        for key_id, n in self._pending_wraps.items():
-            counts[key_id] = counts.get(key_id, 0) + n
-        self._pending_wraps = {}
-        if not counts:
-            return
-        try:
-            await self._store.add_key_wraps(counts=counts)
-        except Exception:
-            self._pending_wraps = counts
-            raise
-        primary = self._keyring.primary_key_id
-        if primary in counts and not self._warned_wraps:
-            total = (await self._store.key_wraps()).get(primary, 0)
-            if total >= WRAP_WARNING:
-                self._warned_wraps = True
-                log.warning(
-                    "master key %s has wrapped %d data keys; rotate it (loomal admin "
-                    "rotate-master-key) well before 2^32",
-                    primary,
-                    total,
-                )
+                await self._keys.flush_wrap_counts()
 
     async def run_maintenance(self, interval: float) -> None:
         """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
@@ -383,7 +432,7 @@ class VaultService:
         try:
             while True:
                 await asyncio.sleep(interval)
-                self.refresh_keyring()
+                self._keys.refresh()
                 try:
                     await self.flush()
                 except Exception as exc:  # keep serving; the next tick retries
@@ -391,37 +440,23 @@ class VaultService:
         finally:
             await self.flush()
 
-    def refresh_keyring(self, *, force: bool = False) -> None:
-        """Adopt the key source's keys if they changed (rotation adds a new primary;
-        an unseal brings keys, a seal takes them away)."""
-        if self._reload_keyring is not None:
-            fresh = self._reload_keyring(force)
-            if fresh is not None:
-                for key_id, n in self._keyring.take_wrap_counts().items():  # keep the count
-                    self._pending_wraps[key_id] = self._pending_wraps.get(key_id, 0) + n
-                self._keyring = fresh
-                self._warned_wraps = False
-
     # -- helpers ---------------------------------------------------------------
 
     @property
     def sealed(self) -> bool:
-        """Whether the master keys are sealed now (health and metrics; no reload:
-        the maintenance tick adopts an unseal within a second)."""
-        return self._keyring.sealed
+        """Whether the master keys are sealed now (health and metrics; no forced
+        reload: the maintenance tick adopts an unseal within a second)."""
+        return self._keys.sealed
 
     def _require_unsealed(self) -> None:
         """Every vault use case refuses while the master keys are sealed, even
         those that need no key (list, delete): a sealed vault serves nothing."""
-        if self._keyring.sealed:
-            self.refresh_keyring(force=True)  # unsealed a moment ago? (the source throttles)
-            if self._keyring.sealed:
-                raise SealedError(
-                    "The vault is sealed: its operator must unseal it (loomal admin unseal)."
-                )
+        self._keys.require_unsealed()
 
-    async def _readable_row(self, principal: Principal, name: str) -> CredentialRow:
-        principal.require(Scope.READ)
+    async def _readable_row(
+        self, principal: Principal, name: str, scope: Scope = Scope.READ
+    ) -> CredentialRow:
+        principal.require(scope)
         validate_credential_name(name)
         row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
         if row is None:
@@ -436,10 +471,8 @@ class VaultService:
             )
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
-        if row.key_id not in self._keyring.key_ids:  # rewrapped by a rotation we have not seen
-            self.refresh_keyring(force=True)
         try:
-            return _json_decode(self._keyring.open(row.sealed(), row.binding()))
+            return _json_decode(self._keys.open(row.sealed(), row.binding()))
         except IntegrityError:
             log.error("integrity check failed for credential %s", row.credential_id)
             raise

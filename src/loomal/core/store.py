@@ -107,6 +107,8 @@ class AuditEvent:
     credential_name: str | None
     outcome: str
     client: str | None
+    detail: str | None = None
+    """A brokered request's method, host, path, status and duration; never a secret."""
     count: int = 1
     """How many requests the event stands for: refused authentications from one
     address are written as one event per window (see ``AuditLog.note_refusal``)."""
@@ -121,6 +123,7 @@ class AuditEvent:
             self.credential_name,
             self.outcome,
             self.client,
+            self.detail,
             self.count,
         )
 
@@ -306,8 +309,11 @@ class Store(Protocol):
         """How many credentials each master key wraps."""
         ...
 
-    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
-        """Up to ``limit`` credentials whose data key is not wrapped by ``key_id``."""
+    async def rows_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
+        """Up to ``limit`` credentials whose data key is not wrapped by ``key_id``,
+        in credential-id order, strictly after the credential id ``after``."""
         ...
 
     async def replace_wrapped_key(
@@ -316,6 +322,18 @@ class Store(Protocol):
         """Swap the wrapped data key if the row is still at ``version`` under
         ``old_key_id`` (a concurrent write wins; the caller retries later)."""
         ...
+
+    async def claim_master_key(self, *, key_id: str, at: int) -> str:
+        """Record ``key_id`` as the store's master key unless one is recorded, in one
+        atomic step (of servers starting together on an empty store, the first
+        wins); returns the recorded key id."""
+        ...
+
+    async def move_master_key(self, *, key_id: str, at: int) -> None:
+        """Record ``key_id`` as the store's master key (a rotation's new primary)."""
+        ...
+
+    async def recorded_master_key(self) -> str | None: ...
 
     # web console -------------------------------------------------------------
     async def list_api_keys(self, *, identity_id: str) -> list[ApiKeyRow]:

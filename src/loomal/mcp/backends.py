@@ -11,6 +11,8 @@ from loomal.core.identity import Principal
 from loomal.core.models import (
     Credential,
     CredentialList,
+    FetchRequest,
+    FetchResponse,
     IdentityResponse,
     StoreRequest,
     StoreResponse,
@@ -29,6 +31,7 @@ class VaultBackend(Protocol):
     async def totp_use_backup(self, name: str) -> TotpBackupResponse: ...
     async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
     async def delete(self, name: str) -> None: ...
+    async def fetch(self, name: str, request: FetchRequest) -> FetchResponse: ...
     async def whoami(self) -> IdentityResponse: ...
 
 
@@ -58,6 +61,9 @@ class ServiceBackend:
 
     async def delete(self, name: str) -> None:
         await self._service.delete_credential(self._principal, name)
+
+    async def fetch(self, name: str, request: FetchRequest) -> FetchResponse:
+        return await self._service.fetch(self._principal, name, request)
 
     async def whoami(self) -> IdentityResponse:
         return await self._identities.whoami(self._principal)
@@ -92,6 +98,11 @@ class SdkBackend:
 
     async def delete(self, name: str) -> None:
         await self._vault.delete(name)
+
+    async def fetch(self, name: str, request: FetchRequest) -> FetchResponse:
+        return await self._vault.fetch(
+            name, method=request.method, url=request.url, headers=request.headers, body=request.body
+        )
 
     async def whoami(self) -> IdentityResponse:
         return await self._identity.whoami()

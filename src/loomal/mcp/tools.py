@@ -1,5 +1,6 @@
-"""The vault's MCP tools, for any MCP client: the seed's six vault operations
-plus ``identity.whoami``.
+"""The vault's MCP tools, for any MCP client: the seed's six vault operations,
+``vault.fetch`` (a brokered request: use a credential without seeing it) and
+``identity.whoami``.
 
 Names: listed in one spelling, ``vault_store`` by default (the only one every
 host accepts: Claude Desktop, Cursor, Windsurf, Codex and Copilot CLI refuse a
@@ -40,6 +41,8 @@ from loomal.core.models import (
     Credential,
     CredentialList,
     DeleteResult,
+    FetchRequest,
+    FetchResponse,
     IdentityResponse,
     StoreRequest,
     StoreResponse,
@@ -72,9 +75,10 @@ _INSTRUCTIONS = """\
 Loomal Vault holds the credentials this agent may use. Call {vault_list} to see what \
 exists (names, types, metadata; no secrets), {vault_get} for a credential's secret data \
 (only when you need it now: it puts the secret into this conversation), {vault_totp} for a \
-live 2FA code. Consume a backup code only with {vault_totp_use_backup}, never by editing \
-backupCodes through {vault_store}. {identity_whoami} tells which identity and scopes this \
-key has."""
+live 2FA code. To call an HTTP API with a stored key, use {vault_fetch}: the vault makes \
+the request and the key never enters this conversation. Consume a backup code only with \
+{vault_totp_use_backup}, never by editing backupCodes through {vault_store}. \
+{identity_whoami} tells which identity and scopes this key has."""
 
 
 def _type_requirements() -> str:
@@ -229,6 +233,18 @@ TOOLS: tuple[ToolSpec, ...] = (
             open_world_hint=False,
         ),
     ),
+    ToolSpec(
+        "vault.fetch",
+        "Call an API with a credential",
+        FetchResponse,
+        # The vault sends an HTTP request to an outside API, which may change things there.
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    ),
     ToolSpec("identity.whoami", "Who am I", IdentityResponse, _reads()),
 )
 """Every tool, in listing order, with its hints (see docs/mcp.md for why each)."""
@@ -335,10 +351,49 @@ def build_mcp_server(
 
         return await call(ctx, delete)
 
+    async def vault_fetch(
+        name: Name,
+        url: Annotated[
+            str,
+            Field(
+                description="Full https:// URL; its host must be in the credential's "
+                "metadata.allowedHosts"
+            ),
+        ],
+        ctx: Context,
+        method: Annotated[
+            str, Field(description="GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS")
+        ] = "GET",
+        headers: Annotated[
+            dict[str, str] | None,
+            Field(
+                description="Extra headers, e.g. Content-Type; never Authorization, Cookie "
+                "or Host: the vault adds the credential"
+            ),
+        ] = None,
+        body: Annotated[
+            str | dict[str, Any] | list[Any] | None,
+            Field(
+                description="Request body: text, or a JSON object/array (sent as "
+                "application/json); at most 1 MiB"
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Call an HTTP API with a stored credential without ever seeing it: the vault makes
+        the request, adds the credential (e.g. Authorization: Bearer <key>) and returns
+        status, headers and body, with the secret replaced by [REDACTED] wherever the
+        answer echoes it. Prefer this to {vault_get} whenever you only need to call the
+        API: it works with a vault:use key, and the key never enters this conversation.
+        Only hosts in the credential's metadata.allowedHosts are reachable; an answer with
+        an HTTP error status (401, 404, 429...) is still a result, read its status."""
+        request = FetchRequest(method=method, url=url, headers=headers, body=body)
+        return await call(ctx, lambda b: b.fetch(name, request))
+
     async def identity_whoami(ctx: Context) -> CallToolResult:
         """Tell which identity this API key belongs to: its name, id and the scopes the key
         has (vault:read to get secrets and codes, vault:write to store, delete and use
-        backup codes). Call it to find out why a tool answered insufficient_scope."""
+        backup codes, vault:use to list, get codes and call APIs with {vault_fetch} without
+        seeing secrets). Call it to find out why a tool answered insufficient_scope."""
         return await call(ctx, lambda b: b.whoami())
 
     functions: dict[str, Callable[..., Any]] = {
@@ -348,6 +403,7 @@ def build_mcp_server(
         "vault.totp_use_backup": vault_totp_use_backup,
         "vault.store": vault_store,
         "vault.delete": vault_delete,
+        "vault.fetch": vault_fetch,
         "identity.whoami": identity_whoami,
     }
     names = {spelled(spec.name, "underscore"): spelled(spec.name, tool_names) for spec in TOOLS}

@@ -33,6 +33,7 @@ from loomal.core.audit import run_audit_retention
 from loomal.core.models import ErrorBody
 from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
+from loomal.server import broker_routes
 from loomal.server.hot_reads import HotReads
 from loomal.server.request_log import configure_logging
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
@@ -128,9 +129,12 @@ def create_app(
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     app = Litestar(
         route_handlers=[
-            Router(path="/", route_handlers=ROUTES, before_request=authenticate),
+            Router(
+                path="/", route_handlers=[*ROUTES, broker_routes.fetch], before_request=authenticate
+            ),
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
             mcp_endpoint,
+            broker_routes.proxy,
         ],
         lifespan=[lifespan],
         exception_handlers=handlers,

@@ -42,12 +42,12 @@ SESSION_COLUMNS = (
 LOGIN_LINK_COLUMNS = "token_hash, identity_id, identity_name, scopes, created_at, expires_at"
 AUDIT_COLUMNS = (
     "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client, "
-    "occurrences"
+    "detail, occurrences"
 )
 
 
 def audit_insert_sql(placeholder: str) -> str:
-    marks = ", ".join([placeholder] * 9)
+    marks = ", ".join([placeholder] * len(AUDIT_COLUMNS.split(",")))
     return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({marks})"
 
 

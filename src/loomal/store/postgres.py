@@ -379,10 +379,13 @@ class PostgresStore:
         rows = await self._fetchall("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
         return {key_id: int(count) for key_id, count in rows}
 
-    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
+    async def rows_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
         rows = await self._fetchall(
-            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != %s LIMIT %s",
-            (key_id, limit),
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != %s "
+            "AND credential_id > %s ORDER BY credential_id LIMIT %s",
+            (key_id, after or "", limit),
         )
         return [_credential(r) for r in rows]
 
@@ -395,6 +398,32 @@ class PostgresStore:
             (key_id, wrapped_key, credential_id, version, old_key_id),
         )
         return count == 1
+
+    async def claim_master_key(self, *, key_id: str, at: int) -> str:
+        async with self._pool.connection() as conn:
+            # A second server's INSERT waits for the first one's commit, then does
+            # nothing; the SELECT (a new snapshot) sees the winner's row.
+            await conn.execute(
+                b"INSERT INTO store_master_key (singleton, key_id, recorded_at) "
+                b"VALUES (1, %s, %s) ON CONFLICT (singleton) DO NOTHING",
+                (key_id, at),
+            )
+            cur = await conn.execute(b"SELECT key_id FROM store_master_key")
+            row = await cur.fetchone()
+        assert row is not None
+        return str(row[0])
+
+    async def move_master_key(self, *, key_id: str, at: int) -> None:
+        await self._execute(
+            "INSERT INTO store_master_key (singleton, key_id, recorded_at) VALUES (1, %s, %s) "
+            "ON CONFLICT (singleton) DO UPDATE "
+            "SET key_id = excluded.key_id, recorded_at = excluded.recorded_at",
+            (key_id, at),
+        )
+
+    async def recorded_master_key(self) -> str | None:
+        row = await self._fetchone("SELECT key_id FROM store_master_key", ())
+        return None if row is None else str(row[0])
 
     # -- web console ---------------------------------------------------------------
 

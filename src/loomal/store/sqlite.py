@@ -349,10 +349,13 @@ class SqliteStore:
         rows = self._reader.execute("SELECT key_id, count(*) FROM credentials GROUP BY key_id")
         return {key_id: int(count) for key_id, count in rows}
 
-    async def rows_wrapped_by_other_keys(self, *, key_id: str, limit: int) -> list[CredentialRow]:
+    async def rows_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
         rows = self._reader.execute(
-            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != ? LIMIT ?",
-            (key_id, limit),
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE key_id != ? "
+            "AND credential_id > ? ORDER BY credential_id LIMIT ?",
+            (key_id, after or "", limit),
         ).fetchall()
         return [_credential(r) for r in rows]
 
@@ -368,6 +371,32 @@ class SqliteStore:
             return cur.rowcount == 1
 
         return await self._write(work)
+
+    async def claim_master_key(self, *, key_id: str, at: int) -> str:
+        def work(conn: sqlite3.Connection) -> str:
+            conn.execute(
+                "INSERT INTO store_master_key (singleton, key_id, recorded_at) VALUES (1, ?, ?) "
+                "ON CONFLICT (singleton) DO NOTHING",
+                (key_id, at),
+            )
+            (recorded,) = conn.execute("SELECT key_id FROM store_master_key").fetchone()
+            return str(recorded)
+
+        return await self._write(work)
+
+    async def move_master_key(self, *, key_id: str, at: int) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO store_master_key (singleton, key_id, recorded_at) VALUES (1, ?, ?) "
+                "ON CONFLICT (singleton) DO UPDATE "
+                "SET key_id = excluded.key_id, recorded_at = excluded.recorded_at",
+                (key_id, at),
+            )
+        )
+
+    async def recorded_master_key(self) -> str | None:
+        row = self._reader.execute("SELECT key_id FROM store_master_key").fetchone()
+        return None if row is None else str(row[0])
 
     # -- web console ---------------------------------------------------------------
 

@@ -54,12 +54,15 @@ export interface RunningVault {
   dataDir: string;
   /** A new identity's key, e.g. with scopes "vault:read" only. */
   createIdentity(name: string, scopes: string): Promise<string>;
+  /** Another key for an existing identity, e.g. with scopes "vault:use" only. */
+  addKey(name: string, scopes: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 const KEY_LINE = /export LOOMAL_API_KEY=(loid-[A-Za-z0-9_-]+)/;
 
-export async function startVault(): Promise<RunningVault> {
+/** Start a vault; `extraArgs` go to `loomal serve` (e.g. `--fetch-allow-private 127.0.0.1`). */
+export async function startVault(extraArgs: readonly string[] = []): Promise<RunningVault> {
   const bin = loomalBin();
   const dataDir = await mkdtemp(join(tmpdir(), "loomal-ts-sdk-"));
   const port = await freePort();
@@ -70,7 +73,7 @@ export async function startVault(): Promise<RunningVault> {
   }
   const child = spawn(
     bin,
-    ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir],
+    ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir, ...extraArgs],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
   // If the test process dies before stop() (an uncaught error), the server must not outlive
@@ -94,17 +97,19 @@ export async function startVault(): Promise<RunningVault> {
       apiKey,
       dataDir,
       async createIdentity(name, scopes) {
-        const { stdout } = await execFileAsync(
-          bin,
-          ["identity", "create", name, "--scopes", scopes, "--data-dir", dataDir],
-          { env },
-        );
-        const last = stdout.trim().split("\n").at(-1)?.trim() ?? "";
-        if (!last.startsWith("loid-")) throw new Error("identity create printed no key");
-        return last;
+        return keyFrom(["identity", "create", name, "--scopes", scopes, "--data-dir", dataDir]);
+      },
+      async addKey(name, scopes) {
+        return keyFrom(["identity", "add-key", name, "--scopes", scopes, "--data-dir", dataDir]);
       },
       stop: () => stopChild(child).then(() => rm(dataDir, { recursive: true, force: true })),
     };
+    async function keyFrom(args: string[]): Promise<string> {
+        const { stdout } = await execFileAsync(bin, args, { env });
+        const last = stdout.trim().split("\n").at(-1)?.trim() ?? "";
+        if (!last.startsWith("loid-")) throw new Error("identity create printed no key");
+        return last;
+    }
   } catch (error) {
     await stopChild(child);
     await rm(dataDir, { recursive: true, force: true });

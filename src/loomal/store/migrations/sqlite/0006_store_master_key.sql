@@ -1,0 +1,8 @@
+-- The master key this store was created with, kept current by rotation. A
+-- server whose keys do not include it refuses to start, instead of writing
+-- rows the other servers cannot read. One row: the first server to record wins.
+CREATE TABLE store_master_key (
+    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+    key_id      TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL
+);

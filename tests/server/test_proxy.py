@@ -1,0 +1,172 @@
+"""The pass-through proxy ``/v0/proxy/{name}/{path...}``: in-process against a
+loopback upstream, then end to end with the official ``openai`` SDK, unmodified,
+pointed at a real ``loomal serve`` whose credential holds the vendor key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from loomal.config import ServerSettings
+from loomal.server.app import create_app
+from tests.conftest import Api, auth, new_key, start_server
+from tests.server.test_api import assert_error
+from tests.upstream import VENDOR_KEY, Upstream, running_upstream
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    with running_upstream() as running:
+        yield running
+
+
+@pytest.fixture
+def api(settings: ServerSettings) -> Iterator[Api]:
+    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
+    app = create_app(settings=allowed)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=allowed, app=app)
+
+
+def openai_credential(upstream: Upstream, **metadata: Any) -> dict[str, Any]:
+    return {
+        "type": "API_KEY",
+        "data": {"key": VENDOR_KEY},
+        "metadata": {"allowedHosts": ["127.0.0.1"], "baseUrl": upstream.base_url, **metadata},
+    }
+
+
+def test_proxy_replaces_the_callers_key_and_streams_back_scrubbed(
+    api: Api, upstream: Upstream
+) -> None:
+    owner = api.new_identity()
+    h = auth(owner.api_key)
+    assert api.client.put(
+        "/v0/vault/openai", json=openai_credential(upstream), headers=h
+    ).is_success
+    use = api.call(api.vault.identities.add_key, owner.name, scopes=["vault:use"]).api_key
+    response = api.client.post(
+        "/v0/proxy/openai/echo?x=1&y=%2F",
+        headers={**auth(use), "Cookie": "c=1", "X-Custom": "v", "Content-Type": "text/plain"},
+        content=b"payload",
+    )
+    assert response.status_code == 200, response.text
+    (seen,) = upstream.seen
+    assert seen.method == "POST" and seen.path == "/echo?x=1&y=%2F"
+    assert seen.headers["authorization"] == f"Bearer {VENDOR_KEY}"
+    assert "cookie" not in seen.headers and use not in json.dumps(seen.headers)
+    assert seen.headers["x-custom"] == "v" and seen.body == b"payload"
+    assert seen.headers["host"] == f"127.0.0.1:{upstream.port}"
+    assert VENDOR_KEY not in response.text
+    assert response.json()["headers"]["authorization"] == "Bearer [REDACTED]"
+    assert response.headers["x-echo-auth"] == "Bearer [REDACTED]"
+    assert response.headers["cache-control"] == "no-store"
+    events = api.client.get("/v0/audit", headers=h).json()["events"]
+    assert events[0]["action"] == "proxy" and events[0]["outcome"] == "ok"
+    assert events[0]["detail"].startswith("POST 127.0.0.1 /echo 200 ")
+
+
+def test_a_key_sent_as_x_api_key_authenticates_and_is_never_forwarded(
+    api: Api, upstream: Upstream
+) -> None:
+    """Anthropic-style SDKs send their key in X-Api-Key; the credential injects its own."""
+    owner = api.new_identity()
+    credential = openai_credential(upstream, inject={"header": "X-Api-Key"})
+    api.client.put("/v0/vault/anthropic", json=credential, headers=auth(owner.api_key))
+    response = api.client.post(
+        "/v0/proxy/anthropic/echo",
+        headers={"X-Api-Key": owner.api_key, "X-Other": f"also {owner.api_key}"},
+        json={"m": 1},
+    )
+    assert response.status_code == 200, response.text
+    (seen,) = upstream.seen
+    assert seen.headers["x-api-key"] == VENDOR_KEY
+    assert owner.api_key not in json.dumps(seen.headers) and "x-other" not in seen.headers
+    assert VENDOR_KEY not in response.text
+    assert_error(
+        api.client.get("/v0/proxy/anthropic/echo", headers={"X-Api-Key": "sk-not-ours"}),
+        401,
+        "unauthenticated",
+    )
+
+
+def test_proxy_refusals_answer_in_the_error_shape(api: Api, upstream: Upstream) -> None:
+    h = api.headers()
+    api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
+    assert_error(api.client.get("/v0/proxy/openai/echo"), 401, "unauthenticated")
+    assert_error(api.client.get("/v0/proxy/nothing/echo", headers=h), 404, "not_found")
+    write_only = api.headers(("vault:write",))
+    assert_error(
+        api.client.get("/v0/proxy/openai/x", headers=write_only), 403, "insufficient_scope"
+    )
+    too_big = api.client.post("/v0/proxy/openai/echo", headers=h, content=b"z" * (1024 * 1024 + 1))
+    assert_error(too_big, 413, "payload_too_large")
+    declared = api.client.get(f"/v0/proxy/openai/big?n={1024 * 1024 + 1}", headers=h)
+    assert_error(declared, 502, "bad_gateway", "response_too_large")
+    elsewhere = openai_credential(upstream, baseUrl="https://127.0.0.2/")
+    elsewhere["metadata"]["allowedHosts"] = ["127.0.0.2"]
+    api.client.put("/v0/vault/inner", json=elsewhere, headers=h)
+    assert_error(
+        api.client.get("/v0/proxy/inner/x", headers=h), 400, "bad_request", "forbidden_address"
+    )
+    assert [s.path for s in upstream.seen] == [f"/big?n={1024 * 1024 + 1}"]
+
+
+def test_a_stream_past_the_limit_is_cut(api: Api, upstream: Upstream) -> None:
+    h = api.headers()
+    api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
+    ok = api.client.get(f"/v0/proxy/openai/chunked?n={1024 * 1024}", headers=h)
+    assert ok.status_code == 200 and len(ok.content) == 1024 * 1024
+    cut = api.client.get(f"/v0/proxy/openai/chunked?n={3 * 1024 * 1024}", headers=h)
+    assert len(cut.content) <= 1024 * 1024  # (a real server cuts the connection: see below)
+    events = api.client.get("/v0/audit", headers=h).json()["events"]
+    assert events[0]["outcome"] == "response_too_large"
+
+
+@pytest.mark.slow
+def test_the_openai_sdk_unmodified_through_a_real_server(tmp_path: Path) -> None:
+    """``OpenAI(base_url=<vault>/v0/proxy/openai/v1, api_key=<loid- key>)``: the SDK never
+    holds the vendor key, the upstream gets it, and its echo comes back redacted."""
+    openai = pytest.importorskip("openai")
+    from loomal import Loomal, PermissionDeniedError
+
+    data_dir = str(tmp_path / "data")
+    with running_upstream() as upstream:
+        server = start_server(
+            "--data-dir", data_dir, "--fetch-allow-private", "127.0.0.1", cwd=tmp_path
+        )
+        try:
+            with Loomal(api_key=server.api_key, base_url=server.base_url) as admin:
+                admin.vault.store("openai", **openai_credential(upstream))
+                me = admin.identity.whoami().name
+            use_key = new_key(
+                "add-key", me, "--scopes", "vault:use", "--data-dir", data_dir, cwd=tmp_path
+            )
+            client = openai.OpenAI(
+                base_url=f"{server.base_url}/v0/proxy/openai/v1", api_key=use_key, max_retries=0
+            )
+            models = client.models.list()
+            assert [m.id for m in models.data] == ["gpt-test"]
+            reply = client.chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": "hello"}]
+            )
+            content = reply.choices[0].message.content
+            assert content == "you said hello; auth was Bearer [REDACTED]"
+            assert all(s.headers["authorization"] == f"Bearer {VENDOR_KEY}" for s in upstream.seen)
+            assert all(use_key not in json.dumps(s.headers) for s in upstream.seen)
+            agent = Loomal(api_key=use_key, base_url=server.base_url)
+            with agent, pytest.raises(PermissionDeniedError):
+                agent.vault.get("openai")
+            big = f"{server.base_url}/v0/proxy/openai/chunked?n={3 * 1024 * 1024}"
+            with pytest.raises(httpx.RemoteProtocolError):  # cut, never silently short
+                httpx.get(big, headers={"Authorization": f"Bearer {use_key}"}, timeout=30)
+        finally:
+            output = server.stop()
+    assert VENDOR_KEY not in output
