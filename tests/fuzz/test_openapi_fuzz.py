@@ -4,8 +4,8 @@ negative mode (input the document forbids: wrong types, missing fields, values o
 of range); no 5xx and no response the document does not describe (status, content
 type, body schema).
 
-Examples per operation and mode: 100 by default (1,600 requests, well under a
-minute); 625 under CI=true or LOOMAL_FUZZ_FULL=1 (10,000 requests)."""
+Examples per operation and mode: 100 by default (1,800 requests, well under a
+minute); 556 under CI=true or LOOMAL_FUZZ_FULL=1 (10,008 requests)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 FULL = IN_CI or os.environ.get("LOOMAL_FUZZ_FULL", "") == "1"
-EXAMPLES_PER_OPERATION = 625 if FULL else 100
+EXAMPLES_PER_OPERATION = 556 if FULL else 100  # x 9 operations x 2 modes
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,8 @@ def test_every_operation_conforms_under_generated_input(
 
         check()
     print(f"\nfuzz ({mode.value}): {total} requests, statuses {dict(sorted(statuses.items()))}")
-    assert total >= 8 * EXAMPLES_PER_OPERATION * 0.9, total  # hypothesis may stop a little early
+    # hypothesis may stop a little early
+    assert total >= len(operations) * EXAMPLES_PER_OPERATION * 0.9, total
     assert not any(status >= 500 for status in statuses), statuses
     if mode == schemathesis.GenerationMode.POSITIVE:
         assert statuses.get(200, 0) + statuses.get(201, 0) > 50, statuses  # not only rejections
