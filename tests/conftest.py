@@ -30,7 +30,7 @@ from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
 from loomal.runtime import Vault
 from loomal.server.app import create_app
-from loomal.server.hot_reads import HotReads
+from loomal.server.edge import Edge
 
 POSTGRES_URL = os.environ.get(
     "LOOMAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -88,7 +88,7 @@ class Api:
 
     client: TestClient[Any]
     settings: ServerSettings
-    app: HotReads
+    app: Edge
 
     @property
     def vault(self) -> Vault:

@@ -31,19 +31,17 @@ from loomal.config import ServerSettings
 from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
 from loomal.core.models import ErrorBody
-from loomal.mcp.http import McpMount
 from loomal.runtime import Vault, open_vault
 from loomal.server import broker_routes
-from loomal.server.hot_reads import HotReads
+from loomal.server.edge import API_MAX_BODY_BYTES, Edge
+from loomal.server.mcp_mount import McpMount
 from loomal.server.request_log import configure_logging
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
 
-__all__ = ["MAX_BODY_BYTES", "create_app", "create_app_from_env", "error_response"]
+__all__ = ["create_app", "create_app_from_env", "error_response"]
 
 log = logging.getLogger("loomal.server")
-
-MAX_BODY_BYTES = 64 * 1024
 
 
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -89,7 +87,7 @@ def create_app(
     *,
     settings: ServerSettings | None = None,
     on_startup: Callable[[Vault], Awaitable[None]] | None = None,
-) -> HotReads:
+) -> Edge:
     """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start."""
 
     opened_vault: list[Vault] = []
@@ -138,14 +136,14 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=handlers,
-        request_max_body_size=MAX_BODY_BYTES,
+        request_max_body_size=API_MAX_BODY_BYTES,
         openapi_config=_openapi_config(),
         before_send=[_add_security_headers],
         logging_config=None,
         debug=False,
     )
     configured = settings or (vault.settings if vault is not None else ServerSettings.load())
-    return HotReads(
+    return Edge(
         app,
         cors_origins=configured.cors_origins,
         trusted_proxies=configured.trusted_proxies,
@@ -155,7 +153,7 @@ def create_app(
     )
 
 
-def create_app_from_env() -> HotReads:
+def create_app_from_env() -> Edge:
     """Factory for worker processes: settings come from ``LOOMAL_*`` variables."""
     settings = ServerSettings.load()
     configure_logging(settings.log_format, access=settings.access_log)

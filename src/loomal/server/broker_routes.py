@@ -24,6 +24,7 @@ from loomal.core.types import validate_credential_name
 from loomal.core.upstream import MAX_BODY_BYTES
 from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from loomal.runtime import Vault
+from loomal.server.edge import authenticate
 from loomal.server.responses import send_error
 from loomal.server.routes import NameParam, principal
 
@@ -113,9 +114,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             raise NotFoundError("Use /v0/proxy/{credential name}/{path}.")
         validate_credential_name(name)
         headers = scope["headers"]
-        authorization = _caller_key(headers)
-        client = scope.get("client") or ("", 0)
-        who = await vault.identities.authenticate(authorization, client=client[0])
+        who = await authenticate(vault, scope, authorization=_caller_key(headers))
         body = await _read_body(receive)
         async with vault.service.proxy(
             who,

@@ -28,7 +28,7 @@ from loomal.core.models import (
 )
 from loomal.errors import BadRequestError
 from loomal.runtime import Vault
-from loomal.server.client_address import client_address
+from loomal.server import edge
 
 __all__ = ["ROUTES"]
 
@@ -80,10 +80,7 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     """Runs before the body is read (a ``before_request`` hook, not a guard: Litestar
     copies the handler for every guard call), so an unauthenticated caller gets 401
     whatever it sent, and its body is never parsed."""
-    vault: Vault = request.app.state.vault
-    request.state.principal = await vault.identities.authenticate(
-        request.headers.get("authorization"), client=client_address(request.scope)
-    )
+    request.state.principal = await edge.authenticate(_vault(request), request.scope)
 
 
 def principal(request: Request[Any, Any, Any]) -> Principal:

@@ -48,11 +48,10 @@ from loomal.mcp.names import ToolNameMode
 from loomal.mcp.protocol import envelope_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
+from loomal.server.edge import API_MAX_BODY_BYTES, authenticate
 from loomal.server.responses import SECURITY_HEADERS, error_body, send_error, send_json
 
-__all__ = ["MAX_BODY_BYTES", "McpMount"]
-
-MAX_BODY_BYTES = 64 * 1024
+__all__ = ["McpMount"]
 _PRINCIPAL = "loomal.principal"
 """Scope key: the principal the mount authenticated, for the tools of that request."""
 _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
@@ -93,7 +92,7 @@ class McpMount:
             streamable_http_path="/",
             stateless_http=True,
             json_response=True,
-            max_request_body_size=MAX_BODY_BYTES,
+            max_request_body_size=API_MAX_BODY_BYTES,
             # Every request carries a bearer key checked against the store, so a
             # DNS-rebound page gains nothing; the Host check would only refuse
             # servers reached by a name.
@@ -115,13 +114,8 @@ class McpMount:
             await self._app(scope, receive, send)
             return
         own = _without_security_headers(send)  # the app adds them to every response
-        headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        client = scope.get("client") or ("", 0)
         try:
-            principal = await self._vault_of().identities.authenticate(
-                authorization, client=client[0]
-            )
+            principal = await authenticate(self._vault_of(), scope)
         except AuthenticationError as error:
             await send_json(own, 401, _encode(error_body(error)), _bearer_challenge(error))
             return
@@ -167,7 +161,7 @@ def _without_security_headers(send: Send) -> Send:
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
     for name, value in scope.get("headers") or ():
-        if name == b"content-length" and value.isdigit() and int(value) > MAX_BODY_BYTES:
+        if name == b"content-length" and value.isdigit() and int(value) > API_MAX_BODY_BYTES:
             raise _BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -177,7 +171,7 @@ async def _read_body(scope: Scope, receive: Receive) -> bytes:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > API_MAX_BODY_BYTES:
             raise _BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):

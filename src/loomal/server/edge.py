@@ -1,5 +1,11 @@
-"""The two calls agents make most, served without the framework's per-request
-machinery: ``GET /v0/vault/{name}`` and ``GET /v0/vault/{name}/totp``.
+"""The edge: the one place a request enters, for REST routes, the hot reads, /mcp,
+the broker proxy and the console alike. It owns what every transport shares:
+the client's address (trusted proxies), the request id, access logs and
+metrics, CORS, the request-body limit of the API, reading the
+``Authorization`` header and authenticating it (:func:`authenticate`).
+
+It also serves the two calls agents make most without the framework's
+per-request machinery: ``GET /v0/vault/{name}`` and ``GET /v0/vault/{name}/totp``.
 
 Why: measured on this project's 2-core machine, the TOTP use case served 30k
 requests/s behind a plain ASGI path and 15.6k through a Litestar route (same
@@ -20,9 +26,11 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
+from loomal.core.identity import Principal
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
@@ -31,16 +39,36 @@ from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
 from loomal.server.request_log import RequestObserver
 from loomal.server.responses import send_error, send_json
 
-__all__ = ["HotReads"]
+__all__ = ["API_MAX_BODY_BYTES", "Edge", "authenticate", "request_header"]
+
+API_MAX_BODY_BYTES = 64 * 1024
+"""The largest request body the API and /mcp read (the broker's own limit is larger)."""
 
 _PREFIX = "/v0/vault/"
 _TOTP = "/totp"
 _encode = msgspec.json.Encoder().encode
 
 
-class HotReads:
-    """ASGI app: the edge (client address, request id, metrics), health, metrics
-    and the hot GET routes, else the wrapped Litestar app."""
+def request_header(scope: Any, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes), as the ASGI scope holds it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def authenticate(vault: Vault, scope: Any, *, authorization: str | None = None) -> Principal:
+    """The principal of a request: its ``Authorization`` header (or the value given,
+    for callers that carry the key elsewhere) checked by the core, from the client
+    address the edge resolved."""
+    if authorization is None:
+        authorization = request_header(scope, b"authorization")
+    return await vault.identities.authenticate(authorization, client=client_address(scope))
+
+
+class Edge:
+    """ASGI app: client address, request id, metrics, CORS, health, metrics and the
+    hot GET routes, else the wrapped Litestar app (``litestar``)."""
 
     def __init__(
         self,
@@ -52,7 +80,7 @@ class HotReads:
         log_access: bool = False,
         tag_logs: bool = False,
     ) -> None:
-        self.app = app
+        self.litestar = app
         self._cors = Cors(self._dispatch, cors_origins) if cors_origins else None
         self._proxies = ClientAddresses(trusted_proxies)
         self._metrics = Metrics() if metrics else None
@@ -61,8 +89,10 @@ class HotReads:
         )
         self._health = Health()
 
-    def __getattr__(self, name: str) -> Any:  # tests and tools reach app.state, openapi_schema
-        return getattr(self.app, name)
+    @property
+    def state(self) -> State:
+        """The application state (``state.vault`` once started)."""
+        return self.litestar.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         inner = self._dispatch if self._cors is None else self._cors
@@ -76,7 +106,7 @@ class HotReads:
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
             path: str = scope["path"]
-            vault: Vault | None = getattr(self.app.state, "vault", None)
+            vault: Vault | None = getattr(self.litestar.state, "vault", None)
             if path.startswith(_PREFIX) and vault is not None:
                 rest = path[len(_PREFIX) :]
                 totp = rest.endswith(_TOTP)
@@ -90,18 +120,13 @@ class HotReads:
             elif path == METRICS_PATH and self._metrics is not None:
                 await send_metrics(send, await self._metrics.render(vault))
                 return
-        await self.app(scope, receive, send)
+        await self.litestar(scope, receive, send)
 
     async def _serve(
         self, vault: Vault, scope: Scope, send: Send, name: str, *, totp: bool
     ) -> None:
-        authorization = None
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                authorization = value.decode("latin-1")
-                break
         try:
-            who = await vault.identities.authenticate(authorization, client=client_address(scope))
+            who = await authenticate(vault, scope)
             result: Any = (
                 await vault.service.totp(who, name)
                 if totp
