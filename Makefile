@@ -1,7 +1,7 @@
 # Quick start:  make serve   (install, then start the vault on 127.0.0.1:8470)
 #               make test    (install with dev tools, then lint, type-check and run every test,
 #                             the TypeScript SDK's included: make test-ts)
-# Inner loop:   make test-fast (lint, types, and the tests that start no process: under a minute)
+# Inner loop:   make test-fast (lint, types, and the tests that start no process, on SQLite: under a minute)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -32,8 +32,9 @@ lint: $(VENV)/.installed-dev
 test: lint test-ts
 	$(BIN)/pytest
 
+# The inner loop: no process-starting tests, SQLite only (make test runs PostgreSQL too), on both cores.
 test-fast: lint
-	$(BIN)/pytest -m "not slow" -q
+	$(BIN)/pytest -n 2 -m "not slow and not postgres" -q
 
 # The TypeScript SDK (sdk/typescript): build, type-level tests, and its tests against a
 # real `loomal serve` from this venv. Without Node.js it is skipped, saying so, except
