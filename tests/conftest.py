@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import venv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,3 +232,25 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc = start_server("--data-dir", str(tmp_path / "server-data"), cwd=tmp_path)
     yield proc
     proc.stop()
+
+
+def venv_with(env_dir: Path, requirement: str, *, what: str, clear: bool = False) -> Path:
+    """A new virtual environment at ``env_dir`` with ``requirement`` pip-installed;
+    its python. With CI=true a failed install fails the test, elsewhere (no
+    registry reachable) it skips, saying why."""
+    python = env_dir / "bin" / "python"
+    try:
+        venv.EnvBuilder(with_pip=True, clear=clear).create(env_dir)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--no-input", requirement],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (subprocess.SubprocessError, OSError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        if IN_CI:
+            pytest.fail(f"CI=true but {what} could not be installed: {detail[-800:]}")
+        pytest.skip(f"{what} could not be installed here ({type(exc).__name__})")
+    return python

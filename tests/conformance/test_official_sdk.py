@@ -13,13 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, ServerProcess, new_key
+from tests.conftest import ServerProcess, new_key, venv_with
 
 pytestmark = pytest.mark.slow
 
@@ -29,32 +28,10 @@ CACHE = Path(__file__).resolve().parents[2] / ".cache" / "loomal-sdk-0.6.2"
 
 
 def official_python() -> Path:
-    python = CACHE / "bin" / "python"
     marker = CACHE / ".installed"
     if marker.exists():
-        return python
-    try:
-        venv.EnvBuilder(with_pip=True, clear=True).create(CACHE)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                OFFICIAL,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    except (subprocess.SubprocessError, OSError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        if IN_CI:
-            pytest.fail(f"CI=true but {OFFICIAL} could not be installed: {detail[-500:]}")
-        pytest.skip(f"{OFFICIAL} could not be installed here ({type(exc).__name__})")
+        return CACHE / "bin" / "python"
+    python = venv_with(CACHE, OFFICIAL, what=OFFICIAL, clear=True)
     marker.touch()
     return python
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import venv
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import IN_CI, ServerProcess
+from tests.conftest import ServerProcess, venv_with
 
 pytestmark = pytest.mark.slow
 
@@ -24,30 +23,7 @@ SERVER_ONLY = (
 @pytest.fixture(scope="module")
 def light_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = tmp_path_factory.mktemp("light") / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    python = env_dir / "bin" / "python"
-    try:
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                str(ROOT),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    except subprocess.SubprocessError as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        if IN_CI:
-            pytest.fail(f"CI=true but the base install failed: {detail[-800:]}")
-        pytest.skip(f"the base install could not be built here ({type(exc).__name__})")
-    return python
+    return venv_with(env_dir, str(ROOT), what="the base install (loomal-vault)")
 
 
 def test_the_base_install_holds_no_server_dependency(light_python: Path) -> None:
