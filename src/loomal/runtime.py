@@ -6,6 +6,8 @@ so that every command reaches the same store, with the same keys, the same way.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -35,6 +37,9 @@ __all__ = [
 ]
 
 
+log = logging.getLogger("loomal.vault")
+
+
 @dataclass(slots=True)
 class Vault:
     settings: ServerSettings
@@ -47,10 +52,31 @@ class Vault:
     def key_source(self) -> KeySource:
         return self.keys.source
 
-    async def close(self) -> None:
+    async def flush(self, *, final: bool = False) -> None:
+        """Write what the services hold in memory: lastUsedAt, audit events, wrap
+        counts, identity usage and refusal counts (all of them when ``final``)."""
         try:
             await self.service.flush()
-            await self.identities.flush_usage()
+        finally:
+            await self.identities.flush(final=final)
+
+    async def run_maintenance(self, interval: float) -> None:
+        """The one background loop of a server: every ``interval`` seconds until
+        cancelled, adopt changed master keys and flush; on cancel, flush everything."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                self.keys.refresh()
+                try:
+                    await self.flush()
+                except Exception as exc:  # keep serving; the next tick retries
+                    log.error("could not write usage or audit events: %s", type(exc).__name__)
+        finally:
+            await self.flush(final=True)
+
+    async def close(self) -> None:
+        try:
+            await self.flush(final=True)
         finally:
             await self.store.close()
 

@@ -9,7 +9,6 @@ freshly created key works at once on every server.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -137,22 +136,13 @@ class IdentityService:
                 self._usage[identity_id] = (count + more, max(at, later))
             raise
 
-    async def run_usage_flush(self, interval: float) -> None:
-        """Every ``interval`` seconds until cancelled, then once more (with every
-        refusal count held, its window over or not)."""
+    async def flush(self, *, final: bool = False) -> None:
+        """Write the usage counts, and the refusal counts whose window is over (every
+        one held, ``final``: on a clean stop)."""
         try:
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await self.flush_usage()
-                    await self.flush_refusals()
-                except Exception as exc:  # keep serving; the next tick retries
-                    log.error("could not write identity usage: %s", type(exc).__name__)
+            await self.flush_usage()
         finally:
-            try:
-                await self.flush_usage()
-            finally:
-                await self.flush_refusals(force=True)
+            await self.flush_refusals(force=final)
 
     def _note_refusal(self, error: LoomalError, client: str) -> None:
         """Refused authentications are audited without any part of the presented

@@ -12,7 +12,6 @@ every ``usage_flush_seconds`` (default 1 s) and on shutdown.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import secrets
@@ -425,20 +424,6 @@ class VaultService:
                 await self._audit.flush()
             finally:
                 await self._keys.flush_wrap_counts()
-
-    async def run_maintenance(self, interval: float) -> None:
-        """Every ``interval`` seconds until cancelled: flush usage, adopt a rotated
-        key file. On cancel, flush once more."""
-        try:
-            while True:
-                await asyncio.sleep(interval)
-                self._keys.refresh()
-                try:
-                    await self.flush()
-                except Exception as exc:  # keep serving; the next tick retries
-                    log.error("could not write usage or audit events: %s", type(exc).__name__)
-        finally:
-            await self.flush()
 
     # -- helpers ---------------------------------------------------------------
 

@@ -105,10 +105,7 @@ def create_app(
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
-        flushers = [
-            asyncio.create_task(opened.service.run_maintenance(interval)),
-            asyncio.create_task(opened.identities.run_usage_flush(interval)),
-        ]
+        flushers = [asyncio.create_task(opened.run_maintenance(interval))]
         if opened.settings.audit_retention_days > 0:
             retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
             flushers.append(asyncio.create_task(retention))
@@ -122,7 +119,7 @@ def create_app(
             if vault is None:
                 await opened.close()
             else:
-                await opened.service.flush()
+                await opened.flush(final=True)
 
     handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
     app = Litestar(
