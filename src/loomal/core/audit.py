@@ -15,12 +15,12 @@ the log (a flood of failed logins must not exhaust memory).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
+
+from msgspec.structs import replace
 
 from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
@@ -53,8 +53,7 @@ class AuditLog:
         self._dropped = 0
         self._flushing: asyncio.Task[int] | None = None
 
-    @contextlib.asynccontextmanager
-    async def call(
+    def call(
         self,
         principal: Principal,
         action: str,
@@ -62,23 +61,19 @@ class AuditLog:
         *,
         durable: bool = False,
         detail: Callable[[], str] | None = None,
-    ) -> AsyncIterator[AuditEvent]:
-        """Audit one call by ``principal``. Yields the ``ok`` event: a change hands
-        it to the store (written in the change's transaction, ``durable=True``);
-        otherwise it is batched on success. A refusal is batched with its error
-        code, and a refused attempt on a name other identities hold goes into
-        their logs too. A name that is not valid is not recorded (unchecked input).
-        ``detail`` (brokered requests) is read when the call ends.
+    ) -> _Call:
+        """Audit one call by ``principal`` (``async with``). Yields the ``ok`` event: a
+        change hands it to the store (written in the change's transaction,
+        ``durable=True``); otherwise it is batched on success. A refusal is batched
+        with its error code, and a refused attempt on a name other identities hold
+        goes into their logs too. A name that is not valid is not recorded
+        (unchecked input). ``detail`` (brokered requests) is read when the call ends.
+
+        A plain class rather than ``@asynccontextmanager``: every read passes
+        through here, and the generator machinery cost ~3 µs of it.
         """
         if name is not None and not NAME_PATTERN.fullmatch(name):
             name = None
-        if durable and self._pending:
-            # The log is listed by event id, so events batched before this change are
-            # written first: the ids then follow the order of the calls.
-            try:
-                await self.flush()
-            except Exception as exc:  # the periodic flush retries; the change goes on
-                log.error("audit: could not write events: %s", type(exc).__name__)
         ok = AuditEvent(
             at=to_micros(self._clock()),
             identity_id=principal.identity_id,
@@ -89,21 +84,17 @@ class AuditLog:
             outcome="ok",
             client=principal.client or None,
         )
-        try:
-            yield ok
-        except LoomalError as error:
-            if detail is not None:
-                ok = replace(ok, detail=detail() or None)
-            self.note(replace(ok, outcome=error.reason or error.code))
-            if name is not None and error.code in _SHOWN_TO_OWNERS:
-                for owner in await self._store.identities_owning(
-                    name=name, except_identity=principal.identity_id
-                ):
-                    self.note(replace(ok, identity_id=owner, outcome=error.reason or error.code))
-            raise
-        else:
-            if not durable:
-                self.note(ok if detail is None else replace(ok, detail=detail() or None))
+        return _Call(self, ok, durable, detail)
+
+    async def _refused(self, ok: AuditEvent, error: LoomalError) -> None:
+        outcome = error.reason or error.code
+        self.note(replace(ok, outcome=outcome))
+        name = ok.credential_name
+        if name is not None and error.code in _SHOWN_TO_OWNERS:
+            for owner in await self._store.identities_owning(
+                name=name, except_identity=ok.actor_identity_id or ""
+            ):
+                self.note(replace(ok, identity_id=owner, outcome=outcome))
 
     @property
     def pending(self) -> int:
@@ -178,6 +169,44 @@ class AuditLog:
         ]
         next_cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
         return AuditPage(events=entries, next_cursor=next_cursor)
+
+
+class _Call:
+    """One audited call (see :meth:`AuditLog.call`)."""
+
+    __slots__ = ("_detail", "_durable", "_log", "_ok")
+
+    def __init__(
+        self,
+        log: AuditLog,
+        ok: AuditEvent,
+        durable: bool,
+        detail: Callable[[], str] | None,
+    ) -> None:
+        self._log, self._ok, self._durable, self._detail = log, ok, durable, detail
+
+    async def __aenter__(self) -> AuditEvent:
+        audit = self._log
+        if self._durable and audit._pending:
+            # The log is listed by event id, so events batched before this change are
+            # written first: the ids then follow the order of the calls.
+            try:
+                await audit.flush()
+            except Exception as exc:  # the periodic flush retries; the change goes on
+                log.error("audit: could not write events: %s", type(exc).__name__)
+        return self._ok
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
+    ) -> None:
+        ok = self._ok
+        if self._detail is not None:
+            ok = replace(ok, detail=self._detail() or None)
+        if error is None:
+            if not self._durable:
+                self._log.note(ok)
+        elif isinstance(error, LoomalError):
+            await self._log._refused(ok, error)
 
 
 _CURSOR = re.compile(r"(?:[0-9]{1,19}-)?([0-9]{1,19})")

@@ -13,7 +13,8 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from loomal.core.audit import AuditLog
 from loomal.core.identity import (

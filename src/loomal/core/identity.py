@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from loomal.errors import PermissionDeniedError, ValidationError
 
@@ -78,8 +79,7 @@ def key_display_prefix(api_key: str) -> str:
     return api_key[: len(KEY_PREFIX) + _DISPLAY_CHARS]
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
+class Principal(msgspec.Struct, frozen=True):
     """The identity a request acts as, and what its key may do."""
 
     identity_id: str
