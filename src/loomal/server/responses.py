@@ -48,6 +48,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+_JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADERS]
 _encode = msgspec.json.Encoder().encode
 STORE_ERRORS = [0]
 """Requests that failed on a database exception (the metrics read it)."""
@@ -119,12 +120,9 @@ async def send_json(
     send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
 ) -> None:
     """A complete JSON response on a raw ASGI ``send`` (security headers included)."""
-    raw = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *SECURITY_HEADERS,
-        *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
-    ]
+    raw = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
+    if headers:
+        raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 

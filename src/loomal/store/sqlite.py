@@ -46,6 +46,7 @@ from loomal.store import (
     credential_values,
     load_migrations,
 )
+from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
 
 __all__ = ["SqliteStore"]
@@ -57,6 +58,9 @@ _UPDATE_CREDENTIAL = credential_update_sql("?")
 _INSERT_CREDENTIAL = credential_insert_sql("?")
 _INSERT_AUDIT = audit_insert_sql("?")
 _PRUNE_AUDIT = audit_prune_sql("?")
+_SELECT_CREDENTIAL = (
+    f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?"
+)
 
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
@@ -83,6 +87,7 @@ class SqliteStore:
             self._writer = GroupCommitWriter(_connect(path), path.with_name(path.name + ".lock"))
             self._writer.run_locked(self._apply_migrations)
             self._reader = _connect(path)
+            self._rows = RowCache(self._data_version)
         finally:
             os.umask(old_umask)
 
@@ -118,11 +123,15 @@ class SqliteStore:
     # -- credentials ----------------------------------------------------------
 
     async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
-        row = self._reader.execute(
-            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
-            (identity_id, name),
-        ).fetchone()
-        return None if row is None else _credential(row)
+        def read() -> CredentialRow | None:
+            row = self._reader.execute(_SELECT_CREDENTIAL, (identity_id, name)).fetchone()
+            return None if row is None else _credential(row)
+
+        return self._rows.get((identity_id, name), read)
+
+    def _data_version(self) -> int:
+        (version,) = self._reader.execute("PRAGMA data_version").fetchone()
+        return int(version)
 
     async def list_credentials(
         self, *, identity_id: str, after_name: str | None, limit: int
@@ -144,10 +153,7 @@ class SqliteStore:
         max_credentials: int | None = None,
     ) -> T:
         def work(conn: sqlite3.Connection) -> T:
-            found = conn.execute(
-                f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name = ?",
-                (identity_id, name),
-            ).fetchone()
+            found = conn.execute(_SELECT_CREDENTIAL, (identity_id, name)).fetchone()
             existing = None if found is None else _credential(found)
             if existing is None and max_credentials is not None:  # BEGIN IMMEDIATE serialises
                 (count,) = conn.execute(
