@@ -29,7 +29,7 @@ from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import NAME_PATTERN
 from loomal.errors import LoomalError, ValidationError
 
-__all__ = ["AuditLog", "prune_audit_events", "run_audit_retention"]
+__all__ = ["AuditLog", "AuditedCall", "prune_audit_events", "run_audit_retention"]
 
 log = logging.getLogger("loomal.audit")
 
@@ -61,13 +61,16 @@ class AuditLog:
         *,
         durable: bool = False,
         detail: Callable[[], str] | None = None,
-    ) -> _Call:
+        guard: Callable[[], object] | None = None,
+    ) -> AuditedCall:
         """Audit one call by ``principal`` (``async with``). Yields the ``ok`` event: a
         change hands it to the store (written in the change's transaction,
         ``durable=True``); otherwise it is batched on success. A refusal is batched
         with its error code, and a refused attempt on a name other identities hold
         goes into their logs too. A name that is not valid is not recorded
         (unchecked input). ``detail`` (brokered requests) is read when the call ends.
+        ``guard`` runs first, and what it raises is audited like any refusal (the
+        vault's "not while sealed").
 
         A plain class rather than ``@asynccontextmanager``: every read passes
         through here, and the generator machinery cost ~3 µs of it.
@@ -84,7 +87,7 @@ class AuditLog:
             outcome="ok",
             client=principal.client or None,
         )
-        return _Call(self, ok, durable, detail)
+        return AuditedCall(self, ok, durable, detail, guard)
 
     async def _refused(self, ok: AuditEvent, error: LoomalError) -> None:
         outcome = error.reason or error.code
@@ -171,10 +174,10 @@ class AuditLog:
         return AuditPage(events=entries, next_cursor=next_cursor)
 
 
-class _Call:
+class AuditedCall:
     """One audited call (see :meth:`AuditLog.call`)."""
 
-    __slots__ = ("_detail", "_durable", "_log", "_ok")
+    __slots__ = ("_detail", "_durable", "_guard", "_log", "_ok")
 
     def __init__(
         self,
@@ -182,8 +185,10 @@ class _Call:
         ok: AuditEvent,
         durable: bool,
         detail: Callable[[], str] | None,
+        guard: Callable[[], object] | None,
     ) -> None:
-        self._log, self._ok, self._durable, self._detail = log, ok, durable, detail
+        self._log, self._ok, self._durable = log, ok, durable
+        self._detail, self._guard = detail, guard
 
     async def __aenter__(self) -> AuditEvent:
         audit = self._log
@@ -194,19 +199,27 @@ class _Call:
                 await audit.flush()
             except Exception as exc:  # the periodic flush retries; the change goes on
                 log.error("audit: could not write events: %s", type(exc).__name__)
+        if self._guard is not None:
+            try:
+                self._guard()
+            except LoomalError as error:
+                await audit._refused(self._event(), error)
+                raise
         return self._ok
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, error: BaseException | None, tb: object
     ) -> None:
-        ok = self._ok
-        if self._detail is not None:
-            ok = replace(ok, detail=self._detail() or None)
         if error is None:
             if not self._durable:
-                self._log.note(ok)
+                self._log.note(self._event())
         elif isinstance(error, LoomalError):
-            await self._log._refused(ok, error)
+            await self._log._refused(self._event(), error)
+
+    def _event(self) -> AuditEvent:
+        if self._detail is None:
+            return self._ok
+        return replace(self._ok, detail=self._detail() or None)
 
 
 _CURSOR = re.compile(r"(?:[0-9]{1,19}-)?([0-9]{1,19})")

@@ -32,6 +32,7 @@ from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, Identi
 from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
+from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
     AuthenticationError,
     LoomalError,
@@ -68,7 +69,7 @@ class IdentityService:
         self._throttle = failure_throttle or FailureThrottle(limit=0)
         self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
         self._audit = audit or AuditLog(store)
-        self._usage: dict[str, tuple[int, int]] = {}
+        self._usage: WriteBehind[str, tuple[int, int]] = WriteBehind(_add_usage)
         """Authenticated requests not yet written: identity id -> (count, last at)."""
         self._refusals: dict[tuple[str | None, str], list[int]] = {}
         """Refused authentications not yet written: (client, outcome) -> [first at, count]."""
@@ -95,8 +96,7 @@ class IdentityService:
             self._note_refusal(error, client)
             raise
         self._key_limiter.take(principal.key_prefix)
-        count, _ = self._usage.get(principal.identity_id, (0, 0))
-        self._usage[principal.identity_id] = (count + 1, to_micros(self._clock()))
+        self._usage.note(principal.identity_id, (1, to_micros(self._clock())))
         return replace(principal, client=client) if client else principal
 
     @property
@@ -109,7 +109,7 @@ class IdentityService:
         row = await self._store.get_identity_by_id(identity_id=principal.identity_id)
         if row is None:  # deleted since the key was cached
             raise AuthenticationError("Invalid API key.")
-        pending, pending_at = self._usage.get(row.identity_id, (0, 0))
+        pending, pending_at = self._usage.get(row.identity_id) or (0, 0)
         last_used = max(row.last_used_at or 0, pending_at) or None
         return IdentityResponse(
             identity_id=row.identity_id,
@@ -126,16 +126,7 @@ class IdentityService:
 
     async def flush_usage(self) -> None:
         """Write the counted requests in one batch (like a credential's lastUsedAt)."""
-        if not self._usage:
-            return
-        usage, self._usage = self._usage, {}
-        try:
-            await self._store.record_identity_usage(usage=usage)
-        except Exception:
-            for identity_id, (count, at) in usage.items():
-                more, later = self._usage.get(identity_id, (0, 0))
-                self._usage[identity_id] = (count + more, max(at, later))
-            raise
+        await self._usage.flush(lambda usage: self._store.record_identity_usage(usage=usage))
 
     async def flush(self, *, final: bool = False) -> None:
         """Write the usage counts, and the refusal counts whose window is over (every
@@ -362,6 +353,10 @@ class IdentityService:
         if await self._store.count_identities() > 0:
             return None
         return await self.create_identity(name, scopes=[Scope.READ, Scope.WRITE])
+
+
+def _add_usage(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]:
+    return held[0] + noted[0], max(held[1], noted[1])
 
 
 def _bearer_token(authorization: str | None) -> str:

@@ -5,9 +5,7 @@ method here. Scope checks, validation, expiry, encryption and the backup-code
 rules are all below.
 
 ``lastUsedAt`` is updated by every retrieval without a durable commit on the
-read path: retrievals are noted in memory, shown at once by this process, and
-written in one batch by :meth:`flush_usage`, which the server calls at least
-every ``usage_flush_seconds`` (default 1 s) and on shutdown.
+read path (see ``core/write_behind.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from loomal.core.audit import AuditLog
+from loomal.core.audit import AuditedCall, AuditLog
 from loomal.core.broker import (
     BrokerPlan,
     check_caller_headers,
@@ -50,7 +48,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.core.store import AuditEvent, CredentialRow, Store
+from loomal.core.store import CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
 from loomal.core.types import (
@@ -64,6 +62,7 @@ from loomal.core.types import (
     validate_metadata,
 )
 from loomal.core.upstream import Answer, Trace, exchange
+from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
     BadRequestError,
     ExpiredError,
@@ -100,190 +99,13 @@ class VaultService:
         self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
-        self._pending_use: dict[str, int] = {}
+        self._last_used: WriteBehind[str, int] = WriteBehind(max)
+        """Retrievals not yet written: credential id -> when (``lastUsedAt``)."""
 
-    # -- store / overwrite --------------------------------------------------
-
-    async def _store_credential(
-        self, principal: Principal, name: str, request: StoreRequest, audit: AuditEvent
-    ) -> tuple[StoreResponse, bool]:
-        principal.require(Scope.WRITE)
-        validate_credential_name(name)
-        ctype = parse_credential_type(request.type)
-        data = validate_data(ctype, request.data)
-        has_totp = totp_seed(ctype, data) is not None
-        metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
-        validate_broker_metadata(metadata)
-        expires_at = (
-            None
-            if request.expires_at is None
-            else parse_iso8601(request.expires_at, field="expiresAt")
-        )
-        plaintext = _json_encode(data)
-        metadata_json = _json_encode(metadata)
-
-        def change(
-            existing: CredentialRow | None,
-        ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
-            now = to_micros(self._clock())
-            if existing is None:  # the store has checked the limit in this transaction
-                credential_id, created_at, version, last_used = _new_credential_id(), now, 1, None
-                last_rotated = None
-            else:
-                credential_id = existing.credential_id
-                created_at, last_used = existing.created_at, existing.last_used_at
-                version = existing.version + 1
-                last_rotated = existing.last_rotated_at
-                if self._data_changed(existing, data):
-                    last_rotated = now
-            binding = Binding(principal.identity_id, credential_id, name, version)
-            row = CredentialRow.from_sealed(
-                self._keys.seal(plaintext, binding),
-                binding,
-                ctype=ctype.value,
-                metadata_json=metadata_json,
-                expires_at=expires_at,
-                created_at=created_at,
-                updated_at=now,
-                last_used_at=last_used,
-                last_rotated_at=last_rotated,
-            )
-            return row, (row, existing is None)
-
-        row, created = await self._store.modify_credential(
-            identity_id=principal.identity_id,
-            name=name,
-            change=change,
-            audit=audit,
-            max_credentials=self._max_credentials,
-        )
-        return (
-            StoreResponse(
-                credential_id=row.credential_id,
-                type=row.type,
-                name=row.name,
-                metadata=metadata,
-                expires_at=_opt_time(row.expires_at),
-                created_at=from_micros(row.created_at),
-                updated_at=from_micros(row.updated_at),
-                last_rotated_at=_opt_time(row.last_rotated_at),
-            ),
-            created,
-        )
-
-    # -- retrieval ---------------------------------------------------------------
-
-    async def _get_credential(self, principal: Principal, name: str) -> Credential:
-        row = await self._readable_row(principal, name)
-        data = self._open(row)
-        has_totp = redact_totp_seed(row.type, data)
-        last_used_at = self._note_use(row)
-        return Credential(
-            credential_id=row.credential_id,
-            name=row.name,
-            type=row.type,
-            metadata=_stored_metadata(row),
-            expires_at=_opt_time(row.expires_at),
-            created_at=from_micros(row.created_at),
-            updated_at=from_micros(row.updated_at),
-            last_rotated_at=_opt_time(row.last_rotated_at),
-            last_used_at=from_micros(max(last_used_at, row.last_used_at or 0)),
-            expired=False,  # an expired credential answers 410 before this
-            has_totp=has_totp,
-            data=data,
-        )
-
-    async def _totp(self, principal: Principal, name: str) -> TotpResponse:
-        row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
-        data = self._open(row)
-        seed = _require_totp(row, data)
-        secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
-        code = totp_code(secret, at=self._clock(), params=params)
-        self._note_use(row)
-        return TotpResponse(
-            code=code.code,
-            remaining=code.seconds_remaining,
-            backup_codes_remaining=len(data.get("backupCodes", [])),
-            period=code.period,
-            expires_at=from_micros(code.expires_at * 1_000_000),
-        )
-
-    async def _totp_use_backup(
-        self, principal: Principal, name: str, audit: AuditEvent
-    ) -> TotpBackupResponse:
-        principal.require(Scope.WRITE)
-        validate_credential_name(name)
-
-        def change(existing: CredentialRow | None) -> tuple[CredentialRow, TotpBackupResponse]:
-            if existing is None:
-                raise _not_found(name)
-            now = to_micros(self._clock())
-            self._check_fresh(existing, now)
-            data = self._open(existing)
-            _require_totp(existing, data)
-            codes: list[str] = list(data.get("backupCodes", []))
-            if not codes:
-                raise BadRequestError(
-                    f"{name!r} has no unused backup codes left.", reason="no_backup_codes"
-                )
-            code = codes.pop(0)
-            data["backupCodes"] = codes
-            data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
-            binding = Binding(
-                principal.identity_id, existing.credential_id, name, existing.version + 1
-            )
-            row = CredentialRow.from_sealed(
-                self._keys.seal(_json_encode(data), binding),
-                binding,
-                ctype=existing.type,
-                metadata_json=existing.metadata_json,
-                expires_at=existing.expires_at,
-                created_at=existing.created_at,
-                updated_at=now,
-                last_used_at=now,
-                last_rotated_at=existing.last_rotated_at,
-            )
-            left = len(codes)
-            return row, TotpBackupResponse(code=code, remaining=left, backup_codes_remaining=left)
-
-        return await self._store.modify_credential(
-            identity_id=principal.identity_id, name=name, change=change, audit=audit
-        )
-
-    async def _list_credentials(
-        self, principal: Principal, *, limit: int | None, cursor: str | None
-    ) -> CredentialList:
-        principal.require(Scope.USE)  # metadata only: vault:use may see what it can use
-        if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
-        after = decode_name_cursor(cursor)
-        if limit is None:  # every credential, read in pages so no query grows unbounded
-            summaries: list[CredentialSummary] = []
-            while True:
-                rows = await self._store.list_credentials(
-                    identity_id=principal.identity_id, after_name=after, limit=MAX_PAGE_SIZE
-                )
-                summaries += map(self._summary, rows)
-                if len(rows) < MAX_PAGE_SIZE:
-                    return CredentialList(credentials=summaries, count=len(summaries))
-                after = rows[-1].name
-        rows = await self._store.list_credentials(
-            identity_id=principal.identity_id, after_name=after, limit=limit + 1
-        )
-        page = [self._summary(r) for r in rows[:limit]]
-        next_cursor = encode_name_cursor(page[-1].name) if len(rows) > limit else None
-        return CredentialList(credentials=page, count=len(page), next_cursor=next_cursor)
-
-    async def _delete_credential(self, principal: Principal, name: str, audit: AuditEvent) -> None:
-        principal.require(Scope.WRITE)
-        validate_credential_name(name)
-        deleted = await self._store.delete_credential(
-            identity_id=principal.identity_id, name=name, audit=audit
-        )
-        if not deleted:
-            raise _not_found(name)
-
-    # -- audited entry points (what adapters call) --------------------------------
+    # -- the use cases (what adapters call) -----------------------------------------
+    #
+    # Each runs inside ``self._call``: audited (its outcome, and a refused attempt on a
+    # name other identities hold, in their logs too) and refused while sealed.
 
     async def store_credential(
         self, principal: Principal, name: str, request: StoreRequest
@@ -293,21 +115,109 @@ class VaultService:
         Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
         data under a fresh data key and the next version number.
         """
-        async with self._audit.call(principal, "store", name, durable=True) as event:
-            self._require_unsealed()
-            return await self._store_credential(principal, name, request, event)
+        async with self._call(principal, "store", name, durable=True) as audit:
+            principal.require(Scope.WRITE)
+            validate_credential_name(name)
+            ctype = parse_credential_type(request.type)
+            data = validate_data(ctype, request.data)
+            has_totp = totp_seed(ctype, data) is not None
+            metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
+            validate_broker_metadata(metadata)
+            expires_at = (
+                None
+                if request.expires_at is None
+                else parse_iso8601(request.expires_at, field="expiresAt")
+            )
+            plaintext = _json_encode(data)
+            metadata_json = _json_encode(metadata)
+
+            def change(
+                existing: CredentialRow | None,
+            ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
+                now = to_micros(self._clock())
+                if existing is None:  # the store has checked the limit in this transaction
+                    credential_id, created_at, version = _new_credential_id(), now, 1
+                    last_used = last_rotated = None
+                else:
+                    credential_id = existing.credential_id
+                    created_at, last_used = existing.created_at, existing.last_used_at
+                    version = existing.version + 1
+                    last_rotated = existing.last_rotated_at
+                    if self._data_changed(existing, data):
+                        last_rotated = now
+                binding = Binding(principal.identity_id, credential_id, name, version)
+                row = CredentialRow.from_sealed(
+                    self._keys.seal(plaintext, binding),
+                    binding,
+                    ctype=ctype.value,
+                    metadata_json=metadata_json,
+                    expires_at=expires_at,
+                    created_at=created_at,
+                    updated_at=now,
+                    last_used_at=last_used,
+                    last_rotated_at=last_rotated,
+                )
+                return row, (row, existing is None)
+
+            row, created = await self._store.modify_credential(
+                identity_id=principal.identity_id,
+                name=name,
+                change=change,
+                audit=audit,
+                max_credentials=self._max_credentials,
+            )
+            return (
+                StoreResponse(
+                    credential_id=row.credential_id,
+                    type=row.type,
+                    name=row.name,
+                    metadata=metadata,
+                    expires_at=_opt_time(row.expires_at),
+                    created_at=from_micros(row.created_at),
+                    updated_at=from_micros(row.updated_at),
+                    last_rotated_at=_opt_time(row.last_rotated_at),
+                ),
+                created,
+            )
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
-        async with self._audit.call(principal, "get", name):
-            self._require_unsealed()
-            return await self._get_credential(principal, name)
+        async with self._call(principal, "get", name):
+            row = await self._readable_row(principal, name)
+            data = self._open(row)
+            has_totp = redact_totp_seed(row.type, data)
+            last_used_at = self._note_use(row)
+            return Credential(
+                credential_id=row.credential_id,
+                name=row.name,
+                type=row.type,
+                metadata=_stored_metadata(row),
+                expires_at=_opt_time(row.expires_at),
+                created_at=from_micros(row.created_at),
+                updated_at=from_micros(row.updated_at),
+                last_rotated_at=_opt_time(row.last_rotated_at),
+                last_used_at=from_micros(max(last_used_at, row.last_used_at or 0)),
+                expired=False,  # an expired credential answers 410 before this
+                has_totp=has_totp,
+                data=data,
+            )
 
     async def totp(self, principal: Principal, name: str) -> TotpResponse:
         """The current TOTP code and how long it stays valid (any type carrying a seed)."""
-        async with self._audit.call(principal, "totp", name):
-            self._require_unsealed()
-            return await self._totp(principal, name)
+        async with self._call(principal, "totp", name):
+            row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
+            data = self._open(row)
+            seed = _require_totp(row, data)
+            secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
+            code = totp_code(secret, at=self._clock(), params=params)
+            self._note_use(row)
+            return TotpResponse(
+                code=code.code,
+                remaining=code.seconds_remaining,
+                backup_codes_remaining=len(data.get("backupCodes", [])),
+                period=code.period,
+                expires_at=from_micros(code.expires_at * 1_000_000),
+            )
 
     async def totp_use_backup(self, principal: Principal, name: str) -> TotpBackupResponse:
         """Atomically move the first unused backup code to ``usedBackupCodes`` and return it.
@@ -315,23 +225,86 @@ class VaultService:
         Runs in one write transaction holding the row, so concurrent callers on
         any number of processes never receive the same code and none is lost.
         """
-        async with self._audit.call(principal, "totp_use_backup", name, durable=True) as event:
-            self._require_unsealed()
-            return await self._totp_use_backup(principal, name, event)
+        async with self._call(principal, "totp_use_backup", name, durable=True) as audit:
+            principal.require(Scope.WRITE)
+            validate_credential_name(name)
+
+            def change(
+                existing: CredentialRow | None,
+            ) -> tuple[CredentialRow, TotpBackupResponse]:
+                if existing is None:
+                    raise _not_found(name)
+                now = to_micros(self._clock())
+                self._check_fresh(existing, now)
+                data = self._open(existing)
+                _require_totp(existing, data)
+                codes: list[str] = list(data.get("backupCodes", []))
+                if not codes:
+                    raise BadRequestError(
+                        f"{name!r} has no unused backup codes left.", reason="no_backup_codes"
+                    )
+                code = codes.pop(0)
+                data["backupCodes"] = codes
+                data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
+                binding = Binding(
+                    principal.identity_id, existing.credential_id, name, existing.version + 1
+                )
+                row = CredentialRow.from_sealed(
+                    self._keys.seal(_json_encode(data), binding),
+                    binding,
+                    ctype=existing.type,
+                    metadata_json=existing.metadata_json,
+                    expires_at=existing.expires_at,
+                    created_at=existing.created_at,
+                    updated_at=now,
+                    last_used_at=now,
+                    last_rotated_at=existing.last_rotated_at,
+                )
+                left = len(codes)
+                return row, TotpBackupResponse(
+                    code=code, remaining=left, backup_codes_remaining=left
+                )
+
+            return await self._store.modify_credential(
+                identity_id=principal.identity_id, name=name, change=change, audit=audit
+            )
 
     async def list_credentials(
         self, principal: Principal, *, limit: int | None = None, cursor: str | None = None
     ) -> CredentialList:
         """Summaries ordered by name, never any field of ``data``: every one without
         ``limit``, else one page and ``nextCursor``."""
-        async with self._audit.call(principal, "list", None):
-            self._require_unsealed()
-            return await self._list_credentials(principal, limit=limit, cursor=cursor)
+        async with self._call(principal, "list", None):
+            principal.require(Scope.USE)  # metadata only: vault:use may see what it can use
+            if limit is not None and not 1 <= limit <= MAX_PAGE_SIZE:
+                raise ValidationError(f"limit must be between 1 and {MAX_PAGE_SIZE}.")
+            after = decode_name_cursor(cursor)
+            if limit is None:  # every credential, read in pages so no query grows unbounded
+                summaries: list[CredentialSummary] = []
+                while True:
+                    rows = await self._store.list_credentials(
+                        identity_id=principal.identity_id, after_name=after, limit=MAX_PAGE_SIZE
+                    )
+                    summaries += map(self._summary, rows)
+                    if len(rows) < MAX_PAGE_SIZE:
+                        return CredentialList(credentials=summaries, count=len(summaries))
+                    after = rows[-1].name
+            rows = await self._store.list_credentials(
+                identity_id=principal.identity_id, after_name=after, limit=limit + 1
+            )
+            page = [self._summary(r) for r in rows[:limit]]
+            next_cursor = encode_name_cursor(page[-1].name) if len(rows) > limit else None
+            return CredentialList(credentials=page, count=len(page), next_cursor=next_cursor)
 
     async def delete_credential(self, principal: Principal, name: str) -> None:
-        async with self._audit.call(principal, "delete", name, durable=True) as event:
-            self._require_unsealed()
-            await self._delete_credential(principal, name, event)
+        async with self._call(principal, "delete", name, durable=True) as audit:
+            principal.require(Scope.WRITE)
+            validate_credential_name(name)
+            deleted = await self._store.delete_credential(
+                identity_id=principal.identity_id, name=name, audit=audit
+            )
+            if not deleted:
+                raise _not_found(name)
 
     async def audit_log(
         self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
@@ -349,8 +322,7 @@ class VaultService:
         every recognisable form of the secret replaced by ``[REDACTED]``. Needs
         vault:use; only to the credential's ``metadata.allowedHosts``."""
         trace = Trace()
-        async with self._audit.call(principal, "fetch", name, detail=trace.__str__):
-            self._require_unsealed()
+        async with self._call(principal, "fetch", name, detail=trace.__str__):
             method = check_method(request.method)
             target = parse_url(request.url)
             trace.method, trace.host, trace.path = method, target.host, target.path
@@ -381,8 +353,7 @@ class VaultService:
         replaced by the injected credential; yields the answer to stream back.
         The same rules, limits, scrubbing and audit as :meth:`fetch`."""
         trace = Trace()
-        async with self._audit.call(principal, "proxy", name, detail=trace.__str__):
-            self._require_unsealed()
+        async with self._call(principal, "proxy", name, detail=trace.__str__):
             method = check_method(method)
             plan = await self._broker_plan(principal, name)
             target = proxy_target(plan, name, path, query)
@@ -400,20 +371,13 @@ class VaultService:
         self._note_use(row)
         return plan
 
-    # -- lastUsedAt coalescing --------------------------------------------------
+    # -- lastUsedAt, written behind --------------------------------------------------
 
     async def flush_usage(self) -> int:
         """Write the noted retrievals in one batch; returns how many credentials."""
-        if not self._pending_use:
-            return 0
-        pending, self._pending_use = self._pending_use, {}
-        try:
-            await self._store.record_last_used(last_used=pending)
-        except Exception:
-            for key, value in pending.items():
-                self._pending_use[key] = max(value, self._pending_use.get(key, 0))
-            raise
-        return len(pending)
+        return await self._last_used.flush(
+            lambda last_used: self._store.record_last_used(last_used=last_used)
+        )
 
     async def flush(self) -> None:
         """Write what is held in memory: lastUsedAt updates, audit events, wrap counts."""
@@ -433,10 +397,25 @@ class VaultService:
         reload: the maintenance tick adopts an unseal within a second)."""
         return self._keys.sealed
 
-    def _require_unsealed(self) -> None:
-        """Every vault use case refuses while the master keys are sealed, even
+    def _call(
+        self,
+        principal: Principal,
+        action: str,
+        name: str | None,
+        *,
+        durable: bool = False,
+        detail: Callable[[], str] | None = None,
+    ) -> AuditedCall:
+        """One use case: audited, and refused while the master keys are sealed, even
         those that need no key (list, delete): a sealed vault serves nothing."""
-        self._keys.require_unsealed()
+        return self._audit.call(
+            principal,
+            action,
+            name,
+            durable=durable,
+            detail=detail,
+            guard=self._keys.require_unsealed,
+        )
 
     async def _readable_row(
         self, principal: Principal, name: str, scope: Scope = Scope.READ
@@ -467,7 +446,7 @@ class VaultService:
 
     def _note_use(self, row: CredentialRow) -> int:
         now = to_micros(self._clock())
-        self._pending_use[row.credential_id] = now
+        self._last_used.note(row.credential_id, now)
         return now
 
     def _data_changed(self, existing: CredentialRow, data: dict[str, Any]) -> bool:
@@ -479,7 +458,7 @@ class VaultService:
             return True
 
     def _summary(self, row: CredentialRow) -> CredentialSummary:
-        last_used = max(self._pending_use.get(row.credential_id, 0), row.last_used_at or 0)
+        last_used = max(self._last_used.get(row.credential_id) or 0, row.last_used_at or 0)
         return CredentialSummary(
             credential_id=row.credential_id,
             name=row.name,
