@@ -163,6 +163,10 @@ def test_every_response_carries_a_request_id(api: Api) -> None:
     ids = [r.headers.get("x-request-id") for r in responses]
     assert all(i and len(i) == 16 for i in ids), ids
     assert len(set(ids)) == len(ids)
+    assert all(len(r.headers.get_list("x-request-id")) == 1 for r in responses)
+    for path in ("/v0/vault/x", "/v0/vault/x/totp"):  # the hot path echoes the caller's too
+        echoed = api.client.get(path, headers={**h, "x-request-id": "trace-9"})
+        assert echoed.headers.get_list("x-request-id") == ["trace-9"]
 
 
 @pytest.mark.parametrize(

@@ -64,11 +64,21 @@ class RequestObserver:
         self._tag_logs = tag_logs or log_access
         """Whether log lines get the request id (JSON logs): a context variable per request."""
 
-    async def __call__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
-        rid = _caller_request_id(scope) or b"%s%08x" % (
+    @property
+    def passive(self) -> bool:
+        """Whether all this observer does is the request id (no metrics, access log or
+        log tagging): then a response that adds the header itself needs no wrapping."""
+        return not (self._tag_logs or self._metrics is not None or self._log_access)
+
+    def request_id(self, scope: Scope) -> bytes:
+        """The caller's ``X-Request-Id`` if well formed, else a new one."""
+        return _caller_request_id(scope) or b"%s%08x" % (
             self._prefix,
             next(self._sequence) & 0xFFFFFFFF,
         )
+
+    async def __call__(self, app: App, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = self.request_id(scope)
         header = (b"x-request-id", rid)
         status = 500  # if the app fails before answering, the server answers 500
 

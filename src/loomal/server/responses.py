@@ -117,16 +117,30 @@ def error_headers(error: LoomalError) -> dict[str, str]:
 
 
 async def send_json(
-    send: Send, status: int, body: bytes, headers: dict[str, str] | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    request_id: bytes | None = None,
 ) -> None:
-    """A complete JSON response on a raw ASGI ``send`` (security headers included)."""
+    """A complete JSON response on a raw ASGI ``send`` (security headers included;
+    ``X-Request-Id`` when given)."""
     raw = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
     if headers:
         raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+    if request_id is not None:
+        raw.append((b"x-request-id", request_id))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-async def send_error(send: Send, exc: Exception) -> None:
+async def send_error(send: Send, exc: Exception, *, request_id: bytes | None = None) -> None:
     error = to_loomal_error(exc)
-    await send_json(send, error.http_status, _encode(error_body(error)), error_headers(error))
+    await send_json(
+        send,
+        error.http_status,
+        _encode(error_body(error)),
+        error_headers(error),
+        request_id=request_id,
+    )
