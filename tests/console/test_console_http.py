@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from loomal.console.sessions import ConsoleSessions
 from loomal.core.models import StoreRequest
+from loomal.errors import ValidationError
 from tests.conftest import Api
 
 SECRET = "hunter2-correct-horse-battery"
@@ -253,6 +254,31 @@ def test_login_link_expires_and_can_be_narrowed(api: Api) -> None:
     form = api.client.get("/login")
     api.client.post("/login", data={"csrf": csrf_of(form.text), "token": narrow})
     assert "Add credential" not in api.client.get("/credentials").text
+
+
+def test_login_link_for_vault_use_from_a_vault_read_key(api: Api) -> None:
+    """vault:read implies vault:use (the API's rule): a link may ask for vault:use
+    of an identity whose live keys hold vault:read, and its session can use but
+    not read secrets."""
+    created = api.new_identity(scopes=("vault:read",))
+    sessions = sessions_of(api)
+    with pytest.raises(ValidationError, match="do not grant vault:write"):
+        api.call(sessions.issue_login_link, created.name, scopes=["vault:use", "vault:write"])
+    token = api.call(sessions.issue_login_link, created.name, scopes=["vault:use"])
+    form = api.client.get("/login")
+    response = api.client.post(
+        "/login", data={"csrf": csrf_of(form.text), "token": token}, follow_redirects=False
+    )
+    assert response.headers["location"] == "/credentials"
+    page = api.client.get("/credentials")
+    assert page.status_code == 200
+    assert '<span class="scopes">vault:use</span>' in page.text
+    writer = api.call(api.vault.identities.add_key, created.name, scopes=["vault:write"])
+    assert writer  # a new key with more rights does not widen the link's session
+    csrf = csrf_of(page.text)
+    assert '<span class="scopes">vault:use</span>' in api.client.get("/credentials").text
+    refused = api.client.post("/credentials/x/reveal", headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403
 
 
 def test_failed_sign_ins_count_toward_the_api_throttle(api: Api) -> None:
