@@ -300,6 +300,36 @@ def test_failed_sign_ins_count_toward_the_api_throttle(api: Api) -> None:
     sign_in(api.client, good)
 
 
+def test_a_throttled_address_signs_in_with_a_valid_link_or_key_only(api: Api) -> None:
+    """The API's rule: the key or link is checked first; only refusals are throttled."""
+    created = api.new_identity()
+    token = api.call(sessions_of(api).issue_login_link, created.name)
+
+    def post(path: str, field: str, value: str) -> Any:
+        form = api.client.get(path)
+        return api.client.post(
+            path, data={"csrf": csrf_of(form.text), field: value}, follow_redirects=False
+        )
+
+    for _ in range(api.settings.auth_failure_limit):
+        assert post("/login", "token", "lcl-wrong").status_code == 401
+    # throttled: a bad link or key gets the rate-limit answer ...
+    for path, field, value in (("/login", "token", "lcl-wrong"), ("/sign-in", "api_key", "x")):
+        refused = post(path, field, value)
+        assert refused.status_code == 429, path
+        assert "Too many failed" in refused.text
+    # ... and a valid link, then a valid key, sign in
+    response = post("/login", "token", token)
+    assert response.status_code == 303 and response.headers["location"] == "/credentials"
+    assert f"Signed in as <strong>{created.name}</strong>" in api.client.get("/credentials").text
+    api.client.cookies.clear()
+    response = post("/sign-in", "api_key", created.api_key)
+    assert response.status_code == 303 and response.headers["location"] == "/credentials"
+    assert api.client.get("/credentials", follow_redirects=False).status_code == 200
+    # the used link is now a refusal like any other, still throttled
+    assert post("/login", "token", token).status_code == 429
+
+
 def test_form_errors_are_shown_next_to_their_field(api: Api) -> None:
     key = api.new_identity().api_key
     csrf = sign_in(api.client, key)

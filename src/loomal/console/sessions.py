@@ -17,7 +17,9 @@ them. Its rights are worked out again on every request:
   identity's live keys grant nothing the link named, the session is refused.
 
 Failed sign-ins (a wrong key, an unknown, used or expired link) count toward
-the same per-address throttle as failed API calls.
+the same per-address throttle as failed API calls, under the API's rule: the
+key or link is checked first, a valid one signs in whatever its address did
+before, and only a refusal is throttled (429 instead of 401).
 """
 
 from __future__ import annotations
@@ -127,13 +129,18 @@ class ConsoleSessions:
         return await self._open(principal.identity_id, name, key_hash=key_hash, scopes=None)
 
     async def sign_in_with_link(self, token: str, *, client: str) -> str:
-        """Exchange a sign-in link's token (once) for a session."""
-        self._identities.refuse_throttled(client)
+        """Exchange a sign-in link's token (once) for a session.
+
+        The API's rule for keys: the link is checked first, so a valid link
+        works whatever other requests from its address did; only a refusal is
+        throttled (a throttled address gets RateLimitError instead).
+        """
         now = to_micros(self.clock())
         link = None
         if token.startswith(LOGIN_TOKEN_PREFIX):
             link = await self._store.consume_login_link(token_hash=_hash(token), now=now)
         if link is None:
+            self._identities.refuse_throttled(client)
             error = AuthenticationError("This sign-in link is not valid: used, expired or unknown.")
             self._identities.record_failed_sign_in(client, error)
             raise error
