@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from loomal import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RateLimitError,
     ServerError,
     ValidationError,
 )
@@ -273,8 +275,16 @@ def test_reprs_mask_secrets(client: Loomal) -> None:
 
 
 class Flaky:
-    def __init__(self, failures: int, status: int = 503, code: str = "unavailable") -> None:
+    def __init__(
+        self,
+        failures: int,
+        status: int = 503,
+        code: str = "unavailable",
+        retry_after: str | None = None,
+    ) -> None:
         self.failures, self.status, self.requests = failures, status, 0
+        if retry_after is None and status == 429:
+            retry_after = "0"
         flaky = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -283,8 +293,8 @@ class Flaky:
                 if flaky.requests <= flaky.failures:
                     body = {"error": code, "message": "try again", "status": status}
                     self.send_response(flaky.status)
-                    if flaky.status == 429:
-                        self.send_header("Retry-After", "0")
+                    if retry_after is not None:
+                        self.send_header("Retry-After", retry_after)
                 else:
                     body = {"credentials": [], "count": 0}
                     self.send_response(200)
@@ -325,6 +335,35 @@ def test_retries_are_bounded() -> None:
         with pytest.raises(ServerError):
             c.vault.list()
         assert flaky.requests == 3
+    finally:
+        flaky.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "3600"), (429, "Wed, 21 Oct 2099 07:28:00 GMT"), (503, "9")],
+)
+def test_a_retry_after_beyond_the_cap_raises_at_once(status: int, retry_after: str) -> None:
+    """Beyond 8 s the wait is the caller's decision: the error at once, no shorter sleep."""
+    flaky = Flaky(failures=5, status=status, code="rate_limited", retry_after=retry_after)
+
+    async def main() -> None:
+        async with AsyncLoomal(api_key="loid-" + "k" * 43, base_url=flaky.url) as c:
+            await c.vault.list()
+
+    try:
+        c = Loomal(api_key="loid-" + "k" * 43, base_url=flaky.url, max_retries=2)
+        for call in (c.vault.list, lambda: asyncio.run(main())):
+            flaky.requests = 0
+            started = time.monotonic()
+            with pytest.raises(LoomalError) as info:
+                call()
+            assert time.monotonic() - started < 2.0
+            assert flaky.requests == 1
+            assert info.value.http_status == status
+            if status == 429:
+                assert isinstance(info.value, RateLimitError)
+                assert info.value.retry_after > 3000  # the server's answer, for the caller
     finally:
         flaky.close()
 

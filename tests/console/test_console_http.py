@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from loomal.console.sessions import ConsoleSessions
 from loomal.core.models import StoreRequest
+from loomal.errors import ValidationError
 from tests.conftest import Api
 
 SECRET = "hunter2-correct-horse-battery"
@@ -255,6 +256,31 @@ def test_login_link_expires_and_can_be_narrowed(api: Api) -> None:
     assert "Add credential" not in api.client.get("/credentials").text
 
 
+def test_login_link_for_vault_use_from_a_vault_read_key(api: Api) -> None:
+    """vault:read implies vault:use (the API's rule): a link may ask for vault:use
+    of an identity whose live keys hold vault:read, and its session can use but
+    not read secrets."""
+    created = api.new_identity(scopes=("vault:read",))
+    sessions = sessions_of(api)
+    with pytest.raises(ValidationError, match="do not grant vault:write"):
+        api.call(sessions.issue_login_link, created.name, scopes=["vault:use", "vault:write"])
+    token = api.call(sessions.issue_login_link, created.name, scopes=["vault:use"])
+    form = api.client.get("/login")
+    response = api.client.post(
+        "/login", data={"csrf": csrf_of(form.text), "token": token}, follow_redirects=False
+    )
+    assert response.headers["location"] == "/credentials"
+    page = api.client.get("/credentials")
+    assert page.status_code == 200
+    assert '<span class="scopes">vault:use</span>' in page.text
+    writer = api.call(api.vault.identities.add_key, created.name, scopes=["vault:write"])
+    assert writer  # a new key with more rights does not widen the link's session
+    csrf = csrf_of(page.text)
+    assert '<span class="scopes">vault:use</span>' in api.client.get("/credentials").text
+    refused = api.client.post("/credentials/x/reveal", headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403
+
+
 def test_failed_sign_ins_count_toward_the_api_throttle(api: Api) -> None:
     good = api.new_identity().api_key
     limit = api.settings.auth_failure_limit
@@ -272,6 +298,36 @@ def test_failed_sign_ins_count_toward_the_api_throttle(api: Api) -> None:
         api.client.get("/v0/vault", headers={"Authorization": f"Bearer {good}"}).status_code == 200
     )
     sign_in(api.client, good)
+
+
+def test_a_throttled_address_signs_in_with_a_valid_link_or_key_only(api: Api) -> None:
+    """The API's rule: the key or link is checked first; only refusals are throttled."""
+    created = api.new_identity()
+    token = api.call(sessions_of(api).issue_login_link, created.name)
+
+    def post(path: str, field: str, value: str) -> Any:
+        form = api.client.get(path)
+        return api.client.post(
+            path, data={"csrf": csrf_of(form.text), field: value}, follow_redirects=False
+        )
+
+    for _ in range(api.settings.auth_failure_limit):
+        assert post("/login", "token", "lcl-wrong").status_code == 401
+    # throttled: a bad link or key gets the rate-limit answer ...
+    for path, field, value in (("/login", "token", "lcl-wrong"), ("/sign-in", "api_key", "x")):
+        refused = post(path, field, value)
+        assert refused.status_code == 429, path
+        assert "Too many failed" in refused.text
+    # ... and a valid link, then a valid key, sign in
+    response = post("/login", "token", token)
+    assert response.status_code == 303 and response.headers["location"] == "/credentials"
+    assert f"Signed in as <strong>{created.name}</strong>" in api.client.get("/credentials").text
+    api.client.cookies.clear()
+    response = post("/sign-in", "api_key", created.api_key)
+    assert response.status_code == 303 and response.headers["location"] == "/credentials"
+    assert api.client.get("/credentials", follow_redirects=False).status_code == 200
+    # the used link is now a refusal like any other, still throttled
+    assert post("/login", "token", token).status_code == 429
 
 
 def test_form_errors_are_shown_next_to_their_field(api: Api) -> None:

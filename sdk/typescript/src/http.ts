@@ -6,8 +6,8 @@
  *
  * Retries: a call marked safe to repeat (GET, PUT, DELETE) is retried on a
  * connection failure or timeout, 429, 500, 502, 503 and 504, after
- * `Retry-After` when the server sent one, else after an exponential backoff
- * with jitter. Never retried: the backup-code POST (a repeat could hand out a
+ * `Retry-After` when the server sent one (up to 8 s; a longer one throws the
+ * error at once), else after an exponential backoff with jitter. Never retried: the backup-code POST (a repeat could hand out a
  * second code) and `integrity_error` (a tampered row stays tampered), which is
  * decided from the parsed `error` code, never by searching the body.
  */
@@ -59,8 +59,13 @@ export interface TransportConfig {
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 8_000;
-/** A longer `Retry-After` is the caller's decision: the error is thrown instead. */
-const RETRY_AFTER_MAX_MS = 60_000;
+/**
+ * The longest `Retry-After` the SDK waits out itself; a longer one is the
+ * caller's decision, so the error is thrown at once (never a shorter wait, which
+ * the server would refuse again). The Python SDK has the same cap
+ * (`RETRY_AFTER_MAX` in src/loomal/client/_base.py).
+ */
+const RETRY_AFTER_MAX_MS = 8_000;
 
 export class Transport {
   readonly baseUrl: string;
@@ -118,9 +123,8 @@ export class Transport {
       if (!mayRetry || !RETRY_STATUSES.has(status) || error.code === "integrity_error") {
         throw error;
       }
-      const delay = retryAfterMs ?? backoffMs(attempt);
-      if (delay > RETRY_AFTER_MAX_MS) throw error;
-      await sleep(delay);
+      if (retryAfterMs !== undefined && retryAfterMs > RETRY_AFTER_MAX_MS) throw error;
+      await sleep(retryAfterMs ?? backoffMs(attempt));
     }
   }
 

@@ -74,14 +74,31 @@ describe("retries of calls that are safe to repeat", () => {
     assert.ok(performance.now() - started >= 950);
   });
 
-  test("a Retry-After beyond a minute is left to the caller: RateLimitError at once", async () => {
+  test("a Retry-After beyond 8 s is left to the caller: RateLimitError at once", async () => {
+    const inAnHour = new Date(Date.now() + 3_600_000).toUTCString();
+    for (const retryAfter of ["9", "3600", inAnHour]) {
+      const server = await serve([
+        { status: 429, body: errorBody(429, "rate_limited", "Too many requests."), headers: { "Retry-After": retryAfter } },
+        { status: 200, body: {} },
+      ]);
+      const started = performance.now();
+      const error = await client(server).vault.get("stripe").catch((e: unknown) => e);
+      assert.ok(performance.now() - started < 1000, `waited for Retry-After: ${retryAfter}`);
+      assert.ok(error instanceof RateLimitError, retryAfter);
+      assert.ok(error.retryAfter !== undefined && error.retryAfter >= 9, retryAfter);
+      assert.equal(error.status, 429);
+      assert.equal(server.requests.length, 1, retryAfter);
+    }
+  });
+
+  test("the cap holds for any retried status: a 503 with a long Retry-After throws at once", async () => {
     const server = await serve([
-      { status: 429, body: errorBody(429, "rate_limited", "Too many requests."), headers: { "Retry-After": "3600" } },
+      { status: 503, body: errorBody(503, "sealed", "The vault is sealed."), headers: { "Retry-After": "30" } },
+      { status: 200, body: TOTP },
     ]);
-    const error = await client(server).vault.get("stripe").catch((e: unknown) => e);
-    assert.ok(error instanceof RateLimitError);
-    assert.equal(error.retryAfter, 3600);
-    assert.equal(error.status, 429);
+    const started = performance.now();
+    await assert.rejects(client(server).vault.totp("x"), SealedError);
+    assert.ok(performance.now() - started < 1000);
     assert.equal(server.requests.length, 1);
   });
 

@@ -8,10 +8,14 @@ so no rule is written twice for sync and async.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -29,7 +33,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.errors import LoomalError, MissingApiKeyError, error_from_status
+from loomal.errors import LoomalError, MissingApiKeyError, RateLimitError, error_from_status
 
 __all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "FetchBody", "calls", "env_base_url"]
 
@@ -39,6 +43,11 @@ DEFAULT_MAX_RETRIES = 2
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NEVER_RETRIED_CODES = frozenset({"integrity_error"})  # retrying cannot mend a tampered row
 _MAX_BACKOFF = 8.0
+RETRY_AFTER_MAX = 8.0
+"""The longest ``Retry-After`` (seconds) the SDK waits out itself; a longer one is the
+caller's decision, so the error is raised at once. The TypeScript SDK has the same
+cap (``RETRY_AFTER_MAX_MS`` in sdk/typescript/src/http.ts)."""
+_DELAY_SECONDS = re.compile(r"[0-9]+")
 
 T = TypeVar("T")
 
@@ -260,12 +269,17 @@ class BaseClient:
             code = body["error"]
             message = body.get("message") if isinstance(body.get("message"), str) else None
             reason = body.get("reason") if isinstance(body.get("reason"), str) else None
-        return error_from_status(
+        error = error_from_status(
             response.status_code,
             code,
             message or f"Request failed with status {response.status_code}.",
             reason,
         )
+        if isinstance(error, RateLimitError):
+            retry_after = retry_after_seconds(response)
+            if retry_after is not None and math.isfinite(retry_after):
+                error.retry_after = math.ceil(retry_after)
+        return error
 
     def retry_delay(
         self, call: Call[Any], attempt: int, response: httpx.Response | None
@@ -274,7 +288,10 @@ class BaseClient:
 
         Only idempotent calls are retried, on a transport error (``response`` is
         None), 429 or a 5xx other than an integrity error (retrying cannot help
-        a tampered row).
+        a tampered row). The wait is the answer's ``Retry-After`` when it has one:
+        up to :data:`RETRY_AFTER_MAX` it is waited out, beyond it the error is
+        raised at once (never a shorter wait, which the server would refuse
+        again). Without one, an exponential backoff with jitter.
         """
         if not call.idempotent or attempt >= self.max_retries:
             return None
@@ -283,9 +300,9 @@ class BaseClient:
                 return None
             if self.error_for(response).code in _NEVER_RETRIED_CODES:
                 return None
-            retry_after = response.headers.get("retry-after", "")
-            if retry_after.isdigit():
-                return min(float(retry_after), _MAX_BACKOFF)
+            retry_after = retry_after_seconds(response)
+            if retry_after is not None:
+                return retry_after if retry_after <= RETRY_AFTER_MAX else None
         return min(_MAX_BACKOFF, 0.25 * 2.0**attempt) * (0.5 + random.random() / 2)  # noqa: S311
 
     def connection_error(self, exc: Exception) -> LoomalError:
@@ -293,3 +310,18 @@ class BaseClient:
             f"Could not reach Loomal at {self.base_url} ({type(exc).__name__}); "
             "is `loomal serve` running?"
         )
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (a number of seconds or an HTTP date); None when
+    absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -12,11 +12,14 @@ them. Its rights are worked out again on every request:
 - opened with an API key: that key's scopes, while the key is live (revoking
   or expiring the key ends the session at once, within the auth-cache bound);
 - opened with a sign-in link: the union of the scopes of the identity's live
-  keys, narrowed by the link's ``scopes`` if it named some. When the identity
-  has no live key left, the session is refused.
+  keys, narrowed by the link's ``scopes`` if it named some (to those the live
+  keys grant, by the API's rule: vault:read grants vault:use). When the
+  identity's live keys grant nothing the link named, the session is refused.
 
 Failed sign-ins (a wrong key, an unknown, used or expired link) count toward
-the same per-address throttle as failed API calls.
+the same per-address throttle as failed API calls, under the API's rule: the
+key or link is checked first, a valid one signs in whatever its address did
+before, and only a refusal is throttled (429 instead of 401).
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ from loomal.core.identities import IdentityService
 from loomal.core.identity import Principal, Scope, hash_api_key, parse_scopes
 from loomal.core.store import ConsoleSessionRow, LoginLinkRow, Store
 from loomal.core.timestamps import to_micros
-from loomal.errors import AuthenticationError, NotFoundError, RateLimitError, ValidationError
+from loomal.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ValidationError,
+)
 
 __all__ = [
     "ABSOLUTE_TIMEOUT",
@@ -60,6 +69,20 @@ def csrf_token_for(session_id: str) -> str:
     this origin can carry it, another site can neither read nor compute it."""
     digest = hashlib.sha256(b"loomal-console-csrf\0" + session_id.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _granted(live: frozenset[Scope], wanted: Iterable[Scope]) -> frozenset[Scope]:
+    """Those of ``wanted`` that keys holding ``live`` may act with, by the API's own
+    rule (``Principal.require``: vault:read implies vault:use)."""
+    holder = Principal(identity_id="", key_prefix="", scopes=live)
+    granted = set()
+    for scope in wanted:
+        try:
+            holder.require(scope)
+        except PermissionDeniedError:
+            continue
+        granted.add(scope)
+    return frozenset(granted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +129,18 @@ class ConsoleSessions:
         return await self._open(principal.identity_id, name, key_hash=key_hash, scopes=None)
 
     async def sign_in_with_link(self, token: str, *, client: str) -> str:
-        """Exchange a sign-in link's token (once) for a session."""
-        self._identities.refuse_throttled(client)
+        """Exchange a sign-in link's token (once) for a session.
+
+        The API's rule for keys: the link is checked first, so a valid link
+        works whatever other requests from its address did; only a refusal is
+        throttled (a throttled address gets RateLimitError instead).
+        """
         now = to_micros(self.clock())
         link = None
         if token.startswith(LOGIN_TOKEN_PREFIX):
             link = await self._store.consume_login_link(token_hash=_hash(token), now=now)
         if link is None:
+            self._identities.refuse_throttled(client)
             error = AuthenticationError("This sign-in link is not valid: used, expired or unknown.")
             self._identities.record_failed_sign_in(client, error)
             raise error
@@ -138,10 +166,10 @@ class ConsoleSessions:
         if not live:
             raise ValidationError(f"Identity {identity_name!r} has no live API key to act with.")
         wanted = None if scopes is None else parse_scopes(scopes)
-        if wanted is not None and not wanted <= live:
+        if wanted is not None and (missing := wanted - _granted(live, wanted)):
             raise ValidationError(
                 f"Identity {identity_name!r}'s live keys do not grant "
-                f"{', '.join(sorted(s.value for s in wanted - live))}."
+                f"{', '.join(sorted(s.value for s in missing))}."
             )
         token = LOGIN_TOKEN_PREFIX + secrets.token_urlsafe(32)
         now = self.clock()
@@ -219,7 +247,7 @@ class ConsoleSessions:
         else:
             scopes = await self._identities.live_scopes(row.identity_id)
             if row.scopes is not None:
-                scopes &= parse_scopes(row.scopes.split())
+                scopes = _granted(scopes, parse_scopes(row.scopes.split()))
             if not scopes:
                 return None
             principal = Principal(

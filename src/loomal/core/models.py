@@ -2,8 +2,11 @@
 
 The server encodes them, Litestar derives the OpenAPI document from them, the
 MCP tools use them as output schemas, and the SDK decodes responses into them.
-Field names are snake_case in Python and camelCase on the wire. Structs that
-hold secret values mask them in ``repr``.
+Field names are snake_case in Python and camelCase on the wire; the structs
+the SDK returns also declare the wire's camelCase names as read-only properties
+(``credential.credentialId``), so type checkers and editors see them. Properties
+are not fields: they change nothing on the wire. Structs that hold secret values
+mask them in ``repr``.
 """
 
 from __future__ import annotations
@@ -36,18 +39,6 @@ __all__ = [
 ]
 
 
-class _CamelAliases:
-    """Lets SDK users read ``credential.credentialId`` as well as ``credential_id``."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        snake = "".join("_" + c.lower() if c.isupper() else c for c in name)
-        if snake != name:
-            return getattr(self, snake)
-        raise AttributeError(name)
-
-
 def _masked_data(data: dict[str, Any]) -> str:
     return "{" + ", ".join(f"{k!r}: '***'" for k in data) + "}"
 
@@ -71,7 +62,7 @@ class StoreRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
         return f"StoreRequest(type={self.type!r}, data={_masked_data(self.data)})"
 
 
-class StoreResponse(_CamelAliases, msgspec.Struct, rename="camel", kw_only=True):
+class StoreResponse(msgspec.Struct, rename="camel", kw_only=True):
     """What a store answers; the summary and the full credential extend it."""
 
     credential_id: str
@@ -85,12 +76,38 @@ class StoreResponse(_CamelAliases, msgspec.Struct, rename="camel", kw_only=True)
         datetime | None, Meta(description="When an overwrite last changed data")
     ]
 
+    # The API's camelCase names, read-only.
+    @property
+    def credentialId(self) -> str:
+        return self.credential_id
+
+    @property
+    def expiresAt(self) -> datetime | None:
+        return self.expires_at
+
+    @property
+    def createdAt(self) -> datetime:
+        return self.created_at
+
+    @property
+    def updatedAt(self) -> datetime:
+        return self.updated_at
+
+    @property
+    def lastRotatedAt(self) -> datetime | None:
+        return self.last_rotated_at
+
 
 class CredentialSummary(StoreResponse, kw_only=True):
     """A list item: never any field of ``data``."""
 
     last_used_at: datetime | None
     expired: bool
+
+    # The API's camelCase names, read-only.
+    @property
+    def lastUsedAt(self) -> datetime | None:
+        return self.last_used_at
 
 
 class Credential(CredentialSummary, kw_only=True):
@@ -109,11 +126,20 @@ class Credential(CredentialSummary, kw_only=True):
             f"credential_id={self.credential_id!r}, data={_masked_data(self.data)})"
         )
 
+    # The API's camelCase names, read-only.
+    @property
+    def hasTotp(self) -> bool:
+        return self.has_totp
+
+    @property
+    def hasTOTP(self) -> bool:
+        return self.has_totp
+
 
 _LIST_KEYS = {"credentials": "credentials", "count": "count", "nextCursor": "next_cursor"}
 
 
-class CredentialList(_CamelAliases, msgspec.Struct, rename="camel", omit_defaults=True):
+class CredentialList(msgspec.Struct, rename="camel", omit_defaults=True):
     """Every credential (no ``limit``), or one page of them and ``nextCursor``."""
 
     credentials: list[CredentialSummary]
@@ -130,8 +156,13 @@ class CredentialList(_CamelAliases, msgspec.Struct, rename="camel", omit_default
         except KeyError:
             raise KeyError(key) from None
 
+    # The API's camelCase names, read-only.
+    @property
+    def nextCursor(self) -> str | None:
+        return self.next_cursor
 
-class TotpResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+
+class TotpResponse(msgspec.Struct, rename="camel"):
     code: str
     remaining: Annotated[int, Meta(description="Seconds this code stays valid")]
     backup_codes_remaining: int
@@ -141,8 +172,17 @@ class TotpResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     def __repr__(self) -> str:
         return f"TotpResponse(code='***', remaining={self.remaining})"
 
+    # The API's camelCase names, read-only.
+    @property
+    def backupCodesRemaining(self) -> int:
+        return self.backup_codes_remaining
 
-class TotpBackupResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+    @property
+    def expiresAt(self) -> datetime:
+        return self.expires_at
+
+
+class TotpBackupResponse(msgspec.Struct, rename="camel"):
     code: str
     remaining: Annotated[int, Meta(description="Unused backup codes left")]
     backup_codes_remaining: Annotated[int, Meta(description="The same number as remaining")]
@@ -150,8 +190,13 @@ class TotpBackupResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     def __repr__(self) -> str:
         return f"TotpBackupResponse(code='***', remaining={self.remaining})"
 
+    # The API's camelCase names, read-only.
+    @property
+    def backupCodesRemaining(self) -> int:
+        return self.backup_codes_remaining
 
-class IdentityResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+
+class IdentityResponse(msgspec.Struct, rename="camel"):
     """``GET /v0/whoami``: the caller's identity, with the fields the official SDK reads."""
 
     identity_id: str
@@ -167,6 +212,27 @@ class IdentityResponse(_CamelAliases, msgspec.Struct, rename="camel"):
     last_used_at: datetime | None
     created_at: datetime
 
+    # The API's camelCase names, read-only.
+    @property
+    def identityId(self) -> str:
+        return self.identity_id
+
+    @property
+    def displayName(self) -> str:
+        return self.display_name
+
+    @property
+    def usageCount(self) -> int:
+        return self.usage_count
+
+    @property
+    def lastUsedAt(self) -> datetime | None:
+        return self.last_used_at
+
+    @property
+    def createdAt(self) -> datetime:
+        return self.created_at
+
 
 class DeleteResult(msgspec.Struct):
     """What ``vault.delete`` (MCP) answers; HTTP answers 204 with no body."""
@@ -175,7 +241,7 @@ class DeleteResult(msgspec.Struct):
     deleted: bool
 
 
-class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
+class AuditEntry(msgspec.Struct, rename="camel"):
     """One audit event as the API shows it: never a secret or a request body."""
 
     event_id: int
@@ -201,10 +267,36 @@ class AuditEntry(_CamelAliases, msgspec.Struct, rename="camel"):
         int, Meta(description="Requests this event stands for (refusals are aggregated)")
     ] = 1
 
+    # The API's camelCase names, read-only.
+    @property
+    def eventId(self) -> int:
+        return self.event_id
 
-class AuditPage(_CamelAliases, msgspec.Struct, rename="camel"):
+    @property
+    def credentialName(self) -> str | None:
+        return self.credential_name
+
+    @property
+    def identityId(self) -> str | None:
+        return self.identity_id
+
+    @property
+    def actorIdentityId(self) -> str | None:
+        return self.actor_identity_id
+
+    @property
+    def keyPrefix(self) -> str | None:
+        return self.key_prefix
+
+
+class AuditPage(msgspec.Struct, rename="camel"):
     events: list[AuditEntry]
     next_cursor: str | None
+
+    # The API's camelCase names, read-only.
+    @property
+    def nextCursor(self) -> str | None:
+        return self.next_cursor
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
@@ -218,19 +310,41 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     ] = None
 
 
-class ApiKeyInfo(_CamelAliases, msgspec.Struct, rename="camel"):
+class ApiKeyInfo(msgspec.Struct, rename="camel"):
     prefix: str
     scopes: list[str]
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
 
+    # The API's camelCase names, read-only.
+    @property
+    def createdAt(self) -> datetime:
+        return self.created_at
 
-class IdentityInfo(_CamelAliases, msgspec.Struct, rename="camel"):
+    @property
+    def expiresAt(self) -> datetime | None:
+        return self.expires_at
+
+    @property
+    def revokedAt(self) -> datetime | None:
+        return self.revoked_at
+
+
+class IdentityInfo(msgspec.Struct, rename="camel"):
     identity_id: str
     name: str
     created_at: datetime
     keys: list[ApiKeyInfo]
+
+    # The API's camelCase names, read-only.
+    @property
+    def identityId(self) -> str:
+        return self.identity_id
+
+    @property
+    def createdAt(self) -> datetime:
+        return self.created_at
 
 
 class IdentityCreated(msgspec.Struct, rename="camel"):
@@ -269,7 +383,7 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     ] = "text"
 
 
-class FetchResponse(_CamelAliases, msgspec.Struct, rename="camel"):
+class FetchResponse(msgspec.Struct, rename="camel"):
     """What the upstream answered, with every recognisable form of the secret
     replaced by ``[REDACTED]``."""
 
@@ -296,3 +410,8 @@ class FetchResponse(_CamelAliases, msgspec.Struct, rename="camel"):
         if self.body_encoding == "base64":
             return base64.b64decode(self.body)
         return self.body.encode()
+
+    # The API's camelCase names, read-only.
+    @property
+    def bodyEncoding(self) -> BodyEncoding:
+        return self.body_encoding

@@ -1,5 +1,5 @@
-"""``python -m loomal.mcp``: the same as ``loomal mcp``."""
+"""``python -m loomal.mcp``: the same as ``loomal mcp``, without the CLI package."""
 
-from loomal.cli.mcp import mcp
+from loomal.mcp.entry import main
 
-mcp()
+main()
