@@ -143,6 +143,17 @@ def test_tampered_totp_fails_on_every_secret_route_and_consumes_nothing(api: Api
         assert_error(response, 500, "integrity_error")
 
 
+def test_a_code_served_before_a_byte_flips_is_not_served_after(api: Api) -> None:
+    """Codes of the current period are reused only for the very row they came from."""
+    headers = api.headers()
+    store_all(api, headers)
+    assert api.client.get("/v0/vault/totp/totp", headers=headers).status_code == 200
+    (ciphertext,) = sql(api, "SELECT ciphertext FROM credentials WHERE name = 'totp'")[0]
+    flipped = bytes([ciphertext[0] ^ 1]) + bytes(ciphertext[1:])
+    sql(api, "UPDATE credentials SET ciphertext = ? WHERE name = 'totp'", (flipped,))
+    assert_error(api.client.get("/v0/vault/totp/totp", headers=headers), 500, "integrity_error")
+
+
 def _move_crypto(api: Api, source: str, target: str, source_identity: str | None = None) -> None:
     clause = " AND identity_id = ?" if source_identity else ""
     params: tuple[Any, ...] = (source, source_identity) if source_identity else (source,)

@@ -51,6 +51,7 @@ from loomal.core.models import (
 from loomal.core.store import CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
+from loomal.core.totp_codes import CurrentCode, CurrentCodes
 from loomal.core.types import (
     decode_name_cursor,
     encode_name_cursor,
@@ -99,6 +100,7 @@ class VaultService:
         self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
+        self._codes = CurrentCodes()
         self._last_used: WriteBehind[str, int] = WriteBehind(max)
         """Retrievals not yet written: credential id -> when (``lastUsedAt``)."""
 
@@ -206,17 +208,26 @@ class VaultService:
         """The current TOTP code and how long it stays valid (any type carrying a seed)."""
         async with self._call(principal, "totp", name):
             row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
-            data = self._open(row)
-            seed = _require_totp(row, data)
-            secret, params = seed_secret_and_parameters(seed, _totp_parameters(row.metadata_json))
-            code = totp_code(secret, at=self._clock(), params=params)
+            at = self._clock()
+            current = self._codes.get(row, at)
+            if current is None:
+                data = self._open(row)
+                seed = _require_totp(row, data)
+                secret, params = seed_secret_and_parameters(
+                    seed, _totp_parameters(row.metadata_json)
+                )
+                code = totp_code(secret, at=at, params=params)
+                current = CurrentCode(
+                    code.code, code.period, code.expires_at, len(data.get("backupCodes", []))
+                )
+                self._codes.put(row, current)
             self._note_use(row)
             return TotpResponse(
-                code=code.code,
-                remaining=code.seconds_remaining,
-                backup_codes_remaining=len(data.get("backupCodes", [])),
-                period=code.period,
-                expires_at=from_micros(code.expires_at * 1_000_000),
+                code=current.code,
+                remaining=current.seconds_remaining(at),
+                backup_codes_remaining=current.backup_codes_remaining,
+                period=current.period,
+                expires_at=from_micros(current.expires_at * 1_000_000),
             )
 
     async def totp_use_backup(self, principal: Principal, name: str) -> TotpBackupResponse:
