@@ -298,7 +298,10 @@ def main() -> None:
             ),
         }
         rows = {name: Row(name) for name in scenarios}
+        bare_target = (bare_url + "/bare", wrk.script(lua / "bare.lua", headers={}))
+        bare_results: list[wrk.Result] = []
         print("warm-up", flush=True)
+        wrk.run(bare_target[0], script=bare_target[1], seconds=2)
         for ours_target, theirs_target in scenarios.values():
             wrk.run(ours_target[0], script=ours_target[1], seconds=2)
             if theirs_target:
@@ -306,11 +309,16 @@ def main() -> None:
         for round_no in range(args.rounds):
             for name, (ours_target, theirs_target) in scenarios.items():
                 order = [("ours", ours_target), ("theirs", theirs_target)]
+                if name == "read one credential":  # the ceiling, measured beside the read
+                    order.insert(1, ("bare", bare_target))
                 if round_no % 2:
                     order.reverse()
                 for who, (url, script) in order:
                     result = wrk.run(url, script=script, seconds=args.seconds)
-                    (rows[name].ours if who == "ours" else rows[name].theirs).append(result)
+                    if who == "bare":
+                        bare_results.append(result)
+                    else:
+                        (rows[name].ours if who == "ours" else rows[name].theirs).append(result)
                     print(
                         f"  {name:40s} {who:6s} {result.rps:9.0f} req/s  p99 {result.p99_ms:7.2f} ms",
                         flush=True,
@@ -323,15 +331,7 @@ def main() -> None:
             paths_lua=f"string.format('/v0/vault/bk-%02d/totp/backup', math.random(0, {BACKUP_CREDENTIALS - 1}))",
         )
         backup = wrk.run(loomal.url + "/", script=backup_script, seconds=min(args.seconds, 5))
-        bare_result = wrk.run(
-            bare_url + "/bare",
-            script=wrk.script(lua / "bare.lua", headers={}),
-            seconds=args.seconds,
-        )
-        print(
-            f"  backup pop {backup.rps:.0f} req/s; bare ceiling {bare_result.rps:.0f} req/s",
-            flush=True,
-        )
+        print(f"  backup pop {backup.rps:.0f} req/s", flush=True)
 
         scale_key = ""
         scale_rows: dict[str, wrk.Result] = {}
@@ -365,7 +365,7 @@ def main() -> None:
     report = render(
         rows,
         backup,
-        bare_result,
+        bare_results,
         scale_rows,
         args,
         seed_seconds,
@@ -381,7 +381,7 @@ def main() -> None:
 def render(
     rows: dict[str, Row],
     backup: wrk.Result,
-    bare: wrk.Result,
+    bare: list[wrk.Result],
     scale: dict[str, wrk.Result],
     args: argparse.Namespace,
     seed_seconds: float,
@@ -423,14 +423,14 @@ def render(
             f"{mean(row.theirs, 'p50_ms'):.2f} / {mean(row.theirs, 'p99_ms'):.2f} | "
             f"{sum(r.errors for r in row.ours)} / {sum(r.errors for r in row.theirs)} |"
         )
-    read = mean(rows["read one credential"].ours, "rps")
     lines += [
         f"| TOTP backup-code pop (atomic, durable) | {backup.rps:,.0f} | — (no such feature) | | "
         f"{backup.p50_ms:.2f} / {backup.p99_ms:.2f} | | {backup.errors} / |",
         "",
-        f"**Ceiling**: a constant-JSON endpoint on the same stack (Litestar + granian, 2 workers) "
-        f"served {bare.rps:,.0f} req/s (p99 {bare.p99_ms:.2f} ms); our credential read is "
-        f"{read / bare.rps:.0%} of it.",
+        f"**Ceiling**: a constant-JSON endpoint on the same stack (Litestar + granian, 2 workers), "
+        f"measured in each round next to the read, served {mean(bare, 'rps'):,.0f} req/s "
+        f"(p99 {mean(bare, 'p99_ms'):.2f} ms); our credential read is "
+        f"{ceiling_share(rows, bare):.0%} of it (mean of the rounds' ratios).",
         "",
     ]
     if scale:
@@ -464,30 +464,38 @@ def render(
     return "\n".join(lines)
 
 
+def ceiling_share(rows: dict[str, Row], bare: list[wrk.Result]) -> float:
+    """Our read as a share of the bare endpoint, round by round (the machine's speed
+    drifts between rounds; each round's two figures were taken side by side)."""
+    reads = rows["read one credential"].ours
+    return statistics.mean(r.rps / b.rps for r, b in zip(reads, bare, strict=True))
+
+
 def targets(
-    rows: dict[str, Row], bare: wrk.Result, scale: dict[str, wrk.Result], rss: dict[int, float]
+    rows: dict[str, Row],
+    bare: list[wrk.Result],
+    scale: dict[str, wrk.Result],
+    rss: dict[int, float],
 ) -> list[str]:
-    """The issue's targets, judged from this run's figures."""
+    """The targets of the issues (the redesign's: read 2.5x, durable write 2.0x,
+    TOTP 1.5x OpenBao, the read at 80% of the bare ceiling), judged from this run."""
     read, write = rows["read one credential"], rows["durable write (overwrite 1 of 1000)"]
     totp, listing = rows["TOTP code"], rows["list 100 credentials"]
 
     def ratio(row: Row) -> float:
         return mean(row.ours, "rps") / mean(row.theirs, "rps")
 
+    share = ceiling_share(rows, bare)
     checks = [
-        ("read ≥ 1.5× OpenBao", f"{ratio(read):.2f}×", ratio(read) >= 1.5),
+        ("read ≥ 2.5× OpenBao", f"{ratio(read):.2f}×", ratio(read) >= 2.5),
         (
             "read p99 ≤ OpenBao's",
             f"{mean(read.ours, 'p99_ms'):.2f} vs {mean(read.theirs, 'p99_ms'):.2f} ms",
             mean(read.ours, "p99_ms") <= mean(read.theirs, "p99_ms"),
         ),
-        (
-            "read ≥ 50% of the bare ceiling",
-            f"{mean(read.ours, 'rps') / bare.rps:.0%}",
-            mean(read.ours, "rps") / bare.rps >= 0.5,
-        ),
-        ("durable write ≥ 1.5× OpenBao", f"{ratio(write):.2f}×", ratio(write) >= 1.5),
-        ("TOTP ≥ 1.0× OpenBao", f"{ratio(totp):.2f}×", ratio(totp) >= 1.0),
+        ("read ≥ 80% of the bare ceiling", f"{share:.0%}", share >= 0.8),
+        ("durable write ≥ 2.0× OpenBao", f"{ratio(write):.2f}×", ratio(write) >= 2.0),
+        ("TOTP ≥ 1.5× OpenBao", f"{ratio(totp):.2f}×", ratio(totp) >= 1.5),
         (
             "list ≥ 1.0× OpenBao (no target; for reference)",
             f"{ratio(listing):.2f}×",
