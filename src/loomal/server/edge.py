@@ -4,8 +4,10 @@ the client's address (trusted proxies), the request id, access logs and
 metrics, CORS, the request-body limit of the API, reading the
 ``Authorization`` header and authenticating it (:func:`authenticate`).
 
-It also serves the two calls agents make most without the framework's
-per-request machinery: ``GET /v0/vault/{name}`` and ``GET /v0/vault/{name}/totp``.
+It also serves the calls agents make most without the framework's per-request
+machinery: ``GET /v0/vault/{name}``, ``GET /v0/vault/{name}/totp`` and, for a
+plain well-formed body, ``PUT /v0/vault/{name}`` (any other body goes on to the
+declared route, so every error and its message stays the route's).
 
 Why: measured on this project's 2-core machine, the TOTP use case served 30k
 requests/s behind a plain ASGI path and 15.6k through a Litestar route (same
@@ -31,6 +33,7 @@ from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from loomal.core.identity import Principal
+from loomal.core.models import StoreRequest
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
@@ -39,14 +42,47 @@ from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
 from loomal.server.request_log import RequestObserver
 from loomal.server.responses import send_error, send_json
 
-__all__ = ["API_MAX_BODY_BYTES", "Edge", "authenticate", "request_header"]
+__all__ = ["API_MAX_BODY_BYTES", "PRINCIPAL_SCOPE_KEY", "Edge", "authenticate", "request_header"]
 
 API_MAX_BODY_BYTES = 64 * 1024
 """The largest request body the API and /mcp read (the broker's own limit is larger)."""
 
+PRINCIPAL_SCOPE_KEY = "loomal.principal"
+"""Where the edge leaves a caller it has authenticated before handing the request to
+its declared route (the route's hook then does not authenticate, or count, it twice)."""
+
 _PREFIX = "/v0/vault/"
 _TOTP = "/totp"
 _encode = msgspec.json.Encoder().encode
+_store_decoder = msgspec.json.Decoder(StoreRequest)
+
+
+def _decode_store(body: bytes) -> StoreRequest | None:
+    """A store's body, decoded strictly; None when it is not a plain, valid one (the
+    declared route then answers with its own error; what strict decoding accepts,
+    the route's decoding accepts alike)."""
+    try:
+        return _store_decoder.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """``receive`` with ``body`` given back first (it was read already)."""
+    given = False
+
+    async def replay() -> Any:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class ClientDisconnected(Exception):
+    """The client went away in the middle of its request body."""
 
 
 def request_header(scope: Any, name: bytes) -> str | None:
@@ -104,29 +140,34 @@ class Edge:
             return
         if self._proxies:
             self._proxies.apply(scope)
-        if self._direct and (hot := self._hot_read(scope)) is not None:
-            await self._serve(*hot, scope, send, self._observer.request_id(scope))
+        if self._direct and (hot := self._hot_route(scope)) is not None:
+            await self._serve(*hot, scope, receive, send, self._observer.request_id(scope))
             return
         await self._observer(inner, scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
-            if (hot := self._hot_read(scope)) is not None:
-                await self._serve(*hot, scope, send)
+        if scope["type"] == ScopeType.HTTP:
+            if (hot := self._hot_route(scope)) is not None:
+                await self._serve(*hot, scope, receive, send)
                 return
             path: str = scope["path"]
             vault: Vault | None = getattr(self.litestar.state, "vault", None)
-            if path == HEALTH_PATH:
+            if path == HEALTH_PATH and scope["method"] == "GET":
                 await send_json(send, *await self._health.answer(vault))
                 return
-            if path == METRICS_PATH and self._metrics is not None:
+            if path == METRICS_PATH and scope["method"] == "GET" and self._metrics is not None:
                 await send_metrics(send, await self._metrics.render(vault))
                 return
         await self.litestar(scope, receive, send)
 
-    def _hot_read(self, scope: Scope) -> tuple[Vault, str, bool] | None:
-        """``(vault, name, totp)`` for ``GET /v0/vault/{name}[/totp]`` once started."""
-        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET":
+    def _hot_route(self, scope: Scope) -> tuple[Vault, str, str] | None:
+        """``(vault, name, call)`` for ``GET /v0/vault/{name}`` (``get``),
+        ``GET /v0/vault/{name}/totp`` (``totp``) and ``PUT /v0/vault/{name}``
+        (``store``), once started; None for everything else."""
+        if scope["type"] != ScopeType.HTTP:
+            return None
+        method = scope["method"]
+        if method != "GET" and method != "PUT":
             return None
         path: str = scope["path"]
         if not path.startswith(_PREFIX):
@@ -134,31 +175,82 @@ class Edge:
         vault: Vault | None = getattr(self.litestar.state, "vault", None)
         if vault is None:
             return None
-        rest = path[len(_PREFIX) :]
-        totp = rest.endswith(_TOTP)
-        name = rest[: -len(_TOTP)] if totp else rest
+        name = path[len(_PREFIX) :]
+        call = "get" if method == "GET" else "store"
+        if call == "get" and name.endswith(_TOTP):
+            name, call = name[: -len(_TOTP)], "totp"
         if not name or "/" in name:
             return None
-        return vault, name, totp
+        return vault, name, call
 
     async def _serve(
         self,
         vault: Vault,
         name: str,
-        totp: bool,
+        call: str,
         scope: Scope,
+        receive: Receive,
         send: Send,
         request_id: bytes | None = None,
     ) -> None:
-        """One hot read; ``request_id``: the header to add (None: the observer adds it)."""
+        """One hot call; ``request_id``: the header to add (None: the observer adds it)."""
+        result: Any
         try:
             who = await authenticate(vault, scope)
-            result: Any = (
-                await vault.service.totp(who, name)
-                if totp
-                else await vault.service.get_credential(who, name)
-            )
+            if call == "store":
+                body = await self._store_body(scope, receive)
+                if body is None or (request := _decode_store(body)) is None:
+                    # Anything but a plain, well-formed body: the declared route answers
+                    # it (same errors, same messages), as the caller already identified.
+                    scope[PRINCIPAL_SCOPE_KEY] = who  # type: ignore[literal-required]
+                    replayed = receive if body is None else _replay(body, receive)
+                    await self._observed_litestar(scope, replayed, send, request_id)
+                    return
+                stored, created = await vault.service.store_credential(who, name, request)
+                status, result = (201 if created else 200), stored
+            elif call == "totp":
+                status, result = 200, await vault.service.totp(who, name)
+            else:
+                status, result = 200, await vault.service.get_credential(who, name)
+        except ClientDisconnected:
+            return  # nobody to answer
         except Exception as exc:
             await send_error(send, exc, request_id=request_id)
             return
-        await send_json(send, 200, _encode(result), request_id=request_id)
+        await send_json(send, status, _encode(result), request_id=request_id)
+
+    async def _observed_litestar(
+        self, scope: Scope, receive: Receive, send: Send, request_id: bytes | None
+    ) -> None:
+        if request_id is None:  # inside the observer already
+            await self.litestar(scope, receive, send)
+            return
+        header = (b"x-request-id", request_id)
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.litestar(scope, receive, send_with_id)
+
+    @staticmethod
+    async def _store_body(scope: Scope, receive: Receive) -> bytes | None:
+        """The body of a store, when it announces a length within the API's limit and
+        sends no more than that; None: leave the request to the declared route (no
+        length, a bad one, too large: it answers those) with what was read replayed."""
+        announced = request_header(scope, b"content-length")
+        if announced is None or not announced.isdigit() or int(announced) > API_MAX_BODY_BYTES:
+            return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
+                break
+        return b"".join(chunks)

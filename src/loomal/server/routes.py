@@ -79,8 +79,14 @@ def _vault(request: Request[Any, Any, Any]) -> Vault:
 async def authenticate(request: Request[Any, Any, Any]) -> None:
     """Runs before the body is read (a ``before_request`` hook, not a guard: Litestar
     copies the handler for every guard call), so an unauthenticated caller gets 401
-    whatever it sent, and its body is never parsed."""
-    request.state.principal = await edge.authenticate(_vault(request), request.scope)
+    whatever it sent, and its body is never parsed. A request the edge has
+    authenticated already (a store it handed on) is not authenticated again."""
+    known = request.scope.get(edge.PRINCIPAL_SCOPE_KEY)
+    request.state.principal = (
+        known
+        if isinstance(known, Principal)
+        else await edge.authenticate(_vault(request), request.scope)
+    )
 
 
 def principal(request: Request[Any, Any, Any]) -> Principal:
