@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from loomal.client import AsyncLoomal
+from loomal.core.identities import IdentityService
 from loomal.core.identity import Principal
 from loomal.core.models import (
     Credential,
@@ -19,7 +20,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.runtime import Vault
+from loomal.core.service import VaultService
 
 __all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
 
@@ -38,9 +39,11 @@ class VaultBackend(Protocol):
 class ServiceBackend:
     """Calls VaultService as ``principal`` (authenticated from the MCP request)."""
 
-    def __init__(self, vault: Vault, principal: Principal) -> None:
-        self._service = vault.service
-        self._identities = vault.identities
+    def __init__(
+        self, service: VaultService, identities: IdentityService, principal: Principal
+    ) -> None:
+        self._service = service
+        self._identities = identities
         self._principal = principal
 
     async def list(self, limit: int, cursor: str | None) -> CredentialList:

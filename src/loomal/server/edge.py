@@ -48,8 +48,8 @@ API_MAX_BODY_BYTES = 64 * 1024
 """The largest request body the API and /mcp read (the broker's own limit is larger)."""
 
 PRINCIPAL_SCOPE_KEY = "loomal.principal"
-"""Where the edge leaves a caller it has authenticated before handing the request to
-its declared route (the route's hook then does not authenticate, or count, it twice)."""
+"""Where the edge leaves the caller it has authenticated, for what handles the request
+next (the store route's hook, the MCP tools): authenticated, and counted, once."""
 
 _PREFIX = "/v0/vault/"
 _TOTP = "/totp"

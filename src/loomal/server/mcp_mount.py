@@ -48,12 +48,10 @@ from loomal.mcp.names import ToolNameMode
 from loomal.mcp.protocol import envelope_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
-from loomal.server.edge import API_MAX_BODY_BYTES, authenticate
+from loomal.server.edge import API_MAX_BODY_BYTES, PRINCIPAL_SCOPE_KEY, authenticate
 from loomal.server.responses import SECURITY_HEADERS, error_body, send_error, send_json
 
 __all__ = ["McpMount"]
-_PRINCIPAL = "loomal.principal"
-"""Scope key: the principal the mount authenticated, for the tools of that request."""
 _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _encode = msgspec.json.Encoder().encode
 
@@ -81,10 +79,11 @@ class McpMount:
 
         async def backend_for(ctx: Context) -> VaultBackend:
             scope = getattr(ctx.request_context.request, "scope", None) or {}
-            principal = scope.get(_PRINCIPAL)
+            principal = scope.get(PRINCIPAL_SCOPE_KEY)
             if not isinstance(principal, Principal):
                 raise AuthenticationError()
-            return ServiceBackend(vault_of(), principal)
+            vault = vault_of()
+            return ServiceBackend(vault.service, vault.identities, principal)
 
         mode = self._tool_names or vault_of().settings.mcp_tool_names
         server = build_mcp_server(backend_for, mode)
@@ -135,7 +134,7 @@ class McpMount:
         if problem is not None:
             await send_json(own, 400, _encode(problem))
             return
-        scope = {**scope, _PRINCIPAL: principal, "path": scope.get("path") or "/"}
+        scope = {**scope, PRINCIPAL_SCOPE_KEY: principal, "path": scope.get("path") or "/"}
         await self._app(scope, _replay(body, receive), send)
 
 
