@@ -118,18 +118,8 @@ class AuditEvent(msgspec.Struct, frozen=True):
     address are written as one event per window (see ``AuditLog.note_refusal``)."""
 
     def values(self) -> tuple[object, ...]:
-        return (
-            self.at,
-            self.identity_id,
-            self.actor_identity_id,
-            self.key_prefix,
-            self.action,
-            self.credential_name,
-            self.outcome,
-            self.client,
-            self.detail,
-            self.count,
-        )
+        """The fields in order, as AUDIT_COLUMNS lists them (``count`` is ``occurrences``)."""
+        return msgspec.structs.astuple(self)
 
 
 @dataclass(frozen=True, slots=True)
