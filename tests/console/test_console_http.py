@@ -328,6 +328,16 @@ def test_a_throttled_address_signs_in_with_a_valid_link_or_key_only(api: Api) ->
     assert api.client.get("/credentials", follow_redirects=False).status_code == 200
     # the used link is now a refusal like any other, still throttled
     assert post("/login", "token", token).status_code == 429
+    # and the throttled refusals are audited, as the API's are
+    api.call(api.vault.identities.flush_refusals, force=True)
+
+    async def refusals() -> dict[str, int]:
+        rows = await api.vault.store.list_audit_events(
+            identity_id=None, action="authenticate", before=None, limit=100
+        )
+        return {event.outcome: event.count for _, event in rows}
+
+    assert api.call(refusals).get("rate_limited") == 3
 
 
 def test_form_errors_are_shown_next_to_their_field(api: Api) -> None:

@@ -223,8 +223,13 @@ class IdentityService:
     # -- for the web console ---------------------------------------------------
 
     def refuse_throttled(self, client: str) -> None:
-        """Raise RateLimitError while ``client`` is over the failed-authentication limit."""
-        self._throttle.check(client)
+        """Raise RateLimitError while ``client`` is over the failed-authentication limit
+        (audited like the API's throttled refusals)."""
+        try:
+            self._throttle.check(client)
+        except RateLimitError as limited:
+            self._note_refusal(limited, client)
+            raise
 
     def record_failed_sign_in(self, client: str, error: LoomalError) -> None:
         """A failed console sign-in counts like a failed API call from that address."""
