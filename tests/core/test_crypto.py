@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from loomal.core.crypto import Binding, Keyring, SealedData, parse_master_key
 from loomal.errors import IntegrityError, ValidationError
