@@ -142,7 +142,7 @@ class ConsoleSessions:
         if link is None:
             self._identities.refuse_throttled(client)
             error = AuthenticationError("This sign-in link is not valid: used, expired or unknown.")
-            self._identities.record_failed_sign_in(client, error)
+            self._identities.record_refusal(client, error)
             raise error
         return await self._open(
             link.identity_id, link.identity_name, key_hash=None, scopes=link.scopes

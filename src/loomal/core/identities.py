@@ -87,13 +87,8 @@ class IdentityService:
         try:
             principal = await self._principal_for(authorization)
         except AuthenticationError as error:
-            try:
-                self._throttle.check(client)
-            except RateLimitError as limited:
-                self._note_refusal(limited, client)
-                raise limited from None
-            self._throttle.record_failure(client)
-            self._note_refusal(error, client)
+            self.refuse_throttled(client)
+            self.record_refusal(client, error)
             raise
         self._key_limiter.take(principal.key_prefix)
         self._usage.note(principal.identity_id, (1, to_micros(self._clock())))
@@ -220,19 +215,19 @@ class IdentityService:
             self._cache[presented] = (now + self._cache_seconds, principal)
         return principal
 
-    # -- for the web console ---------------------------------------------------
+    # -- refusals: an API call's bad key, a console sign-in's bad key or link ------
 
     def refuse_throttled(self, client: str) -> None:
-        """Raise RateLimitError while ``client`` is over the failed-authentication limit
-        (audited like the API's throttled refusals)."""
+        """Raise RateLimitError (audited) while ``client`` is over the
+        failed-authentication limit."""
         try:
             self._throttle.check(client)
         except RateLimitError as limited:
             self._note_refusal(limited, client)
-            raise
+            raise limited from None
 
-    def record_failed_sign_in(self, client: str, error: LoomalError) -> None:
-        """A failed console sign-in counts like a failed API call from that address."""
+    def record_refusal(self, client: str, error: LoomalError) -> None:
+        """Count a refused authentication against ``client`` and audit it."""
         self._throttle.record_failure(client)
         self._note_refusal(error, client)
 
