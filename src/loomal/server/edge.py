@@ -104,7 +104,7 @@ async def authenticate(vault: Vault, scope: Any, *, authorization: str | None = 
 
 class Edge:
     """ASGI app: client address, request id, metrics, CORS, health, metrics and the
-    hot GET routes, else the wrapped Litestar app (``litestar``)."""
+    hot routes, else the wrapped Litestar app (``litestar``)."""
 
     def __init__(
         self,
@@ -125,8 +125,8 @@ class Edge:
         )
         self._health = Health()
         self._direct = self._cors is None and self._observer.passive
-        """Whether the hot reads may answer before the observer (adding the request id
-        themselves): saves wrapping ``send`` on the two calls agents make most."""
+        """Whether the hot routes may answer before the observer (adding the request id
+        themselves): saves wrapping ``send`` on the calls agents make most."""
 
     @property
     def state(self) -> State:
@@ -147,7 +147,8 @@ class Edge:
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            if (hot := self._hot_route(scope)) is not None:
+            # (answered before the observer already when direct)
+            if not self._direct and (hot := self._hot_route(scope)) is not None:
                 await self._serve(*hot, scope, receive, send)
                 return
             path: str = scope["path"]
@@ -204,7 +205,10 @@ class Edge:
                     # it (same errors, same messages), as the caller already identified.
                     scope[PRINCIPAL_SCOPE_KEY] = who  # type: ignore[literal-required]
                     replayed = receive if body is None else _replay(body, receive)
-                    await self._observed_litestar(scope, replayed, send, request_id)
+                    if request_id is None:  # inside the observer already
+                        await self.litestar(scope, replayed, send)
+                    else:  # nothing sent yet: the observer adds the request id
+                        await self._observer(self.litestar, scope, replayed, send)
                     return
                 stored, created = await vault.service.store_credential(who, name, request)
                 status, result = (201 if created else 200), stored
@@ -218,21 +222,6 @@ class Edge:
             await send_error(send, exc, request_id=request_id)
             return
         await send_json(send, status, _encode(result), request_id=request_id)
-
-    async def _observed_litestar(
-        self, scope: Scope, receive: Receive, send: Send, request_id: bytes | None
-    ) -> None:
-        if request_id is None:  # inside the observer already
-            await self.litestar(scope, receive, send)
-            return
-        header = (b"x-request-id", request_id)
-
-        async def send_with_id(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        await self.litestar(scope, receive, send_with_id)
 
     @staticmethod
     async def _store_body(scope: Scope, receive: Receive) -> bytes | None:
