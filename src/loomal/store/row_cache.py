@@ -49,7 +49,3 @@ class RowCache:
             self._rows.clear()
         self._rows[key] = row
         return row
-
-    def clear(self) -> None:
-        self._rows.clear()
-        self._version = None
