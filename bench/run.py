@@ -61,20 +61,54 @@ def wait_for(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not answer")
 
 
+def tree_pids(pid: int) -> list[int]:
+    """A process and its children (granian's workers, OpenBao's plugins)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+    return pids
+
+
 def tree_peak_rss_mb(pid: int) -> dict[int, float]:
     """Peak RSS (VmHWM) of a process and its children, in MB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
     peaks = {}
-    for p in pids:
+    for p in tree_pids(pid):
         status = Path(f"/proc/{p}/status")
         if status.exists():
             match = re.search(r"VmHWM:\s+(\d+) kB", status.read_text())
             if match:
                 peaks[p] = int(match.group(1)) / 1024
     return peaks
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes (those still running)."""
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def settle(
+    pids: list[int], *, idle_share: float = 0.05, window: float = 0.5, limit: float = 15
+) -> float:
+    """Wait until the servers are idle (together under ``idle_share`` of one core over
+    ``window``): what one system still does after its load (Go's GC, a raft snapshot,
+    a WAL checkpoint) must not be counted against the next system measured. Returns
+    the seconds waited (``limit`` at most)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_seconds(pids) - before < idle_share * window:
+            break
+    return time.monotonic() - started
 
 
 @dataclass
@@ -300,6 +334,11 @@ def main() -> None:
         rows = {name: Row(name) for name in scenarios}
         bare_target = (bare_url + "/bare", wrk.script(lua / "bare.lua", headers={}))
         bare_results: list[wrk.Result] = []
+        servers = [
+            *tree_pids(loomal.process.pid),
+            *tree_pids(bao.process.pid),
+            *tree_pids(bare.pid),
+        ]
         print("warm-up", flush=True)
         wrk.run(bare_target[0], script=bare_target[1], seconds=2)
         for ours_target, theirs_target in scenarios.values():
@@ -314,13 +353,15 @@ def main() -> None:
                 if round_no % 2:
                     order.reverse()
                 for who, (url, script) in order:
+                    waited = settle(servers)
                     result = wrk.run(url, script=script, seconds=args.seconds)
                     if who == "bare":
                         bare_results.append(result)
                     else:
                         (rows[name].ours if who == "ours" else rows[name].theirs).append(result)
                     print(
-                        f"  {name:40s} {who:6s} {result.rps:9.0f} req/s  p99 {result.p99_ms:7.2f} ms",
+                        f"  {name:40s} {who:6s} {result.rps:9.0f} req/s  p99 {result.p99_ms:7.2f} ms"
+                        f"  (after {waited:.1f} s to settle)",
                         flush=True,
                     )
 
@@ -410,7 +451,9 @@ def render(
         "SQLite WAL synchronous=FULL, audit log on (every call)",
         f"- {openbao.version()}, raft storage (durable), kv-v2, totp engine, root token, no audit device",
         f"- load: wrk, {args.rounds} interleaved rounds of {args.seconds} s per system and scenario, "
-        "32 connections, 2 threads, on the same 2 cores as the servers (figures are means of rounds)",
+        "32 connections, 2 threads, on the same 2 cores as the servers (figures are means of rounds); "
+        "before each run, a wait until all servers are idle (under 5% of a core), so what one "
+        "system still does after its load is not counted against the next",
         "",
         "| scenario | Loomal req/s | OpenBao req/s | ratio | Loomal p50 / p99 ms | OpenBao p50 / p99 ms | errors L / O |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
