@@ -412,6 +412,20 @@ def test_malformed_json_is_400_and_stores_nothing(api: Api) -> None:
     assert api.client.get("/v0/vault", headers=h).json()["credentials"] == []
 
 
+def test_a_host_header_that_is_no_host_name_is_400_in_our_shape(api: Api) -> None:
+    """Litestar's router refuses it before any route; the answer says what was wrong
+    (not that a body was malformed) and the 400 is in the OpenAPI document."""
+    h = api.headers() | {"host": "F_/"}
+    for method, path in (("GET", "/v0/whoami"), ("GET", "/v0/vault"), ("DELETE", "/v0/vault/x")):
+        message = assert_error(api.client.request(method, path, headers=h), 400, "bad_request")
+        assert message == "The Host header is not a valid host name."
+    operations = api.client.get("/v0/openapi.json").json()["paths"]
+    for path, methods in operations.items():
+        for method, operation in methods.items():
+            schema = operation["responses"]["400"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -15,6 +15,7 @@ from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
     NotFoundException,
+    SerializationException,
     ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
@@ -74,7 +75,9 @@ def to_loomal_error(exc: Exception) -> LoomalError:
     if isinstance(exc, MethodNotAllowedException):
         return MethodNotAllowedError()
     if isinstance(exc, ClientException) and exc.status_code == 400:
-        return BadRequestError("The request body is not valid JSON.", reason="malformed_json")
+        if isinstance(exc.__cause__, SerializationException):  # the body did not decode
+            return BadRequestError("The request body is not valid JSON.", reason="malformed_json")
+        return BadRequestError(_BAD_REQUEST_TEXT.get(str(exc.detail), "The request is not valid."))
     if isinstance(exc, UnicodeDecodeError):  # msgspec raises it as is on a non-UTF-8 body
         return BadRequestError("The request body is not valid UTF-8 JSON.", reason="malformed_json")
     if isinstance(exc, RecursionError) and "deserializ" in str(exc):  # msgspec, on deep nesting
@@ -87,6 +90,11 @@ def to_loomal_error(exc: Exception) -> LoomalError:
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     log.error("unexpected %s at %s", type(exc).__name__, where)
     return ServerError()
+
+
+_BAD_REQUEST_TEXT = {"Invalid host header": "The Host header is not a valid host name."}
+"""Litestar's other 400s (the Host header, which its router checks), in our words:
+its own texts can quote what was sent (``Invalid content-length: '...'``)."""
 
 
 def _validation_message(exc: ValidationException) -> str:

@@ -33,7 +33,8 @@ from loomal.server import edge
 __all__ = ["ROUTES"]
 
 _ERROR_TEXT = {
-    400: "bad_request: malformed JSON, or (reason) not_totp / no_backup_codes",
+    400: "bad_request: malformed JSON, a Host header that is not a host name, "
+    "or (reason) not_totp / no_backup_codes",
     401: "Missing, unknown, revoked or expired API key",
     403: "The API key lacks the scope this route needs",
     404: "No credential of this identity has that name",
@@ -44,7 +45,7 @@ _ERROR_TEXT = {
     429: "Rate limited",
     500: "Integrity error or internal error (never with a secret)",
 }
-_COMMON = (401, 403, 404, 422, 429, 500)
+_COMMON = (400, 401, 403, 404, 422, 429, 500)
 _SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 NameParam = Annotated[
