@@ -317,7 +317,10 @@ def test_keyboard_only_sign_in_and_add(browser: Any, server: ServerProcess) -> N
     watched = Watched(browser, server.base_url)
     page = watched.page
     page.goto("/")
-    page.keyboard.type(server.api_key)  # the field has focus on arrival
+    # The field takes focus on arrival (autofocus: the browser applies it at its next
+    # rendering step, which can come after the load event; typing before it lost keys).
+    expect(page.get_by_label("API key")).to_be_focused()
+    page.keyboard.type(server.api_key)
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Credentials", exact=True).wait_for()
     tab_to(page, "Add credential")
