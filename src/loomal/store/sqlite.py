@@ -49,7 +49,6 @@ from loomal.store import (
 )
 from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
-from loomal.store.wal_index import open_wal_index
 
 __all__ = ["SqliteStore"]
 
@@ -97,10 +96,7 @@ class SqliteStore:
             self._writer = GroupCommitWriter(_connect(path), path.with_name(path.name + ".lock"))
             self._writer.run_locked(self._apply_migrations)
             self._reader = _connect(path)
-            self._wal_index = open_wal_index(self._reader, path)
-            self._rows = RowCache(
-                self._data_version if self._wal_index is None else self._wal_index.header
-            )
+            self._rows = RowCache(self._data_version)
         finally:
             os.umask(old_umask)
 
@@ -111,8 +107,6 @@ class SqliteStore:
     async def close(self) -> None:
         await self._write(lambda conn: conn.execute("PRAGMA optimize"))
         self._writer.close()
-        if self._wal_index is not None:
-            self._wal_index.close()  # before the connection that keeps the -shm file valid
         self._reader.close()
 
     # -- plumbing -------------------------------------------------------------
