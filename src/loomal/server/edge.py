@@ -24,6 +24,7 @@ slashes, names with a ``/``). The whole API test suite runs through it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -42,7 +43,16 @@ from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
 from loomal.server.request_log import RequestObserver
 from loomal.server.responses import send_error, send_json
 
-__all__ = ["API_MAX_BODY_BYTES", "PRINCIPAL_SCOPE_KEY", "Edge", "authenticate", "request_header"]
+__all__ = [
+    "API_MAX_BODY_BYTES",
+    "PRINCIPAL_SCOPE_KEY",
+    "ClientDisconnected",
+    "Edge",
+    "authenticate",
+    "read_body",
+    "replay_body",
+    "request_header",
+]
 
 API_MAX_BODY_BYTES = 64 * 1024
 """The largest request body the API and /mcp read (the broker's own limit is larger)."""
@@ -67,8 +77,13 @@ def _decode_store(body: bytes) -> StoreRequest | None:
         return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` with ``body`` given back first (it was read already)."""
+AnyReceive = Callable[[], Awaitable[Any]]
+"""Any ASGI ``receive`` (Litestar's and Starlette's type it differently)."""
+
+
+def replay_body(body: bytes, receive: AnyReceive) -> AnyReceive:
+    """``receive`` with ``body`` given back first (it was read already), for the app
+    the request goes on to (a declared route, the MCP server)."""
     given = False
 
     async def replay() -> Any:
@@ -83,6 +98,23 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 class ClientDisconnected(Exception):
     """The client went away in the middle of its request body."""
+
+
+async def read_body(receive: AnyReceive) -> bytes:
+    """The request body, read to its end, or until more than the API's limit came:
+    then what was read (longer than the limit: the caller refuses it, or hands it on
+    replayed). ClientDisconnected if the client leaves first."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def request_header(scope: Any, name: bytes) -> str | None:
@@ -204,7 +236,7 @@ class Edge:
                     # Anything but a plain, well-formed body: the declared route answers
                     # it (same errors, same messages), as the caller already identified.
                     scope[PRINCIPAL_SCOPE_KEY] = who  # type: ignore[literal-required]
-                    replayed = receive if body is None else _replay(body, receive)
+                    replayed = receive if body is None else replay_body(body, receive)
                     if request_id is None:  # inside the observer already
                         await self.litestar(scope, replayed, send)
                     else:  # nothing sent yet: the observer adds the request id
@@ -231,15 +263,4 @@ class Edge:
         announced = request_header(scope, b"content-length")
         if announced is None or not announced.isdigit() or int(announced) > API_MAX_BODY_BYTES:
             return None
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                raise ClientDisconnected()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            chunks.append(chunk)
-            if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+        return await read_body(receive)

@@ -48,16 +48,20 @@ from loomal.mcp.names import ToolNameMode
 from loomal.mcp.protocol import envelope_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
-from loomal.server.edge import API_MAX_BODY_BYTES, PRINCIPAL_SCOPE_KEY, authenticate
+from loomal.server.edge import (
+    API_MAX_BODY_BYTES,
+    PRINCIPAL_SCOPE_KEY,
+    ClientDisconnected,
+    authenticate,
+    read_body,
+    replay_body,
+    request_header,
+)
 from loomal.server.responses import SECURITY_HEADERS, error_body, send_error, send_json
 
 __all__ = ["McpMount"]
 _SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _encode = msgspec.json.Encoder().encode
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class McpMount:
@@ -125,9 +129,15 @@ class McpMount:
             refused = MethodNotAllowedError("/mcp answers POST only (stateless: no SSE stream).")
             await send_json(own, 405, _encode(error_body(refused)), {"allow": "POST"})
             return
+        announced = request_header(scope, b"content-length")
+        if announced is not None and announced.isdigit() and int(announced) > API_MAX_BODY_BYTES:
+            await send_error(own, PayloadTooLargeError())
+            return
         try:
-            body = await _read_body(scope, receive)
-        except _BodyTooLarge:
+            body = await read_body(receive)
+        except ClientDisconnected:
+            return  # nobody to answer
+        if len(body) > API_MAX_BODY_BYTES:  # more than announced, or chunked
             await send_error(own, PayloadTooLargeError())
             return
         problem = _check_body(body)
@@ -135,7 +145,7 @@ class McpMount:
             await send_json(own, 400, _encode(problem))
             return
         scope = {**scope, PRINCIPAL_SCOPE_KEY: principal, "path": scope.get("path") or "/"}
-        await self._app(scope, _replay(body, receive), send)
+        await self._app(scope, replay_body(body, receive), send)
 
 
 def _bearer_challenge(error: LoomalError) -> dict[str, str]:
@@ -158,26 +168,6 @@ def _without_security_headers(send: Send) -> Send:
     return sending
 
 
-async def _read_body(scope: Scope, receive: Receive) -> bytes:
-    for name, value in scope.get("headers") or ():
-        if name == b"content-length" and value.isdigit() and int(value) > API_MAX_BODY_BYTES:
-            raise _BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > API_MAX_BODY_BYTES:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 def _check_body(body: bytes) -> dict[str, Any] | None:
     """The JSON-RPC error answer for a body that is not one JSON-RPC message, or None."""
     try:
@@ -192,15 +182,3 @@ def _check_body(body: bytes) -> dict[str, Any] | None:
     if isinstance(request_id, bool) or not isinstance(request_id, str | int):
         request_id = None
     return {"jsonrpc": "2.0", "id": request_id, "error": error.model_dump(exclude_none=True)}
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """``receive`` for the MCP app: the body already read, then the real channel."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def receiving() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return receiving
