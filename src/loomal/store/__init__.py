@@ -46,9 +46,10 @@ AUDIT_COLUMNS = (
 )
 
 
-def audit_insert_sql(placeholder: str) -> str:
+def audit_insert_sql(placeholder: str, *, rows: int = 1) -> str:
+    """INSERT of ``rows`` audit events (their values in AUDIT_COLUMNS order, row by row)."""
     marks = ", ".join([placeholder] * len(AUDIT_COLUMNS.split(",")))
-    return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES ({marks})"
+    return f"INSERT INTO audit_events ({AUDIT_COLUMNS}) VALUES " + ", ".join([f"({marks})"] * rows)
 
 
 def audit_query(

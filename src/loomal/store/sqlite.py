@@ -68,8 +68,7 @@ _SELECT_CREDENTIAL = (
 @functools.cache
 def _insert_audit_rows(count: int) -> str:
     """One INSERT of ``count`` audit rows (the SQL of each size is built once)."""
-    one_row = _INSERT_AUDIT[_INSERT_AUDIT.index("VALUES ") + len("VALUES ") :]
-    return _INSERT_AUDIT + (", " + one_row) * (count - 1)
+    return audit_insert_sql("?", rows=count)
 
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
