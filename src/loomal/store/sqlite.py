@@ -49,6 +49,7 @@ from loomal.store import (
 )
 from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
+from loomal.store.wal_index import open_wal_index
 
 __all__ = ["SqliteStore"]
 
@@ -95,7 +96,10 @@ class SqliteStore:
             self._writer = GroupCommitWriter(_connect(path), path.with_name(path.name + ".lock"))
             self._writer.run_locked(self._apply_migrations)
             self._reader = _connect(path)
-            self._rows = RowCache(self._data_version)
+            self._wal_index = open_wal_index(self._reader, path, self._data_version)
+            self._rows = RowCache(
+                self._data_version if self._wal_index is None else self._wal_index.header
+            )
         finally:
             os.umask(old_umask)
 
@@ -106,6 +110,8 @@ class SqliteStore:
     async def close(self) -> None:
         await self._write(lambda conn: conn.execute("PRAGMA optimize"))
         self._writer.close()
+        if self._wal_index is not None:
+            self._wal_index.close()  # while the connection that keeps the mapping is open
         self._reader.close()
 
     # -- plumbing -------------------------------------------------------------
