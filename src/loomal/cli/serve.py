@@ -38,6 +38,7 @@ from loomal.core.models import IdentityCreated
 from loomal.keyfile import KeyFileSource, is_sealed_key_file
 from loomal.mcp.names import TOOL_NAME_MODES
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
+from loomal.server.parent_watch import PARENT_ENV
 from loomal.server.request_log import configure_logging
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
 
@@ -290,6 +291,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
     sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
+    os.environ[PARENT_ENV] = str(os.getpid())  # workers stop if this process is killed
     if agent is not None:
         os.environ[TOKEN_ENV] = agent.token  # workers fetch the keys from the agent
     text_access_log = settings.access_log and settings.log_format == "text"

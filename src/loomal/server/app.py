@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,6 +36,7 @@ from loomal.runtime import Vault, open_vault
 from loomal.server import broker_routes
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge
 from loomal.server.mcp_mount import McpMount
+from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
 from loomal.server.request_log import configure_logging
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
@@ -87,8 +89,10 @@ def create_app(
     *,
     settings: ServerSettings | None = None,
     on_startup: Callable[[Vault], Awaitable[None]] | None = None,
+    parent_pid: int | None = None,
 ) -> Edge:
-    """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start."""
+    """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start;
+    ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker)."""
 
     opened_vault: list[Vault] = []
     mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
@@ -109,6 +113,8 @@ def create_app(
         if opened.settings.audit_retention_days > 0:
             retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
             flushers.append(asyncio.create_task(retention))
+        if parent_pid is not None:
+            flushers.append(asyncio.create_task(stop_when_orphaned(parent_pid)))
         try:
             async with mcp_mount.running():
                 yield
@@ -154,4 +160,5 @@ def create_app_from_env() -> Edge:
     """Factory for worker processes: settings come from ``LOOMAL_*`` variables."""
     settings = ServerSettings.load()
     configure_logging(settings.log_format, access=settings.access_log)
-    return create_app(settings=settings)
+    parent = os.environ.get(PARENT_ENV, "")
+    return create_app(settings=settings, parent_pid=int(parent) if parent.isdigit() else None)
