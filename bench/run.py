@@ -95,6 +95,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def steal_share() -> tuple[int, int]:
+    """(steal, total) jiffies of all cores since boot, from /proc/stat: the time the
+    host ran something else while this VM had work to do."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 def settle(
     pids: list[int], *, idle_share: float = 0.05, window: float = 0.5, limit: float = 15
 ) -> float:
@@ -263,6 +270,9 @@ class Row:
     name: str
     ours: list[wrk.Result] = field(default_factory=list)
     theirs: list[wrk.Result] = field(default_factory=list)
+    ours_cpu: list[float] = field(default_factory=list)
+    """Server CPU µs per request (all its processes), one per round."""
+    theirs_cpu: list[float] = field(default_factory=list)
 
 
 def mean(results: list[wrk.Result], attr: str) -> float:
@@ -334,11 +344,14 @@ def main() -> None:
         rows = {name: Row(name) for name in scenarios}
         bare_target = (bare_url + "/bare", wrk.script(lua / "bare.lua", headers={}))
         bare_results: list[wrk.Result] = []
-        servers = [
-            *tree_pids(loomal.process.pid),
-            *tree_pids(bao.process.pid),
-            *tree_pids(bare.pid),
-        ]
+        bare_cpu: list[float] = []
+        tree = {
+            "ours": tree_pids(loomal.process.pid),
+            "theirs": tree_pids(bao.process.pid),
+            "bare": tree_pids(bare.pid),
+        }
+        servers = [pid for pids in tree.values() for pid in pids]
+        steal_at_start = steal_share()
         print("warm-up", flush=True)
         wrk.run(bare_target[0], script=bare_target[1], seconds=2)
         for ours_target, theirs_target in scenarios.values():
@@ -354,14 +367,21 @@ def main() -> None:
                     order.reverse()
                 for who, (url, script) in order:
                     waited = settle(servers)
+                    cpu_before = cpu_seconds(tree[who])
                     result = wrk.run(url, script=script, seconds=args.seconds)
+                    cpu = (cpu_seconds(tree[who]) - cpu_before) / max(result.requests, 1) * 1e6
                     if who == "bare":
                         bare_results.append(result)
+                        bare_cpu.append(cpu)
+                    elif who == "ours":
+                        rows[name].ours.append(result)
+                        rows[name].ours_cpu.append(cpu)
                     else:
-                        (rows[name].ours if who == "ours" else rows[name].theirs).append(result)
+                        rows[name].theirs.append(result)
+                        rows[name].theirs_cpu.append(cpu)
                     print(
                         f"  {name:40s} {who:6s} {result.rps:9.0f} req/s  p99 {result.p99_ms:7.2f} ms"
-                        f"  (after {waited:.1f} s to settle)",
+                        f"  {cpu:6.0f} µs CPU/req  (after {waited:.1f} s to settle)",
                         flush=True,
                     )
 
@@ -394,6 +414,8 @@ def main() -> None:
         else:
             seed_seconds = 0.0
 
+        steal_at_end = steal_share()
+        steal = (steal_at_end[0] - steal_at_start[0]) / max(steal_at_end[1] - steal_at_start[1], 1)
         rss_ours = tree_peak_rss_mb(loomal.process.pid)
         rss_bao = tree_peak_rss_mb(bao.process.pid)
         crypto = crypto_micro()
@@ -407,6 +429,8 @@ def main() -> None:
         rows,
         backup,
         bare_results,
+        bare_cpu,
+        steal,
         scale_rows,
         args,
         seed_seconds,
@@ -423,6 +447,8 @@ def render(
     rows: dict[str, Row],
     backup: wrk.Result,
     bare: list[wrk.Result],
+    bare_cpu: list[float],
+    steal: float,
     scale: dict[str, wrk.Result],
     args: argparse.Namespace,
     seed_seconds: float,
@@ -454,6 +480,8 @@ def render(
         "32 connections, 2 threads, on the same 2 cores as the servers (figures are means of rounds); "
         "before each run, a wait until all servers are idle (under 5% of a core), so what one "
         "system still does after its load is not counted against the next",
+        f"- steal: the host ran something else for {steal:.0%} of this VM's CPU time during the "
+        "measured rounds (req/s drift with it; CPU per request below hardly does)",
         "",
         "| scenario | Loomal req/s | OpenBao req/s | ratio | Loomal p50 / p99 ms | OpenBao p50 / p99 ms | errors L / O |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -474,6 +502,21 @@ def render(
         f"measured in each round next to the read, served {mean(bare, 'rps'):,.0f} req/s "
         f"(p99 {mean(bare, 'p99_ms'):.2f} ms); our credential read is "
         f"{ceiling_share(rows, bare):.0%} of it (mean of the rounds' ratios).",
+        "",
+        "**Server CPU per request** (user + system time of all the server's processes during "
+        "the measured rounds, divided by the requests served; not charged for steal, so "
+        "steadier than req/s here; for reference, the targets are judged on req/s):",
+        "",
+        "| scenario | Loomal µs | OpenBao µs | OpenBao / Loomal |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for row in rows.values():
+        o_cpu, t_cpu = statistics.mean(row.ours_cpu), statistics.mean(row.theirs_cpu)
+        lines.append(f"| {row.name} | {o_cpu:.0f} | {t_cpu:.0f} | {t_cpu / o_cpu:.2f}× |")
+    read_cpu = statistics.mean(rows["read one credential"].ours_cpu)
+    lines += [
+        f"| bare ceiling endpoint | {statistics.mean(bare_cpu):.0f} | | bare / read: "
+        f"{statistics.mean(bare_cpu) / read_cpu:.0%} |",
         "",
     ]
     if scale:
