@@ -4,7 +4,9 @@ proxies, on the REST API, the hot path and /mcp, and in the audit log."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -84,6 +86,44 @@ def test_forwarding_headers_are_ignored_without_trusted_proxies(tmp_path: Path) 
         ]
         assert statuses == [401, 401, 401, 429, 429]  # every guess counted against 127.0.0.1
         assert httpx.get(server.base_url + "/v0/health").json()["status"] == "serving"
+    finally:
+        server.stop()
+
+
+def _exchange(base_url: str, raw: bytes) -> bytes:
+    """One raw request on a fresh connection; everything the server sends until it closes."""
+    address = urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
+        conn.sendall(raw)
+        received = b""
+        while chunk := conn.recv(65536):
+            received += chunk
+    return received
+
+
+def test_ambiguous_message_framing_is_refused_and_nothing_is_smuggled(tmp_path: Path) -> None:
+    """Framing a proxy in front might read differently from us is refused by the
+    HTTP server with a 400 that closes the connection, before any route runs."""
+    server = start_server("--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    try:
+        url = server.base_url
+        for framing in (b"Transfer-Encoding: Ppdm-W>R", b"Content-Length: 5\r\nContent-Length: 6"):
+            answer = _exchange(
+                url, b"GET /v0/whoami HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n\r\nabcdef"
+            )
+            assert answer.startswith(b"HTTP/1.1 400 "), answer
+            assert b"connection: close" in answer.lower()
+        # a second request hidden in a body whose length both headers claim
+        hidden = b"0\r\n\r\nGET /v0/whoami HTTP/1.1\r\nHost: x\r\n\r\n"
+        answer = _exchange(
+            url,
+            b"POST /v0/vault/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            + b"Content-Length: %d\r\n\r\n" % len(hidden)
+            + hidden,
+        )
+        assert answer.count(b"HTTP/1.1 ") == 1, answer  # one request read, one answer
+        assert b"connection: close" in answer.lower()
+        assert httpx.get(url + "/v0/health").json()["status"] == "serving"
     finally:
         server.stop()
 
