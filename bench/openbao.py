@@ -4,7 +4,6 @@ initialised, unsealed, with kv-v2 at secret/ and the totp engine enabled."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -100,7 +99,8 @@ def version() -> str:
 if __name__ == "__main__":  # manual check: python bench/openbao.py
     import tempfile
 
-    server = start(Path(tempfile.mkdtemp()))
+    workdir = Path(tempfile.mkdtemp())
+    server = start(workdir)
     c = httpx.Client(base_url=server.url, headers=server.headers)
     print(c.post("/v1/secret/data/x", json={"data": {"key": "v"}}).json())
     print(c.get("/v1/secret/data/x").json()["data"]["data"])
@@ -113,4 +113,4 @@ if __name__ == "__main__":  # manual check: python bench/openbao.py
     )
     print(c.get("/v1/totp/code/gh").json())
     server.stop()
-    os.system(f"tail -3 {server.process.args}")
+    print(*(workdir / "bao.log").read_text(errors="replace").splitlines()[-3:], sep="\n")

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -70,7 +69,7 @@ def statuses(server: ServerProcess, api_key: str, n: int = 20) -> set[int]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_args(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[str]]:
+def store_args(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
     args = ["--data-dir", str(tmp_path / "data")]
     if request.param == "postgres":
         args += ["--database-url", request.getfixturevalue("postgres_url")]

@@ -16,7 +16,7 @@ import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyotp
 import pytest
@@ -24,6 +24,9 @@ import zxingcpp
 from playwright.sync_api import expect
 
 from tests.conftest import IN_CI, ServerProcess, loomal, new_key
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 pytestmark = pytest.mark.slow
 
@@ -204,8 +207,10 @@ def add_credential(page: Any, name: str, ctype: str, fields: dict[str, str]) -> 
     assert visible.get_attribute("data-type") == ctype
     if ctype == "TOTP":
         image = zxingcpp.create_barcode(OTPAUTH, zxingcpp.BarcodeFormat.QRCode).to_image(scale=6)
+        # zxingcpp's stub leaves out the buffer protocol its Image implements.
+        pixels = memoryview(cast("Buffer", image))
         visible.get_by_label("Or read a QR code image").set_input_files(
-            files=[{"name": "qr.png", "mimeType": "image/png", "buffer": png(memoryview(image))}]
+            files=[{"name": "qr.png", "mimeType": "image/png", "buffer": png(pixels)}]
         )
         page.get_by_text("Read an otpauth:// URI from the image.").wait_for()
         secret = visible.get_by_label("Secret", exact=True)

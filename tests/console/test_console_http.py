@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 import zxingcpp
@@ -16,6 +16,9 @@ from loomal.console.sessions import ConsoleSessions
 from loomal.core.models import StoreRequest
 from loomal.errors import ValidationError
 from tests.conftest import Api
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 SECRET = "hunter2-correct-horse-battery"
 
@@ -166,7 +169,11 @@ def test_idle_and_absolute_timeouts_end_the_session(api: Api) -> None:
     now = start
     while now < start + sessions.absolute_timeout - step:  # active all along
         now += step
-        sessions.clock = lambda at=now: at
+
+        def clock(at: float = now) -> float:  # the time frozen at this step
+            return at
+
+        sessions.clock = clock
         assert api.client.get("/credentials", follow_redirects=False).status_code == 200
     sessions.clock = lambda: start + sessions.absolute_timeout + 1
     assert api.client.get("/credentials", follow_redirects=False).status_code == 303
@@ -387,8 +394,10 @@ def test_qr_code_pixels_are_read_into_an_otpauth_uri(api: Api) -> None:
     csrf = sign_in(api.client, key)
     uri = "otpauth://totp/Example:me?secret=JBSWY3DPEHPK3PXP&issuer=Example"
     image = zxingcpp.create_barcode(uri, zxingcpp.BarcodeFormat.QRCode).to_image(scale=4)
-    height, width = memoryview(image).shape or (0, 0)
-    pixels = bytes(memoryview(image))
+    # zxingcpp's stub leaves out the buffer protocol its Image implements.
+    buffer = cast("Buffer", image)
+    height, width = memoryview(buffer).shape or (0, 0)
+    pixels = bytes(memoryview(buffer))
     answer = api.client.post(
         f"/qr?width={width}&height={height}", content=pixels, headers={"X-CSRF-Token": csrf}
     )

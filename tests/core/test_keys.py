@@ -66,7 +66,7 @@ def test_two_servers_starting_together_on_an_empty_database_one_wins(
             {"data_dir": str(tmp_path / name), "database_url": postgres_url}, env={}
         )
 
-    async def both() -> list[BaseException | None]:
+    async def both() -> tuple[BaseException | None, BaseException | None]:
         return await asyncio.gather(
             open_and_close(server("a")), open_and_close(server("b")), return_exceptions=True
         )

@@ -129,14 +129,15 @@ def test_the_seed_is_redacted_and_backup_codes_are_not() -> None:
 
 def test_validation_messages_never_contain_values() -> None:
     secret = "hunter2-very-secret"
-    for ctype, data in [
+    cases: list[tuple[CredentialType, dict[str, Any]]] = [
         (CredentialType.LOGIN, {"pasword": secret}),
         (CredentialType.TOTP, {"secret": secret + "!"}),
         (CredentialType.LOGIN, {"password": [secret]}),
         (CredentialType.LOGIN, {"password": "p", "totp": secret + "!"}),
         (CredentialType.LOGIN, {"password": "p", "totp": f"otpauth://totp/x?secret={secret}!"}),
         (CredentialType.CARD, {"number": [secret]}),
-    ]:
+    ]
+    for ctype, data in cases:
         with pytest.raises(ValidationError) as info:
             validate_data(ctype, data)
         assert secret not in str(info.value)

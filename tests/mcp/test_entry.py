@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_both_names_read_the_same_settings_and_run_the_same_call(
     }
     runner = CliRunner()
 
-    def invoke(args: list[str], env: dict[str, str | None]) -> None:
+    def invoke(args: list[str], env: Mapping[str, str | None]) -> None:
         if via_cli:
             result = runner.invoke(loomal_cli, ["mcp", *args], env=env)
         else:

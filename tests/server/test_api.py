@@ -389,11 +389,11 @@ def test_expired_key_is_401(api: Api) -> None:
 def test_missing_scope_is_403(api: Api, method: str, path: str, needs: str) -> None:
     other = "vault:read" if needs == "vault:write" else "vault:write"
     h = api.headers((other,))
-    kwargs: dict[str, object] = {"json": SEED_LOGIN} if method == "PUT" else {}
+    body: object = SEED_LOGIN if method == "PUT" else None  # None: no body, httpx's default
     if path.endswith("/fetch"):
-        kwargs = {"json": {"method": "GET", "url": "https://api.example.com/"}}
+        body = {"method": "GET", "url": "https://api.example.com/"}
     message = assert_error(
-        api.client.request(method, path, headers=h, **kwargs), 403, "insufficient_scope"
+        api.client.request(method, path, headers=h, json=body), 403, "insufficient_scope"
     )
     assert needs in message
 
@@ -472,8 +472,8 @@ def test_bad_names_are_422_on_every_route(api: Api, name: str) -> None:
         ("GET", "/totp"),
         ("POST", "/totp/backup"),
     ):
-        kwargs = {"json": SEED_LOGIN} if method == "PUT" else {}
-        response = api.client.request(method, f"/v0/vault/{name}{suffix}", headers=h, **kwargs)
+        body = SEED_LOGIN if method == "PUT" else None  # None: no body, httpx's default
+        response = api.client.request(method, f"/v0/vault/{name}{suffix}", headers=h, json=body)
         assert_error(response, 422, "validation_error")
 
 

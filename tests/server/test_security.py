@@ -51,14 +51,14 @@ def raw_db(api: Api) -> Iterator[Any]:
     if api.settings.database_url:
         import psycopg
 
-        with psycopg.connect(api.settings.database_url, autocommit=True) as conn:
-            yield conn
+        with psycopg.connect(api.settings.database_url, autocommit=True) as pg_conn:
+            yield pg_conn
     else:
-        conn = sqlite3.connect(api.settings.data_dir / "loomal.db", isolation_level=None)
+        lite_conn = sqlite3.connect(api.settings.data_dir / "loomal.db", isolation_level=None)
         try:
-            yield conn
+            yield lite_conn
         finally:
-            conn.close()
+            lite_conn.close()
 
 
 def sql(api: Api, query: str, params: tuple[Any, ...] = ()) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def open_writer(tmp_path: Path) -> tuple[GroupCommitWriter, list[str]]:
 async def test_concurrent_writes_share_commits_and_failures_stay_alone(tmp_path: Path) -> None:
     writer, statements = open_writer(tmp_path)
 
-    def insert(n: int) -> object:
+    def insert(n: int) -> Callable[[sqlite3.Connection], int]:
         def work(conn: sqlite3.Connection) -> int:
             conn.execute("INSERT INTO t VALUES (?)", (n,))
             if n % 10 == 3:
