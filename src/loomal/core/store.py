@@ -28,6 +28,7 @@ __all__ = [
     "ApiKeyRow",
     "AuditEvent",
     "ConsoleSessionRow",
+    "CredentialListing",
     "CredentialRow",
     "IdentityRow",
     "LoginLinkRow",
@@ -35,6 +36,22 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class CredentialListing(msgspec.Struct, frozen=True):
+    """What a list shows of a credential row: no key id, wrapped key, nonce or
+    ciphertext, which a list never opens. Reading those columns too cost about a
+    third of a 100-row page here (the blobs become Python bytes for nothing)."""
+
+    credential_id: str
+    name: str
+    type: str
+    metadata_json: bytes
+    expires_at: int | None
+    created_at: int
+    updated_at: int
+    last_used_at: int | None
+    last_rotated_at: int | None
 
 
 class CredentialRow(msgspec.Struct, frozen=True):
@@ -191,8 +208,8 @@ class Store(Protocol):
 
     async def list_credentials(
         self, *, identity_id: str, after_name: str | None, limit: int
-    ) -> list[CredentialRow]:
-        """Rows ordered by name, strictly after ``after_name``."""
+    ) -> list[CredentialListing]:
+        """Rows ordered by name, strictly after ``after_name``, without their secrets."""
         ...
 
     async def modify_credential(

@@ -16,6 +16,7 @@ __all__ = [
     "AUDIT_COLUMNS",
     "CREDENTIAL_COLUMNS",
     "IDENTITY_COLUMNS",
+    "LISTING_COLUMNS",
     "LOGIN_LINK_COLUMNS",
     "SESSION_COLUMNS",
     "api_key_values",
@@ -32,6 +33,10 @@ __all__ = [
 CREDENTIAL_COLUMNS = (
     "credential_id, identity_id, name, type, metadata, expires_at, created_at, updated_at, "
     "last_used_at, version, key_id, wrapped_key, nonce, ciphertext, last_rotated_at"
+)
+LISTING_COLUMNS = (  # CredentialListing's fields, in order
+    "credential_id, name, type, metadata, expires_at, created_at, updated_at, last_used_at, "
+    "last_rotated_at"
 )
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"

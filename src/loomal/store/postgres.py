@@ -24,6 +24,7 @@ from loomal.core.store import (
     ApiKeyRow,
     AuditEvent,
     ConsoleSessionRow,
+    CredentialListing,
     CredentialRow,
     IdentityRow,
     LoginLinkRow,
@@ -33,6 +34,7 @@ from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     IDENTITY_COLUMNS,
+    LISTING_COLUMNS,
     LOGIN_LINK_COLUMNS,
     SESSION_COLUMNS,
     api_key_values,
@@ -70,6 +72,12 @@ def _credential(row: Sequence[Any]) -> CredentialRow:
     for index in (4, 11, 12, 13):  # bytea columns
         values[index] = bytes(values[index])
     return CredentialRow(*values)
+
+
+def _listing(row: Sequence[Any]) -> CredentialListing:
+    values = list(row)
+    values[3] = bytes(values[3])  # metadata, bytea
+    return CredentialListing(*values)
 
 
 def _api_key(row: Sequence[Any]) -> ApiKeyRow:
@@ -157,13 +165,13 @@ class PostgresStore:
 
     async def list_credentials(
         self, *, identity_id: str, after_name: str | None, limit: int
-    ) -> list[CredentialRow]:
+    ) -> list[CredentialListing]:
         rows = await self._fetchall(
-            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = %s AND name > %s "
+            f"SELECT {LISTING_COLUMNS} FROM credentials WHERE identity_id = %s AND name > %s "
             'ORDER BY name COLLATE "C" LIMIT %s',
             (identity_id, after_name or "", limit),
         )
-        return [_credential(r) for r in rows]
+        return [_listing(r) for r in rows]
 
     async def modify_credential(
         self,

@@ -26,6 +26,7 @@ from loomal.core.store import (
     ApiKeyRow,
     AuditEvent,
     ConsoleSessionRow,
+    CredentialListing,
     CredentialRow,
     IdentityRow,
     LoginLinkRow,
@@ -35,6 +36,7 @@ from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
     IDENTITY_COLUMNS,
+    LISTING_COLUMNS,
     LOGIN_LINK_COLUMNS,
     SESSION_COLUMNS,
     api_key_values,
@@ -149,13 +151,13 @@ class SqliteStore:
 
     async def list_credentials(
         self, *, identity_id: str, after_name: str | None, limit: int
-    ) -> list[CredentialRow]:
+    ) -> list[CredentialListing]:
         rows = self._reader.execute(
-            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE identity_id = ? AND name > ? "
+            f"SELECT {LISTING_COLUMNS} FROM credentials WHERE identity_id = ? AND name > ? "
             "ORDER BY name LIMIT ?",
             (identity_id, after_name or "", limit),
         ).fetchall()
-        return [_credential(r) for r in rows]
+        return [CredentialListing(*r) for r in rows]
 
     async def modify_credential(
         self,
