@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import threading
+import time
 
 import click
 from granian import Granian
@@ -88,6 +90,29 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)")
+
+
+def _announce_when_listening(host: str, port: int, message: str) -> None:
+    """Print ``message`` once the port accepts connections, not before: granian binds
+    it a moment after ``serve()`` is called, and a script that waits for this line
+    and then calls the vault must not be refused."""
+    # a wildcard address is probed on its loopback
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+    probe = wildcard.get(host, host)
+
+    def wait() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((probe, port), timeout=1).close()
+            except OSError:
+                time.sleep(0.02)
+                continue
+            click.echo(message)
+            sys.stdout.flush()
+            return
+
+    threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
 @click.command()
@@ -288,8 +313,12 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         f"Console:    {local_url(settings)}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
-    click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", nl=True)
     sys.stdout.flush()
+    _announce_when_listening(
+        settings.host,
+        settings.port,
+        f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)",
+    )
     os.environ.update(settings.to_env())  # each worker builds its app from these
     os.environ[PARENT_ENV] = str(os.getpid())  # workers stop if this process is killed
     if agent is not None:
