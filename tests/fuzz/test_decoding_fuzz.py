@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -171,8 +172,7 @@ def test_stored_rows_read_back_whatever_they_hold(fuzz_api: Api, tmp_path: Path)
 
         def change(existing: CredentialRow | None) -> tuple[CredentialRow, None]:
             assert existing is not None
-            values = {f: getattr(existing, f) for f in CredentialRow.__slots__}  # type: ignore[attr-defined]
-            return CredentialRow(**{**values, **fields}), None
+            return msgspec.structs.replace(existing, **fields), None
 
         fuzz_api.call(
             fuzz_api.vault.store.modify_credential,

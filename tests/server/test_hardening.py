@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -182,8 +183,7 @@ def _write_bad_row(api: Api, identity_id: str, name: str, **fields: Any) -> None
 
     def change(existing: CredentialRow | None) -> tuple[CredentialRow, None]:
         assert existing is not None
-        values = {f: getattr(existing, f) for f in CredentialRow.__slots__}  # type: ignore[attr-defined]
-        return CredentialRow(**{**values, **fields}), None
+        return msgspec.structs.replace(existing, **fields), None
 
     api.call(api.vault.store.modify_credential, identity_id=identity_id, name=name, change=change)
 

@@ -523,7 +523,7 @@ def _require_totp(row: CredentialRow, data: dict[str, Any]) -> str:
     return seed
 
 
-def _stored_metadata(row: CredentialListing | CredentialRow) -> dict[str, Any]:
+def _stored_metadata(row: CredentialListing) -> dict[str, Any]:
     """A row's metadata; one that no longer decodes (a damaged or hand-edited row)
     shows as ``{}`` and is logged, so one bad row never fails a list."""
     try:

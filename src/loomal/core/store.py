@@ -52,25 +52,21 @@ class CredentialListing(msgspec.Struct, frozen=True):
     updated_at: int
     last_used_at: int | None
     last_rotated_at: int | None
+    """When an overwrite last changed ``data`` (None: never since creation)."""
+
+    def __repr__(self) -> str:
+        return f"CredentialListing(credential_id={self.credential_id!r}, name={self.name!r})"
 
 
-class CredentialRow(msgspec.Struct, frozen=True):
-    credential_id: str
+class CredentialRow(CredentialListing, frozen=True):
+    """The whole stored row: the listing's fields, then the sealed data."""
+
     identity_id: str
-    name: str
-    type: str
-    metadata_json: bytes
-    expires_at: int | None
-    created_at: int
-    updated_at: int
-    last_used_at: int | None
     version: int
     key_id: str
     wrapped_key: bytes
     nonce: bytes
     ciphertext: bytes
-    last_rotated_at: int | None = None
-    """When an overwrite last changed ``data`` (None: never since creation)."""
 
     def __repr__(self) -> str:
         return f"CredentialRow(credential_id={self.credential_id!r}, name={self.name!r})"

@@ -30,13 +30,12 @@ __all__ = [
     "load_migrations",
 ]
 
-CREDENTIAL_COLUMNS = (
-    "credential_id, identity_id, name, type, metadata, expires_at, created_at, updated_at, "
-    "last_used_at, version, key_id, wrapped_key, nonce, ciphertext, last_rotated_at"
-)
 LISTING_COLUMNS = (  # CredentialListing's fields, in order
     "credential_id, name, type, metadata, expires_at, created_at, updated_at, last_used_at, "
     "last_rotated_at"
+)
+CREDENTIAL_COLUMNS = (  # CredentialRow's: the listing's, then the rest
+    f"{LISTING_COLUMNS}, identity_id, version, key_id, wrapped_key, nonce, ciphertext"
 )
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
@@ -118,7 +117,6 @@ def credential_values(row: CredentialRow) -> tuple[Any, ...]:
     """The row's values in CREDENTIAL_COLUMNS order."""
     return (
         row.credential_id,
-        row.identity_id,
         row.name,
         row.type,
         row.metadata_json,
@@ -126,12 +124,13 @@ def credential_values(row: CredentialRow) -> tuple[Any, ...]:
         row.created_at,
         row.updated_at,
         row.last_used_at,
+        row.last_rotated_at,
+        row.identity_id,
         row.version,
         row.key_id,
         row.wrapped_key,
         row.nonce,
         row.ciphertext,
-        row.last_rotated_at,
     )
 
 

@@ -69,7 +69,7 @@ class _LostCreateRace(Exception):
 
 def _credential(row: Sequence[Any]) -> CredentialRow:
     values = list(row)
-    for index in (4, 11, 12, 13):  # bytea columns
+    for index in (3, 12, 13, 14):  # bytea columns: metadata, wrapped_key, nonce, ciphertext
         values[index] = bytes(values[index])
     return CredentialRow(*values)
 
