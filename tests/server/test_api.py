@@ -454,6 +454,27 @@ def test_invalid_bodies_are_422_naming_the_field(api: Api, body: object, field: 
     assert api.client.get("/v0/vault", headers=h).json()["credentials"] == []
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"data": {"password": "p"}}, "Object missing required field `type`"),
+        ({"type": "LOGIN", "data": {"password": "p"}, "x": 1}, "Object contains unknown field `x`"),
+        ({"type": "LOGIN", "data": "p"}, "data: Expected `object`, got `str`"),
+        ({"type": 1, "data": {"password": "p"}}, "type: Expected `str`, got `int`"),
+        ({"type": "LOGIN", "data": {"password": "p"}, "metadata": 5}, "metadata: Expected"),
+    ],
+)
+def test_a_body_error_names_the_field_as_the_caller_wrote_it(
+    api: Api, body: object, expected: str
+) -> None:
+    """Not the framework's name for the whole body (it read "data: ... field `type`")."""
+    h = api.headers()
+    message = assert_error(
+        api.client.put("/v0/vault/x", json=body, headers=h), 422, "validation_error"
+    )
+    assert message.startswith(expected), message
+
+
 def test_overwrite_with_invalid_body_keeps_the_old_credential(api: Api) -> None:
     h = api.headers()
     api.client.put("/v0/vault/github", json=SEED_LOGIN, headers=h)

@@ -98,15 +98,32 @@ its own texts can quote what was sent (``Invalid content-length: '...'``)."""
 
 
 def _validation_message(exc: ValidationException) -> str:
+    """``field: what is wrong``, the field named as the caller wrote it."""
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if isinstance(item, dict) and item.get("message"):
+            if item.get("source") == "body" and (named := _body_message(exc.__cause__)):
+                return named
             key = item.get("key")
             message = str(item["message"])
             if key and f"`{key}`" not in message:
                 return f"{key}: {message}"
             return message
     return "The request is not valid."
+
+
+def _body_message(cause: BaseException | None) -> str | None:
+    """A body error with its field path from msgspec's own text (``... - at
+    `$.data.data.key```, the first ``data`` being Litestar's name for the whole
+    body): Litestar's key drops every ``data.``, so it blamed ``data`` for a missing
+    ``type`` and ``key`` for ``data.key``."""
+    if not isinstance(cause, msgspec.ValidationError):
+        return None
+    message, found, where = str(cause).partition(" - at `$.data")
+    if not found or not where.endswith("`"):
+        return None
+    field = where[:-1].removeprefix(".")
+    return f"{field}: {message}" if field and f"`{field}`" not in message else message
 
 
 def error_body(error: LoomalError) -> ErrorBody:
