@@ -360,6 +360,15 @@ def test_each_fetch_is_audited_without_query_or_secret(api: Api, upstream: Upstr
     assert refused["detail"].startswith("GET 127.0.0.2 / -")
 
 
+def test_method_defaults_to_get(api: Api, upstream: Upstream) -> None:
+    writer, user = owner_and_use_key(api)
+    store(api, writer, "stripe", api_key(["127.0.0.1"]))
+    response = fetch(api, user, "stripe", url=f"{upstream.base_url}/echo")
+    assert response.status_code == 200, response.text
+    (seen,) = upstream.seen
+    assert seen.method == "GET"
+
+
 def test_store_checks_broker_metadata(api: Api) -> None:
     h = api.headers()
     for metadata, field in [
@@ -369,7 +378,8 @@ def test_store_checks_broker_metadata(api: Api) -> None:
         ({"inject": {"header": "X-Key", "query": "k"}}, "inject"),
         ({"inject": {"header": "Host"}}, "inject.header"),
         ({"inject": {"header": "A", "template": "{a.b}"}}, "template"),
-        ({"baseUrl": "ftp://x"}, "url"),
+        ({"baseUrl": "ftp://x"}, "metadata.baseUrl must be"),
+        ({"inject": {"header": "A", "template": "Token {nokey}"}}, "data.nokey is missing"),
     ]:
         response = api.client.put(
             "/v0/vault/x",

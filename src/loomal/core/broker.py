@@ -134,9 +134,12 @@ def _template_fields(template: str) -> list[str]:
     return fields
 
 
-def validate_broker_metadata(metadata: Mapping[str, Any]) -> None:
+def validate_broker_metadata(
+    metadata: Mapping[str, Any], data: Mapping[str, Any] | None = None
+) -> None:
     """Check ``allowedHosts``, ``inject`` and ``baseUrl`` when a credential is stored,
-    so a typo is a 422 then, not a surprise at the first brokered request."""
+    so a typo is a 422 then, not a surprise at the first brokered request; with the
+    stored ``data``, also that a template names only its string fields."""
     hosts = metadata.get("allowedHosts")
     if hosts is not None:
         if not isinstance(hosts, list) or not hosts:
@@ -146,11 +149,18 @@ def validate_broker_metadata(metadata: Mapping[str, Any]) -> None:
     inject = metadata.get("inject")
     if inject is not None:
         _check_inject(inject)
+        if data is not None and "template" in inject:
+            for field in _template_fields(inject["template"]):
+                if not isinstance(data.get(field), str) or not data[field]:
+                    raise ValidationError(
+                        f"metadata.inject.template names {{{field}}}, but data.{field} is "
+                        "missing or not a string."
+                    )
     base_url = metadata.get("baseUrl")
     if base_url is not None:
         if not isinstance(base_url, str):
             raise ValidationError("metadata.baseUrl must be a URL string.")
-        target = parse_url(base_url)
+        target = parse_url(base_url, field="metadata.baseUrl")
         if target.query:
             raise ValidationError("metadata.baseUrl must not have a query string.")
 

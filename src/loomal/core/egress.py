@@ -259,16 +259,19 @@ class Target:
 _BAD_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-def parse_url(url: str, *, base: Target | None = None) -> Target:
+def parse_url(url: str, *, base: Target | None = None, field: str = "url") -> Target:
     """Parse an absolute http(s) URL (or, with ``base``, a redirect's Location).
 
     Refused: other schemes, user:password@ (it confuses host checks),
     whitespace, backslashes and control characters, fragments are dropped.
+    ``field``: how errors name the URL (``metadata.baseUrl`` when one is stored).
     """
     if not isinstance(url, str) or not url or len(url) > 8192:
-        raise ValidationError("url must be an absolute http:// or https:// URL.")
+        raise ValidationError(f"{field} must be an absolute http:// or https:// URL.")
     if _BAD_URL_CHARS.search(url):
-        raise ValidationError("url must not contain spaces, backslashes or control characters.")
+        raise ValidationError(
+            f"{field} must not contain spaces, backslashes or control characters."
+        )
     if base is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url):
         if url.startswith("//"):
             url = f"{base.scheme}:{url}"
@@ -281,14 +284,16 @@ def parse_url(url: str, *, base: Target | None = None) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise ValidationError("url is not a valid URL.") from None
+        raise ValidationError(f"{field} is not a valid URL.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ValidationError("url must be an absolute http:// or https:// URL.")
+        raise ValidationError(f"{field} must be an absolute http:// or https:// URL.")
     if "@" in parts.netloc:
-        raise ValidationError("url must not contain user:password@; the vault adds the credential.")
+        raise ValidationError(
+            f"{field} must not contain user:password@; the vault adds the credential."
+        )
     if not parts.hostname:
-        raise ValidationError("url must name a host.")
+        raise ValidationError(f"{field} must name a host.")
     bracketed = parts.netloc.rsplit("@", 1)[-1].startswith("[")
     host = canonical_host(f"[{parts.hostname}]" if bracketed else parts.hostname)
     return Target(

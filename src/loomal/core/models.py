@@ -360,10 +360,13 @@ class IdentityCreated(msgspec.Struct, rename="camel"):
 BodyEncoding = Literal["text", "base64"]
 
 
-class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """``POST /v0/vault/{name}/fetch``: the request the vault makes with the credential."""
+class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """``POST /v0/vault/{name}/fetch``: the request the vault makes with the credential.
+    ``method`` defaults to GET, as it does in every SDK, the CLI and the MCP tool."""
 
-    method: Annotated[str, Meta(description="GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS")]
+    method: Annotated[
+        str, Meta(description="GET (the default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS")
+    ] = "GET"
     url: Annotated[
         str, Meta(description="https:// URL on a host in the credential's metadata.allowedHosts")
     ]

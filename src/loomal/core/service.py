@@ -124,7 +124,7 @@ class VaultService:
             data = validate_data(ctype, request.data)
             has_totp = totp_seed(ctype, data) is not None
             metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
-            validate_broker_metadata(metadata)
+            validate_broker_metadata(metadata, data)
             expires_at = (
                 None
                 if request.expires_at is None
