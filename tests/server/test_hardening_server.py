@@ -90,11 +90,14 @@ def test_forwarding_headers_are_ignored_without_trusted_proxies(tmp_path: Path) 
         server.stop()
 
 
-def _exchange(base_url: str, raw: bytes) -> bytes:
-    """One raw request on a fresh connection; everything the server sends until it closes."""
+def _exchange(base_url: str, raw: bytes, *, half_close: bool = False) -> bytes:
+    """One raw request on a fresh connection; everything the server sends until it
+    closes (``half_close``: the client closes its side once the request is sent)."""
     address = urlsplit(base_url)
     with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
         conn.sendall(raw)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
         received = b""
         while chunk := conn.recv(65536):
             received += chunk
@@ -126,6 +129,31 @@ def test_ambiguous_message_framing_is_refused_and_nothing_is_smuggled(tmp_path: 
         assert httpx.get(url + "/v0/health").json()["status"] == "serving"
     finally:
         server.stop()
+
+
+def test_a_body_cut_short_gets_an_answer_in_our_shape(tmp_path: Path) -> None:
+    server = start_server("--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    try:
+        head = (
+            b"PUT /v0/vault/cut HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {server.api_key}\r\n".encode()
+            + b"Content-Length: 100\r\n\r\n"
+        )
+        answer = _exchange(server.base_url, head + b'{"type": "API', half_close=True)
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert status_line == b"HTTP/1.1 400 Bad Request", answer
+        headers, _, body = rest.partition(b"\r\n\r\n")
+        assert b"x-request-id: " in headers and b"content-type: application/json" in headers
+        assert json.loads(body)["reason"] == "incomplete_body"
+        for _ in range(3):  # clients that leave outright: nobody to answer, nothing logged
+            address = urlsplit(server.base_url)
+            with socket.create_connection((address.hostname, address.port), timeout=5) as conn:
+                conn.sendall(head + b'{"ty')
+        stored = httpx.get(server.base_url + "/v0/vault/cut", headers=auth(server.api_key or ""))
+        assert stored.status_code == 404  # nothing half-stored
+    finally:
+        output = server.stop()
+    assert "Traceback" not in output and "unexpected" not in output, output
 
 
 def test_workers_log_json_lines_with_distinct_request_ids(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from litestar.types import Receive, Scope, Send
 
 from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
+from loomal.errors import BadRequestError
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
@@ -49,6 +50,7 @@ __all__ = [
     "ClientDisconnected",
     "Edge",
     "authenticate",
+    "incomplete_body",
     "read_body",
     "replay_body",
     "request_header",
@@ -97,7 +99,16 @@ def replay_body(body: bytes, receive: AnyReceive) -> AnyReceive:
 
 
 class ClientDisconnected(Exception):
-    """The client went away in the middle of its request body."""
+    """The client went away (or closed its side) in the middle of its request body."""
+
+
+def incomplete_body() -> BadRequestError:
+    """The answer to a body cut short: a client that only closed its side still reads
+    it (given none, the HTTP server would answer a bare 500)."""
+    return BadRequestError(
+        "The request body ended before the length its Content-Length announced.",
+        reason="incomplete_body",
+    )
 
 
 async def read_body(receive: AnyReceive) -> bytes:
@@ -249,7 +260,8 @@ class Edge:
             else:
                 status, result = 200, await vault.service.get_credential(who, name)
         except ClientDisconnected:
-            return  # nobody to answer
+            await send_error(send, incomplete_body(), request_id=request_id)
+            return
         except Exception as exc:
             await send_error(send, exc, request_id=request_id)
             return
