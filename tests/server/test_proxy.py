@@ -117,6 +117,9 @@ def test_proxy_refusals_answer_in_the_error_shape(api: Api, upstream: Upstream) 
         api.client.get("/v0/proxy/inner/x", headers=h), 400, "bad_request", "forbidden_address"
     )
     assert [s.path for s in upstream.seen] == [f"/big?n={1024 * 1024 + 1}"]
+    for refused in (too_big, declared, api.client.get("/v0/proxy/nothing/echo", headers=h)):
+        for name in ("cache-control", "x-content-type-options", "referrer-policy"):
+            assert len(refused.headers.get_list(name)) == 1, (name, refused.headers)
 
 
 def test_a_stream_past_the_limit_is_cut(api: Api, upstream: Upstream) -> None:

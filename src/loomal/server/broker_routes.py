@@ -25,7 +25,7 @@ from loomal.core.upstream import MAX_BODY_BYTES
 from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from loomal.runtime import Vault
 from loomal.server.edge import authenticate
-from loomal.server.responses import send_error
+from loomal.server.responses import inside_litestar, send_error
 from loomal.server.routes import NameParam, principal
 
 __all__ = ["BROKER_ROUTES", "fetch", "proxy"]
@@ -142,7 +142,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         return
     except Exception as exc:
         if not started:
-            await send_error(send, exc)
+            await send_error(inside_litestar(send), exc)
         # else: the answer was cut short (too large, timed out); the client sees a cut
         # connection, and the audit log has the reason
 

@@ -37,6 +37,7 @@ __all__ = [
     "STORE_ERRORS",
     "error_body",
     "error_headers",
+    "inside_litestar",
     "send_error",
     "send_json",
     "to_loomal_error",
@@ -49,6 +50,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
+_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADERS]
 _encode = msgspec.json.Encoder().encode
 STORE_ERRORS = [0]
@@ -158,6 +160,20 @@ async def send_json(
         raw.append((b"x-request-id", request_id))
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def inside_litestar(send: Send) -> Send:
+    """``send`` for an answer from inside a Litestar mount (the proxy, /mcp), whose
+    ``before_send`` appends SECURITY_HEADERS to every response: drops the ones
+    :func:`send_json` adds, so each goes out once."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = [(k, v) for k, v in message.get("headers", ()) if k not in _SECURITY_NAMES]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 async def send_error(send: Send, exc: Exception, *, request_id: bytes | None = None) -> None:
