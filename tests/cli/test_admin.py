@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -166,3 +167,42 @@ def test_rotation_rotates_every_readable_row_and_names_the_tampered_ones(
     assert sum(by_id.values()) == 12
     with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
         assert client.get("/v0/vault/t-11").json()["data"] == {"password": "pw-rot-11"}
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "terminal"])
+def test_audit_table_keeps_times_and_key_prefixes_whole_at_80_columns(
+    server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    key = server.api_key or ""
+    stored = httpx.put(
+        server.base_url + "/v0/vault/a-credential-with-a-long-name",
+        json={"type": "API_KEY", "data": {"key": "k"}},
+        headers=auth(key),
+    )
+    assert stored.status_code == 201  # a change: audited in its own transaction
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1" if terminal else "0")
+    monkeypatch.setenv("NO_COLOR", "1")
+    data = ["--data-dir", str(tmp_path / "server-data")]
+    shown = loomal("admin", "audit", "--action", "store", *data, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    table = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout)
+    (event,) = json.loads(loomal("admin", "audit", "--json", *data, cwd=tmp_path).stdout)
+    assert "…" not in table  # was `2026-…` and `loid-N7…`
+    (row,) = [line for line in table.splitlines() if key[:13] in line]
+    assert re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", row)
+    assert event["at"][:10] in row
+    lines = table.splitlines()
+    if terminal:
+        assert max(len(line) for line in lines) <= 80
+    else:  # piped: the whole row on one line
+        assert event["identityId"] in row
+        assert "a-credential-with-a-long-name" in row
+    status = loomal("admin", "key-status", *data, cwd=tmp_path)
+    (key_id,) = [
+        k["keyId"]
+        for k in json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)[
+            "keys"
+        ]
+    ]
+    assert f" {key_id} " in re.sub(r"\x1b\[[0-9;]*m", "", status.stdout)

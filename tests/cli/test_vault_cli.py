@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
 from loomal.cli import main
 from loomal.core.totp import TotpParameters, totp_code
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, auth
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -56,7 +57,7 @@ def test_seed_cli_example_verbatim_in_a_real_shell(server: ServerProcess, tmp_pa
     assert got.stdout == "sk_live_abc123...\n"
 
 
-def test_store_get_list_delete(cli: CliRunner, tmp_path: Path) -> None:
+def test_store_get_list_delete(cli: CliRunner, server: ServerProcess, tmp_path: Path) -> None:
     stored = invoke(
         cli,
         "vault",
@@ -97,11 +98,20 @@ def test_store_get_list_delete(cli: CliRunner, tmp_path: Path) -> None:
     listed = invoke(cli, "vault", "list")
     assert "github" in listed.output
     assert "s3cret!" not in listed.output
-    names = [c["name"] for c in json.loads(invoke(cli, "vault", "list", "--json").output)]
-    assert names == ["f", "github", "p"]
-    page = json.loads(invoke(cli, "vault", "list", "--limit", "2", "--json").output)
-    assert len(page["credentials"]) == 2
-    assert page["nextCursor"]
+    # --json prints the API's JSON: GET /v0/vault's object, not a bare array
+    with httpx.Client(base_url=server.base_url, headers=auth(server.api_key or "")) as api:
+        everything = json.loads(invoke(cli, "vault", "list", "--json").output)
+        assert everything == api.get("/v0/vault").json()
+        assert [c["name"] for c in everything["credentials"]] == ["f", "github", "p"]
+        assert (everything["count"], "nextCursor" in everything) == (3, False)
+        page = json.loads(invoke(cli, "vault", "list", "--limit", "2", "--json").output)
+        assert page == api.get("/v0/vault", params={"limit": 2}).json()
+        assert (len(page["credentials"]), page["count"]) == (2, 2)
+        assert page["nextCursor"]
+        cursor = ["--cursor", page["nextCursor"]]
+        last = json.loads(invoke(cli, "vault", "list", "--limit", "2", *cursor, "--json").output)
+        assert last == {"credentials": last["credentials"], "count": 1}
+        assert as_json == api.get("/v0/vault/github").json() | {"lastUsedAt": as_json["lastUsedAt"]}
 
     assert invoke(cli, "vault", "delete", "github", "--yes").exit_code == 0
     gone = invoke(cli, "vault", "get", "github")
@@ -131,9 +141,11 @@ def test_otpauth_import_totp_and_backup_codes(cli: CliRunner) -> None:
         totp_code("JBSWY3DPEHPK3PXP", at=at, params=params).code for at in (before, time.time())
     }
     human = invoke(cli, "vault", "totp", "gh")
-    assert "s more; 2 backup codes left" in human.output
+    assert "s more; 2 backup codes left)" in human.output
     used = invoke(cli, "vault", "totp-use-backup", "gh")
     assert used.stdout.splitlines()[0] == "a-1"
+    assert used.stderr == "1 backup code left.\n"  # singular, not "1 backup codes left."
+    assert "s more; 1 backup code left)" in invoke(cli, "vault", "totp", "gh").output
     assert invoke(cli, "vault", "totp-use-backup", "gh", "--json").output.count("b-2") == 1
     empty = invoke(cli, "vault", "totp-use-backup", "gh")
     assert empty.exit_code == 1
@@ -253,6 +265,59 @@ def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: P
     )
     assert missing.returncode == 1
     assert "no data field 'nope'" in missing.stderr
+
+
+def test_run_exits_like_a_shell_when_the_command_cannot_start(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "LOOMAL_API_KEY": server.api_key or "",
+        "LOOMAL_API_URL": server.base_url,
+    }
+    secret = "sk_live_0123456789"
+    stored = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loomal",
+            "vault",
+            "store",
+            "stripe",
+            "--type",
+            "API_KEY",
+            "--data",
+            json.dumps({"key": secret}),
+        ],
+        env=env,
+        capture_output=True,
+    )
+    assert stored.returncode == 0, stored.stderr
+    not_executable = tmp_path / "script.sh"
+    not_executable.write_text("#!/bin/sh\necho hi\n")
+    no_interpreter = tmp_path / "orphan.sh"
+    no_interpreter.write_text("#!/nonexistent/interpreter\necho hi\n")
+    no_interpreter.chmod(0o755)
+    cases = [
+        ("/nonexistent/cmd", 127, "error: command not found: /nonexistent/cmd"),
+        ("no-such-command-anywhere", 127, "error: command not found: no-such-command-anywhere"),
+        (str(tmp_path), 126, f"error: cannot execute {tmp_path}: Permission denied"),
+        (str(not_executable), 126, f"error: cannot execute {not_executable}: Permission denied"),
+        (str(no_interpreter), 126, f"error: cannot execute {no_interpreter}: bad interpreter"),
+    ]
+    for program, code, message in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "loomal", "run", "--env", "K=stripe.key", "--", program, "x"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode, result.stderr, result.stdout) == (code, message + "\n", "")
+        assert secret not in result.stderr
+    # the shell's own codes, for comparison
+    assert subprocess.run(["sh", "-c", "/nonexistent/cmd"], capture_output=True).returncode == 127
+    assert subprocess.run(["sh", "-c", str(tmp_path)], capture_output=True).returncode == 126
 
 
 def test_whoami_names_the_identity_of_the_key(cli: CliRunner, server: ServerProcess) -> None:

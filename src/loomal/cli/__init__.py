@@ -1,7 +1,9 @@
 """The ``loomal`` command: vault, whoami and run (client), identity and admin (server
 host), serve, mcp.
 
-Exit codes: 0 ok, 1 an API or vault error (one line on stderr), 2 a usage error.
+Exit codes: 0 ok, 1 an API or vault error (one line on stderr), 2 a usage error;
+``loomal run`` exits with its command's code, or 127 / 126 as a shell does when the
+command is not found / not executable.
 
 The client commands need only the base install (``pip install loomal-vault``);
 the server-host commands are loaded when called, so an agent's environment does

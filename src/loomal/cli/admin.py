@@ -24,7 +24,6 @@ import click
 import msgspec
 from rich.console import Console
 from rich.progress import Progress, TaskID
-from rich.table import Table
 
 from loomal.cli.common import (
     ask_passphrase,
@@ -34,6 +33,7 @@ from loomal.cli.common import (
     server_settings,
     store_options,
 )
+from loomal.cli.tables import make_table, print_table
 from loomal.core.audit import AuditLog
 from loomal.core.keys import KeyStatusReport, RotationResult, RotationSkipped
 from loomal.core.models import AuditPage
@@ -164,7 +164,9 @@ def key_status(
     if as_json:
         click.echo(msgspec.json.encode(report).decode())
         return
-    table = Table("key id", "primary", "credentials", "data keys wrapped", "can retire")
+    table = make_table(
+        "key id", "primary", "credentials", "data keys wrapped", "can retire", whole=("key id",)
+    )
     for key in report.keys:
         table.add_row(
             key.key_id,
@@ -173,7 +175,7 @@ def key_status(
             str(key.wraps),
             "yes" if key.retirable else "no",
         )
-    Console().print(table)
+    print_table(table)
     for key in report.keys:
         if key.rotate_soon:
             click.echo(
@@ -221,8 +223,17 @@ def audit(
     if as_json:
         click.echo(msgspec.json.encode(page.events).decode())
         return
-    table = Table(
-        "time", "identity", "actor", "key", "action", "credential", "outcome", "client", "detail"
+    table = make_table(
+        "time",
+        "identity",
+        "actor",
+        "key",
+        "action",
+        "credential",
+        "outcome",
+        "client",
+        "detail",
+        whole=("time", "key"),
     )
     for e in page.events:
         table.add_row(
@@ -236,7 +247,7 @@ def audit(
             e.client or "-",
             e.detail or "",
         )
-    Console().print(table)
+    print_table(table)
 
 
 @admin.command("retire-key")

@@ -12,8 +12,6 @@ from typing import Any
 
 import click
 import msgspec
-from rich.console import Console
-from rich.table import Table
 
 from loomal.cli.common import (
     local_url,
@@ -22,8 +20,10 @@ from loomal.cli.common import (
     server_settings,
     store_options,
 )
+from loomal.cli.tables import make_table, print_table
 from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
 from loomal.core.identities import IdentityService
+from loomal.core.identity import KEY_PREFIX
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.timestamps import parse_iso8601
 from loomal.runtime import store_session
@@ -169,7 +169,9 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
     if as_json:
         click.echo(msgspec.json.encode(infos).decode())
         return
-    table = Table("identity", "id", "key", "scopes", "created", "expires", "revoked")
+    table = make_table(
+        "identity", "id", "key", "scopes", "created", "expires", "revoked", whole=("key",)
+    )
     for info in infos:
         keys: list[ApiKeyInfo | None] = [*info.keys] or [None]
         for key in keys:
@@ -182,7 +184,22 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
                 f"{key.expires_at:%Y-%m-%d %H:%M}" if key and key.expires_at else "-",
                 f"{key.revoked_at:%Y-%m-%d %H:%M}" if key and key.revoked_at else "-",
             )
-    Console().print(table)
+    print_table(table)
+
+
+_KEY_ELLIPSES = ("…", "...")
+"""How ``identity list`` ends a key prefix, and how it is typed by hand."""
+
+
+def _as_listed(target: str) -> str:
+    """A key prefix pasted from ``identity list`` (``loid-hLUHdNZd…``) is the prefix
+    without its ellipsis; anything else is passed on as typed. Keys are URL-safe
+    base64, so no key or prefix ends in a dot or an ellipsis."""
+    if target.startswith(KEY_PREFIX):
+        for ellipsis in _KEY_ELLIPSES:
+            if target.endswith(ellipsis):
+                return target.removesuffix(ellipsis)
+    return target
 
 
 @identity.command("revoke")
@@ -190,11 +207,13 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
 @store_options
 @reports_errors
 def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
-    """Revoke TARGET: an identity name (all its keys), a key prefix, or a whole key."""
+    """Revoke TARGET: an identity name (all its keys), a key prefix as `identity list`
+    shows it (loid-hLUHdNZd…, the ellipsis optional), or a whole key."""
+    wanted = _as_listed(target)
     count = run_async(
         _with_identities(
             {"data_dir": data_dir, "database_url": database_url},
-            lambda ids: ids.revoke(target),
+            lambda ids: ids.revoke(wanted),
         )
     )
     click.echo(f"Revoked {count} API key(s).")

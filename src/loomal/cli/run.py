@@ -9,12 +9,16 @@ import sys
 
 import click
 
-from loomal.cli.common import reports_errors
+from loomal.cli.common import fail, reports_errors
 from loomal.cli.vault import client_options
 from loomal.client import Loomal
 from loomal.errors import ValidationError
 
-__all__ = ["run"]
+__all__ = ["COMMAND_NOT_EXECUTABLE", "COMMAND_NOT_FOUND", "run"]
+
+COMMAND_NOT_FOUND = 127
+COMMAND_NOT_EXECUTABLE = 126
+"""The exit codes a POSIX shell gives when it cannot start a command."""
 
 
 def _split_reference(reference: str) -> tuple[str, str | None]:
@@ -22,6 +26,16 @@ def _split_reference(reference: str) -> tuple[str, str | None]:
     A bare name is allowed when the credential has a single data field."""
     name, dot, field = reference.rpartition(".")
     return (name, field) if dot and name else (reference, None)
+
+
+def _start_failure(program: str, exc: OSError) -> tuple[str, int]:
+    """The message and exit code a shell gives when it cannot start ``program``."""
+    if isinstance(exc, FileNotFoundError):
+        if "/" in program and os.path.exists(program):  # its #! interpreter is missing
+            return f"cannot execute {program}: bad interpreter", COMMAND_NOT_EXECUTABLE
+        return f"command not found: {program}", COMMAND_NOT_FOUND
+    # found, but a directory, without the execute bit, or not a program
+    return f"cannot execute {program}: {exc.strerror}", COMMAND_NOT_EXECUTABLE
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -39,7 +53,8 @@ def _split_reference(reference: str) -> tuple[str, str | None]:
 def run(
     mappings: tuple[str, ...], api_key: str | None, base_url: str | None, command: tuple[str, ...]
 ) -> None:
-    """Run COMMAND with credentials in its environment; exits with its exit code."""
+    """Run COMMAND with credentials in its environment; exits with its exit code
+    (127: COMMAND not found, 126: not executable, 128+N: killed by signal N)."""
     wanted: list[tuple[str, str, str | None]] = []
     for mapping in mappings:
         var, eq, reference = mapping.partition("=")
@@ -66,7 +81,8 @@ def run(
             env[var] = value
     try:
         completed = subprocess.run(list(command), env=env, check=False)
-    except FileNotFoundError:
-        raise ValidationError(f"command not found: {command[0]}") from None
+    except OSError as exc:
+        fail(*_start_failure(command[0], exc))
+        raise  # unreachable: fail() exits
     code = completed.returncode
     sys.exit(code if code >= 0 else 128 - code)

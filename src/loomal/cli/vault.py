@@ -154,7 +154,7 @@ def list_(ctx: click.Context, limit: int | None, cursor: str | None, as_json: bo
                     click.echo(f"next page: --cursor {page.next_cursor}")
             return
         everything = client.vault.list()
-    if not _output(everything.credentials, as_json, None):
+    if not _output(everything, as_json, None):  # the API's {"credentials", "count"}
         print_summaries(everything.credentials)
 
 
@@ -185,7 +185,7 @@ def totp(ctx: click.Context, name: str, as_json: bool, field: str | None) -> Non
     if not _output(code, as_json, field):
         click.echo(
             f"{code.code}  (valid {code.remaining}s more; "
-            f"{code.backup_codes_remaining} backup codes left)"
+            f"{_backup_codes_left(code.backup_codes_remaining)})"
         )
 
 
@@ -200,7 +200,11 @@ def totp_use_backup(ctx: click.Context, name: str, as_json: bool) -> None:
         backup = client.vault.totp_use_backup(name)
     if not _output(backup, as_json, None):
         click.echo(backup.code)
-        click.echo(f"{backup.remaining} backup codes left.", err=True)
+        click.echo(f"{_backup_codes_left(backup.remaining)}.", err=True)
+
+
+def _backup_codes_left(count: int) -> str:
+    return f"{count} backup code{'' if count == 1 else 's'} left"
 
 
 def _read_data(value: str) -> str:
