@@ -253,7 +253,7 @@ def crypto_micro() -> dict[str, float]:
     from loomal.core.crypto import Binding, Keyring
 
     keyring = Keyring.from_keys(os.urandom(32))
-    binding = Binding("id_bench", "cred_bench", "stripe", 1)
+    binding = Binding("id_bench", "cred_bench", "stripe", 1, "API_KEY", b"{}", None)
     plaintext = b'{"key":"sk_live_abc123abc123abc123abc123"}'
     sealed = keyring.seal(plaintext, binding)
     n = 20_000

@@ -20,6 +20,7 @@ from loomal.core.egress import EgressPolicy
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.keyfile import KeyFileSource, Passphrase
@@ -135,6 +136,8 @@ async def open_vault(
     try:
         keys = KeyManager(source, store)
         await keys.check_store()
+        if keys.keyring is not None:  # sealed: at the next start with the keys
+            await reseal_format_1(store, keys.keyring)
     except BaseException:
         await store.close()
         raise

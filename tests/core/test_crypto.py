@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from msgspec.structs import replace
 from loomal.core.crypto import Binding, Keyring, SealedData, parse_master_key
 from loomal.errors import IntegrityError, ValidationError
 
-BINDING = Binding("id_a", "cred_1", "stripe", 1)
+BINDING = Binding("id_a", "cred_1", "stripe", 1, "API_KEY", b'{"allowedHosts":["a.com"]}', None)
 SECRET = b'{"key":"sk_live_abc123..."}'
 
 
@@ -36,8 +37,8 @@ def test_same_plaintext_twice_gives_different_ciphertexts_and_keys(keyring: Keyr
     assert SECRET not in a.ciphertext
 
 
-def test_stored_format_still_opens() -> None:
-    vector = json.loads((Path(__file__).parent / "vectors" / "envelope_v1.json").read_text())
+def _vector(name: str) -> tuple[Keyring, SealedData, dict[str, Any]]:
+    vector: dict[str, Any] = json.loads((Path(__file__).parent / "vectors" / name).read_text())
     keyring = Keyring.from_keys(base64.b64decode(vector["master_key"]))
     assert keyring.primary_key_id == vector["key_id"]
     sealed = SealedData(
@@ -46,7 +47,33 @@ def test_stored_format_still_opens() -> None:
         bytes.fromhex(vector["nonce"]),
         bytes.fromhex(vector["ciphertext"]),
     )
-    assert keyring.open(sealed, Binding(**vector["binding"])) == vector["plaintext"].encode()
+    return keyring, sealed, vector
+
+
+def test_stored_format_2_still_opens_and_binds_type_expiry_and_metadata() -> None:
+    keyring, sealed, vector = _vector("envelope_v2.json")
+    binding = Binding(
+        **{**vector["binding"], "metadata_json": vector["binding"]["metadata_json"].encode()}
+    )
+    assert keyring.open(sealed, binding) == vector["plaintext"].encode()
+    for edited in (
+        replace(binding, type="CUSTOM"),
+        replace(binding, expires_at=None),
+        replace(binding, metadata_json=b'{"allowedHosts":["attacker.example"]}'),
+    ):
+        with pytest.raises(IntegrityError):
+            keyring.open(sealed, edited)
+    with pytest.raises(IntegrityError):  # presented as format 1: its binding is not format 2's
+        keyring.open(replace(sealed, nonce=sealed.nonce[1:]), binding)
+
+
+def test_stored_format_1_still_opens() -> None:
+    """Sealed before type, expiry and metadata were bound: those do not take part."""
+    keyring, sealed, vector = _vector("envelope_v1.json")
+    binding = Binding(**vector["binding"], type="API_KEY", metadata_json=b"{}", expires_at=None)
+    assert keyring.open(sealed, binding) == vector["plaintext"].encode()
+    with pytest.raises(IntegrityError):
+        keyring.open(sealed, replace(binding, name="github"))
 
 
 @pytest.mark.parametrize("field", ["wrapped_key", "nonce", "ciphertext"])
@@ -68,6 +95,9 @@ def test_every_flipped_byte_of_every_field_is_detected(keyring: Keyring, field: 
         replace(BINDING, name="github"),
         replace(BINDING, version=2),
         replace(BINDING, version=0),
+        replace(BINDING, type="CUSTOM"),
+        replace(BINDING, expires_at=1),
+        replace(BINDING, metadata_json=b'{"allowedHosts":["b.com"]}'),
     ],
 )
 def test_ciphertext_moved_to_another_binding_fails(keyring: Keyring, other: Binding) -> None:

@@ -137,11 +137,17 @@ def test_deeply_nested_bodies(fuzz_api: Api, headers: dict[str, str]) -> None:
 
 
 def test_stored_rows_read_back_whatever_they_hold(fuzz_api: Api, tmp_path: Path) -> None:
-    """A damaged or hand-edited row never takes list, get or totp down."""
+    """A damaged or hand-edited row never takes list, get or totp down: they answer;
+    where a field bound to the ciphertext changed (type, expiry, metadata) they
+    refuse, with ``integrity_error`` once they open it."""
     me = fuzz_api.new_identity()
     h = auth(me.api_key)
     body = {"type": "TOTP", "data": {"secret": "JBSWY3DPEHPK3PXP"}}
     assert fuzz_api.client.put("/v0/vault/victim", json=body, headers=h).status_code == 201
+    original = fuzz_api.call(
+        fuzz_api.vault.store.get_credential, identity_id=me.identity_id, name="victim"
+    )
+    bound = (original.metadata_json, original.type, original.expires_at)
     times = st.none() | st.integers(-(2**63), 2**63 - 1)
 
     @FUZZ
@@ -152,6 +158,7 @@ def test_stored_rows_read_back_whatever_they_hold(fuzz_api: Api, tmp_path: Path)
         created_at=st.integers(-(2**63), 2**63 - 1),
         last_used_at=times,
         last_rotated_at=times,
+        keep_bound=st.booleans(),
     )
     def check(
         metadata: bytes,
@@ -160,7 +167,10 @@ def test_stored_rows_read_back_whatever_they_hold(fuzz_api: Api, tmp_path: Path)
         created_at: int,
         last_used_at: int | None,
         last_rotated_at: int | None,
+        keep_bound: bool,
     ) -> None:
+        if keep_bound:
+            metadata, ctype, expires_at = bound
         fields = {
             "metadata_json": metadata,
             "type": ctype,
@@ -184,8 +194,16 @@ def test_stored_rows_read_back_whatever_they_hold(fuzz_api: Api, tmp_path: Path)
         _check(listed, "rows")
         assert listed.status_code == 200
         assert [c["name"] for c in listed.json()["credentials"]] == ["victim"]
-        _check(fuzz_api.client.get("/v0/vault/victim", headers=h), "rows")
-        _check(fuzz_api.client.get("/v0/vault/victim/totp", headers=h), "rows")
+        for path in ("/v0/vault/victim", "/v0/vault/victim/totp"):
+            response = fuzz_api.client.get(path, headers=h)
+            if (metadata, ctype, expires_at) == bound:
+                _check(response, "rows")
+            elif response.status_code == 500:
+                COUNTS["rows"] = COUNTS.get("rows", 0) + 1
+                assert response.json()["error"] == "integrity_error", response.text
+            else:  # refused before opening (expired, say): never the secret
+                _check(response, "rows")
+                assert response.status_code >= 400, response.text
 
     check()
 

@@ -224,6 +224,34 @@ def test_row_moved_to_another_identity_or_version_fails(api: Api) -> None:
     assert "Zq8v" not in response.text
 
 
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("metadata", b'{"allowedHosts":["127.0.0.3"],"baseUrl":"https://127.0.0.3/"}'),
+        ("type", "CUSTOM"),  # a TOTP seed would read in clear as a CUSTOM field
+        ("expires_at", 253_402_300_799_000_000),  # an expired credential made current
+    ],
+)
+def test_edited_type_expiry_or_metadata_fails_every_secret_route(
+    api: Api, column: str, value: object
+) -> None:
+    """Metadata decides where a brokered request may take the secret: a database
+    writer without the master key must not be able to change it unnoticed."""
+    h = api.headers()
+    body = {
+        "type": "TOTP",
+        "data": {"secret": "JBSWY3DPEHPK3PXP"},
+        "metadata": {"allowedHosts": ["127.0.0.2"]},
+        "expiresAt": "2099-01-01T00:00:00Z",
+    }
+    assert api.client.put("/v0/vault/bound", json=body, headers=h).status_code == 201
+    sql(api, f"UPDATE credentials SET {column} = ? WHERE name = 'bound'", (value,))
+    for path in ("/v0/vault/bound", "/v0/vault/bound/totp"):
+        response = api.client.get(path, headers=h)
+        assert_error(response, 500, "integrity_error")
+        assert "JBSWY3DP" not in response.text
+
+
 ROUTES = [
     ("GET", "/v0/vault/{name}"),
     ("GET", "/v0/vault/{name}/totp"),

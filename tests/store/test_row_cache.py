@@ -12,7 +12,7 @@ import pytest
 
 from loomal.config import ServerSettings
 from loomal.core.models import StoreRequest
-from loomal.errors import NotFoundError
+from loomal.errors import IntegrityError, NotFoundError
 from loomal.runtime import Vault, open_vault
 
 
@@ -68,6 +68,8 @@ async def test_a_change_made_outside_loomal_is_seen_too(tmp_path: Path) -> None:
         assert (await vault.service.get_credential(who, "stripe")).metadata == {"a": 1}
         with sqlite3.connect(tmp_path / "loomal.db") as conn:
             conn.execute("UPDATE credentials SET metadata = ? WHERE name = 'stripe'", (b'{"a":2}',))
-        assert (await vault.service.get_credential(who, "stripe")).metadata == {"a": 2}
+        # seen, not served from the cache: and metadata is bound to the ciphertext
+        with pytest.raises(IntegrityError):
+            await vault.service.get_credential(who, "stripe")
     finally:
         await vault.close()

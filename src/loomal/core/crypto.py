@@ -7,14 +7,21 @@ Layout of one sealed credential (all stored in the credential's row):
 
     key_id       id of the master key that wrapped the data key
     wrapped_key  nonce(12) || AES-256-GCM(master, data_key, aad=wrap binding)
-    nonce        12 random bytes
+    nonce        0x02 || 12 random bytes (format 2; a row sealed before it: the 12 bytes)
     ciphertext   AES-256-GCM(data_key, plaintext, aad=data binding) incl. 16-byte tag
 
-The data binding is (identity id, credential id, name, version); the wrap
-binding adds the master key id. So a ciphertext copied onto another row, to
-another identity or under another version fails to open, and rotation can
-re-wrap a data key under a new master key without touching the ciphertext.
-Every failure to open is one opaque :class:`~loomal.errors.IntegrityError`.
+The data binding is (identity id, credential id, name, version, type, expiry,
+SHA-256 of the metadata); the wrap binding is (master key id, identity id,
+credential id, name, version). So a ciphertext copied onto another row, to
+another identity or under another version fails to open; so does a row whose
+type, expiry or metadata was changed in the database (metadata decides where a
+brokered request may send the secret, and type whether a TOTP seed is shown);
+and rotation can re-wrap a data key under a new master key without touching the
+ciphertext. Every failure to open is one opaque :class:`~loomal.errors.IntegrityError`.
+
+Format 1 (rows sealed before type, expiry and metadata were bound) still opens,
+with its own binding: an AAD is authenticated, so a format-2 ciphertext never
+opens under format 1's. Storing a credential again seals it as format 2.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ __all__ = [
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _DATA_CONTEXT = "loomal.data.v1"
+_DATA_CONTEXT_2 = "loomal.data.v2"
+_FORMAT_2 = b"\x02"
 _WRAP_CONTEXT = "loomal.wrap.v1"
 
 
@@ -55,8 +64,29 @@ class Binding(msgspec.Struct, frozen=True):
     credential_id: str
     name: str
     version: int
+    type: str
+    metadata_json: bytes
+    expires_at: int | None
+
+    def __repr__(self) -> str:
+        return f"Binding(credential_id={self.credential_id!r}, version={self.version})"
 
     def data_aad(self) -> bytes:
+        return msgspec.json.encode(
+            [
+                _DATA_CONTEXT_2,
+                self.identity_id,
+                self.credential_id,
+                self.name,
+                self.version,
+                self.type,
+                self.expires_at,
+                hashlib.sha256(self.metadata_json).hexdigest(),
+            ]
+        )
+
+    def format_1_data_aad(self) -> bytes:
+        """A row sealed before type, expiry and metadata were bound."""
         return msgspec.json.encode(
             [_DATA_CONTEXT, self.identity_id, self.credential_id, self.name, self.version]
         )
@@ -132,14 +162,21 @@ class Keyring:
         return SealedData(
             key_id=self.primary_key_id,
             wrapped_key=self._wrap(data_key, binding, self.primary_key_id),
-            nonce=nonce,
+            nonce=_FORMAT_2 + nonce,
             ciphertext=ciphertext,
         )
 
     def open(self, sealed: SealedData, binding: Binding) -> bytes:
         data_key = self._unwrap(sealed, binding)
+        stored = sealed.nonce
+        if len(stored) == NONCE_BYTES + 1 and stored[:1] == _FORMAT_2:
+            nonce, aad = stored[1:], binding.data_aad()
+        elif len(stored) == NONCE_BYTES:
+            nonce, aad = stored, binding.format_1_data_aad()
+        else:
+            raise IntegrityError()
         try:
-            return AESGCM(data_key).decrypt(sealed.nonce, sealed.ciphertext, binding.data_aad())
+            return AESGCM(data_key).decrypt(nonce, sealed.ciphertext, aad)
         except (InvalidTag, ValueError, TypeError):
             raise IntegrityError() from None
 

@@ -27,6 +27,7 @@ __all__ = [
     "ADOPTION_WAIT_SECONDS",
     "RotationResult",
     "RotationSkipped",
+    "reseal_format_1",
     "rewrap_all",
     "rewrap_to_primary",
 ]
@@ -170,3 +171,33 @@ async def _rewrap(store: Store, keyring: Keyring, row: CredentialRow) -> bool | 
         key_id=sealed.key_id,
         wrapped_key=sealed.wrapped_key,
     )
+
+
+async def reseal_format_1(store: Store, keyring: Keyring, *, batch_size: int = 500) -> int:
+    """Seal every format-1 row again as format 2 (type, expiry and metadata bound,
+    see :mod:`loomal.core.crypto`): same plaintext, version and binding, a fresh
+    data key. Run when a server opens the store with its keys; a concurrent write
+    wins (it sealed the row as format 2 itself). Rows that do not open (tampered,
+    or under a key not held) are logged by id and left. Returns how many moved."""
+    moved = wraps = 0
+    after: str | None = None
+    while rows := await store.rows_sealed_in_format_1(after=after, limit=batch_size):
+        after = rows[-1].credential_id
+        for row in rows:
+            try:
+                sealed = keyring.seal(keyring.open(row.sealed(), row.binding()), row.binding())
+            except IntegrityError:
+                log.error("credential %s did not open; left in storage format 1", row.credential_id)
+                continue
+            wraps += 1
+            moved += await store.replace_sealed(
+                credential_id=row.credential_id,
+                version=row.version,
+                old_nonce=row.nonce,
+                sealed=sealed,
+            )
+    if wraps:
+        await store.add_key_wraps(counts={keyring.primary_key_id: wraps})
+    if moved:
+        log.info("sealed %d credential(s) again in storage format 2", moved)
+    return moved

@@ -147,13 +147,18 @@ class VaultService:
                     last_rotated = existing.last_rotated_at
                     if self._data_changed(existing, data):
                         last_rotated = now
-                binding = Binding(principal.identity_id, credential_id, name, version)
+                binding = Binding(
+                    principal.identity_id,
+                    credential_id,
+                    name,
+                    version,
+                    ctype.value,
+                    metadata_json,
+                    expires_at,
+                )
                 row = CredentialRow.from_sealed(
                     self._keys.seal(plaintext, binding),
                     binding,
-                    ctype=ctype.value,
-                    metadata_json=metadata_json,
-                    expires_at=expires_at,
                     created_at=created_at,
                     updated_at=now,
                     last_used_at=last_used,
@@ -257,15 +262,10 @@ class VaultService:
                 code = codes.pop(0)
                 data["backupCodes"] = codes
                 data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
-                binding = Binding(
-                    principal.identity_id, existing.credential_id, name, existing.version + 1
-                )
+                binding = msgspec.structs.replace(existing.binding(), version=existing.version + 1)
                 row = CredentialRow.from_sealed(
                     self._keys.seal(_json_encode(data), binding),
                     binding,
-                    ctype=existing.type,
-                    metadata_json=existing.metadata_json,
-                    expires_at=existing.expires_at,
                     created_at=existing.created_at,
                     updated_at=now,
                     last_used_at=now,

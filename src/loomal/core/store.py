@@ -77,9 +77,6 @@ class CredentialRow(CredentialListing, frozen=True):
         sealed: SealedData,
         binding: Binding,
         *,
-        ctype: str,
-        metadata_json: bytes,
-        expires_at: int | None,
         created_at: int,
         updated_at: int,
         last_used_at: int | None,
@@ -91,9 +88,9 @@ class CredentialRow(CredentialListing, frozen=True):
             credential_id=binding.credential_id,
             identity_id=binding.identity_id,
             name=binding.name,
-            type=ctype,
-            metadata_json=metadata_json,
-            expires_at=expires_at,
+            type=binding.type,
+            metadata_json=binding.metadata_json,
+            expires_at=binding.expires_at,
             created_at=created_at,
             updated_at=updated_at,
             last_used_at=last_used_at,
@@ -107,7 +104,15 @@ class CredentialRow(CredentialListing, frozen=True):
 
     def binding(self) -> Binding:
         """What this row's ciphertext must be bound to."""
-        return Binding(self.identity_id, self.credential_id, self.name, self.version)
+        return Binding(
+            self.identity_id,
+            self.credential_id,
+            self.name,
+            self.version,
+            self.type,
+            self.metadata_json,
+            self.expires_at,
+        )
 
     def sealed(self) -> SealedData:
         return SealedData(self.key_id, self.wrapped_key, self.nonce, self.ciphertext)
@@ -328,6 +333,20 @@ class Store(Protocol):
     ) -> bool:
         """Swap the wrapped data key if the row is still at ``version`` under
         ``old_key_id`` (a concurrent write wins; the caller retries later)."""
+        ...
+
+    async def rows_sealed_in_format_1(
+        self, *, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
+        """Rows whose nonce is the bare 12 bytes of storage format 1 (see
+        :mod:`loomal.core.crypto`), in credential-id order after ``after``."""
+        ...
+
+    async def replace_sealed(
+        self, *, credential_id: str, version: int, old_nonce: bytes, sealed: SealedData
+    ) -> bool:
+        """Swap the sealed columns if the row is still at ``version`` with
+        ``old_nonce`` (a concurrent write wins; it sealed the row itself)."""
         ...
 
     async def claim_master_key(self, *, key_id: str, at: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
+from loomal.core.crypto import SealedData
 from loomal.core.store import ApiKeyRow, CredentialRow
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "credential_update_values",
     "credential_values",
     "load_migrations",
+    "sealed_values",
 ]
 
 LISTING_COLUMNS = (  # CredentialListing's fields, in order
@@ -111,6 +113,11 @@ def load_migrations(dialect: str) -> list[tuple[int, str]]:
         if entry.name.endswith(".sql"):
             found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
     return sorted(found)
+
+
+def sealed_values(sealed: SealedData) -> tuple[str, bytes, bytes, bytes]:
+    """(key_id, wrapped_key, nonce, ciphertext): the columns a reseal replaces."""
+    return (sealed.key_id, sealed.wrapped_key, sealed.nonce, sealed.ciphertext)
 
 
 def credential_values(row: CredentialRow) -> tuple[Any, ...]:

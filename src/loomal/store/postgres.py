@@ -19,6 +19,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
+from loomal.core.crypto import SealedData
 from loomal.core.limits import check_credential_limit
 from loomal.core.store import (
     ApiKeyRow,
@@ -46,6 +47,7 @@ from loomal.store import (
     credential_update_values,
     credential_values,
     load_migrations,
+    sealed_values,
 )
 
 __all__ = ["PostgresStore"]
@@ -404,6 +406,26 @@ class PostgresStore:
             "UPDATE credentials SET key_id = %s, wrapped_key = %s "
             "WHERE credential_id = %s AND version = %s AND key_id = %s",
             (key_id, wrapped_key, credential_id, version, old_key_id),
+        )
+        return count == 1
+
+    async def rows_sealed_in_format_1(
+        self, *, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
+        rows = await self._fetchall(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE octet_length(nonce) = 12 "
+            "AND credential_id > %s ORDER BY credential_id LIMIT %s",
+            (after or "", limit),
+        )
+        return [_credential(r) for r in rows]
+
+    async def replace_sealed(
+        self, *, credential_id: str, version: int, old_nonce: bytes, sealed: SealedData
+    ) -> bool:
+        count = await self._execute(
+            "UPDATE credentials SET key_id = %s, wrapped_key = %s, nonce = %s, ciphertext = %s "
+            "WHERE credential_id = %s AND version = %s AND nonce = %s",
+            (*sealed_values(sealed), credential_id, version, old_nonce),
         )
         return count == 1
 

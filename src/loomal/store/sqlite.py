@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from loomal.core.crypto import SealedData
 from loomal.core.limits import check_credential_limit
 from loomal.core.store import (
     ApiKeyRow,
@@ -48,6 +49,7 @@ from loomal.store import (
     credential_update_values,
     credential_values,
     load_migrations,
+    sealed_values,
 )
 from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
@@ -398,6 +400,29 @@ class SqliteStore:
                 "UPDATE credentials SET key_id = ?, wrapped_key = ? "
                 "WHERE credential_id = ? AND version = ? AND key_id = ?",
                 (key_id, wrapped_key, credential_id, version, old_key_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(work)
+
+    async def rows_sealed_in_format_1(
+        self, *, limit: int, after: str | None = None
+    ) -> list[CredentialRow]:
+        rows = self._reader.execute(
+            f"SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE length(nonce) = 12 "
+            "AND credential_id > ? ORDER BY credential_id LIMIT ?",
+            (after or "", limit),
+        ).fetchall()
+        return [_credential(r) for r in rows]
+
+    async def replace_sealed(
+        self, *, credential_id: str, version: int, old_nonce: bytes, sealed: SealedData
+    ) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE credentials SET key_id = ?, wrapped_key = ?, nonce = ?, ciphertext = ? "
+                "WHERE credential_id = ? AND version = ? AND nonce = ?",
+                (*sealed_values(sealed), credential_id, version, old_nonce),
             )
             return cur.rowcount == 1
 
