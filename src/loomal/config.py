@@ -22,7 +22,7 @@ from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
 from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
-__all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
+__all__ = ["DEFAULT_BODY_TIMEOUT_SECONDS", "DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
 
 DEFAULT_DATA_DIR = "loomal-data"
 DEFAULT_PORT = 8470
@@ -49,7 +49,12 @@ _ENV = {
     "metrics": "LOOMAL_METRICS",
     "log_format": "LOOMAL_LOG_FORMAT",
     "access_log": "LOOMAL_ACCESS_LOG",
+    "body_timeout_seconds": "LOOMAL_BODY_TIMEOUT_SECONDS",
 }
+
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+"""How long a request's whole body may take to arrive (the HTTP server's own
+deadline for the headers is the same 30 s): an API body is at most 64 KiB."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,8 @@ class ServerSettings:
     """``text`` or ``json`` (one JSON object per line, with the request id)."""
     access_log: bool = False
     """One log line per request (never bodies)."""
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    """The deadline for receiving a whole request body, from the first read (408 after)."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -140,6 +147,9 @@ class ServerSettings:
                 metrics=_flag(values.get("metrics", False)),
                 log_format=str(values.get("log_format", "text")).lower(),
                 access_log=_flag(values.get("access_log", False)),
+                body_timeout_seconds=float(
+                    values.get("body_timeout_seconds", DEFAULT_BODY_TIMEOUT_SECONDS)
+                ),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
                     if values.get("unseal_socket")
@@ -163,6 +173,8 @@ class ServerSettings:
             raise ValidationError("MCP tool names must be underscore or dotted.")
         if self.audit_retention_days < 0:
             raise ValidationError("audit retention days must not be negative (0: keep forever).")
+        if not 0 < self.body_timeout_seconds <= 600:
+            raise ValidationError("body timeout must be between 0 and 600 seconds.")
         if self.log_format not in ("text", "json"):
             raise ValidationError("log format must be text or json.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):

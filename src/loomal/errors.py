@@ -14,6 +14,7 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── PermissionDeniedError      403 insufficient_scope
     ├── NotFoundError              404 not_found
     ├── MethodNotAllowedError      405 method_not_allowed
+    ├── RequestTimeoutError        408 request_timeout (a request body not received in time)
     ├── ConflictError              409 conflict, credential_limit, identity_exists
     ├── ExpiredError               410 expired
     ├── PayloadTooLargeError       413 payload_too_large
@@ -46,6 +47,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestTimeoutError",
     "SealedError",
     "ServerError",
     "ValidationError",
@@ -130,6 +132,15 @@ class MethodNotAllowedError(LoomalError):
     http_status = 405
     default_code = "method_not_allowed"
     default_message = "This method is not allowed on this path."
+
+
+class RequestTimeoutError(LoomalError):
+    """408 ``request_timeout``: the request's body did not arrive within the server's
+    deadline (``LOOMAL_BODY_TIMEOUT_SECONDS``); the server closes the connection."""
+
+    http_status = 408
+    default_code = "request_timeout"
+    default_message = "The request body was not received in time."
 
 
 class ConflictError(LoomalError):
@@ -229,6 +240,7 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
         PermissionDeniedError,
         NotFoundError,
         MethodNotAllowedError,
+        RequestTimeoutError,
         ConflictError,
         ExpiredError,
         PayloadTooLargeError,

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -288,5 +289,33 @@ def test_listening_line_means_the_port_answers(tmp_path: Path) -> None:
         health = httpx.get(f"http://127.0.0.1:{port}/v0/health", timeout=30)
         assert health.status_code == 200
     finally:
-        process.terminate()
-        process.wait(15)
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> float:
+    """SIGTERM, as a service manager stops it; seconds until it exited (killed after 45)."""
+    started = time.monotonic()
+    process.terminate()
+    try:
+        process.wait(45)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return time.monotonic() - started
+
+
+def test_a_stop_right_after_start_ends_the_server(tmp_path: Path) -> None:
+    """A worker still starting can miss the stop (a granian race): the server then
+    kills it after its grace period instead of waiting for it forever."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loomal", "serve", "--port", str(free_port()), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    while not process.stdout.readline().startswith("Listening on"):
+        assert process.poll() is None
+    assert _stop(process) < 40  # 30 s grace for requests in flight, then killed

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -181,3 +182,89 @@ def test_workers_log_json_lines_with_distinct_request_ids(tmp_path: Path) -> Non
     traced = next(line for line in access if line["requestId"] == "trace-7")
     assert (traced["route"], traced["status"]) == ("/v0/vault/{name}", 401)
     assert "Zq8v" not in output
+
+
+def _connect(base_url: str) -> socket.socket:
+    address = urlsplit(base_url)
+    return socket.create_connection((address.hostname, address.port), timeout=10)
+
+
+def _until_closed(conn: socket.socket) -> bytes:
+    received = b""
+    while chunk := conn.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_body_that_does_not_arrive_gets_408_within_the_deadline(tmp_path: Path) -> None:
+    """Headers sent, the body never finished: the unauthenticated console sign-in,
+    the hot store and /mcp each answer 408 in our shape once the body deadline
+    (1 s here, 30 s by default) has passed, and close; others are served meanwhile."""
+    server = start_server(
+        "--data-dir", str(tmp_path / "data"), "--body-timeout-seconds", "1", cwd=tmp_path
+    )
+    key = server.api_key or ""
+    form = b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n"
+    json_head = b"Content-Type: application/json\r\nContent-Length: 200\r\n"
+    bearer = f"Authorization: Bearer {key}\r\n".encode()
+    requests = {
+        "sign-in": b"POST /sign-in HTTP/1.1\r\nHost: x\r\n" + form + b"csrf=abc&api_key=loid-Qx7",
+        "login": b"POST /login HTTP/1.1\r\nHost: x\r\n" + form + b"csrf=abc&token=",
+        "store": b"PUT /v0/vault/slow HTTP/1.1\r\nHost: x\r\n" + bearer + json_head + b'\r\n{"ty',
+        "mcp": b"POST /mcp HTTP/1.1\r\nHost: x\r\nAccept: application/json, text/event-stream\r\n"
+        + bearer
+        + json_head
+        + b'\r\n{"jsonrpc": ',
+    }
+    try:
+        started = time.monotonic()
+        conns = {name: _connect(server.base_url) for name in requests}
+        for name, raw in requests.items():
+            conns[name].sendall(raw)
+        # served meanwhile, at once
+        assert httpx.get(server.base_url + "/v0/health", timeout=0.9).status_code == 200
+        listed = httpx.get(server.base_url + "/v0/vault", headers=auth(key), timeout=0.9)
+        assert listed.status_code == 200
+        for name, conn in conns.items():
+            with conn:
+                answer = _until_closed(conn)  # the server closes the connection
+            status_line, _, rest = answer.partition(b"\r\n")
+            assert status_line == b"HTTP/1.1 408 Request Timeout", (name, answer)
+            headers, _, body = rest.partition(b"\r\n\r\n")
+            assert b"connection: close" in headers.lower(), (name, headers)
+            assert json.loads(body) == {
+                "error": "request_timeout",
+                "message": "The request body was not received in time.",
+                "status": 408,
+            }, name
+        elapsed = time.monotonic() - started
+        assert 1 <= elapsed < 6, elapsed
+        assert httpx.get(server.base_url + "/v0/health").status_code == 200
+    finally:
+        output = server.stop()
+    assert "Qx7" not in output and "Traceback" not in output, output
+
+
+def test_clients_leaving_mid_body_write_no_error_lines(tmp_path: Path) -> None:
+    """A client with no key that leaves in the middle of a console form's body is no
+    server error: nothing above DEBUG is logged for it (it used to log ERROR with
+    the framework's file paths, as often as anyone liked), and no value it sent."""
+    server = start_server("--data-dir", str(tmp_path / "data"), cwd=tmp_path)
+    form = b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 300\r\n\r\n"
+    try:
+        for path in (b"/sign-in", b"/login", b"/sign-in"):
+            with _connect(server.base_url) as conn:
+                conn.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n" + form + b"api_key=Zk4v")
+                time.sleep(0.1)  # the route is reading the body when the client goes
+        with _connect(server.base_url) as conn:  # one that only closes its side
+            conn.sendall(b"POST /sign-in HTTP/1.1\r\nHost: x\r\n" + form + b"api_key=Zk4v")
+            conn.shutdown(socket.SHUT_WR)
+            answer = _until_closed(conn)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+        assert b'"incomplete_body"' in answer
+        time.sleep(0.3)
+        assert httpx.get(server.base_url + "/v0/health").status_code == 200
+    finally:
+        output = server.stop()
+    for noise in ("ERROR", "WARNING", "unexpected", "Traceback", "site-packages", "Zk4v"):
+        assert noise not in output, output

@@ -22,6 +22,7 @@ import time
 import click
 from granian import Granian
 from granian.constants import Interfaces, Loops
+from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
 from loomal import __version__
@@ -34,7 +35,7 @@ from loomal.cli.common import (
     server_settings,
     store_options,
 )
-from loomal.config import DEFAULT_PORT, ServerSettings
+from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_PORT, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
 from loomal.keyfile import KeyFileSource, is_sealed_key_file
@@ -45,6 +46,63 @@ from loomal.server.request_log import configure_logging
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
 
 __all__ = ["serve"]
+
+# Connection limits given to granian (docs/operations.md, "Connection limits").
+# Granian holds one slot of its per-worker ``backpressure`` for every open connection,
+# busy or idle, and its default (backlog / workers = 1,024) let one client with no key
+# hold every slot with 1,024 silent sockets. Its HTTP/1 server has no idle timeout for
+# a connection that never sends a byte, so capacity is the bound there, and the
+# deadlines below free every connection that has started a request.
+
+HEADER_READ_TIMEOUT_MS = 10_000
+"""The deadline for a request's headers once its first byte came (granian's default
+is 30 s). Every client of this API sends its few hundred bytes of headers in one
+write: 10 s is ample on a slow link and frees a slot held by a trickler 3x sooner."""
+
+CONNECTIONS_PER_WORKER = 16_384
+"""Open connections each worker serves at once (granian's ``backpressure``), 16x
+granian's default: an idle connection costs a file descriptor and about 3 KiB of
+memory (measured: 16,000 idle connections add about 50 MiB to a worker), so
+legitimate clients keep being served while an abuser must open 16k sockets per
+worker (and bodies and headers still have their deadlines)."""
+
+BACKLOG = 4_096
+"""The listen queue (granian's default 1,024): a burst of new connections waits in
+the kernel instead of being refused. Linux caps it at ``net.core.somaxconn``
+(4,096 by default since 5.4)."""
+
+WORKER_STOP_SECONDS = 30
+"""How long a stopping server waits for each worker to finish its requests and flush
+its audit log before killing it. Without a bound, a worker that was still starting
+when the stop came could miss it (a granian race, seen here about 1 stop in 5 right
+after start) and the server would wait for it forever, the port already closed.
+30 s: a brokered request in flight (core/upstream.py TOTAL_TIMEOUT) still completes."""
+
+FD_RESERVE = 512
+"""File descriptors a worker keeps for everything but client connections: the
+store's connections, the log, the unseal socket, the MCP server."""
+
+
+def connection_capacity(per_worker: int = CONNECTIONS_PER_WORKER) -> int:
+    """The connections each worker may hold: ``per_worker``, after raising this
+    process's soft open-files limit toward it (workers inherit it), and never more
+    than that limit allows (beyond it accept() would fail with EMFILE)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return per_worker
+    wanted = per_worker + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return per_worker
+    return max(64, min(per_worker, soft - FD_RESERVE))
 
 
 async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, str]:
@@ -158,6 +216,14 @@ def _announce_when_listening(host: str, port: int, message: str) -> None:
     help="Requests per second per API key and worker, burst twice that (0 = off).",
 )
 @click.option(
+    "--body-timeout-seconds",
+    envvar="LOOMAL_BODY_TIMEOUT_SECONDS",
+    type=float,
+    default=DEFAULT_BODY_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Deadline for receiving a whole request body; then 408 and the connection closes.",
+)
+@click.option(
     "--unseal-passphrase-file",
     envvar="LOOMAL_UNSEAL_PASSPHRASE_FILE",
     type=click.Path(dir_okay=False),
@@ -241,6 +307,7 @@ def serve(
     usage_flush_seconds: float,
     auth_failure_limit: int,
     key_rate_limit: float,
+    body_timeout_seconds: float,
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
     cors_origins: tuple[str, ...],
@@ -265,6 +332,7 @@ def serve(
         usage_flush_seconds=usage_flush_seconds,
         auth_failure_limit=auth_failure_limit,
         key_rate_limit=key_rate_limit,
+        body_timeout_seconds=body_timeout_seconds,
         unseal_socket=unseal_socket,
         cors_origins=cors_origins or None,
         fetch_allow_private=fetch_allow_private or None,
@@ -333,6 +401,10 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         workers=settings.workers,
         loop=Loops.uvloop if sys.platform != "win32" else Loops.asyncio,
         websockets=False,
+        workers_kill_timeout=WORKER_STOP_SECONDS,
+        backlog=BACKLOG,
+        backpressure=connection_capacity(),
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
         # JSON lines come from the app (loomal.server.request_log), text ones from granian
         log_enabled=text_access_log,
         log_access=text_access_log,

@@ -31,6 +31,7 @@ from loomal.console.web import (
     error_page,
     html_response,
     json_response,
+    read_body,
     redirect,
     same_origin,
     vault_of,
@@ -137,7 +138,7 @@ async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes
     if session is None or not same_origin(request) or not session.csrf_matches(presented):
         return json_response({"error": "forbidden", "message": "Reload the page."}, 403)
     try:
-        uri = decode_otpauth_qr(await request.body(), width=width, height=height)
+        uri = decode_otpauth_qr(await read_body(request), width=width, height=height)
     except ValidationError as error:
         return json_response({"error": error.code, "message": error.message}, 422)
     return json_response({"uri": uri})

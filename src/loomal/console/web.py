@@ -22,8 +22,9 @@ from litestar.params import Parameter
 from loomal.console import pages
 from loomal.console.markup import Html
 from loomal.console.sessions import ConsoleSession, ConsoleSessions
-from loomal.errors import LoomalError
+from loomal.errors import LoomalError, RequestTimeoutError
 from loomal.runtime import Vault
+from loomal.server.edge import body_deadline
 
 __all__ = [
     "CSP",
@@ -41,6 +42,7 @@ __all__ = [
     "html_response",
     "json_response",
     "make_cookie",
+    "read_body",
     "read_form",
     "redirect",
     "same_origin",
@@ -146,8 +148,24 @@ def same_origin(request: Req) -> bool:
 
 
 async def read_form(request: Req) -> dict[str, str]:
-    form = await request.form()
+    """The form's text fields, the body read within the server's body deadline
+    (RequestTimeoutError, 408, after it: ``POST /sign-in`` reads a form before any
+    check, so a client without a key could otherwise hold a connection forever)."""
+    try:
+        async with body_deadline():
+            form = await request.form()
+    except TimeoutError:
+        raise RequestTimeoutError() from None
     return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+async def read_body(request: Req) -> bytes:
+    """The raw request body, within the same deadline as :func:`read_form`."""
+    try:
+        async with body_deadline():
+            return await request.body()
+    except TimeoutError:
+        raise RequestTimeoutError() from None
 
 
 async def authorised_post(

@@ -34,7 +34,7 @@ from loomal.core.audit import run_audit_retention
 from loomal.core.models import ErrorBody
 from loomal.runtime import Vault, open_vault
 from loomal.server import broker_routes
-from loomal.server.edge import API_MAX_BODY_BYTES, Edge
+from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
 from loomal.server.request_log import configure_logging
@@ -146,6 +146,7 @@ def create_app(
         debug=False,
     )
     configured = settings or (vault.settings if vault is not None else ServerSettings.load())
+    set_body_timeout(configured.body_timeout_seconds)  # every body this process reads
     return Edge(
         app,
         cors_origins=configured.cors_origins,

@@ -24,6 +24,7 @@ slashes, names with a ``/``). The whole API test suite runs through it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,16 +34,17 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
+from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS
 from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
-from loomal.errors import BadRequestError
+from loomal.errors import RequestTimeoutError
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
 from loomal.server.health import HEALTH_PATH, Health
 from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
 from loomal.server.request_log import RequestObserver
-from loomal.server.responses import send_error, send_json
+from loomal.server.responses import incomplete_body, send_error, send_json
 
 __all__ = [
     "API_MAX_BODY_BYTES",
@@ -50,10 +52,13 @@ __all__ = [
     "ClientDisconnected",
     "Edge",
     "authenticate",
+    "body_deadline",
+    "body_timeout",
     "incomplete_body",
     "read_body",
     "replay_body",
     "request_header",
+    "set_body_timeout",
 ]
 
 API_MAX_BODY_BYTES = 64 * 1024
@@ -102,30 +107,51 @@ class ClientDisconnected(Exception):
     """The client went away (or closed its side) in the middle of its request body."""
 
 
-def incomplete_body() -> BadRequestError:
-    """The answer to a body cut short: a client that only closed its side still reads
-    it (given none, the HTTP server would answer a bare 500)."""
-    return BadRequestError(
-        "The request body ended before the length its Content-Length announced.",
-        reason="incomplete_body",
-    )
+_body_timeout = [DEFAULT_BODY_TIMEOUT_SECONDS]
+"""The deadline for a whole request body, in seconds: one per process (each worker
+serves one app, whose settings set it: :func:`set_body_timeout`)."""
+
+
+def set_body_timeout(seconds: float) -> None:
+    """Set the deadline every body read of this process gets (``create_app`` does)."""
+    _body_timeout[0] = seconds
+
+
+def body_timeout() -> float:
+    """The deadline, in seconds, for receiving a whole request body."""
+    return _body_timeout[0]
+
+
+def body_deadline() -> asyncio.Timeout:
+    """``async with body_deadline():`` around reading a request body: TimeoutError
+    once :func:`body_timeout` has passed (callers answer it with
+    :class:`~loomal.errors.RequestTimeoutError`). A client that sends its headers
+    then trickles (or never sends) its body would otherwise hold its connection,
+    and one of the HTTP server's connection slots, for as long as it likes."""
+    return asyncio.timeout(_body_timeout[0])
 
 
 async def read_body(receive: AnyReceive) -> bytes:
     """The request body, read to its end, or until more than the API's limit came:
     then what was read (longer than the limit: the caller refuses it, or hands it on
-    replayed). ClientDisconnected if the client leaves first."""
+    replayed). ClientDisconnected if the client leaves first; RequestTimeoutError
+    (408, its answer closes the connection) if the body has not come within
+    :func:`body_timeout` seconds."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnected()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        async with body_deadline():
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientDisconnected()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                chunks.append(chunk)
+                if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise RequestTimeoutError() from None
 
 
 def request_header(scope: Any, name: bytes) -> str | None:

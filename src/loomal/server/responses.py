@@ -13,6 +13,7 @@ import msgspec
 from litestar.exceptions import (
     ClientException,
     HTTPException,
+    InternalServerException,
     MethodNotAllowedException,
     NotFoundException,
     SerializationException,
@@ -28,6 +29,7 @@ from loomal.errors import (
     NotFoundError,
     PayloadTooLargeError,
     RateLimitError,
+    RequestTimeoutError,
     ServerError,
     ValidationError,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "STORE_ERRORS",
     "error_body",
     "error_headers",
+    "incomplete_body",
     "inside_litestar",
     "send_error",
     "send_json",
@@ -68,6 +71,11 @@ def to_loomal_error(exc: Exception) -> LoomalError:
     """
     if isinstance(exc, LoomalError):
         return exc
+    if _client_disconnected(exc):
+        # Not a server error: the client left mid-body, and nobody reads the answer.
+        # At DEBUG only, so a client without a key cannot write error lines at will.
+        log.debug("client disconnected before its request body ended")
+        return incomplete_body()
     if isinstance(exc, ValidationException):
         return ValidationError(_validation_message(exc))
     if isinstance(exc, RequestEntityTooLarge):
@@ -92,6 +100,24 @@ def to_loomal_error(exc: Exception) -> LoomalError:
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     log.error("unexpected %s at %s", type(exc).__name__, where)
     return ServerError()
+
+
+def incomplete_body() -> BadRequestError:
+    """The answer to a body cut short: a client that only closed its side still reads
+    it (given none, the HTTP server would answer a bare 500)."""
+    return BadRequestError(
+        "The request body ended before the length its Content-Length announced.",
+        reason="incomplete_body",
+    )
+
+
+_LITESTAR_DISCONNECT = "client disconnected prematurely"
+"""What Litestar's ``Request.stream()`` raises (an InternalServerException) when the
+ASGI server reports ``http.disconnect`` in the middle of a body."""
+
+
+def _client_disconnected(exc: Exception) -> bool:
+    return isinstance(exc, InternalServerException) and exc.detail == _LITESTAR_DISCONNECT
 
 
 _BAD_REQUEST_TEXT = {"Invalid host header": "The Host header is not a valid host name."}
@@ -140,6 +166,9 @@ def error_headers(error: LoomalError) -> dict[str, str]:
         headers["www-authenticate"] = "Bearer"
     if isinstance(error, RateLimitError):
         headers["retry-after"] = str(error.retry_after)
+    if isinstance(error, RequestTimeoutError):
+        # the rest of a late body may still come: the connection is not reused
+        headers["connection"] = "close"
     return headers
 
 
