@@ -1,6 +1,8 @@
-"""Malformed JSON-RPC envelopes carrying a secret, sent to real processes: the
-HTTP server (raw httpx POSTs to /mcp) and ``loomal mcp`` (raw stdio lines).
-Every one is answered; no answer, and no log line, repeats what was sent."""
+"""Malformed JSON-RPC envelopes carrying a secret, and well-formed ones the
+``mcp`` package refuses (unknown method, bad params, unsupported protocol
+version), sent to real processes: the HTTP server (raw httpx POSTs to /mcp)
+and ``loomal mcp`` (raw stdio lines). Every one is answered; no answer, and no
+log line, repeats what was sent."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.mcp.conftest import INITIALIZED, StdioServer, initialize_request
-from tests.mcp.test_http_edge import MALFORMED, SECRET
+from tests.mcp.test_http_edge import MALFORMED, PACKAGE_ERRORS, SECRET, modern
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -27,6 +29,14 @@ def test_over_http(server: ServerProcess) -> None:
         response = httpx.post(server.base_url + "/mcp", json=body, headers=headers)
         assert SECRET not in response.text, body
         assert response.json()["error"] == {"code": code, "message": message}, body
+    for body, code, message in PACKAGE_ERRORS:
+        response = httpx.post(server.base_url + "/mcp", json=body, headers=headers)
+        assert SECRET not in response.text, body
+        assert response.json() == {
+            "jsonrpc": "2.0",
+            "id": body["id"],
+            "error": {"code": code, "message": message},
+        }, body
     assert SECRET not in server.stop()
 
 
@@ -46,6 +56,14 @@ def test_over_stdio(server: ServerProcess, tmp_path: Path) -> None:
             assert answer["error"] == {"code": code, "message": message}, body
             sent_id = body.get("id") if isinstance(body, dict) else None
             assert answer["id"] == (sent_id if isinstance(sent_id, int) else None)
+        for body, code, message in PACKAGE_ERRORS:
+            raw, answer = stdio.answer(json.dumps(body))
+            assert SECRET not in raw, body
+            assert answer == {
+                "jsonrpc": "2.0",
+                "id": body["id"],
+                "error": {"code": code, "message": message},
+            }, body
         raw, answer = stdio.answer('{"jsonrpc": "2.0", "id": 9, "params": "' + SECRET)
         assert SECRET not in raw
         assert answer == {
@@ -56,6 +74,32 @@ def test_over_stdio(server: ServerProcess, tmp_path: Path) -> None:
         _, listed = stdio.answer('{"jsonrpc": "2.0", "id": 10, "method": "tools/list"}')
         assert listed["id"] == 10
         assert len(listed["result"]["tools"]) == 8
+    finally:
+        errors = stdio.close()
+    assert SECRET not in errors
+
+
+def test_an_unsupported_protocol_version_is_not_repeated_over_stdio(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """A first request in the per-request era at a version not served; then an
+    unknown method in that era (both are answered outside the server's handlers)."""
+    stdio = StdioServer(server, server.api_key or "", tmp_path)
+    try:
+        raw, answer = stdio.answer(json.dumps(modern("server/discover", "2026-" + SECRET)))
+        assert SECRET not in raw
+        assert answer["error"] == {
+            "code": -32022,
+            "message": "Unsupported protocol version",
+            "data": {"supported": ["2026-07-28"], "requested": ""},
+        }
+        raw, answer = stdio.answer(json.dumps(modern(SECRET + "/x", "2026-07-28", 2)))
+        assert SECRET not in raw
+        assert answer == {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "error": {"code": -32601, "message": "Method not found"},
+        }
     finally:
         errors = stdio.close()
     assert SECRET not in errors

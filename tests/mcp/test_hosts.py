@@ -176,6 +176,11 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
     ("vault_list", {"limit": 0}),
     ("vault_get", {"name": "x" * 129}),
     ("vault_get", {}),
+    (
+        "vault_store",
+        {"name": "x", "type": "LOGIN", "data": {"password": "p"}, "bogus": "sk_live_LEAK_9"},
+    ),
+    ("identity_whoami", {"token": "sk_live_LEAK_10"}),
 ]
 
 
@@ -200,6 +205,41 @@ def test_the_same_bad_argument_gets_the_same_message_on_both_transports(
         assert "LEAK" not in stdio_text
         assert stdio_text.startswith(("validation_error: ", "bad_request")), stdio_text
     print("\n".join(over_http))
+
+
+UNKNOWN_IN_STORE = "unknown argument (the arguments are: name, type, data, metadata, expiresAt)"
+LOGIN = {"name": "extra", "type": "LOGIN", "data": {"password": "p"}}
+UNKNOWN_ARGUMENTS: list[tuple[str, dict[str, Any], str]] = [
+    ("vault_store", {**LOGIN, "bogus": 1}, f"bogus: {UNKNOWN_IN_STORE}"),
+    ("vault_store", {**LOGIN, "expires_at": "sk_live_LEAK_1"}, f"expires_at: {UNKNOWN_IN_STORE}"),
+    ("vault.store", {**LOGIN, "Data": {"password": "sk_live_LEAK_2"}}, f"Data: {UNKNOWN_IN_STORE}"),
+    (
+        "vault_list",
+        {"limit": 5, "offset": "sk_live_LEAK_3"},
+        "offset: unknown argument (the arguments are: limit, cursor)",
+    ),
+    ("identity_whoami", {"verbose": True}, "verbose: unknown argument (this tool takes none)"),
+]
+"""Arguments a tool does not have, and the message: the name, never the value."""
+
+
+def test_an_unknown_argument_is_refused_by_name_and_nothing_is_done(
+    transport: str, server: ServerProcess
+) -> None:
+    """As the HTTP API refuses unknown fields (422), and the schemas say so."""
+
+    async def main() -> None:
+        async with mcp_session(transport, server, server.api_key or "") as session:
+            tools = (await session.list_tools()).tools
+            assert {t.input_schema.get("additionalProperties") for t in tools} == {False}
+            for tool, args, message in UNKNOWN_ARGUMENTS:
+                result = await session.call_tool(tool, args)
+                assert result.is_error, (tool, args)
+                assert result.content[0].text == f"validation_error: {message}"
+            listed = await session.call_tool("vault_list", {})
+            assert listed.structured_content["credentials"] == []  # nothing was stored
+
+    asyncio.run(main())
 
 
 def test_every_protocol_version_the_package_speaks(server: ServerProcess, tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
 """``loomal mcp`` / ``python -m loomal.mcp``: an MCP server on stdio that talks
 to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL``.
 
-One addition to the ``mcp`` package's stdio loop: a line that is not a valid
-JSON-RPC message gets a JSON-RPC error naming the rule it breaks (the package
-drops it, leaving the client waiting, and its validation error quotes the line).
+Two additions to the ``mcp`` package's stdio loop, one on each side of it:
+
+- in: a line that is not a valid JSON-RPC message gets a JSON-RPC error naming
+  the rule it breaks (the package drops it, leaving the client waiting, and its
+  validation error quotes the line);
+- out: every JSON-RPC error the package writes passes through
+  :func:`loomal.mcp.protocol.public_error` (the package's own texts and ``data``
+  can repeat what was sent: an unknown method's name, a protocol version).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import anyio
 import pydantic
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.mcpserver import Context
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
@@ -21,7 +26,7 @@ from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 from loomal.client import AsyncLoomal
 from loomal.mcp.backends import SdkBackend, VaultBackend
 from loomal.mcp.names import ToolNameMode
-from loomal.mcp.protocol import envelope_error
+from loomal.mcp.protocol import envelope_error, public_error
 from loomal.mcp.tools import build_mcp_server
 
 __all__ = ["serve_stdio"]
@@ -41,16 +46,20 @@ async def serve_stdio(
     async def backend_for(_: Context) -> VaultBackend:
         return backend
 
-    # What MCPServer.run_stdio_async does, with the malformed-line answer between.
+    # What MCPServer.run_stdio_async does, with the malformed-line answer on the
+    # way in and the error check on the way out.
     server = build_mcp_server(backend_for, tool_names)._lowlevel_server
     try:
         async with stdio_server() as (read_stream, write_stream):
             checked, checked_reader = anyio.create_memory_object_stream[Inbound](0)
+            answers, answers_reader = anyio.create_memory_object_stream[SessionMessage](0)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(_answer_malformed, read_stream, checked, write_stream)
-                await server.run(
-                    checked_reader, write_stream, server.create_initialization_options()
-                )
+                tasks.start_soon(_public_errors, answers_reader, write_stream)
+                async with answers:
+                    await server.run(
+                        checked_reader, answers, server.create_initialization_options()
+                    )
     finally:
         await client.aclose()
 
@@ -68,6 +77,21 @@ async def _answer_malformed(
                 await outbound.send(SessionMessage(answer))
             else:
                 await checked.send(item)
+
+
+async def _public_errors(answers: MemoryObjectReceiveStream[SessionMessage], outbound: Any) -> None:
+    """Forward what the server writes; a JSON-RPC error goes as :func:`public_error` has it.
+
+    Closes ``outbound`` when the server is done (stdout's writer then ends), as
+    the server does with the stream it is given.
+    """
+    async with answers, outbound:
+        async for item in answers:
+            if isinstance(item.message, JSONRPCError):
+                error = public_error(item.message.error)
+                answer = JSONRPCError(jsonrpc="2.0", id=item.message.id, error=error)
+                item = SessionMessage(answer, metadata=item.metadata)
+            await outbound.send(item)
 
 
 def _envelope_problem(exc: Exception) -> tuple[str | int | None, ErrorData]:

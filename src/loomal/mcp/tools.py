@@ -25,7 +25,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 import pydantic
@@ -33,6 +33,7 @@ from mcp.server.context import LifespanContextT, RequestT
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
@@ -136,12 +137,32 @@ _PLAIN_MESSAGES = {"dict_type": "must be a JSON object", "string_type": "must be
 """pydantic's wording where it speaks Python ("a valid dictionary")."""
 
 
+def _refuse_unknown_arguments(tool: Tool) -> None:
+    """Make ``tool`` (as ``from_function`` built it) refuse arguments it does not declare.
+
+    The package's argument model ignores unknown fields, so a misspelt
+    ``expires_at`` would be dropped without a word (the HTTP API refuses unknown
+    fields with 422). Its subclass with ``extra="forbid"`` refuses them, and the
+    input schema generated from it says ``additionalProperties: false``.
+    """
+    model = tool.fn_metadata.arg_model
+    attributes = {
+        "model_config": pydantic.ConfigDict(extra="forbid"),
+        "__module__": model.__module__,
+    }
+    strict = cast(type[ArgModelBase], type(model.__name__, (model,), attributes))
+    tool.fn_metadata.arg_model = strict
+    tool.parameters = strict.model_json_schema(by_alias=True)
+
+
 class _VaultTool(Tool):
     """A tool whose argument errors never quote an argument.
 
     pydantic's message for a failed argument includes the input (for a missing
     field, every argument: the secret ``data`` too). Arguments are checked here
-    first and reported as ``validation_error: <field>: <rule>`` only.
+    first and reported as ``validation_error: <field>: <rule>`` only. An
+    argument the tool does not have is named (the name is the schema's
+    business, not a secret), its value never.
     """
 
     async def run(
@@ -153,9 +174,17 @@ class _VaultTool(Tool):
         try:
             self.fn_metadata.validate_arguments(arguments)
         except pydantic.ValidationError as exc:
+            known = ", ".join(self.parameters.get("properties", {}))
+            unknown = "unknown argument " + (
+                f"(the arguments are: {known})" if known else "(this tool takes none)"
+            )
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: "
-                + _PLAIN_MESSAGES.get(error["type"], error["msg"])
+                + (
+                    unknown
+                    if error["type"] == "extra_forbidden"
+                    else _PLAIN_MESSAGES.get(error["type"], error["msg"])
+                )
                 for error in exc.errors(
                     include_input=False, include_url=False, include_context=False
                 )
@@ -418,6 +447,7 @@ def build_mcp_server(
             annotations=spec.hints.model_copy(update={"title": spec.title}),
         )
         tool.fn_metadata.output_schema = output_schema(spec.output)
+        _refuse_unknown_arguments(tool)
         tools.append(tool)
     other: ToolNameMode = "dotted" if tool_names == "underscore" else "underscore"
     aliases = {spelled(s.name, other): spelled(s.name, tool_names) for s in TOOLS}

@@ -15,12 +15,21 @@ What a client meets here before the ``mcp`` package runs, and why:
 - a method other than POST: 405 ``Allow: POST`` (a stateless server has no SSE
   stream to offer on GET; the package would open one that never sends);
 - a body over 64 KiB: 413 ``payload_too_large``, as on every route;
+- a ``Content-Type`` other than ``application/json``: 415 with a JSON-RPC error
+  (the package answers a plain-text 400);
 - a body that is not a JSON-RPC message: a JSON-RPC error naming the rule
   broken, never quoting the body (the package's would quote it, secrets too).
 
-Errors leave in the API's JSON shape through ``server.responses``; the
-enclosing app adds the security headers to every response, so they are taken
-off ours here rather than sent twice.
+And on the way out, what the package answers passes through
+:func:`loomal.mcp.protocol.public_error`: a JSON-RPC error in any answer is
+reduced to a text that names no input, and an error status without a JSON-RPC
+body (the package's plain-text or empty 4xx) gets one. So every non-2xx answer
+of ``/mcp`` is JSON: the API's shape for 401, 405 and 413 (answered before MCP
+runs, as on every route), a JSON-RPC error object for the rest.
+
+Errors leave through ``server.responses``; the enclosing app adds the security
+headers and ``X-Request-Id`` to every response, so the security headers are
+taken off ours here rather than sent twice.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from typing import Any
 import msgspec
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import PARSE_ERROR, ErrorData
+from mcp_types import INTERNAL_ERROR, PARSE_ERROR, ErrorData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loomal.core.identity import Principal
@@ -45,7 +54,7 @@ from loomal.errors import (
 )
 from loomal.mcp.backends import ServiceBackend, VaultBackend
 from loomal.mcp.names import ToolNameMode
-from loomal.mcp.protocol import envelope_error
+from loomal.mcp.protocol import envelope_error, http_status_error, public_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import Vault
 from loomal.server.edge import (
@@ -129,6 +138,9 @@ class McpMount:
             refused = MethodNotAllowedError("/mcp answers POST only (stateless: no SSE stream).")
             await send_json(own, 405, _encode(error_body(refused)), {"allow": "POST"})
             return
+        if not _json_content_type(scope):
+            await send_json(own, 415, _encode(_jsonrpc_error(None, http_status_error(415))))
+            return
         announced = request_header(scope, b"content-length")
         if announced is not None and announced.isdigit() and int(announced) > API_MAX_BODY_BYTES:
             await send_error(own, PayloadTooLargeError())
@@ -145,7 +157,7 @@ class McpMount:
             await send_json(own, 400, _encode(problem))
             return
         scope = {**scope, PRINCIPAL_SCOPE_KEY: principal, "path": scope.get("path") or "/"}
-        await self._app(scope, replay_body(body, receive), send)
+        await self._app(scope, replay_body(body, receive), _PublicAnswers(send, own))
 
 
 def _bearer_challenge(error: LoomalError) -> dict[str, str]:
@@ -168,12 +180,89 @@ def _without_security_headers(send: Send) -> Send:
     return sending
 
 
+def _json_content_type(scope: Scope) -> bool:
+    """As the package checks it (``TransportSecurityMiddleware``): ``application/json...``."""
+    content_type = request_header(scope, b"content-type")
+    return content_type is not None and content_type.lower().startswith("application/json")
+
+
+def _jsonrpc_error(request_id: Any, error: ErrorData) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.model_dump(exclude_none=True)}
+
+
+class _PublicAnswers:
+    """The ``send`` the package answers through: what it sends goes on unchanged,
+    but for a JSON-RPC error (reduced by :func:`public_error`) and an error status
+    without a JSON-RPC error body (given one by :func:`http_status_error`).
+
+    Held back and read: JSON answers and error statuses (whole single bodies, as
+    the package sends them in JSON-response mode). An SSE stream passes as it comes.
+    """
+
+    def __init__(self, send: Send, own: Send) -> None:
+        self._send = send
+        self._own = own
+        self._start: Message | None = None
+        self._chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            content_type = next(
+                (v for k, v in message.get("headers", ()) if k.lower() == b"content-type"), b""
+            )
+            if status >= 300 or content_type.startswith(b"application/json"):
+                self._start = message  # answered when the body is complete
+                return
+        elif message["type"] == "http.response.body" and self._start is not None:
+            self._chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            start, self._start = self._start, None
+            body = b"".join(self._chunks)
+            replaced = _public_answer(start["status"], body)
+            if replaced is None:
+                await self._send(start)
+                await self._send({"type": "http.response.body", "body": body})
+            else:
+                await send_json(self._own, start["status"], _encode(replaced))
+            return
+        await self._send(message)
+
+
+def _public_answer(status: int, body: bytes) -> dict[str, Any] | None:
+    """The body to send in place of the package's ``body``, or None to send it as it is."""
+    failed = status >= 300
+    if not failed and b'"error"' not in body:
+        return None  # a result (or an empty 202): nothing to check
+    try:
+        answer = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        answer = None
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(error, dict):  # a result, or an error status without JSON-RPC
+        return _jsonrpc_error(None, http_status_error(status)) if failed else None
+    code, text = error.get("code"), error.get("message")
+    sent = ErrorData(
+        code=code if type(code) is int else INTERNAL_ERROR,
+        message=text if isinstance(text, str) else "",
+        data=error.get("data"),
+    )
+    request_id = answer.get("id") if isinstance(answer, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+        request_id = None
+    return _jsonrpc_error(request_id, public_error(sent))
+
+
 def _check_body(body: bytes) -> dict[str, Any] | None:
     """The JSON-RPC error answer for a body that is not one JSON-RPC message, or None."""
     try:
         message = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         message, error = None, ErrorData(code=PARSE_ERROR, message="Parse error: not valid JSON.")
+    except RecursionError:  # deeper than the parser's stack; the REST API says 400 too
+        message = None
+        error = ErrorData(code=PARSE_ERROR, message="Parse error: nested too deeply.")
     else:
         if (problem := envelope_error(message)) is None:
             return None
