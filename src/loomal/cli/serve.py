@@ -151,12 +151,18 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def _announce_when_listening(host: str, port: int, message: str) -> None:
-    """Print ``message`` once the port accepts connections, not before: granian binds
-    it a moment after ``serve()`` is called, and a script that waits for this line
-    and then calls the vault must not be refused."""
+    """Print ``message`` once the port accepts connections, not before: on Linux each
+    granian worker binds it (SO_REUSEPORT) a moment after ``serve()``, and a script
+    that waits for this line and then calls the vault must not be refused.
+
+    The thread writes with ``os.write``, never through ``sys.stdout``: granian forks
+    its workers meanwhile, and a worker forked while this thread held stdout's lock
+    would inherit the lock held and hang at its first line of output."""
     # a wildcard address is probed on its loopback
     wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
     probe = wildcard.get(host, host)
+    line = (message + "\n").encode()
+    out = sys.stdout.fileno()
 
     def wait() -> None:
         deadline = time.monotonic() + 60
@@ -166,8 +172,7 @@ def _announce_when_listening(host: str, port: int, message: str) -> None:
             except OSError:
                 time.sleep(0.02)
                 continue
-            click.echo(message)
-            sys.stdout.flush()
+            os.write(out, line)
             return
 
     threading.Thread(target=wait, name="announce", daemon=True).start()
@@ -382,11 +387,6 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         "run `loomal identity login-link NAME` for a one-time link)"
     )
     sys.stdout.flush()
-    _announce_when_listening(
-        settings.host,
-        settings.port,
-        f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)",
-    )
     os.environ.update(settings.to_env())  # each worker builds its app from these
     os.environ[PARENT_ENV] = str(os.getpid())  # workers stop if this process is killed
     if agent is not None:
@@ -410,5 +410,10 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         log_access=text_access_log,
         log_level=LogLevels.info if text_access_log else LogLevels.warning,
         respawn_failed_workers=True,
+    )
+    _announce_when_listening(
+        settings.host,
+        settings.port,
+        f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)",
     )
     server.serve()
