@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import threading
-import time
 
 import click
 from granian import Granian
@@ -148,34 +146,6 @@ def _check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             fail(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)")
-
-
-def _announce_when_listening(host: str, port: int, message: str) -> None:
-    """Print ``message`` once the port accepts connections, not before: on Linux each
-    granian worker binds it (SO_REUSEPORT) a moment after ``serve()``, and a script
-    that waits for this line and then calls the vault must not be refused.
-
-    The thread writes with ``os.write``, never through ``sys.stdout``: granian forks
-    its workers meanwhile, and a worker forked while this thread held stdout's lock
-    would inherit the lock held and hang at its first line of output."""
-    # a wildcard address is probed on its loopback
-    wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
-    probe = wildcard.get(host, host)
-    line = (message + "\n").encode()
-    out = sys.stdout.fileno()
-
-    def wait() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((probe, port), timeout=1).close()
-            except OSError:
-                time.sleep(0.02)
-                continue
-            os.write(out, line)
-            return
-
-    threading.Thread(target=wait, name="announce", daemon=True).start()
 
 
 @click.command()
@@ -386,6 +356,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         f"Console:    {local_url(settings)}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
+    click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)")
     sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
     os.environ[PARENT_ENV] = str(os.getpid())  # workers stop if this process is killed
@@ -410,10 +381,5 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         log_access=text_access_log,
         log_level=LogLevels.info if text_access_log else LogLevels.warning,
         respawn_failed_workers=True,
-    )
-    _announce_when_listening(
-        settings.host,
-        settings.port,
-        f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)",
     )
     server.serve()
