@@ -66,10 +66,9 @@ from loomal.server.edge import (
     replay_body,
     request_header,
 )
-from loomal.server.responses import SECURITY_HEADERS, error_body, send_error, send_json
+from loomal.server.responses import error_body, inside_litestar, send_error, send_json
 
 __all__ = ["McpMount"]
-_SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -125,7 +124,7 @@ class McpMount:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        own = _without_security_headers(send)  # the app adds them to every response
+        own = inside_litestar(send)  # the app adds them to every response
         try:
             principal = await authenticate(self._vault_of(), scope)
         except AuthenticationError as error:
@@ -164,20 +163,6 @@ def _bearer_challenge(error: LoomalError) -> dict[str, str]:
     """RFC 6750 section 3: error_description allows printable ASCII but ``"`` and ``\\``."""
     description = "".join(c if " " <= c <= "~" and c not in '"\\' else "'" for c in error.message)
     return {"www-authenticate": f'Bearer error="invalid_token", error_description="{description}"'}
-
-
-def _without_security_headers(send: Send) -> Send:
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {
-                **message,
-                "headers": [
-                    (k, v) for k, v in message.get("headers", ()) if k not in _SECURITY_HEADER_NAMES
-                ],
-            }
-        await send(message)
-
-    return sending
 
 
 def _json_content_type(scope: Scope) -> bool:
