@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from loomal.cli import main
-from loomal.cli.tables import make_table, print_table
+from loomal.cli.admin import audit_table
+from loomal.cli.tables import print_table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LONG_NAME = "a-rather-long-identity-name-for-a-narrow-terminal"
@@ -113,18 +114,7 @@ def _audit_like_table() -> tuple[Any, list[str]]:
         "127.0.0.1",
         "bad key",
     ]
-    table = make_table(
-        "time",
-        "identity",
-        "actor",
-        "key",
-        "action",
-        "credential",
-        "outcome",
-        "client",
-        "detail",
-        whole=("time", "key"),
-    )
+    table = audit_table()
     table.add_row(*row)
     return table, row
 

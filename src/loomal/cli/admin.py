@@ -24,6 +24,7 @@ import click
 import msgspec
 from rich.console import Console
 from rich.progress import Progress, TaskID
+from rich.table import Table
 
 from loomal.cli.common import (
     ask_passphrase,
@@ -223,18 +224,7 @@ def audit(
     if as_json:
         click.echo(msgspec.json.encode(page.events).decode())
         return
-    table = make_table(
-        "time",
-        "identity",
-        "actor",
-        "key",
-        "action",
-        "credential",
-        "outcome",
-        "client",
-        "detail",
-        whole=("time", "key"),
-    )
+    table = audit_table()
     for e in page.events:
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M:%S}",
@@ -392,3 +382,20 @@ def seal_status(
         click.echo("sealed")
     else:
         click.echo(f"unsealed (master keys {', '.join(answer['keyIds'])})")
+
+
+def audit_table() -> Table:
+    """``admin audit``'s columns; time and key prefix are never cut (a prefix is
+    pasted into ``identity revoke``)."""
+    return make_table(
+        "time",
+        "identity",
+        "actor",
+        "key",
+        "action",
+        "credential",
+        "outcome",
+        "client",
+        "detail",
+        whole=("time", "key"),
+    )
