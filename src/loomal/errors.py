@@ -9,9 +9,9 @@ never contain a secret value: callers pass field *names*, never field values.
 
     LoomalError                    base; code, status (also http_status), message, reason
     ├── BadRequestError            400 bad_request; reason malformed_json, not_totp, no_backup_codes
-    ├── AuthenticationError        401 unauthenticated
+    ├── AuthenticationError        401 unauthorized; reason missing_api_key, invalid_api_key
     │   └── MissingApiKeyError     the SDK has no key (also a ValueError, as the official SDK's)
-    ├── PermissionDeniedError      403 insufficient_scope
+    ├── PermissionDeniedError      403 forbidden; reason insufficient_scope
     ├── NotFoundError              404 not_found
     ├── MethodNotAllowedError      405 method_not_allowed
     ├── RequestTimeoutError        408 request_timeout (a request body not received in time)
@@ -103,8 +103,12 @@ class BadRequestError(LoomalError):
 
 
 class AuthenticationError(LoomalError):
+    """401 ``unauthorized``, the hosted API's code (its official clients test for it);
+    ``reason`` tells a missing key from one that is not valid, never more: an unknown,
+    revoked or expired key answers alike."""
+
     http_status = 401
-    default_code = "unauthenticated"
+    default_code = "unauthorized"
     default_message = "A valid API key is required."
 
 
@@ -117,8 +121,11 @@ class MissingApiKeyError(AuthenticationError, ValueError):
 
 
 class PermissionDeniedError(LoomalError):
+    """403 ``forbidden``, the hosted API's code; a key without the scope a route needs
+    says so in ``reason`` (``insufficient_scope``)."""
+
     http_status = 403
-    default_code = "insufficient_scope"
+    default_code = "forbidden"
     default_message = "This API key lacks the scope this operation needs."
 
 

@@ -110,7 +110,7 @@ def _audit_like_table() -> tuple[Any, list[str]]:
         "loid-J1D0agnU",
         "authenticate",
         "stripe-production-key",
-        "unauthenticated",
+        "unauthorized",
         "127.0.0.1",
         "bad key",
     ]

@@ -110,7 +110,7 @@ def test_sealed_start_unseal_rotate_seal(store_args: list[str], tmp_path: Path) 
         with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
             for i in range(20):  # at once, on every worker: no waiting after the unseal
                 body = {"type": "API_KEY", "data": {"key": f"sk_live_{i:04d}"}}
-                assert client.put(f"/v0/vault/k-{i:02d}", json=body).status_code == 201
+                assert client.put(f"/v0/vault/k-{i:02d}", json=body).status_code == 200
         assert statuses(server, api_key) == {200}
 
         (old_id,) = read_key_ids(key_file)
@@ -127,7 +127,7 @@ def test_sealed_start_unseal_rotate_seal(store_args: list[str], tmp_path: Path) 
         new_id, _ = read_key_ids(key_file)
         with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
             body = {"type": "API_KEY", "data": {"key": "sk_live_after"}}
-            assert client.put("/v0/vault/after", json=body).status_code == 201
+            assert client.put("/v0/vault/after", json=body).status_code == 200
             for i in range(20):
                 assert (
                     client.get(f"/v0/vault/k-{i:02d}").json()["data"]["key"] == f"sk_live_{i:04d}"
@@ -173,7 +173,7 @@ def test_a_plain_vault_sealed_later_restarts_with_a_passphrase_file(
     with httpx.Client(base_url=server.base_url, headers=auth(api_key)) as client:
         for i in range(5):
             body = {"type": "LOGIN", "data": {"password": f"pw-{i}"}}
-            assert client.put(f"/v0/vault/l-{i}", json=body).status_code == 201
+            assert client.put(f"/v0/vault/l-{i}", json=body).status_code == 200
     server.stop()
 
     sealed = set_new_passphrase(tmp_path, store_args)

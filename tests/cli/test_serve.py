@@ -189,7 +189,7 @@ def test_acknowledged_writes_survive_sigkill(server: ServerProcess, tmp_path: Pa
             json={"type": "LOGIN", "data": {"password": f"pw-{i}"}},
             headers=h,
         )
-        assert response.status_code == 201
+        assert response.status_code == 200
     server.kill()
     again = start_server("--data-dir", str(tmp_path / "server-data"), cwd=tmp_path)
     try:

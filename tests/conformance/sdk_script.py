@@ -137,11 +137,11 @@ async def steps(c: Any, readonly: Any, bad: Any, p: str) -> dict[str, Any]:
             "validation_error",
             "a LOGIN without its password",
         ),
-        "no_key": await expect_error(lambda: bad.vault.list(), 401, "unauthenticated", "bad key"),
+        "no_key": await expect_error(lambda: bad.vault.list(), 401, "unauthorized", "bad key"),
         "read_only": await expect_error(
             lambda: readonly.vault.store(f"{p}x", "LOGIN", {"password": "p"}),
             403,
-            "insufficient_scope",
+            "forbidden",
             "read-only key writes",
         ),
     }

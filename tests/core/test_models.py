@@ -27,12 +27,13 @@ _STORED: dict[str, Any] = {
     "created_at": T1,
     "updated_at": T2,
     "last_rotated_at": T3,
+    "version": 7,
 }
 _SUMMARY = m.CredentialSummary(**_STORED, last_used_at=T4, expired=False)
 _STORED_JSON = (
     '"credentialId":"cred_1","type":"API_KEY","name":"stripe","metadata":{"service":"stripe"},'
     '"expiresAt":"2026-01-02T03:04:05Z","createdAt":"2026-02-03T04:05:06Z",'
-    '"updatedAt":"2026-03-04T05:06:07Z","lastRotatedAt":"2026-04-05T06:07:08Z"'
+    '"updatedAt":"2026-03-04T05:06:07Z","lastRotatedAt":"2026-04-05T06:07:08Z","version":7'
 )
 _SUMMARY_JSON = _STORED_JSON + ',"lastUsedAt":"2026-05-06T07:08:09Z","expired":false'
 

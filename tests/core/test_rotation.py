@@ -16,7 +16,7 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
     headers = api.headers()
     for i in range(30):
         body = {"type": "LOGIN", "data": {"password": f"pw-{i}"}}
-        assert api.client.put(f"/v0/vault/c-{i:02d}", json=body, headers=headers).status_code == 201
+        assert api.client.put(f"/v0/vault/c-{i:02d}", json=body, headers=headers).status_code == 200
     key_file = api.settings.data_dir / "master.key"
     old_id = read_key_file(key_file).primary_key_id
     store = api.vault.store

@@ -71,7 +71,7 @@ def test_every_operation_conforms_under_generated_input(
         json={"type": "TOTP", "data": {"secret": "JBSWY3DPEHPK3PXP", "backupCodes": ["a"] * 1}},
         headers=headers,
     )
-    assert seeded.status_code in (200, 201)
+    assert seeded.status_code == 200
     schema = schemathesis.openapi.from_url(server.base_url + "/v0/openapi.json")
     operations = []
     for result in schema.get_all_operations():
@@ -106,7 +106,7 @@ def test_every_operation_conforms_under_generated_input(
     assert total >= len(operations) * EXAMPLES_PER_OPERATION * 0.9, total
     assert not any(status >= 500 for status in statuses), statuses
     if mode == schemathesis.GenerationMode.POSITIVE:
-        assert statuses.get(200, 0) + statuses.get(201, 0) > 50, statuses  # not only rejections
+        assert statuses.get(200, 0) > 50, statuses  # not only rejections
 
 
 @pytest.mark.parametrize("path", ["/v0/vault", "/v0/vault/{name}", "/v0/vault/{name}/totp"])

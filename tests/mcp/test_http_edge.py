@@ -30,20 +30,25 @@ def post(api: Api, body: Any = None, headers: dict[str, str] | None = None, **kw
 
 
 @pytest.mark.parametrize(
-    ("authorization", "message"),
+    ("authorization", "message", "reason"),
     [
-        (None, "Missing API key: send Authorization: Bearer loid-..."),
-        ("Bearer loid-" + "x" * 43, "Invalid API key."),
-        ("Basic dXNlcjpwYXNz", "Invalid API key."),
+        (None, "Missing API key: send Authorization: Bearer loid-...", "missing_api_key"),
+        ("Bearer loid-" + "x" * 43, "Invalid API key.", "invalid_api_key"),
+        ("Basic dXNlcjpwYXNz", "Invalid API key.", "invalid_api_key"),
     ],
 )
 def test_a_missing_or_bad_key_gets_401_with_a_bearer_challenge(
-    api: Api, authorization: str | None, message: str
+    api: Api, authorization: str | None, message: str, reason: str
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     response = post(api, TOOLS_LIST, headers)
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthenticated", "message": message, "status": 401}
+    assert response.json() == {
+        "error": "unauthorized",
+        "message": message,
+        "status": 401,
+        "reason": reason,
+    }
     assert response.headers["www-authenticate"] == (
         f'Bearer error="invalid_token", error_description="{message}"'
     )

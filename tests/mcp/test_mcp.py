@@ -148,7 +148,7 @@ def test_read_only_key_can_read_but_not_write(
         json={"type": "TOTP", "data": {"secret": SECRET, "backupCodes": ["one"]}},
         headers={"Authorization": f"Bearer {server.api_key}"},
     )
-    assert stored.status_code == 201, stored.text
+    assert stored.status_code == 200, stored.text
 
     async def main() -> None:
         async with mcp_session(transport, server, read_only_key(tmp_path)) as session:
@@ -202,7 +202,7 @@ def test_http_endpoint_refuses_requests_without_a_valid_key(server: ServerProces
             headers={**headers, "Accept": "application/json, text/event-stream"},
         )
         assert response.status_code == 401
-        assert response.json()["error"] == "unauthenticated"
+        assert response.json()["error"] == "unauthorized"
 
 
 def test_stdio_without_key_fails_clearly_at_start(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def assert_error(response: object, status: int, code: str, reason: str | None = 
 def test_store_seed_example_creates_then_overwrites_keeping_id(api: Api) -> None:
     h = api.headers()
     first = api.client.put("/v0/vault/stripe", json=SEED_STRIPE, headers=h)
-    assert first.status_code == 201
+    assert first.status_code == 200
     body = first.json()
     assert set(body) == {
         "credentialId",
@@ -59,8 +59,10 @@ def test_store_seed_example_creates_then_overwrites_keeping_id(api: Api) -> None
         "createdAt",
         "updatedAt",
         "lastRotatedAt",
+        "version",
     }
     assert body["lastRotatedAt"] is None
+    assert body["version"] == 1  # created; 200 all the same (the hosted API's answer)
     assert body["credentialId"].startswith("cred_")
     assert (body["type"], body["name"], body["expiresAt"]) == ("API_KEY", "stripe", None)
     assert body["metadata"] == SEED_STRIPE["metadata"]
@@ -71,6 +73,7 @@ def test_store_seed_example_creates_then_overwrites_keeping_id(api: Api) -> None
         "/v0/vault/stripe", json={"type": "API_KEY", "data": {"key": "sk_live_new"}}, headers=h
     )
     assert again.status_code == 200
+    assert again.json()["version"] == 2
     assert again.json()["credentialId"] == body["credentialId"]
     assert again.json()["createdAt"] == body["createdAt"]
     assert again.json()["lastRotatedAt"] is not None
@@ -142,6 +145,7 @@ def test_list_is_metadata_only_and_paginates(api: Api) -> None:
                 "updatedAt",
                 "lastUsedAt",
                 "expired",
+                "version",
             }
             assert "pw-" not in page.text
         seen += [c["name"] for c in body["credentials"]]
@@ -194,7 +198,7 @@ def test_delete_then_gone(api: Api) -> None:
 def test_totp_code_and_redacted_secret(api: Api) -> None:
     h = api.headers()
     body = dict(SEED_TOTP, data={"secret": "jbsw y3dp ehpk 3pxp", "backupCodes": ["abcd-1234"]})
-    assert api.client.put("/v0/vault/github-2fa", json=body, headers=h).status_code == 201
+    assert api.client.put("/v0/vault/github-2fa", json=body, headers=h).status_code == 200
     before = time.time()
     code = api.client.get("/v0/vault/github-2fa/totp", headers=h)
     assert code.status_code == 200
@@ -278,7 +282,7 @@ def test_any_type_with_a_totp_seed_serves_codes_and_backup_codes(api: Api) -> No
         "data": {"password": "pw", "totp": uri, "backupCodes": ["one", "two"]},
         "metadata": {"username": "bot"},
     }
-    assert api.client.put("/v0/vault/gh", json=login, headers=h).status_code == 201
+    assert api.client.put("/v0/vault/gh", json=login, headers=h).status_code == 200
     got = api.client.get("/v0/vault/gh", headers=h).json()
     assert got["hasTOTP"] is True
     assert got["data"]["totp"] == "[use /v0/vault/:name/totp]"
@@ -303,7 +307,7 @@ def test_expired_credential_is_listed_but_not_served(api: Api) -> None:
     body = dict(SEED_TOTP, data={"secret": "JBSWY3DPEHPK3PXP", "backupCodes": ["a"]})
     body["expiresAt"] = "2020-01-01T00:00:00Z"
     stored = api.client.put("/v0/vault/old", json=body, headers=h)
-    assert stored.status_code == 201
+    assert stored.status_code == 200
     assert stored.json()["expiresAt"] == "2020-01-01T00:00:00Z"
     listed = api.client.get("/v0/vault", headers=h).json()["credentials"]
     assert [(c["name"], c["expired"]) for c in listed] == [("old", True)]
@@ -334,12 +338,15 @@ def test_missing_unknown_and_malformed_keys_are_401(api: Api) -> None:
         {"Authorization": "loid-abc"},
     ):
         response = api.client.get("/v0/vault", headers=headers)
-        assert_error(response, 401, "unauthenticated")
+        reason = "invalid_api_key" if headers else "missing_api_key"
+        assert_error(response, 401, "unauthorized", reason)
         assert response.headers["www-authenticate"] == "Bearer"
 
 
 def test_unauthenticated_body_is_never_parsed(api: Api) -> None:
-    assert_error(api.client.put("/v0/vault/x", content=b"{bad"), 401, "unauthenticated")
+    assert_error(
+        api.client.put("/v0/vault/x", content=b"{bad"), 401, "unauthorized", "missing_api_key"
+    )
 
 
 def test_unknown_and_revoked_keys_answer_identically(api: Api) -> None:
@@ -370,7 +377,12 @@ def test_expired_key_is_401(api: Api) -> None:
     )
     assert api.client.get("/v0/vault", headers=auth(short.api_key)).status_code == 200
     time.sleep(0.4)
-    assert_error(api.client.get("/v0/vault", headers=auth(short.api_key)), 401, "unauthenticated")
+    assert_error(
+        api.client.get("/v0/vault", headers=auth(short.api_key)),
+        401,
+        "unauthorized",
+        "invalid_api_key",
+    )
 
 
 @pytest.mark.parametrize(
@@ -393,7 +405,10 @@ def test_missing_scope_is_403(api: Api, method: str, path: str, needs: str) -> N
     if path.endswith("/fetch"):
         body = {"method": "GET", "url": "https://api.example.com/"}
     message = assert_error(
-        api.client.request(method, path, headers=h, json=body), 403, "insufficient_scope"
+        api.client.request(method, path, headers=h, json=body),
+        403,
+        "forbidden",
+        "insufficient_scope",
     )
     assert needs in message
 
@@ -504,7 +519,7 @@ def test_body_over_64_kib_is_413_and_not_stored(api: Api) -> None:
     assert_error(api.client.put("/v0/vault/big", json=big, headers=h), 413, "payload_too_large")
     assert_error(api.client.get("/v0/vault/big", headers=h), 404, "not_found")
     just_under = {"type": "LOGIN", "data": {"password": "p" * (60 * 1024)}}
-    assert api.client.put("/v0/vault/big", json=just_under, headers=h).status_code == 201
+    assert api.client.put("/v0/vault/big", json=just_under, headers=h).status_code == 200
 
 
 def test_unknown_paths_and_methods_use_the_error_shape(api: Api) -> None:
@@ -525,7 +540,7 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/vault/{name}/fetch",
     }
     put = doc["paths"]["/v0/vault/{name}"]["put"]
-    assert {"200", "201", "400", "401", "403", "413", "422"} <= set(put["responses"])
+    assert {"200", "400", "401", "403", "413", "422"} <= set(put["responses"])
     assert "requestBody" in put
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
@@ -554,4 +569,4 @@ def test_whoami_answers_any_valid_key_with_the_sdk_fields(api: Api) -> None:
     assert body["scopes"] == ["vault:read"]
     assert body["usageCount"] == 2  # the list, and this call
     assert body["lastUsedAt"].endswith("Z") and body["createdAt"].endswith("Z")
-    assert_error(api.client.get("/v0/whoami"), 401, "unauthenticated")
+    assert_error(api.client.get("/v0/whoami"), 401, "unauthorized", "missing_api_key")

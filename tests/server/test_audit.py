@@ -108,7 +108,7 @@ def test_failed_authentications_are_recorded_without_the_key(api: Api) -> None:
         "SELECT action, outcome, identity_id, key_prefix, client, occurrences FROM audit_events",
     )
     failures = [r for r in rows if r[0] == "authenticate"]  # one row per address and window
-    assert failures == [("authenticate", "unauthenticated", None, None, "testclient", 2)]
+    assert failures == [("authenticate", "unauthorized", None, None, "testclient", 2)]
     assert "Zq8v" not in str(sql(api, "SELECT * FROM audit_events"))
 
 

@@ -65,13 +65,13 @@ def test_cors_is_off_by_default(closed: Api) -> None:
         assert not any(h.startswith("access-control-") for h in response.headers)
     refused = preflight(closed, APP)
     assert refused.status_code == 401  # as any request without a key
-    assert refused.json()["error"] == "unauthenticated"
+    assert refused.json()["error"] == "unauthorized"
     assert "access-control-allow-origin" not in refused.headers
 
 
 def test_a_listed_origin_may_call_every_path(open_to_app: Api) -> None:
     responses = calls(open_to_app, APP)
-    assert [r.status_code for r in responses] == [201, 200, 200, 401]
+    assert [r.status_code for r in responses] == [200, 200, 200, 401]
     for response in responses:  # errors too, so the page can read them
         assert response.headers["access-control-allow-origin"] == APP
         assert response.headers["vary"] == "Origin"

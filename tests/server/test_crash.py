@@ -23,7 +23,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: P
     assert server.api_key is not None
     h = auth(server.api_key)
     body = {"type": "TOTP", "data": {"secret": "JBSWY3DPEHPK3PXP", "backupCodes": CODES}}
-    assert httpx.put(server.base_url + "/v0/vault/codes", json=body, headers=h).status_code == 201
+    assert httpx.put(server.base_url + "/v0/vault/codes", json=body, headers=h).status_code == 200
 
     acknowledged: list[str] = []
     popped: list[str] = []
@@ -46,7 +46,7 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: P
                     response = client.put(
                         f"/v0/vault/{name}", json={"type": "LOGIN", "data": {"password": name}}
                     )
-                    if response.status_code == 201:
+                    if response.status_code == 200:
                         with lock:
                             acknowledged.append(name)
                 except httpx.TransportError:
@@ -115,7 +115,7 @@ def test_sigkill_during_rotation_then_rotation_completes(tmp_path: Path) -> None
                 except httpx.TransportError:
                     unanswered.append(name)
                     return
-                if response.status_code == 201:
+                if response.status_code == 200:
                     acknowledged.append(name)
 
     writing = threading.Thread(target=writer)

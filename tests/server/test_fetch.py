@@ -44,7 +44,7 @@ def api(settings: ServerSettings) -> Iterator[Api]:
 
 def store(api: Api, h: dict[str, str], name: str, body: dict[str, Any]) -> None:
     response = api.client.put(f"/v0/vault/{name}", json=body, headers=h)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
 
 
 def owner_and_use_key(api: Api) -> tuple[dict[str, str], dict[str, str]]:
@@ -319,7 +319,7 @@ def test_a_use_key_uses_but_never_reads(api: Api, upstream: Upstream) -> None:
     store(api, h, "stripe", api_key(["127.0.0.1"]))
     store(api, h, "gh", {"type": "TOTP", "data": {"secret": "JBSWY3DPEHPK3PXP"}})
     message = assert_error(
-        api.client.get("/v0/vault/stripe", headers=use), 403, "insufficient_scope"
+        api.client.get("/v0/vault/stripe", headers=use), 403, "forbidden", "insufficient_scope"
     )
     assert "fetch" in message
     listed = api.client.get("/v0/vault", headers=use)
@@ -329,11 +329,19 @@ def test_a_use_key_uses_but_never_reads(api: Api, upstream: Upstream) -> None:
     assert api.client.get("/v0/audit", headers=use).status_code == 200
     assert api.client.get("/v0/whoami", headers=use).json()["scopes"] == ["vault:use"]
     assert_error(
-        api.client.put("/v0/vault/x", json=api_key([]), headers=use), 403, "insufficient_scope"
+        api.client.put("/v0/vault/x", json=api_key([]), headers=use),
+        403,
+        "forbidden",
+        "insufficient_scope",
     )
-    assert_error(api.client.delete("/v0/vault/stripe", headers=use), 403, "insufficient_scope")
     assert_error(
-        api.client.post("/v0/vault/gh/totp/backup", headers=use), 403, "insufficient_scope"
+        api.client.delete("/v0/vault/stripe", headers=use), 403, "forbidden", "insufficient_scope"
+    )
+    assert_error(
+        api.client.post("/v0/vault/gh/totp/backup", headers=use),
+        403,
+        "forbidden",
+        "insufficient_scope",
     )
     response = fetch(api, use, "stripe", method="GET", url=f"{upstream.base_url}/echo")
     assert response.status_code == 200 and KEY not in response.text
@@ -341,6 +349,7 @@ def test_a_use_key_uses_but_never_reads(api: Api, upstream: Upstream) -> None:
     assert_error(
         fetch(api, write_only, "stripe", method="GET", url=f"{upstream.base_url}/echo"),
         403,
+        "forbidden",
         "insufficient_scope",
     )
 

@@ -55,7 +55,10 @@ def test_valid_key_is_served_from_a_throttled_address(throttled: Api) -> None:
     good = throttled.headers()
     for _ in range(5):
         assert_error(
-            throttled.client.get("/v0/vault", headers=auth(BAD_KEY)), 401, "unauthenticated"
+            throttled.client.get("/v0/vault", headers=auth(BAD_KEY)),
+            401,
+            "unauthorized",
+            "invalid_api_key",
         )
     refused = throttled.client.get("/v0/vault", headers=auth(BAD_KEY))
     assert_error(refused, 429, "rate_limited")
@@ -63,7 +66,7 @@ def test_valid_key_is_served_from_a_throttled_address(throttled: Api) -> None:
     assert_error(throttled.client.get("/v0/vault"), 429, "rate_limited")  # no key: refused too
     # ... while every valid key from that address is served, on every path
     assert throttled.client.get("/v0/vault", headers=good).status_code == 200
-    assert throttled.client.put("/v0/vault/x", json=LOGIN, headers=good).status_code == 201
+    assert throttled.client.put("/v0/vault/x", json=LOGIN, headers=good).status_code == 200
     assert throttled.client.get("/v0/vault/x", headers=good).status_code == 200  # hot path
     mcp = throttled.client.post(
         "/mcp",
@@ -100,14 +103,14 @@ def test_refused_authentications_are_aggregated_per_address(throttled: Api) -> N
     rows = sorted(r for r in _audit_rows(throttled) if r[0] == "authenticate")
     assert rows == [
         ("authenticate", "rate_limited", "testclient", 315),
-        ("authenticate", "unauthenticated", "testclient", 5),
+        ("authenticate", "unauthorized", "testclient", 5),
     ]
 
 
 def test_old_audit_events_are_pruned_in_batches(api: Api) -> None:
     old = AuditEvent(
         at=1_000_000, identity_id=None, actor_identity_id=None, key_prefix=None,
-        action="authenticate", credential_name=None, outcome="unauthenticated", client="x",
+        action="authenticate", credential_name=None, outcome="unauthorized", client="x",
     )  # fmt: skip
     store = api.vault.store
     api.call(store.append_audit_events, events=[old] * 25)
@@ -173,7 +176,7 @@ def test_expiry_at_the_edges_of_the_range_is_stored(api: Api) -> None:
     h = api.headers()
     for name, at in (("late", "9999-12-31T23:59:59Z"), ("early", "1970-01-01T00:00:00Z")):
         stored = api.client.put(f"/v0/vault/{name}", json={**LOGIN, "expiresAt": at}, headers=h)
-        assert stored.status_code == 201, stored.text
+        assert stored.status_code == 200, stored.text
         assert stored.json()["expiresAt"] == at
     assert api.client.get("/v0/vault", headers=h).json()["count"] == 2
 
@@ -192,7 +195,7 @@ def test_one_bad_row_never_takes_the_list_down(api: Api) -> None:
     me = api.new_identity()
     h = auth(me.api_key)
     for name in ("a-good", "b-bad-times", "c-bad-metadata", "d-good"):
-        assert api.client.put(f"/v0/vault/{name}", json=LOGIN, headers=h).status_code == 201
+        assert api.client.put(f"/v0/vault/{name}", json=LOGIN, headers=h).status_code == 200
     huge = 2**62  # far beyond year 9999
     _write_bad_row(api, me.identity_id, "b-bad-times", expires_at=huge, last_used_at=-(2**62))
     _write_bad_row(api, me.identity_id, "c-bad-metadata", metadata_json=b"\xff{not json")
@@ -309,6 +312,6 @@ def test_refusal_counts_are_written_when_their_window_ends(api: Api) -> None:
     assert api.call(identities.flush_refusals, force=True) == 1
     rows = [r for r in _audit_rows(api) if r[0] == "authenticate"]
     assert rows == [
-        ("authenticate", "unauthenticated", "192.0.2.1", 1),
-        ("authenticate", "unauthenticated", "192.0.2.1", 5),
+        ("authenticate", "unauthorized", "192.0.2.1", 1),
+        ("authenticate", "unauthorized", "192.0.2.1", 5),
     ]

@@ -68,9 +68,9 @@ def test_trusted_proxy_headers_name_the_client_everywhere(tmp_path: Path) -> Non
     assert shown.returncode == 0, shown.stderr
     counts = {(e["client"], e["outcome"]): e["count"] for e in json.loads(shown.stdout)}
     assert counts == {
-        ("198.51.100.1", "unauthenticated"): 3,
+        ("198.51.100.1", "unauthorized"): 3,
         ("198.51.100.1", "rate_limited"): 4,
-        ("198.51.100.2", "unauthenticated"): 1,
+        ("198.51.100.2", "unauthorized"): 1,
     }
 
 

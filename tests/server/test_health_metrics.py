@@ -132,7 +132,7 @@ def test_metrics_count_routes_and_statuses_without_names(observed: Api) -> None:
         == 1
     )
     assert (
-        value("loomal_http_requests_total", method="PUT", route="/v0/vault/{name}", status="201")
+        value("loomal_http_requests_total", method="PUT", route="/v0/vault/{name}", status="200")
         == 1
     )
     assert value("loomal_http_request_duration_seconds_count", route="/v0/vault/{name}") == 5

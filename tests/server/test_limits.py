@@ -29,7 +29,7 @@ def test_failed_authentications_are_throttled_per_address(limited: Api) -> None:
     good = limited.headers()
     for _ in range(5):
         bad = limited.client.get("/v0/vault", headers=auth("loid-" + "w" * 43))
-        assert_error(bad, 401, "unauthenticated")
+        assert_error(bad, 401, "unauthorized", "invalid_api_key")
     throttled = limited.client.get("/v0/vault", headers=auth("loid-" + "w" * 43))
     assert_error(throttled, 429, "rate_limited")
     assert 50 <= int(throttled.headers["retry-after"]) <= 60
@@ -69,7 +69,17 @@ def test_rotate_key_with_grace_then_without(api: Api) -> None:
     assert api.client.get("/v0/vault", headers=auth(first.api_key)).status_code == 200
     assert api.client.get("/v0/vault", headers=auth(rotated.api_key)).status_code == 200
     time.sleep(0.6)
-    assert_error(api.client.get("/v0/vault", headers=auth(first.api_key)), 401, "unauthenticated")
+    assert_error(
+        api.client.get("/v0/vault", headers=auth(first.api_key)),
+        401,
+        "unauthorized",
+        "invalid_api_key",
+    )
     again = api.call(api.vault.identities.rotate_key, first.name, scopes=["vault:read"])
-    assert_error(api.client.get("/v0/vault", headers=auth(rotated.api_key)), 401, "unauthenticated")
+    assert_error(
+        api.client.get("/v0/vault", headers=auth(rotated.api_key)),
+        401,
+        "unauthorized",
+        "invalid_api_key",
+    )
     assert api.client.get("/v0/vault", headers=auth(again.api_key)).status_code == 200

@@ -48,7 +48,7 @@ def test_workers_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
         assert server.api_key is not None
         h = auth(server.api_key)
         body = {"type": "API_KEY", "data": {"key": "sk_orphan_test_value"}}
-        assert httpx.put(server.base_url + "/v0/vault/k", json=body, headers=h).status_code == 201
+        assert httpx.put(server.base_url + "/v0/vault/k", json=body, headers=h).status_code == 200
         reads = 20
         with httpx.Client(base_url=server.base_url, headers=h) as client:
             for _ in range(reads):  # spread over both workers; audited in batches

@@ -93,18 +93,22 @@ def test_a_key_sent_as_x_api_key_authenticates_and_is_never_forwarded(
     assert_error(
         api.client.get("/v0/proxy/anthropic/echo", headers={"X-Api-Key": "sk-not-ours"}),
         401,
-        "unauthenticated",
+        "unauthorized",
+        "missing_api_key",
     )
 
 
 def test_proxy_refusals_answer_in_the_error_shape(api: Api, upstream: Upstream) -> None:
     h = api.headers()
     api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
-    assert_error(api.client.get("/v0/proxy/openai/echo"), 401, "unauthenticated")
+    assert_error(api.client.get("/v0/proxy/openai/echo"), 401, "unauthorized", "missing_api_key")
     assert_error(api.client.get("/v0/proxy/nothing/echo", headers=h), 404, "not_found")
     write_only = api.headers(("vault:write",))
     assert_error(
-        api.client.get("/v0/proxy/openai/x", headers=write_only), 403, "insufficient_scope"
+        api.client.get("/v0/proxy/openai/x", headers=write_only),
+        403,
+        "forbidden",
+        "insufficient_scope",
     )
     too_big = api.client.post("/v0/proxy/openai/echo", headers=h, content=b"z" * (1024 * 1024 + 1))
     assert_error(too_big, 413, "payload_too_large")

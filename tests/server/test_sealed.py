@@ -115,7 +115,7 @@ def test_the_request_right_after_an_unseal_is_served(sealed_api: Api, agent: Uns
     agent.unseal(PASSPHRASE)
     time.sleep(0.06)  # the worker asks again at most every 50 ms while sealed
     body = {"type": "API_KEY", "data": {"key": SECRET}}
-    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 200
     got = sealed_api.client.get("/v0/vault/stripe", headers=headers)
     assert got.json()["data"] == {"key": SECRET}
 
@@ -143,7 +143,7 @@ def test_keys_that_do_not_open_the_store_are_refused(
     headers = sealed_api.headers()
     agent.unseal(PASSPHRASE)
     body = {"type": "API_KEY", "data": {"key": SECRET}}
-    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 200
     agent.seal()
     # Someone puts another vault's sealed key file (same passphrase) in its place.
     other = tmp_path / "other.key"
@@ -264,7 +264,7 @@ def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
 ) -> None:
     headers = api.headers()
     body = {"type": "API_KEY", "data": {"key": SECRET}}
-    assert api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 201
+    assert api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 200
     set_passphrase(api.settings.key_file, PASSPHRASE)
     with caplog.at_level("ERROR", logger="loomal.keys"):
         for _ in range(3):  # three maintenance ticks

@@ -72,7 +72,7 @@ def sql(api: Api, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
 def store_all(api: Api, headers: dict[str, str]) -> None:
     for name, (ctype, data) in SECRETS.items():
         body = {"type": ctype, "data": data, "metadata": {"note": "plain"}}
-        assert api.client.put(f"/v0/vault/{name}", json=body, headers=headers).status_code == 201
+        assert api.client.put(f"/v0/vault/{name}", json=body, headers=headers).status_code == 200
 
 
 def test_no_plaintext_secret_or_api_key_in_the_database(api: Api) -> None:
@@ -244,7 +244,7 @@ def test_edited_type_expiry_or_metadata_fails_every_secret_route(
         "metadata": {"allowedHosts": ["127.0.0.2"]},
         "expiresAt": "2099-01-01T00:00:00Z",
     }
-    assert api.client.put("/v0/vault/bound", json=body, headers=h).status_code == 201
+    assert api.client.put("/v0/vault/bound", json=body, headers=h).status_code == 200
     sql(api, f"UPDATE credentials SET {column} = ? WHERE name = 'bound'", (value,))
     for path in ("/v0/vault/bound", "/v0/vault/bound/totp"):
         response = api.client.get(path, headers=h)
@@ -283,7 +283,7 @@ def test_another_identity_sees_a_missing_credential(api: Api, scopes: tuple[str,
     assert listed.status_code == 403 or listed.json()["credentials"] == []
     if "vault:write" in scopes:
         mine = api.client.put("/v0/vault/owned", json=body, headers=intruder)
-        assert mine.status_code == 201  # the intruder's own credential, not an overwrite
+        assert mine.status_code == 200  # the intruder's own credential, not an overwrite
     owned = api.client.get("/v0/vault/owned", headers=owner).json()
     assert owned["data"]["backupCodes"] == ["only-Zq8v"]
     assert owned["data"]["usedBackupCodes"] == []

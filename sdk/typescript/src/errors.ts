@@ -6,7 +6,7 @@
  *
  *     LoomalError                 .status, .code, .message, .reason
  *     ├── BadRequestError         400 bad_request (e.g. reason no_backup_codes)
- *     ├── AuthenticationError     401 unauthenticated
+ *     ├── AuthenticationError     401 unauthorized
  *     │   └── MissingApiKeyError  no API key at construction (code missing_api_key, status 0)
  *     ├── PermissionDeniedError   403 the key lacks the scope
  *     ├── NotFoundError           404 not_found

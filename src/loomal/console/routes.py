@@ -117,7 +117,9 @@ async def reveal(request: Req, name: Name) -> Response[bytes]:
 async def totp(request: Req, name: Name) -> Response[bytes]:
     session = await current_session(request)
     if session is None or not same_origin(request):  # a sibling port is "same-site"
-        return json_response({"error": "unauthenticated", "message": "Signed out."}, 401)
+        return json_response(
+            {"error": "unauthorized", "message": "Signed out.", "status": 401}, 401
+        )
     try:
         code = await vault_of(request).service.totp(session.principal, name)
     except LoomalError as error:

@@ -209,7 +209,7 @@ class ConsoleSessions:
     async def _identity_name(self, identity_id: str) -> str:
         identity = await self._store.get_identity_by_id(identity_id=identity_id)
         if identity is None:
-            raise AuthenticationError("Invalid API key.")
+            raise AuthenticationError("Invalid API key.", reason="invalid_api_key")
         return identity.name
 
     # -- each request -----------------------------------------------------------

@@ -93,7 +93,7 @@ class AuditLog:
         outcome = error.reason or error.code
         self.note(replace(ok, outcome=outcome))
         name = ok.credential_name
-        if name is not None and error.code in _SHOWN_TO_OWNERS:
+        if name is not None and outcome in _SHOWN_TO_OWNERS:
             for owner in await self._store.identities_owning(
                 name=name, except_identity=ok.actor_identity_id or ""
             ):

@@ -103,7 +103,7 @@ class IdentityService:
         """The caller's identity as ``GET /v0/whoami`` shows it (any valid key)."""
         row = await self._store.get_identity_by_id(identity_id=principal.identity_id)
         if row is None:  # deleted since the key was cached
-            raise AuthenticationError("Invalid API key.")
+            raise _invalid_key()
         pending, pending_at = self._usage.get(row.identity_id) or (0, 0)
         last_used = max(row.last_used_at or 0, pending_at) or None
         return IdentityResponse(
@@ -195,14 +195,14 @@ class IdentityService:
         else:
             principal = await self._load_principal(presented, now)
         if principal.key_expires_at is not None and principal.key_expires_at <= to_micros(now):
-            raise AuthenticationError("Invalid API key.")
+            raise _invalid_key()
         return principal
 
     async def _load_principal(self, presented: bytes, now: float) -> Principal:
         row = await self._store.find_api_key(key_hash=presented)
         if row is None or not keys_match(row.key_hash, presented) or row.revoked_at is not None:
             self._cache.pop(presented, None)
-            raise AuthenticationError("Invalid API key.")
+            raise _invalid_key()
         principal = Principal(
             identity_id=row.identity_id,
             key_prefix=row.prefix,
@@ -359,11 +359,19 @@ def _add_usage(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]
     return held[0] + noted[0], max(held[1], noted[1])
 
 
+def _invalid_key() -> AuthenticationError:
+    """One answer for an unknown, revoked, expired or malformed key: which it was
+    would tell a caller which keys exist."""
+    return AuthenticationError("Invalid API key.", reason="invalid_api_key")
+
+
 def _bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise AuthenticationError("Missing API key: send Authorization: Bearer loid-...")
+        raise AuthenticationError(
+            "Missing API key: send Authorization: Bearer loid-...", reason="missing_api_key"
+        )
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
-        raise AuthenticationError("Invalid API key.")
+        raise _invalid_key()
     return token

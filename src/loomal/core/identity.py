@@ -100,7 +100,10 @@ class Principal(msgspec.Struct, frozen=True):
             raise PermissionDeniedError(
                 "This API key has vault:use, which never returns secret fields: make the "
                 "request through the vault instead (POST /v0/vault/{name}/fetch, the vault_fetch "
-                "tool, `loomal vault fetch`, or the /v0/proxy/{name}/... pass-through)."
+                "tool, `loomal vault fetch`, or the /v0/proxy/{name}/... pass-through).",
+                reason="insufficient_scope",
             )
         implied = " (vault:read includes it)" if scope is Scope.USE else ""
-        raise PermissionDeniedError(f"This API key lacks the {scope.value} scope{implied}.")
+        raise PermissionDeniedError(
+            f"This API key lacks the {scope.value} scope{implied}.", reason="insufficient_scope"
+        )

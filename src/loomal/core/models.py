@@ -75,6 +75,9 @@ class StoreResponse(msgspec.Struct, rename="camel", kw_only=True):
     last_rotated_at: Annotated[
         datetime | None, Meta(description="When an overwrite last changed data")
     ]
+    version: Annotated[
+        int, Meta(description="1 when created; every write adds one (an extra field)")
+    ]
 
     # The API's camelCase names, read-only.
     @property

@@ -183,6 +183,7 @@ class VaultService:
                     created_at=from_micros(row.created_at),
                     updated_at=from_micros(row.updated_at),
                     last_rotated_at=_opt_time(row.last_rotated_at),
+                    version=row.version,
                 ),
                 created,
             )
@@ -204,6 +205,7 @@ class VaultService:
                 updated_at=from_micros(row.updated_at),
                 last_rotated_at=_opt_time(row.last_rotated_at),
                 last_used_at=from_micros(max(last_used_at, row.last_used_at or 0)),
+                version=row.version,
                 expired=False,  # an expired credential answers 410 before this
                 has_totp=has_totp,
                 data=data,
@@ -489,6 +491,7 @@ class VaultService:
                     updated_at=from_micros(row.updated_at),
                     last_rotated_at=_opt_time(row.last_rotated_at),
                     last_used_at=from_micros(last_used) if last_used else None,
+                    version=row.version,
                     expired=expires is not None and expires <= now,
                 )
             )

@@ -53,6 +53,8 @@ class CredentialListing(msgspec.Struct, frozen=True):
     last_used_at: int | None
     last_rotated_at: int | None
     """When an overwrite last changed ``data`` (None: never since creation)."""
+    version: int
+    """1 when created; every write (an overwrite, a backup-code pop) adds one."""
 
     def __repr__(self) -> str:
         return f"CredentialListing(credential_id={self.credential_id!r}, name={self.name!r})"
@@ -62,7 +64,6 @@ class CredentialRow(CredentialListing, frozen=True):
     """The whole stored row: the listing's fields, then the sealed data."""
 
     identity_id: str
-    version: int
     key_id: str
     wrapped_key: bytes
     nonce: bytes

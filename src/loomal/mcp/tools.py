@@ -15,8 +15,8 @@ structured content plus the same JSON as text (for clients that show models
 text only). Errors come back as tool errors ``"<code>: <message>"`` with the
 SPEC's codes; no error repeats an argument's value.
 
-All tools are always listed; a key without the scope a tool needs gets an
-``insufficient_scope`` tool error, exactly as over HTTP.
+All tools are always listed; a key without the scope a tool needs gets a
+``forbidden (insufficient_scope)`` tool error, exactly as over HTTP.
 """
 
 from __future__ import annotations

@@ -279,8 +279,7 @@ class Edge:
                     else:  # nothing sent yet: the observer adds the request id
                         await self._observer(self.litestar, scope, replayed, send)
                     return
-                stored, created = await vault.service.store_credential(who, name, request)
-                status, result = (201 if created else 200), stored
+                status, (result, _) = 200, await vault.service.store_credential(who, name, request)
             elif call == "totp":
                 status, result = 200, await vault.service.totp(who, name)
             else:

@@ -34,10 +34,10 @@ __all__ = [
 
 LISTING_COLUMNS = (  # CredentialListing's fields, in order
     "credential_id, name, type, metadata, expires_at, created_at, updated_at, last_used_at, "
-    "last_rotated_at"
+    "last_rotated_at, version"
 )
 CREDENTIAL_COLUMNS = (  # CredentialRow's: the listing's, then the rest
-    f"{LISTING_COLUMNS}, identity_id, version, key_id, wrapped_key, nonce, ciphertext"
+    f"{LISTING_COLUMNS}, identity_id, key_id, wrapped_key, nonce, ciphertext"
 )
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
@@ -132,8 +132,8 @@ def credential_values(row: CredentialRow) -> tuple[Any, ...]:
         row.updated_at,
         row.last_used_at,
         row.last_rotated_at,
-        row.identity_id,
         row.version,
+        row.identity_id,
         row.key_id,
         row.wrapped_key,
         row.nonce,
