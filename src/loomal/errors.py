@@ -17,6 +17,7 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── RequestTimeoutError        408 request_timeout (a request body not received in time)
     ├── ConflictError              409 conflict, credential_limit, identity_exists
     ├── ExpiredError               410 expired
+    ├── PreconditionFailedError    412 version_conflict; reason exists, not_found, changed
     ├── PayloadTooLargeError       413 payload_too_large
     ├── ValidationError            422 validation_error
     ├── RateLimitError             429 rate_limited
@@ -46,6 +47,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PreconditionFailedError",
     "RateLimitError",
     "RequestTimeoutError",
     "SealedError",
@@ -162,6 +164,15 @@ class ExpiredError(LoomalError):
     default_message = "The credential has expired."
 
 
+class PreconditionFailedError(LoomalError):
+    """412 ``version_conflict``: a check-and-set store (``If-Match``, ``If-None-Match: *``)
+    found the credential in another state than the caller expected; nothing was written."""
+
+    http_status = 412
+    default_code = "version_conflict"
+    default_message = "The credential changed since it was read."
+
+
 class PayloadTooLargeError(LoomalError):
     http_status = 413
     default_code = "payload_too_large"
@@ -250,6 +261,7 @@ _BY_STATUS: dict[int, type[LoomalError]] = {
         RequestTimeoutError,
         ConflictError,
         ExpiredError,
+        PreconditionFailedError,
         PayloadTooLargeError,
         ValidationError,
         RateLimitError,

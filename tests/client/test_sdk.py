@@ -427,6 +427,7 @@ def test_public_names_are_what_the_docs_list() -> None:
         "BadRequestError",
         "BadGatewayError",
         "PayloadTooLargeError",
+        "PreconditionFailedError",
         "MissingApiKeyError",
         "Credential",
         "CredentialSummary",

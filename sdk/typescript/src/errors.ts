@@ -12,6 +12,7 @@
  *     ├── NotFoundError           404 not_found
  *     ├── ConflictError           409
  *     ├── ExpiredError            410 expired
+ *     ├── PreconditionFailedError 412 version_conflict (If-Match / If-None-Match did not hold)
  *     ├── PayloadTooLargeError    413 body over 64 KiB
  *     ├── ValidationError         422 (the message names the field)
  *     ├── RateLimitError          429, .retryAfter in seconds
@@ -58,6 +59,7 @@ export class PermissionDeniedError extends LoomalError {}
 export class NotFoundError extends LoomalError {}
 export class ConflictError extends LoomalError {}
 export class ExpiredError extends LoomalError {}
+export class PreconditionFailedError extends LoomalError {}
 export class PayloadTooLargeError extends LoomalError {}
 export class ValidationError extends LoomalError {}
 export class RateLimitError extends LoomalError {
@@ -88,6 +90,7 @@ const NAMES: ReadonlyArray<readonly [Function, string]> = [
   [NotFoundError, "NotFoundError"],
   [ConflictError, "ConflictError"],
   [ExpiredError, "ExpiredError"],
+  [PreconditionFailedError, "PreconditionFailedError"],
   [PayloadTooLargeError, "PayloadTooLargeError"],
   [ValidationError, "ValidationError"],
   [RateLimitError, "RateLimitError"],
@@ -111,6 +114,7 @@ const BY_STATUS: Readonly<Record<number, ErrorClass>> = {
   404: NotFoundError,
   409: ConflictError,
   410: ExpiredError,
+  412: PreconditionFailedError,
   413: PayloadTooLargeError,
   422: ValidationError,
 };

@@ -21,6 +21,7 @@ export {
   ConflictError,
   ConnectionError,
   ExpiredError,
+  PreconditionFailedError,
   IntegrityError,
   LoomalError,
   type LoomalErrorInit,

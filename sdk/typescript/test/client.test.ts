@@ -176,6 +176,7 @@ describe("the package", () => {
       "NotFoundError",
       "PayloadTooLargeError",
       "PermissionDeniedError",
+      "PreconditionFailedError",
       "RateLimitError",
       "SealedError",
       "ServerError",

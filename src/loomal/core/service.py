@@ -48,6 +48,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.preconditions import WritePrecondition
 from loomal.core.store import CredentialListing, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
@@ -110,12 +111,17 @@ class VaultService:
     # name other identities hold, in their logs too) and refused while sealed.
 
     async def store_credential(
-        self, principal: Principal, name: str, request: StoreRequest
+        self,
+        principal: Principal,
+        name: str,
+        request: StoreRequest,
+        precondition: WritePrecondition | None = None,
     ) -> tuple[StoreResponse, bool]:
         """Create or overwrite ``name``; returns the response and whether it was created.
 
         Overwriting keeps ``credentialId`` and ``createdAt`` and seals the new
-        data under a fresh data key and the next version number.
+        data under a fresh data key and the next version number. A
+        ``precondition`` is checked against the row inside the write transaction.
         """
         async with self._call(principal, "store", name, durable=True) as audit:
             principal.require(Scope.WRITE)
@@ -136,6 +142,8 @@ class VaultService:
             def change(
                 existing: CredentialRow | None,
             ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
+                if precondition is not None:
+                    precondition.check(name, None if existing is None else existing.version)
                 now = to_micros(self._clock())
                 if existing is None:  # the store has checked the limit in this transaction
                     credential_id, created_at, version = _new_credential_id(), now, 1

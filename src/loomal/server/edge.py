@@ -37,6 +37,7 @@ from litestar.types import Receive, Scope, Send
 from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS
 from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
+from loomal.core.preconditions import WritePrecondition
 from loomal.errors import RequestTimeoutError
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
@@ -44,7 +45,7 @@ from loomal.server.cors import Cors
 from loomal.server.health import HEALTH_PATH, Health
 from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
 from loomal.server.request_log import RequestObserver
-from loomal.server.responses import incomplete_body, send_error, send_json
+from loomal.server.responses import etag, incomplete_body, send_error, send_json
 
 __all__ = [
     "API_MAX_BODY_BYTES",
@@ -265,6 +266,7 @@ class Edge:
     ) -> None:
         """One hot call; ``request_id``: the header to add (None: the observer adds it)."""
         result: Any
+        headers: dict[str, str] | None = None
         try:
             who = await authenticate(vault, scope)
             if call == "store":
@@ -279,18 +281,23 @@ class Edge:
                     else:  # nothing sent yet: the observer adds the request id
                         await self._observer(self.litestar, scope, replayed, send)
                     return
-                status, (result, _) = 200, await vault.service.store_credential(who, name, request)
+                precondition = WritePrecondition.from_headers(
+                    request_header(scope, b"if-match"), request_header(scope, b"if-none-match")
+                )
+                result, _ = await vault.service.store_credential(who, name, request, precondition)
+                status, headers = 200, etag(result.version)
             elif call == "totp":
                 status, result = 200, await vault.service.totp(who, name)
             else:
-                status, result = 200, await vault.service.get_credential(who, name)
+                result = await vault.service.get_credential(who, name)
+                status, headers = 200, etag(result.version)
         except ClientDisconnected:
             await send_error(send, incomplete_body(), request_id=request_id)
             return
         except Exception as exc:
             await send_error(send, exc, request_id=request_id)
             return
-        await send_json(send, status, _encode(result), request_id=request_id)
+        await send_json(send, status, _encode(result), headers, request_id=request_id)
 
     @staticmethod
     async def _store_body(scope: Scope, receive: Receive) -> bytes | None:

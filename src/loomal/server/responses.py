@@ -39,6 +39,7 @@ __all__ = [
     "STORE_ERRORS",
     "error_body",
     "error_headers",
+    "etag",
     "incomplete_body",
     "inside_litestar",
     "send_error",
@@ -152,6 +153,12 @@ def _body_message(cause: BaseException | None) -> str | None:
         return None
     field = where[:-1].removeprefix(".")
     return f"{field}: {message}" if field and f"`{field}`" not in message else message
+
+
+def etag(version: int) -> dict[str, str]:
+    """The header a response carrying a credential sends: its version, which a later
+    store may require with ``If-Match`` (see ``core/preconditions.py``)."""
+    return {"etag": f'"{version}"'}
 
 
 def error_body(error: LoomalError) -> ErrorBody:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, delete, get, post, put
+from litestar import Request, Response, delete, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
@@ -26,9 +26,11 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.preconditions import WritePrecondition
 from loomal.errors import BadRequestError
 from loomal.runtime import Vault
 from loomal.server import edge
+from loomal.server.responses import etag
 
 __all__ = ["ROUTES"]
 
@@ -39,6 +41,8 @@ _ERROR_TEXT = {
     403: "The API key lacks the scope this route needs",
     404: "No credential of this identity has that name",
     409: "Conflict (credential_limit)",
+    412: "version_conflict: If-Match / If-None-Match did not hold (reason exists, not_found, "
+    "changed); nothing was written",
     410: "The credential has expired (expired)",
     413: "Body larger than 64 KiB",
     422: "Validation failed; the message names the field",
@@ -116,9 +120,10 @@ async def list_credentials(
     responses=_errors(410),
     security=_SECURITY,
 )
-async def get_credential(request: Request[Any, Any, Any], name: NameParam) -> Credential:
+async def get_credential(request: Request[Any, Any, Any], name: NameParam) -> Response[Credential]:
     who = principal(request)
-    return await _vault(request).service.get_credential(who, name)
+    got = await _vault(request).service.get_credential(who, name)
+    return Response(got, headers=etag(got.version))
 
 
 @get(
@@ -148,21 +153,26 @@ async def totp_use_backup(request: Request[Any, Any, Any], name: NameParam) -> T
     "/v0/vault/{name:str}",
     summary="Store/update credential",
     description="200 whether it created or overwrote the credential (the hosted API's "
-    "answer, and the only one its official MCP server accepts).",
+    'answer, and the only one its official MCP server accepts). If-Match: "<version>" '
+    "(the ETag a read or store sent) stores only over that version, If-None-Match: * only "
+    "when the name is free; otherwise 412 version_conflict and nothing is written.",
     status_code=200,
-    responses=_errors(400, 409, 413),
+    responses=_errors(400, 409, 412, 413),
     security=_SECURITY,
 )
 async def store_credential(
     request: Request[Any, Any, Any], name: NameParam, data: JSONBody[StoreRequest | None] = None
-) -> StoreResponse:
+) -> Response[StoreResponse]:
     who = principal(request)
     if data is None:
         raise BadRequestError(
             "The request body must be a JSON object with type and data.", reason="malformed_json"
         )
-    stored, _ = await _vault(request).service.store_credential(who, name, data)
-    return stored
+    precondition = WritePrecondition.from_headers(
+        request.headers.get("if-match"), request.headers.get("if-none-match")
+    )
+    stored, _ = await _vault(request).service.store_credential(who, name, data, precondition)
+    return Response(stored, headers=etag(stored.version))
 
 
 @delete(
