@@ -24,6 +24,7 @@ __all__ = [
     "PLATFORM_KEY_PREFIX",
     "CreateIdentityRequest",
     "CreateIdentityResponse",
+    "IdentityDeleted",
     "IdentityDetail",
     "IdentityList",
     "IdentityPurpose",
@@ -191,3 +192,10 @@ class RotateKeyResponse(msgspec.Struct, rename="camel"):
     @property
     def apiKeyPrefix(self) -> str:
         return self.api_key_prefix
+
+
+class IdentityDeleted(msgspec.Struct, rename="camel"):
+    """What the ``identities_delete`` MCP tool answers; HTTP answers 204 with no body."""
+
+    identity_id: str
+    deleted: bool
