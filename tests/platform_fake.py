@@ -157,7 +157,7 @@ def serve_fake_platform(fake: FakePlatform | None = None) -> Iterator[tuple[Fake
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield platform, f"http://127.0.0.1:{httpd.server_address[1]}"
