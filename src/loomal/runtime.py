@@ -20,6 +20,7 @@ from loomal.core.egress import EgressPolicy
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.platform import PlatformService
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
@@ -48,6 +49,7 @@ class Vault:
     keys: KeyManager
     service: VaultService
     identities: IdentityService
+    platform: PlatformService
 
     @property
     def key_source(self) -> KeySource:
@@ -142,6 +144,7 @@ async def open_vault(
         await store.close()
         raise
     audit = AuditLog(store)
+    identities = open_identities(store, settings, audit)
     return Vault(
         settings=settings,
         store=store,
@@ -153,7 +156,10 @@ async def open_vault(
             audit=audit,
             egress=EgressPolicy(settings.fetch_allow_private),
         ),
-        identities=open_identities(store, settings, audit),
+        identities=identities,
+        platform=PlatformService(
+            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
+        ),
     )
 
 

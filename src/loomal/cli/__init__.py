@@ -30,6 +30,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     # command: (module, attribute, the extra that brings its dependencies)
     "serve": ("loomal.cli.serve", "serve", "server"),
     "identity": ("loomal.cli.identity", "identity", "server"),
+    "platform-key": ("loomal.cli.platform_key", "platform_key", "server"),
     "admin": ("loomal.cli.admin", "admin", "server"),
     "mcp": ("loomal.cli.mcp", "mcp", "mcp"),
 }
