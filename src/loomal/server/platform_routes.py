@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from litestar import Request, Router, delete, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, Parameter, QueryParameter
 
 from loomal.core.models import ErrorBody
 from loomal.core.platform import MAX_PAGE, PlatformPrincipal, PlatformService
@@ -91,9 +91,10 @@ async def create_identity(
 )
 async def list_identities(
     request: Request[Any, Any, Any],
-    limit: Annotated[int | None, Parameter(description=f"1-{MAX_PAGE}, default 50")] = None,
+    limit: Annotated[int | None, QueryParameter(description=f"1-{MAX_PAGE}, default 50")] = None,
     page_token: Annotated[
-        str | None, Parameter(query="pageToken", description="nextPageToken of the last page")
+        str | None,
+        QueryParameter(name="pageToken", description="nextPageToken of the previous page"),
     ] = None,
 ) -> IdentityList:
     return await _platform(request).list_identities(
