@@ -2,7 +2,8 @@
 the official SDK's arguments and result keys, errors, retries and masked reprs.
 
 They run against :class:`tests.platform_fake.FakePlatform` through an
-``httpx.MockTransport`` (no socket)."""
+``httpx.MockTransport`` (no socket), and against the server itself, in process,
+on both stores."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from loomal import (
     NotFoundError,
     ValidationError,
 )
+from tests.conftest import Api
 from tests.platform_fake import PLATFORM_KEY, FakePlatform
 
 BASE = "http://127.0.0.1:8470"
@@ -188,3 +190,52 @@ def test_reprs_never_show_a_key() -> None:
         text = repr(value) + str(value)
         assert created.raw_key not in text and rotated.raw_key not in text
         assert PLATFORM_KEY not in text
+
+
+def _shape(results: list[Any]) -> Any:
+    """What must match between two runs on a real server: all but ids, keys and times."""
+    import re
+
+    text = msgspec.json.encode(msgspec.to_builtins(results)).decode()
+    text = re.sub(r'"(id_[0-9a-f]+|loid-[A-Za-z0-9_-]+)"', '"<id>"', text)
+    text = re.sub(r'"\d{4}-\d\d-\d\dT[^"]+"', '"<time>"', text)
+    text = re.sub(r'"[A-Za-z0-9_-]{20,}"', '"<token>"', text)  # page tokens
+    text = re.sub(r'"[a-z]+-[a-z]+-[0-9a-f]{4}"', '"<slug>"', text)
+    return msgspec.json.decode(text)
+
+
+def test_every_call_against_the_real_server_in_process(api: Api) -> None:
+    """The same calls through the app itself (both stores): sync through its test
+    client, async through an ASGI transport on the app's own loop."""
+    key, _ = api.call(api.vault.platform.create_key, "sdk")
+    with LoomalPlatform(key, "http://testserver.local", http_client=api.client) as p:
+        sync_results = run_sync(p)
+        for identity in list(p.identities.iter()):  # names are unique: start afresh
+            p.identities.delete(identity.identity_id)
+
+    async def run_on_the_apps_loop() -> list[Any]:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=api.app))  # type: ignore[arg-type]
+        async with AsyncLoomalPlatform(key, "http://testserver.local", http_client=http) as p:
+            try:
+                return await run_async(p)
+            finally:
+                await http.aclose()
+
+    async_results = api.call(run_on_the_apps_loop)
+    assert _shape(sync_results) == _shape(async_results)
+    created, default, seller, page, _, names, got, renamed, narrowed, rotated, gone, left = (
+        sync_results
+    )
+    assert (created.name, created.scopes, created.purpose) == (
+        "sales-agent",
+        ["vault:read"],
+        "BUYER",
+    )
+    assert (default.scopes, seller.purpose) == (["vault:read", "vault:write"], "SELLER")
+    assert page.count == 2 and page.next_page_token is not None
+    assert names[0] == "sales-agent" and names[2] == "third"
+    assert got.api_key_prefix == created.api_key_prefix
+    assert (renamed.name, renamed.scopes) == ("renamed", ["vault:read", "vault:write"])
+    assert narrowed.scopes == ["vault:write"]
+    assert rotated.raw_key.startswith("loid-") and gone is None
+    assert created.identity_id not in {i.identity_id for i in left.identities}

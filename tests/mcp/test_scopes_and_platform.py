@@ -14,9 +14,8 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.conftest import ServerProcess, new_key
+from tests.conftest import ServerProcess, new_key, new_platform_key
 from tests.mcp.conftest import UNDERSCORE, mcp_session
-from tests.platform_fake import PLATFORM_KEY, serve_fake_platform
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -151,12 +150,14 @@ def test_the_typed_store_tools_store_what_the_official_ones_do(
     asyncio.run(main())
 
 
-def test_a_platform_key_gets_the_identities_tools(tmp_path: Path) -> None:
+def test_a_platform_key_gets_the_identities_tools(server: ServerProcess, tmp_path: Path) -> None:
+    key = new_platform_key(tmp_path / "server-data", cwd=tmp_path)
+
     async def main(url: str) -> None:
         params = StdioServerParameters(
             command=sys.executable,
             args=["-m", "loomal", "mcp"],
-            env={"LOOMAL_API_KEY": PLATFORM_KEY, "LOOMAL_API_URL": url},
+            env={"LOOMAL_API_KEY": key, "LOOMAL_API_URL": url},
         )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
             session: Any = client  # as mcp_session yields it: results read loosely
@@ -184,7 +185,9 @@ def test_a_platform_key_gets_the_identities_tools(tmp_path: Path) -> None:
             identity_id = created["identityId"]
             await call("identities_create", {"name": "second", "emailName": "x"})
             page = await call("identities_list", {"limit": 1})
-            assert page["count"] == 1 and page["nextPageToken"] == "1"
+            assert page["count"] == 1 and page["nextPageToken"]
+            rest = await call("identities_list", {"pageToken": page["nextPageToken"]})
+            assert [i["name"] for i in rest["identities"]] == [created["name"], "second"]
             assert (await call("identities_get", {"identityId": identity_id}))["apiKeyPrefix"]
             renamed = await call("identities_update", {"identityId": identity_id, "name": "r"})
             assert renamed["name"] == "r"
@@ -200,8 +203,7 @@ def test_a_platform_key_gets_the_identities_tools(tmp_path: Path) -> None:
             missing = await session.call_tool("identities_get", {"identityId": identity_id})
             assert missing.is_error and missing.content[0].text.startswith("not_found: ")
 
-    with serve_fake_platform() as (_, url):
-        asyncio.run(main(url))
+    asyncio.run(main(server.base_url))
 
 
 def test_a_key_the_server_refuses_stops_the_server_at_start(
