@@ -1,6 +1,6 @@
-// LoomalPlatform, and the official SDK's error base, against a scripted
-// loopback server: what each call sends, what it answers, which calls are
-// retried. (Against a real vault once the server has the platform routes.)
+// LoomalPlatform, and the official SDK's error base: against a scripted
+// loopback server (what each call sends, what it answers, which calls are
+// retried), and the whole life of an identity against a real vault.
 
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, test } from "node:test";
@@ -8,6 +8,7 @@ import { inspect } from "node:util";
 
 import {
   AuthenticationError,
+  Loomal,
   LoomalApiError,
   LoomalError,
   LoomalPlatform,
@@ -18,6 +19,7 @@ import {
 } from "@loomal/sdk";
 
 import { errorBody, scriptedServer, type ScriptedServer } from "./support/scripted-server.js";
+import { realServerSkipReason, startVault } from "./support/vault-server.js";
 
 const KEY = "lopk-" + "P".repeat(43);
 const SUMMARY = {
@@ -149,5 +151,40 @@ describe("LoomalApiError, the official SDK's error class", () => {
     assert.equal(LoomalError, LoomalApiError);
     const typed = new NotFoundError(404, "not_found", "gone");
     assert.ok(typed instanceof LoomalApiError && typed.name === "NotFoundError");
+  });
+});
+
+const realSkip = realServerSkipReason();
+
+describe("LoomalPlatform against a real vault", { skip: realSkip ?? false }, () => {
+  test("create, list with paging, get, update, rotate, delete; the key it made works", async () => {
+    const vault = await startVault();
+    try {
+      const platform = new LoomalPlatform({ apiKey: await vault.platformKey("ts"), baseUrl: vault.baseUrl });
+      const created = await platform.identities.create({ name: "ts-agent", scopes: ["vault:read", "vault:write"] });
+      assert.equal(created.emailAddress, null);
+      const other = await platform.identities.create();
+      assert.deepEqual(other.scopes, ["vault:read", "vault:write"]);
+      const names: string[] = [];
+      for await (const identity of platform.identities.listAll({ pageSize: 1 })) names.push(identity.name);
+      assert.deepEqual(names, ["default", "ts-agent", other.name]);
+      assert.equal((await platform.identities.get(created.identityId)).apiKeyPrefix, created.apiKeyPrefix);
+      const updated = await platform.identities.update(created.identityId, { name: "ts", addScopes: ["vault:use"] });
+      assert.deepEqual([updated.name, updated.scopes], ["ts", ["vault:read", "vault:use", "vault:write"]]);
+      const { rawKey } = await platform.identities.rotateKey(created.identityId);
+      const agent = new Loomal({ apiKey: rawKey, baseUrl: vault.baseUrl });
+      await agent.vault.storeApiKey("stripe", "sk_live_ts");
+      assert.deepEqual((await agent.vault.get("stripe")).data, { key: "sk_live_ts" });
+      const old = new Loomal({ apiKey: created.rawKey, baseUrl: vault.baseUrl, maxRetries: 0 });
+      await assert.rejects(old.vault.list(), (e: unknown) => e instanceof LoomalApiError && e.status === 401);
+      await platform.identities.delete(created.identityId);
+      await assert.rejects(platform.identities.get(created.identityId), NotFoundError);
+      const asAgent = new LoomalPlatform({ apiKey: vault.apiKey, baseUrl: vault.baseUrl });
+      await assert.rejects(asAgent.identities.list(), (e: unknown) =>
+        e instanceof LoomalApiError && e.status === 403 && e.code === "forbidden",
+      );
+    } finally {
+      await vault.stop();
+    }
   });
 });
