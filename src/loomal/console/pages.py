@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loomal.console.forms import CREDENTIAL_TYPES
+from loomal.console.fields import CREDENTIAL_TYPES
 from loomal.console.markup import Html, join, render
 from loomal.console.sessions import ConsoleSession
 from loomal.core.identity import Scope
