@@ -123,3 +123,33 @@ def test_request_rules_are_checked_when_saved(browser: Any, server: ServerProces
             {"methods": ["GET"], "paths": ["/v1/**"]}
         ]
     watched.context.close()
+
+
+def test_adding_an_existing_name_asks_what_replacing_loses(
+    browser: Any, server: ServerProcess
+) -> None:
+    assert server.api_key is not None
+    with agent(server) as api:
+        body = {"type": "LOGIN", "data": {"password": "pw-1"}, "metadata": {"username": "bot"}}
+        api.put("github", json=body)
+        watched = Watched(browser, server.base_url)
+        page = watched.page
+        sign_in(page, server.api_key)
+        page.get_by_role("link", name="Add credential").click()
+        page.get_by_label("Name", exact=True).fill("github")
+        page.get_by_label("Type", exact=True).select_option("API_KEY")
+        page.get_by_label("Key", exact=True).fill("ghp_new")
+        page.get_by_role("button", name="Save").click()
+        box = page.get_by_role("region", name="Replacing “github” loses all of this")
+        box.wait_for()
+        assert "LOGIN" in box.inner_text() and "username" in box.inner_text()
+        assert api.get("github").json()["data"] == {"password": "pw-1"}  # not replaced
+        assert page.get_by_label("Key", exact=True).input_value() == ""  # never echoed
+        page.get_by_label("Key", exact=True).fill("ghp_new")
+        page.get_by_label("Replace “github” (version 1)").check()
+        page.get_by_role("button", name="Save").click()
+        page.get_by_role("heading", name="github", exact=True).wait_for()
+        replaced = api.get("github").json()
+    assert (replaced["type"], replaced["data"]) == ("API_KEY", {"key": "ghp_new"})
+    assert watched.csp_violations() == []
+    watched.context.close()

@@ -176,6 +176,7 @@ def form_page(
     custom_keys: Sequence[tuple[str, str]] = (),
     custom_note: str | None = None,
     notice: Html | None = None,
+    replace: Html | None = None,
 ) -> Html:
     """The add form (all twelve types' fields; the script shows the chosen one's),
     or the edit form of credential ``editing`` opened on ``opened`` (its type fixed).
@@ -252,7 +253,7 @@ def form_page(
         '<div class="field"><label for="name">Name</label>'
         '<input id="name" name="name" value="{name}" autocomplete="off" required '
         "{name_attrs}>{name_error}"
-        '<p class="hint">1-128 of A-Z a-z 0-9 . _ -</p></div>'
+        '<p class="hint">1-128 of A-Z a-z 0-9 . _ -</p></div>{replace}'
         '<div class="field"><label for="type">Type</label>{type_control}</div>'
         "{fieldsets}{shared}"
         '<div class="field"><label for="expiresAt">Expires on (optional)</label>'
@@ -271,6 +272,7 @@ def form_page(
         name=values.get("name", ""),
         name_attrs=name_attrs,
         name_error=field_error("name"),
+        replace=replace or "",
         type_control=type_control,
         fieldsets=join(fieldsets),
         shared=shared,

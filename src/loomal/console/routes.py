@@ -15,16 +15,8 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 
 from loomal.console import pages
+from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
-from loomal.console.fields import FIELDS
-from loomal.console.form_page import form_page
-from loomal.console.forms import (
-    FormErrors,
-    custom_row_keys,
-    field_of_error,
-    request_from_form,
-    shown_custom_keys,
-)
 from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
 from loomal.console.sessions import ConsoleSession
 from loomal.console.sign_in import SIGN_IN_ROUTES
@@ -44,12 +36,10 @@ from loomal.console.web import (
     same_origin,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
 from loomal.errors import (
     LoomalError,
     NotFoundError,
-    PermissionDeniedError,
     ValidationError,
 )
 from loomal.runtime import Vault
@@ -147,45 +137,6 @@ async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes
     return json_response({"uri": uri})
 
 
-@get("/add", include_in_schema=False)
-async def new_form(request: Req, type: Text = "LOGIN") -> Response[bytes]:  # noqa: A002
-    session = await current_session(request)
-    if session is None:
-        return redirect("/sign-in")
-    if not session.can(Scope.WRITE):
-        return error_page(session, PermissionDeniedError("This key may not add credentials."))
-    ctype = type if type in FIELDS else "LOGIN"
-    return html_response(form_page(session, ctype=ctype, values={}, errors={}))
-
-
-@post("/add", include_in_schema=False, status_code=303)
-async def create(request: Req) -> Response[bytes]:
-    checked = await authorised_post(request)
-    if isinstance(checked, Response):
-        return checked
-    session, form = checked
-    ctype = form.get("type", "")
-    try:
-        name, store_request = request_from_form(form)
-        await vault_of(request).service.store_credential(session.principal, name, store_request)
-    except FormErrors as invalid:
-        errors = invalid.errors
-    except ValidationError as error:
-        errors = {field_of_error(error.message, ctype): error.message}
-    except LoomalError as error:
-        return error_page(session, error)
-    else:
-        return redirect(f"/credentials/{name}")
-    page = form_page(
-        session,
-        ctype=ctype if ctype in FIELDS else "LOGIN",
-        values=form,
-        errors=errors,
-        custom_keys=shown_custom_keys(custom_row_keys(form)),
-    )
-    return html_response(page, status=422)
-
-
 @get("/credentials/{name:str}/delete", include_in_schema=False)
 async def confirm_delete(request: Req, name: Name) -> Response[bytes]:
     session = await current_session(request)
@@ -281,8 +232,7 @@ async def static(file: Name) -> Response[bytes]:
 CONSOLE_ROUTES = [
     *SIGN_IN_ROUTES,
     credentials,
-    new_form,
-    create,
+    *ADD_ROUTES,
     read_qr,
     credential,
     reveal,
