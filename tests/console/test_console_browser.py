@@ -216,7 +216,7 @@ def test_a_person_manages_credentials_in_the_browser(browser: Any, server: Serve
     assert page.locator("#backup-code").inner_text() == "aaaa-1111"
     assert page.locator("#used-codes").inner_text().strip() == "aaaa-1111"
     page.get_by_role("link", name="Back to github-2fa").click()
-    page.get_by_text("1 unused backup codes").wait_for()
+    page.get_by_text("1 unused backup code", exact=True).wait_for()
 
     # Delete, after a confirmation that names the credential.
     page.goto("/credentials/mailer")

@@ -190,7 +190,13 @@ async def authorised_post(
 
 
 def error_page(session: ConsoleSession | None, error: LoomalError) -> Response[bytes]:
-    titles = {403: "Not allowed", 404: "Not found", 410: "Expired", 429: "Slow down"}
+    titles = {
+        400: "Not possible",
+        403: "Not allowed",
+        404: "Not found",
+        410: "Expired",
+        429: "Slow down",
+    }
     title = titles.get(error.http_status, "Something went wrong")
     return html_response(
         pages.message_page(title, error.message, session), status=error.http_status

@@ -202,8 +202,8 @@
     });
   }
 
-  // The live TOTP code and a countdown to the next period: at once on a TOTP
-  // credential's page, after Reveal on another type that holds a seed (data.totp).
+  // The live TOTP code and a countdown to the next period, at once on the page of
+  // any credential holding a seed (a TOTP credential's, or data.totp of another).
   var totpStarted = false;
   function setUpTotp() {
     var section = document.getElementById("totp");
@@ -224,7 +224,10 @@
         left = body.remaining;
         progress.max = period;
         if (section.dataset.backup) {
-          backup.textContent = body.backupCodesRemaining + " unused backup codes";
+          var codes = body.backupCodesRemaining;
+          backup.textContent = codes === 1 ? "1 unused backup code" : codes + " unused backup codes";
+          var link = document.getElementById("backup-link");
+          if (link && codes === 0) link.hidden = true;  // used up meanwhile: nothing to offer
         }
         show(error, "");
         tick();
