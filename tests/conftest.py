@@ -8,6 +8,7 @@ unreachable PostgreSQL fails the run; otherwise those tests skip, saying why.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -29,7 +30,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
-from loomal.runtime import Vault
+from loomal.runtime import Vault, open_store
 from loomal.server.app import create_app
 from loomal.server.edge import Edge
 
@@ -142,6 +143,17 @@ def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Comple
         input=stdin,
         timeout=60,
     )
+
+
+def create_store(data_dir: Path) -> None:
+    """An empty store in ``data_dir``, as a first ``loomal serve`` leaves one: the
+    server-host commands refuse to run without one."""
+
+    async def create() -> None:
+        settings = ServerSettings.load({"data_dir": str(data_dir)}, env={})
+        await (await open_store(settings, create=True)).close()
+
+    asyncio.run(create())
 
 
 def new_key(*args: str, cwd: Path) -> str:

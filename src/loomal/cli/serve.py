@@ -123,7 +123,7 @@ async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, st
 
 async def _prepare_sealed(settings: ServerSettings) -> IdentityCreated | None:
     """As :func:`_prepare`, without the keys: the unseal checks them against the store."""
-    async with store_session(settings) as store:
+    async with store_session(settings, create=True) as store:
         return await open_identities(store, settings, AuditLog(store)).ensure_first_identity()
 
 
