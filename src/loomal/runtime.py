@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
@@ -23,7 +24,7 @@ from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
-from loomal.errors import NotFoundError
+from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.unseal_agent import AgentKeySource
 
@@ -146,6 +147,8 @@ async def open_vault(
     """
     store = await open_store(settings)
     try:
+        if create_key and settings.master_key is None and not settings.key_file.exists():
+            await refuse_new_key_beside_data(store, settings.key_file)
         source = key_source(settings, create=create_key, env=os.environ if env is None else env)
         keys = KeyManager(source, store)
         await keys.check_store()
@@ -168,6 +171,23 @@ async def open_vault(
         ),
         identities=open_identities(store, settings, audit),
     )
+
+
+async def refuse_new_key_beside_data(store: Store, key_file: Path) -> None:
+    """Refuse to generate a master key for a store that already holds data: a new
+    key cannot read it, and a fresh key file there would hide the real loss (a
+    key file deleted or not restored) behind a key-mismatch error."""
+    recorded = await store.recorded_master_key()
+    needed = [recorded] if recorded else sorted(await store.master_key_ids())
+    if needed:
+        raise ValidationError(
+            f"The master key file {key_file} is missing, but this store already holds a "
+            f"vault: its data can only be read with the key it was created with "
+            f"({', '.join(needed)}); a new key was not generated. Restore the key file from "
+            f"your backup to {key_file} (chmod 600), or point LOOMAL_MASTER_KEY_FILE (or "
+            "LOOMAL_MASTER_KEY) at it. Without that key the stored credentials cannot be "
+            "recovered."
+        )
 
 
 @asynccontextmanager
