@@ -133,8 +133,11 @@ def api(settings: ServerSettings) -> Iterator[Api]:
 # -- the `loomal` command as a user runs it ---------------------------------------------
 
 
-def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m loomal ARGS`` (the installed command) and capture its output."""
+def loomal(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m loomal ARGS`` (the installed command) and capture its output;
+    ``env`` adds to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "loomal", *args],
         cwd=cwd,
@@ -142,6 +145,7 @@ def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Comple
         text=True,
         input=stdin,
         timeout=60,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
