@@ -149,12 +149,13 @@ def loomal(
     )
 
 
-def create_store(data_dir: Path) -> None:
-    """An empty store in ``data_dir``, as a first ``loomal serve`` leaves one: the
-    server-host commands refuse to run without one."""
+def create_store(data_dir: Path, database_url: str | None = None) -> None:
+    """An empty store in ``data_dir`` (or at ``database_url``), as a first ``loomal
+    serve`` leaves one: the server-host commands refuse to run without one."""
 
     async def create() -> None:
-        settings = ServerSettings.load({"data_dir": str(data_dir)}, env={})
+        overrides = {"data_dir": str(data_dir), "database_url": database_url}
+        settings = ServerSettings.load(overrides, env={})
         await (await open_store(settings, create=True)).close()
 
     asyncio.run(create())
