@@ -488,8 +488,9 @@ def test_edit_keeps_blank_secrets_and_the_totp_seed(api: Api) -> None:
 
 @pytest.mark.slow
 def test_login_link_command_refuses_unknown_identities(tmp_path: Any) -> None:
-    from tests.conftest import loomal
+    from tests.conftest import create_store, loomal
 
+    create_store(tmp_path / "d")
     result = loomal(
         "identity", "login-link", "nobody", "--data-dir", str(tmp_path / "d"), cwd=tmp_path
     )
