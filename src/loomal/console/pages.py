@@ -29,6 +29,8 @@ __all__ = [
     "layout",
     "message_page",
     "sign_in_page",
+    "signed_in_page",
+    "switch_page",
     "when",
 ]
 
@@ -136,6 +138,40 @@ def login_link_page(csrf: str, error: str | None = None) -> Html:
         error=render('<p class="error" role="alert">{e}</p>', e=error) if error else "",
     )
     return layout("Sign in with a link", body)
+
+
+def signed_in_page(session: ConsoleSession) -> Html:
+    """The answer to a sign-in: the script keeps the binding and goes on."""
+    body = render(
+        '<div class="card narrow" id="signed-in" data-binding="{binding}" '
+        'data-next="/credentials"><p>Signed in as <strong>{name}</strong>.</p>'
+        '<p><a class="button" href="/credentials">Continue</a></p>'
+        '<p class="hint">The console needs JavaScript: it binds this sign-in to this '
+        "browser tab's site, so a cookie set by another site cannot act for you.</p></div>",
+        binding=session.binding,
+        name=session.identity_name,
+    )
+    return layout("Signed in", body, session)
+
+
+def switch_page(session: ConsoleSession, other: str) -> Html:
+    """A sign-in link for another identity while one is signed in: asked first."""
+    body = render(
+        '<div class="card narrow" role="alert"><p>You are signed in as <strong>{current}'
+        "</strong>. This sign-in link is for <strong>{other}</strong>.</p>"
+        "<p>Switch only if you meant to: everything you add after switching goes to "
+        "{other}. A link someone else sent you can sign you in as them.</p>"
+        '<form method="post" action="/login/switch" class="inline">{csrf}'
+        '<input type="hidden" name="identity" value="{other}">'
+        '<button type="submit" class="danger">Sign in as {other}</button></form> '
+        '<form method="post" action="/login/cancel" class="inline">{csrf}'
+        '<button type="submit" class="secondary">Stay signed in as {current}</button></form>'
+        "</div>",
+        current=session.identity_name,
+        other=other,
+        csrf=csrf_field(session),
+    )
+    return layout(f"Switch to {other}?", body, session)
 
 
 # -- credentials -------------------------------------------------------------------
@@ -300,19 +336,17 @@ def confirm_page(
     return layout(title, body, session)
 
 
-def backup_code_page(
-    session: ConsoleSession, name: str, code: str, remaining: int, used: Sequence[str]
-) -> Html:
+def backup_code_page(session: ConsoleSession, name: str, code: str, remaining: int) -> Html:
     body = render(
         '<div class="card"><p>Your backup code, shown only this once:</p>'
         '<p><output class="code" id="backup-code">{code}</output> '
         '<button type="button" class="secondary" data-copy="backup-code">Copy</button></p>'
-        "<p>{remaining} unused backup codes left.</p>"
-        '<h2>Used codes</h2><ul id="used-codes">{used}</ul>'
+        "<p>{left}. The code is now listed under <code>usedBackupCodes</code>.</p>"
         '<p><a class="button secondary" href="/credentials/{name}">Back to {name}</a></p></div>',
         code=code,
-        remaining=remaining,
-        used=join(render("<li><code>{c}</code></li>", c=c) for c in used),
+        left="1 unused backup code left"
+        if remaining == 1
+        else f"{remaining} unused backup codes left",
         name=name,
     )
     return layout(f"Backup code for {name}", body, session)

@@ -198,23 +198,21 @@ async def confirm_backup(request: Req, name: Name) -> Response[bytes]:
 
 @post("/credentials/{name:str}/backup-code", include_in_schema=False, status_code=200)
 async def use_backup(request: Req, name: Name) -> Response[bytes]:
+    """Pop one backup code and show it. The page needs nothing but the pop's own
+    answer (vault:write), so no other call can fail after a code was handed out:
+    a popped code is never lost to a refusal."""
     checked = await authorised_post(request)
     if isinstance(checked, Response):
         return checked
     session, _ = checked
-    service = vault_of(request).service
     try:
-        backup = await service.totp_use_backup(session.principal, name)
-        used = (await service.get_credential(session.principal, name)).data.get(
-            "usedBackupCodes", []
-        )
+        backup = await vault_of(request).service.totp_use_backup(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    remaining = backup.remaining
-    return html_response(pages.backup_code_page(session, name, backup.code, remaining, used))
+    return html_response(pages.backup_code_page(session, name, backup.code, backup.remaining))
 
 
-# -- activity and static files ----------------------------------------------------
+# -- static files -------------------------------------------------------------------
 
 
 @get("/static/{file:str}", include_in_schema=False)
