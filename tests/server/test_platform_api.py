@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.conftest import Api, auth
 
 IDENTITIES = "/v0/platform/identities"
@@ -152,40 +150,42 @@ def test_list_pages_with_limit_and_page_token(api: Api) -> None:
     assert everything["count"] == 5 and "nextPageToken" not in everything
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "words"),
-    [
-        ("POST", "", {"scopes": ["vault:read", "mail:send"]}, 422, "mail:send"),
-        ("POST", "", {"purpose": "OTHER"}, 422, "purpose"),
-        ("POST", "", {"name": " padded"}, 422, "name"),
-        ("POST", "", {"name": "loid-looks-like-a-key"}, 422, "name"),
-        ("POST", "", {"nmae": "typo"}, 422, "nmae"),
-        ("GET", "?limit=101", None, 422, "limit"),
-        ("GET", "?pageToken=not-ours", None, 422, "pageToken"),
-        ("PATCH", "/{id}", {"addScopes": ["mail:read"]}, 422, "mail:read"),
-        ("PATCH", "/{id}", {"removeScopes": ["vault:read", "vault:write"]}, 422, "at least one"),
-        ("PATCH", "/{id}", {"name": "taken"}, 409, "taken"),
-        ("GET", "/id_nope", None, 404, "No identity"),
-        ("PATCH", "/id_nope", {"name": "x"}, 404, "No identity"),
-        ("POST", "/id_nope/rotate-key", None, 404, "No identity"),
-        ("DELETE", "/id_nope", None, 404, "No identity"),
-    ],
-)
-def test_bad_requests_get_clear_errors(
-    api: Api, method: str, path: str, body: Any, status: int, words: str
-) -> None:
+BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
+    ("POST", "", {"scopes": ["vault:read", "mail:send"]}, 422, "mail:send"),
+    ("POST", "", {"purpose": "OTHER"}, 422, "purpose"),
+    ("POST", "", {"name": " padded"}, 422, "name"),
+    ("POST", "", {"name": "loid-looks-like-a-key"}, 422, "name"),
+    ("POST", "", {"nmae": "typo"}, 422, "nmae"),
+    ("GET", "?limit=101", None, 422, "limit"),
+    ("GET", "?pageToken=not-ours", None, 422, "pageToken"),
+    ("PATCH", "/{id}", {"addScopes": ["mail:read"]}, 422, "mail:read"),
+    ("PATCH", "/{id}", {"removeScopes": ["vault:read", "vault:write"]}, 422, "at least one"),
+    ("PATCH", "/{id}", {"name": "taken"}, 409, "taken"),
+    ("GET", "/id_nope", None, 404, "No identity"),
+    ("PATCH", "/id_nope", {"name": "x"}, 404, "No identity"),
+    ("POST", "/id_nope/rotate-key", None, 404, "No identity"),
+    ("DELETE", "/id_nope", None, 404, "No identity"),
+]
+"""(method, path under /v0/platform/identities, body, status, words of the message)."""
+
+
+def test_bad_requests_get_clear_errors_and_change_nothing(api: Api) -> None:
     ops = platform_key(api)
     create(api, ops, name="taken")
     identity_id = create(api, ops, name="target")["identityId"]
-    answer = api.client.request(
-        method, IDENTITIES + path.format(id=identity_id), json=body, headers=ops
-    )
-    assert answer.status_code == status, answer.text
-    error = answer.json()
-    assert set(error) <= {"error", "message", "status", "reason"} and error["status"] == status
-    assert words in error["message"]
-    names = [i["name"] for i in api.client.get(IDENTITIES, headers=ops).json()["identities"]]
-    assert names == ["taken", "target"]  # nothing else changed
+    for method, path, body, status, words in BAD_REQUESTS:
+        answer = api.client.request(
+            method, IDENTITIES + path.format(id=identity_id), json=body, headers=ops
+        )
+        assert answer.status_code == status, (method, path, answer.text)
+        error = answer.json()
+        assert set(error) <= {"error", "message", "status", "reason"} and error["status"] == status
+        assert words in error["message"], (method, path, error)
+    listed = api.client.get(IDENTITIES, headers=ops).json()["identities"]
+    assert [(i["name"], i["scopes"]) for i in listed] == [
+        ("taken", ["vault:read", "vault:write"]),
+        ("target", ["vault:read", "vault:write"]),
+    ]
 
 
 def test_a_duplicate_name_is_a_conflict(api: Api) -> None:
