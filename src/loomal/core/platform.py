@@ -204,7 +204,7 @@ class PlatformService:
                 if request.name is not None or attempt == 4:
                     raise
         row = await self._identity(created.identity_id)
-        self._record(principal, "platform_create", row.identity_id, f"name={name}")
+        self._record(principal, "identity_create", row.identity_id, f"name={name}")
         return CreateIdentityResponse(
             identity_id=row.identity_id,
             name=row.name,
@@ -264,7 +264,7 @@ class PlatformService:
                 changes.append(f"scopes={scopes}")
         self._identities.forget_cached_keys()
         if changes:
-            self._record(principal, "platform_update", identity_id, " ".join(changes))
+            self._record(principal, "identity_update", identity_id, " ".join(changes))
         return await self._summary(await self._identity(identity_id))
 
     async def rotate_key(self, principal: PlatformPrincipal, identity_id: str) -> RotateKeyResponse:
@@ -274,7 +274,7 @@ class PlatformService:
         rotated = await self._identities.rotate_key(
             row.name, scopes=scopes or [Scope.READ, Scope.WRITE]
         )
-        self._record(principal, "platform_rotate_key", identity_id, None)
+        self._record(principal, "identity_rotate_key", identity_id, None)
         return RotateKeyResponse(
             raw_key=rotated.api_key, api_key_prefix=rotated.api_key[: len("loid-") + _DISPLAY_CHARS]
         )
@@ -287,7 +287,7 @@ class PlatformService:
         if not await self._store.delete_identity(identity_id=identity_id):
             raise _no_identity()
         self._identities.forget_cached_keys()
-        self._record(principal, "platform_delete", identity_id, f"credentials={credentials}")
+        self._record(principal, "identity_delete", identity_id, f"credentials={credentials}")
 
     # -- helpers --------------------------------------------------------------------
 
@@ -332,6 +332,7 @@ class PlatformService:
                 outcome="ok",
                 client=principal.client or None,
                 detail=detail,
+                key_label=principal.name,
             )
         )
 
