@@ -56,7 +56,6 @@ def test_the_fleet_operator_manages_an_identity_end_to_end(
         f"export LOOMAL_API_KEY={key}",
         f"export LOOMAL_API_URL={server.base_url}",
     ]
-    watched.shot("identity-created")
     with httpx.Client(base_url=server.base_url, headers=auth(key)) as agent:
         assert agent.get("/v0/whoami").json()["name"] == "research-agent"
         for name in ("openai", "github"):
