@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import ipaddress
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,8 +16,6 @@ import pytest
 from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
-from loomal.core import upstream as upstream_module
-from loomal.core.egress import EgressPolicy
 from loomal.server.app import create_app
 from tests.conftest import Api, auth, free_port
 from tests.server.test_api import assert_error
@@ -302,16 +299,13 @@ def test_body_limits(api: Api, upstream: Upstream) -> None:
     assert base64.b64decode(binary["body"]) == bytes(range(256))
 
 
-def test_upstream_failures_are_bad_gateway(
-    api: Api, upstream: Upstream, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_closed_port_is_bad_gateway_naming_where(api: Api) -> None:
     h = api.headers()
     store(api, h, "s", api_key(["127.0.0.1"]))
-    refused = fetch(api, h, "s", method="GET", url=f"http://127.0.0.1:{free_port()}/")
-    assert_error(refused, 502, "bad_gateway", "connect_failed")
-    monkeypatch.setattr(upstream_module, "TOTAL_TIMEOUT", 0.5)
-    slow = fetch(api, h, "s", method="GET", url=f"{upstream.base_url}/slow?s=2")
-    assert_error(slow, 502, "bad_gateway", "timeout")
+    port = free_port()
+    refused = fetch(api, h, "s", method="GET", url=f"http://127.0.0.1:{port}/")
+    message = assert_error(refused, 502, "bad_gateway", "connect_failed")
+    assert f"http://127.0.0.1:{port}" in message
 
 
 def test_a_use_key_uses_but_never_reads(api: Api, upstream: Upstream) -> None:
@@ -396,26 +390,6 @@ def test_store_checks_broker_metadata(api: Api) -> None:
             headers=h,
         )
         assert field in assert_error(response, 422, "validation_error")
-
-
-def test_the_checked_address_is_the_one_connected_to(api: Api, upstream: Upstream) -> None:
-    """A name the system cannot resolve, answered by a resolver the test controls
-    (called once): the request reaches 127.0.0.1 with Host naming the name."""
-    calls: list[str] = []
-
-    async def resolver(host: str, port: int) -> list[Any]:
-        calls.append(host)
-        return [ipaddress.ip_address("127.0.0.1")]
-
-    api.vault.service._egress = EgressPolicy.from_allowances(["upstream.test"], resolver)
-    h = api.headers()
-    store(api, h, "s", api_key(["upstream.test"]))
-    url = f"http://upstream.test:{upstream.port}/echo"
-    response = fetch(api, h, "s", method="GET", url=url)
-    assert response.status_code == 200, response.text
-    assert calls == ["upstream.test"]
-    assert upstream.seen[0].headers["host"] == f"upstream.test:{upstream.port}"
-    assert response.json()["url"] == url
 
 
 def test_a_redirect_carrying_the_key_leaks_it_nowhere(api: Api, upstream: Upstream) -> None:

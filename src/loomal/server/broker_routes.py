@@ -19,9 +19,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.types import HTTPScope, Receive, Scope, Send
 
+from loomal.broker.outbound import MAX_REQUEST_BYTES as MAX_BODY_BYTES
 from loomal.core.models import ErrorBody, FetchRequest, FetchResponse
 from loomal.core.types import validate_credential_name
-from loomal.core.upstream import MAX_BODY_BYTES
 from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from loomal.runtime import Vault
 from loomal.server.edge import authenticate
@@ -68,7 +68,7 @@ async def fetch(
             "The request body must be a JSON object with method and url.", reason="malformed_json"
         )
     vault: Vault = request.app.state.vault
-    return await vault.service.fetch(principal(request), name, data)
+    return await vault.broker.fetch(principal(request), name, data)
 
 
 def _caller_key(headers: Any) -> str | None:
@@ -116,7 +116,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
         who = await authenticate(vault, scope, authorization=_caller_key(headers))
         body = await _read_body(receive)
-        async with vault.service.proxy(
+        async with vault.broker.proxy(
             who,
             name,
             method=http["method"],
