@@ -409,3 +409,35 @@ def test_a_redirect_carrying_the_key_leaks_it_nowhere(api: Api, upstream: Upstre
     audit = api.client.get("/v0/audit", headers=h).json()["events"][0]
     assert audit["outcome"] == "redirect_not_allowed"
     assert token not in audit["detail"] and "[REDACTED]" in audit["detail"]
+
+
+def test_headers_that_cannot_go_out_are_a_4xx_audited_without_an_error_log(
+    api: Api, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#28.5: a non-ASCII header value, or a non-ASCII secret injected as a header, was
+    a 500 internal_error with an ERROR log line and no audit event."""
+    h = api.headers()
+    store(api, h, "s", api_key(["127.0.0.1"]))
+    store(api, h, "wide", {**api_key(["127.0.0.1"]), "data": {"key": "clé-" + KEY}})
+    caplog.set_level(logging.INFO)
+    url = f"{upstream.base_url}/echo"
+    header = fetch(api, h, "s", url=url, headers={"X-Name": "José"})
+    assert "non-ASCII" in assert_error(header, 422, "validation_error")
+    secret = fetch(api, h, "wide", url=url)
+    assert "query" in assert_error(secret, 400, "bad_request", "not_injectable")
+    assert upstream.seen == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    events = api.client.get("/v0/audit", headers=h).json()["events"]
+    assert [(e["credentialName"], e["outcome"]) for e in events[:2]] == [
+        ("wide", "not_injectable"),
+        ("s", "validation_error"),
+    ]
+
+
+def test_plain_http_to_a_host_outside_allowed_hosts_is_host_not_allowed(api: Api) -> None:
+    """#31.14: it was told to use --fetch-allow-private."""
+    h = api.headers()
+    store(api, h, "s", api_key(["api.example.com"]))
+    response = fetch(api, h, "s", url="http://127.0.0.9:9/x")
+    message = assert_error(response, 400, "bad_request", "host_not_allowed")
+    assert "--fetch-allow-private" not in message
