@@ -62,7 +62,7 @@ def echoed(api: Api, upstream: Upstream, h: dict[str, str], form: str, path: str
         assert response.status_code == 200, response.text
         answer = response.json()
         # a header's bytes come back as the Latin-1 text that spells them
-        text = (
+        text: str = (
             answer["body"]
             if path == "fetch_body"
             else answer["headers"]["x-echo"].encode("latin-1").decode("utf-8", "replace")
@@ -70,12 +70,10 @@ def echoed(api: Api, upstream: Upstream, h: dict[str, str], form: str, path: str
     else:
         response = api.client.get(f"/v0/proxy/echo/form?name={form}", headers=h)
         assert response.status_code == 200, response.text
-        raw = response.content if path == "proxy_body" else response.headers.raw
-        text = (
-            raw.decode()
-            if isinstance(raw, bytes)
-            else dict(raw)[b"x-echo"].decode("utf-8", "replace")
+        raw: bytes = (
+            response.content if path == "proxy_body" else dict(response.headers.raw)[b"x-echo"]
         )
+        text = raw.decode("utf-8", "replace")
     assert text.startswith("<<") and text.endswith(">>"), text
     return text[2:-2]
 
