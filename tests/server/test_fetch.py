@@ -441,3 +441,22 @@ def test_plain_http_to_a_host_outside_allowed_hosts_is_host_not_allowed(api: Api
     response = fetch(api, h, "s", url="http://127.0.0.9:9/x")
     message = assert_error(response, 400, "bad_request", "host_not_allowed")
     assert "--fetch-allow-private" not in message
+
+
+def test_an_answer_is_decoded_or_refused_never_passed_on_encoded(
+    api: Api, upstream: Upstream
+) -> None:
+    """#28.1: ``x-gzip``, ``br`` and ``zstd`` answers passed through raw with the
+    encoding header stripped: the agent decompressed them and read the key."""
+    h = api.headers()
+    store(api, h, "s", api_key(["127.0.0.1"]))
+    for encoding in ("gzip", "x-gzip", "deflate"):
+        response = fetch(api, h, "s", url=f"{upstream.base_url}/encoded?encoding={encoding}")
+        assert response.status_code == 200, response.text
+        assert response.json()["body"] == "auth: Bearer [REDACTED]", encoding
+    for encoding in ("br", "zstd"):
+        response = fetch(api, h, "s", url=f"{upstream.base_url}/encoded?encoding={encoding}")
+        assert encoding in assert_error(response, 502, "bad_gateway", "unsupported_encoding")
+    proxied = "/v0/proxy/s/encoded?encoding=br"
+    store(api, h, "s", api_key(["127.0.0.1"], baseUrl=upstream.base_url))
+    assert_error(api.client.get(proxied, headers=h), 502, "bad_gateway", "unsupported_encoding")
