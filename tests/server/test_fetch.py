@@ -16,6 +16,7 @@ import pytest
 from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
+from loomal.errors import ValidationError
 from loomal.server.app import create_app
 from tests.conftest import Api, auth, free_port
 from tests.server.test_api import assert_error
@@ -460,3 +461,25 @@ def test_an_answer_is_decoded_or_refused_never_passed_on_encoded(
     proxied = "/v0/proxy/s/encoded?encoding=br"
     store(api, h, "s", api_key(["127.0.0.1"], baseUrl=upstream.base_url))
     assert_error(api.client.get(proxied, headers=h), 502, "bad_gateway", "unsupported_encoding")
+
+
+@pytest.mark.parametrize("allowance", ["::/0", "::ffff:0:0/96"])
+def test_an_ipv6_allowance_never_opens_loopback_through_its_mapped_spelling(
+    settings: ServerSettings, upstream: Upstream, allowance: str
+) -> None:
+    """#28.15: ``--fetch-allow-private ::/0`` let a request reach 127.0.0.1 as
+    ``[::ffff:127.0.0.1]``; ``::ffff:0:0/96`` is refused as an allowance."""
+    if allowance == "::ffff:0:0/96":
+        with pytest.raises(ValidationError, match="IPv4 network"):
+            ServerSettings.load({"data_dir": str(settings.data_dir), "fetch_allow_private":
+                                 allowance}, env={})  # fmt: skip
+        return
+    app = create_app(settings=dataclasses.replace(settings, fetch_allow_private=(allowance,)))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        api = Api(client=client, settings=settings, app=app)
+        h = api.headers()
+        store(api, h, "s", api_key(["::ffff:127.0.0.1"]))
+        for scheme, reason in (("http", "https_required"), ("https", "forbidden_address")):
+            url = f"{scheme}://[::ffff:127.0.0.1]:{upstream.port}/echo"
+            assert_error(fetch(api, h, "s", url=url), 400, "bad_request", reason)
+    assert upstream.seen == []
