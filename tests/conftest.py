@@ -8,6 +8,7 @@ unreachable PostgreSQL fails the run; otherwise those tests skip, saying why.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -29,7 +30,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
-from loomal.runtime import Vault
+from loomal.runtime import Vault, open_store
 from loomal.server.app import create_app
 from loomal.server.edge import Edge
 
@@ -132,8 +133,11 @@ def api(settings: ServerSettings) -> Iterator[Api]:
 # -- the `loomal` command as a user runs it ---------------------------------------------
 
 
-def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m loomal ARGS`` (the installed command) and capture its output."""
+def loomal(
+    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m loomal ARGS`` (the installed command) and capture its output;
+    ``env`` adds to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "loomal", *args],
         cwd=cwd,
@@ -141,7 +145,20 @@ def loomal(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Comple
         text=True,
         input=stdin,
         timeout=60,
+        env=None if env is None else {**os.environ, **env},
     )
+
+
+def create_store(data_dir: Path, database_url: str | None = None) -> None:
+    """An empty store in ``data_dir`` (or at ``database_url``), as a first ``loomal
+    serve`` leaves one: the server-host commands refuse to run without one."""
+
+    async def create() -> None:
+        overrides = {"data_dir": str(data_dir), "database_url": database_url}
+        settings = ServerSettings.load(overrides, env={})
+        await (await open_store(settings, create=True)).close()
+
+    asyncio.run(create())
 
 
 def new_key(*args: str, cwd: Path) -> str:

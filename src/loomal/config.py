@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from loomal.core.crypto import parse_master_key
 from loomal.errors import ValidationError
@@ -50,6 +51,7 @@ _ENV = {
     "log_format": "LOOMAL_LOG_FORMAT",
     "access_log": "LOOMAL_ACCESS_LOG",
     "body_timeout_seconds": "LOOMAL_BODY_TIMEOUT_SECONDS",
+    "public_url": "LOOMAL_PUBLIC_URL",
 }
 
 DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
@@ -95,6 +97,9 @@ class ServerSettings:
     """One log line per request (never bodies)."""
     body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
     """The deadline for receiving a whole request body, from the first read (408 after)."""
+    public_url: str | None = None
+    """The address browsers and agents reach the servers at (a load balancer's, say):
+    console links are made with it. None: derived from host and port, for this host."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -155,6 +160,7 @@ class ServerSettings:
                     if values.get("unseal_socket")
                     else None
                 ),
+                public_url=_public_url(values.get("public_url")),
             )
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"Invalid server setting: {exc}") from None
@@ -238,6 +244,31 @@ def check_origin(origin: str) -> str:
             f"CORS origin {origin!r} must look like https://app.example.com[:port], or be *."
         )
     return origin
+
+
+def _public_url(value: str | None) -> str | None:
+    """``--public-url`` / ``LOOMAL_PUBLIC_URL``: scheme, host, port and a path prefix
+    (behind a proxy that serves the vault under one), kept without a trailing slash."""
+    if not value:
+        return None
+    url = str(value).strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not (parts.username or parts.password or parts.query or parts.fragment)
+            and parts.port != 0  # reading .port checks its range
+            and " " not in url
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValidationError(  # not repeated: it might carry a user:password
+            "The public URL must look like https://vault.example.com[:port][/path] "
+            "(no user, query or fragment)."
+        )
+    return url
 
 
 def _flag(value: object) -> bool:

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.httpx_transport import HttpxTransport
@@ -27,6 +28,7 @@ from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
+from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.unseal_agent import AgentKeySource
 
@@ -87,20 +89,32 @@ class Vault:
             await self.store.close()
 
 
-async def open_store(settings: ServerSettings) -> Store:
+async def open_store(settings: ServerSettings, *, create: bool = True) -> Store:
+    """The configured store, migrated. Without ``create`` a store that does not exist
+    yet is refused, naming where it was looked for: only ``loomal serve`` creates
+    one, so a command run from the wrong directory cannot start a second vault."""
     if settings.database_url:
         from loomal.store.postgres import PostgresStore
 
-        return await PostgresStore.open(settings.database_url)
+        return await PostgresStore.open(settings.database_url, create=create)
     from loomal.store.sqlite import SqliteStore
 
-    return await SqliteStore.open(settings.data_dir / "loomal.db")
+    path = settings.data_dir / "loomal.db"
+    if not create and not path.exists():
+        raise NotFoundError(
+            f"No vault store at {path}. Run this where `loomal serve` runs, or give its "
+            "--data-dir (LOOMAL_DATA_DIR) or --database-url (LOOMAL_DATABASE_URL); "
+            "only `loomal serve` creates a store.",
+            reason="no_store",
+        )
+    return await SqliteStore.open(path)
 
 
 @asynccontextmanager
-async def store_session(settings: ServerSettings) -> AsyncIterator[Store]:
-    """An open store for one command's work, closed however that ends."""
-    store = await open_store(settings)
+async def store_session(settings: ServerSettings, *, create: bool = False) -> AsyncIterator[Store]:
+    """An open store for one command's work, closed however that ends (an existing
+    one unless ``create``: see :func:`open_store`)."""
+    store = await open_store(settings, create=create)
     try:
         yield store
     finally:
@@ -141,9 +155,11 @@ async def open_vault(
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests go (tests give a fake upstream; default: the network).
     """
-    source = key_source(settings, create=create_key, env=os.environ if env is None else env)
     store = await open_store(settings)
     try:
+        if create_key and settings.master_key is None and not settings.key_file.exists():
+            await refuse_new_key_beside_data(store, settings.key_file)
+        source = key_source(settings, create=create_key, env=os.environ if env is None else env)
         keys = KeyManager(source, store)
         await keys.check_store()
         if keys.keyring is not None:  # sealed: at the next start with the keys
@@ -175,15 +191,31 @@ async def open_vault(
     )
 
 
+async def refuse_new_key_beside_data(store: Store, key_file: Path) -> None:
+    """Refuse to generate a master key for a store that already holds data: a new
+    key cannot read it, and a fresh key file there would hide the real loss (a
+    key file deleted or not restored) behind a key-mismatch error."""
+    recorded = await store.recorded_master_key()
+    needed = [recorded] if recorded else sorted(await store.master_key_ids())
+    if needed:
+        raise ValidationError(
+            f"The master key file {key_file} is missing, but this store already holds a "
+            f"vault: its data can only be read with the key it was created with "
+            f"({', '.join(needed)}); a new key was not generated. Restore the key file from "
+            f"your backup to {key_file} (chmod 600), or point LOOMAL_MASTER_KEY_FILE (or "
+            "LOOMAL_MASTER_KEY) at it. Without that key the stored credentials cannot be "
+            "recovered."
+        )
+
+
 @asynccontextmanager
 async def key_session(
     settings: ServerSettings, passphrase: Passphrase | None = None
 ) -> AsyncIterator[KeyManager]:
     """The configured master keys over an open store, for one ``loomal admin``
     command (never through an unseal agent: the operator holds the file)."""
-    source = key_source(settings, passphrase=passphrase)
-    async with store_session(settings) as store:
-        yield KeyManager(source, store)
+    async with store_session(settings) as store:  # first: a missing store is the likelier slip
+        yield KeyManager(key_source(settings, passphrase=passphrase), store)
 
 
 def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> IdentityService:
@@ -198,6 +230,7 @@ def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> 
 
 async def check_store_keys(settings: ServerSettings, key_ids: Sequence[str]) -> None:
     """Refuse unsealed keys (ids, primary first) that cannot read the store: the
-    unseal agent's check, in the parent, on its own connection."""
-    async with store_session(settings) as store:
+    unseal agent's check, in the parent, on its own connection (at a first start,
+    before the store exists)."""
+    async with store_session(settings, create=True) as store:
         await verify_store_keys(store, list(key_ids), f"sealed key file {settings.key_file}")

@@ -17,6 +17,7 @@ from rich.console import Console
 from loomal.cli import main
 from loomal.cli.admin import audit_table
 from loomal.cli.tables import print_table
+from tests.conftest import create_store
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LONG_NAME = "a-rather-long-identity-name-for-a-narrow-terminal"
@@ -33,6 +34,7 @@ def at_80_columns(*, terminal: bool) -> dict[str, str]:
 
 @pytest.fixture
 def data(tmp_path: Path) -> list[str]:
+    create_store(tmp_path / "data")
     return ["--data-dir", str(tmp_path / "data")]
 
 

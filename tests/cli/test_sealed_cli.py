@@ -16,7 +16,7 @@ import pytest
 
 from loomal import Loomal, SealedError
 from loomal.keyfile import is_sealed_key_file, read_key_ids, read_keys
-from tests.conftest import ServerProcess, auth, loomal, start_server
+from tests.conftest import ServerProcess, auth, free_port, loomal, start_server
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -194,7 +194,8 @@ def test_a_wrong_passphrase_file_stops_the_start_clearly(tmp_path: Path) -> None
     data = ["--data-dir", str(tmp_path / "data")]
     set_new_passphrase(tmp_path, data)
     wrong = passphrase_file(tmp_path, "something else entirely")
-    result = loomal("serve", *data, "--unseal-passphrase-file", wrong, cwd=tmp_path)
+    port = str(free_port())
+    result = loomal("serve", "--port", port, *data, "--unseal-passphrase-file", wrong, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: Wrong passphrase (or the sealed key file was altered)."
     assert "something else" not in result.stdout + result.stderr

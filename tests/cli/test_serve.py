@@ -247,7 +247,10 @@ def test_wrong_master_key_is_refused_at_start(server: ServerProcess, tmp_path: P
     server.stop()
     other_key = base64.b64encode(os.urandom(32)).decode()
     result = subprocess.run(
-        [sys.executable, "-m", "loomal", "serve", "--data-dir", str(tmp_path / "server-data")],
+        [
+            *(sys.executable, "-m", "loomal", "serve", "--port", str(free_port())),
+            *("--data-dir", str(tmp_path / "server-data")),
+        ],
         env={**os.environ, "LOOMAL_MASTER_KEY": other_key},
         capture_output=True,
         text=True,

@@ -46,7 +46,7 @@ def test_seed_cli_example_verbatim_in_a_real_shell(server: ServerProcess, tmp_pa
         ["sh", "-c", seed], env=env, capture_output=True, text=True, cwd=tmp_path, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert "Stored stripe (API_KEY, cred_" in result.stdout
+    assert "Created stripe (API_KEY, cred_" in result.stdout
     got = subprocess.run(
         ["sh", "-c", "loomal vault get stripe --field data.key"],
         env=env,
@@ -157,6 +157,39 @@ def test_otpauth_import_totp_and_backup_codes(cli: CliRunner) -> None:
     assert hotp.exit_code == 1
     assert "HOTP" in hotp.output
     assert "JBSWY3DP" not in hotp.output
+
+
+def test_store_says_created_or_replaced_and_no_overwrite_refuses(cli: CliRunner) -> None:
+    def store(key: str, *extra: str) -> Result:
+        return invoke(cli, "vault", "store", "k", "--type", "API_KEY", "--data", key, *extra)
+
+    created = store('{"key":"one"}')
+    assert created.exit_code == 0
+    assert created.output.startswith("Created k (API_KEY, cred_")
+    replaced = store('{"key":"two"}')
+    assert replaced.exit_code == 0
+    assert replaced.output.startswith("Replaced k (API_KEY, cred_")
+    assert replaced.output.endswith("; now version 2).\n")
+
+    refused = store('{"key":"three"}', "--no-overwrite")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "error: k exists already; nothing was stored (--no-overwrite). "
+        "Drop --no-overwrite to replace it.\n"
+    )
+    assert invoke(cli, "vault", "get", "k", "--field", "data.key").output == "two\n"
+    fresh = invoke(
+        cli,
+        "vault",
+        "store",
+        "new",
+        "--type",
+        "LOGIN",
+        "--data",
+        '{"password":"p"}',
+        "--no-overwrite",
+    )
+    assert fresh.output.startswith("Created new (LOGIN, cred_")
 
 
 def test_usage_errors_exit_2_and_api_errors_exit_1(cli: CliRunner) -> None:

@@ -102,6 +102,11 @@ def ask_passphrase(file: str | None, prompt: str, *, confirm: bool = False) -> s
     return answer
 
 
+def public_url_of(settings: ServerSettings) -> str:
+    """Where browsers reach the servers: the configured public URL, else this host's."""
+    return settings.public_url or local_url(settings)
+
+
 def local_url(settings: ServerSettings) -> str:
     """The server's address as a browser on this host reaches it (a wildcard
     listen address becomes loopback)."""

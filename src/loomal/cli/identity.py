@@ -15,6 +15,7 @@ import msgspec
 
 from loomal.cli.common import (
     local_url,
+    public_url_of,
     reports_errors,
     run_async,
     server_settings,
@@ -234,10 +235,11 @@ def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
     help="Seconds the link stays usable (it works once).",
 )
 @click.option(
+    "--public-url",
     "--url",
-    "base_url",
-    help="The console's address as the browser reaches it [default: from --host/--port, "
-    "LOOMAL_HOST/LOOMAL_PORT].",
+    "public_url",
+    help="The servers' address as browsers reach it, e.g. https://vault.example.com "
+    "[env LOOMAL_PUBLIC_URL; default: this host's, from LOOMAL_HOST/LOOMAL_PORT].",
 )
 @store_options
 @reports_errors
@@ -245,12 +247,12 @@ def login_link(
     name: str,
     scopes: str | None,
     expires_in: float,
-    base_url: str | None,
+    public_url: str | None,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
     """Print a one-time, short-lived link that signs a browser into the console as NAME."""
-    settings = server_settings(data_dir=data_dir, database_url=database_url)
+    settings = server_settings(data_dir=data_dir, database_url=database_url, public_url=public_url)
 
     async def issue() -> str:
         async with store_session(settings) as store:
@@ -259,5 +261,12 @@ def login_link(
             return await sessions.issue_login_link(name, scopes=wanted, ttl=expires_in)
 
     token = run_async(issue())
+    if settings.public_url is None:
+        click.echo(
+            f"No public URL is set: this link points at {local_url(settings)}, this host's "
+            "address from LOOMAL_HOST/LOOMAL_PORT. Where browsers reach the servers "
+            "elsewhere, set LOOMAL_PUBLIC_URL (or --public-url).",
+            err=True,
+        )
     click.echo(f"Sign-in link for {name}, valid once within {expires_in:g} s:", err=True)
-    click.echo(f"{(base_url or local_url(settings)).rstrip('/')}/login#{token}")
+    click.echo(f"{public_url_of(settings)}/login#{token}")

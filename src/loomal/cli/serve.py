@@ -26,7 +26,7 @@ from granian.log import LogLevels
 from loomal import __version__
 from loomal.cli.common import (
     fail,
-    local_url,
+    public_url_of,
     read_passphrase_file,
     reports_errors,
     run_async,
@@ -123,7 +123,7 @@ async def _prepare(settings: ServerSettings) -> tuple[IdentityCreated | None, st
 
 async def _prepare_sealed(settings: ServerSettings) -> IdentityCreated | None:
     """As :func:`_prepare`, without the keys: the unseal checks them against the store."""
-    async with store_session(settings) as store:
+    async with store_session(settings, create=True) as store:
         return await open_identities(store, settings, AuditLog(store)).ensure_first_identity()
 
 
@@ -212,6 +212,12 @@ def _check_port_free(host: str, port: int) -> None:
     "[default: <data dir>/unseal.sock].",
 )
 @click.option(
+    "--public-url",
+    envvar="LOOMAL_PUBLIC_URL",
+    help="The servers' address as browsers reach it (a load balancer's), e.g. "
+    "https://vault.example.com: console links use it [default: from --host/--port].",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -285,6 +291,7 @@ def serve(
     body_timeout_seconds: float,
     unseal_passphrase_file: str | None,
     unseal_socket: str | None,
+    public_url: str | None,
     cors_origins: tuple[str, ...],
     fetch_allow_private: tuple[str, ...],
     mcp_tool_names: str,
@@ -309,6 +316,7 @@ def serve(
         key_rate_limit=key_rate_limit,
         body_timeout_seconds=body_timeout_seconds,
         unseal_socket=unseal_socket,
+        public_url=public_url,
         cors_origins=cors_origins or None,
         fetch_allow_private=fetch_allow_private or None,
         mcp_tool_names=mcp_tool_names,
@@ -353,7 +361,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         click.echo(f"    {created.api_key}\n")
         click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
     click.echo(
-        f"Console:    {local_url(settings)}/ (sign in with an API key, or "
+        f"Console:    {public_url_of(settings)}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
     click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)")

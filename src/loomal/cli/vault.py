@@ -19,7 +19,7 @@ from loomal.cli.common import reports_errors
 from loomal.cli.output import echo_json, echo_raw, pick_field, print_credential, print_summaries
 from loomal.client import Loomal
 from loomal.core.totp import parse_otpauth_uri
-from loomal.errors import ValidationError
+from loomal.errors import PreconditionFailedError, ValidationError
 
 __all__ = ["client_options", "vault", "whoami"]
 
@@ -89,6 +89,9 @@ def _output(result: Any, as_json: bool, field: str | None) -> bool:
 @click.option("--expires-at", help="ISO 8601 expiry.")
 @click.option("--otpauth", help="otpauth://totp/... URI from an authenticator export.")
 @click.option("--backup-codes", help="Comma-separated backup codes (with --otpauth).")
+@click.option(
+    "--no-overwrite", is_flag=True, help="Only create: refuse if NAME exists (nothing written)."
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @reports_errors
@@ -101,9 +104,10 @@ def store(
     expires_at: str | None,
     otpauth: str | None,
     backup_codes: str | None,
+    no_overwrite: bool,
     as_json: bool,
 ) -> None:
-    """Store or overwrite credential NAME."""
+    """Store credential NAME: create it, or replace it (says which)."""
     meta = _read_json_option("--metadata", metadata) if metadata else None
     if otpauth is not None:
         if data is not None or (ctype not in (None, "TOTP")):
@@ -118,9 +122,31 @@ def store(
             raise click.UsageError("--type and --data are required (or use --otpauth).")
         secret_data = _read_json_option("--data", data)
     with _client(ctx) as client:
-        stored = client.vault.store(name, ctype, secret_data, meta, expires_at)
+        try:
+            stored = client.vault.store(
+                name,
+                ctype,
+                secret_data,
+                meta,
+                expires_at,
+                if_none_match="*" if no_overwrite else None,
+            )
+        except PreconditionFailedError as exc:
+            if exc.reason != "exists":
+                raise
+            raise PreconditionFailedError(
+                f"{name} exists already; nothing was stored (--no-overwrite). "
+                "Drop --no-overwrite to replace it.",
+                reason=exc.reason,
+            ) from None
     if not _output(stored, as_json, None):
-        click.echo(f"Stored {stored.name} ({stored.type}, {stored.credential_id}).")
+        if stored.version == 1:
+            click.echo(f"Created {stored.name} ({stored.type}, {stored.credential_id}).")
+        else:
+            click.echo(
+                f"Replaced {stored.name} ({stored.type}, {stored.credential_id}; "
+                f"now version {stored.version})."
+            )
 
 
 @vault.command()

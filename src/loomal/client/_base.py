@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -62,6 +62,7 @@ class Call(Generic[T]):
     json: Any = None
     params: Mapping[str, Any] | None = None
     idempotent: bool = True
+    headers: Mapping[str, str] | None = None
 
     def __repr__(self) -> str:  # the body may hold secrets
         return f"Call({self.method} {self.path})"
@@ -90,15 +91,33 @@ class calls:
         data: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
         expires_at: str | None = None,
+        *,
+        if_match: int | str | None = None,
+        if_none_match: Literal["*"] | None = None,
     ) -> Call[StoreResponse]:
-        """PUT /v0/vault/{name}"""
+        """PUT /v0/vault/{name}; ``if_match`` (a version, ``"*"`` or an ETag as
+        received) and ``if_none_match="*"`` (create only) go as headers. A store with
+        either is not retried: had the first attempt landed unseen, the retry would
+        be refused 412 although the write was made."""
         # data goes as given: the server checks it (and its errors never repeat a value).
         body: dict[str, Any] = {"type": type, "data": data}
         if metadata is not None:
             body["metadata"] = dict(metadata)
         if expires_at is not None:
             body["expiresAt"] = expires_at
-        return Call("PUT", _path(name), StoreResponse, json=body)
+        headers: dict[str, str] = {}
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match}"' if isinstance(if_match, int) else if_match
+        if if_none_match is not None:
+            headers["If-None-Match"] = if_none_match
+        return Call(
+            "PUT",
+            _path(name),
+            StoreResponse,
+            json=body,
+            idempotent=not headers,
+            headers=headers or None,
+        )
 
     @staticmethod
     def store_api_key(
@@ -238,7 +257,7 @@ class BaseClient:
             self.base_url + call.path,
             json=call.json,
             params=call.params,
-            headers=self.headers,
+            headers=self.headers if call.headers is None else {**self.headers, **call.headers},
             timeout=self.timeout,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -96,9 +96,17 @@ class AsyncVault:
         data: Mapping[str, Any],
         metadata: Mapping[str, Any] | None = None,
         expires_at: str | None = None,
+        *,
+        if_match: int | str | None = None,
+        if_none_match: Literal["*"] | None = None,
     ) -> StoreResponse:
-        """Create or overwrite a credential (PUT /v0/vault/{name})."""
-        return await self._client.send(calls.store(name, type, data, metadata, expires_at))
+        """Create or overwrite a credential (PUT /v0/vault/{name}). ``if_none_match="*"``
+        only creates; ``if_match=3`` only replaces version 3 (``"*"``: any version).
+        Otherwise :class:`~loomal.PreconditionFailedError` (412), nothing written."""
+        call = calls.store(
+            name, type, data, metadata, expires_at, if_match=if_match, if_none_match=if_none_match
+        )
+        return await self._client.send(call)
 
     async def store_api_key(
         self,

@@ -35,6 +35,7 @@ from loomal.core.types import validate_credential_name
 from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
     AuthenticationError,
+    ConflictError,
     LoomalError,
     NotFoundError,
     RateLimitError,
@@ -349,10 +350,18 @@ class IdentityService:
         return count
 
     async def ensure_first_identity(self, name: str = "default") -> IdentityCreated | None:
-        """On an empty store, create a first identity with both scopes."""
+        """On an empty store, create a first identity with both scopes; None if the
+        store has one already. Servers started together on one empty database all
+        see it empty, and all but one then find the name taken: they lost the race
+        to a server that holds (and prints) the key, so they start without one."""
         if await self._store.count_identities() > 0:
             return None
-        return await self.create_identity(name, scopes=[Scope.READ, Scope.WRITE])
+        try:
+            return await self.create_identity(name, scopes=[Scope.READ, Scope.WRITE])
+        except ConflictError:
+            if await self._store.get_identity(name=name) is None:
+                raise
+            return None
 
 
 def _add_usage(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]:

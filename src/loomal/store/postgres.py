@@ -30,7 +30,7 @@ from loomal.core.store import (
     IdentityRow,
     LoginLinkRow,
 )
-from loomal.errors import ConflictError, ServerError
+from loomal.errors import ConflictError, NotFoundError, ServerError
 from loomal.store import (
     API_KEY_COLUMNS,
     CREDENTIAL_COLUMNS,
@@ -99,7 +99,11 @@ class PostgresStore:
         self._pool = pool
 
     @classmethod
-    async def open(cls, url: str, *, max_connections: int = 10) -> PostgresStore:
+    async def open(
+        cls, url: str, *, max_connections: int = 10, create: bool = True
+    ) -> PostgresStore:
+        """Connect and migrate; without ``create``, refuse a database that holds no
+        Loomal store yet (NotFoundError, reason ``no_store``) and change nothing."""
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             url,
             min_size=1,
@@ -116,8 +120,23 @@ class PostgresStore:
                 f"Could not connect to PostgreSQL at {_where(url)} ({type(exc).__name__})."
             ) from None
         store = cls(pool)
-        await store._apply_migrations()
+        try:
+            if not create and not await store._exists():
+                raise NotFoundError(
+                    f"No vault store in the PostgreSQL database at {_where(url)} (no Loomal "
+                    "tables on its search_path). Check --database-url (LOOMAL_DATABASE_URL); "
+                    "only `loomal serve` creates a store.",
+                    reason="no_store",
+                )
+            await store._apply_migrations()
+        except BaseException:
+            await pool.close()
+            raise
         return store
+
+    async def _exists(self) -> bool:
+        row = await self._fetchone("SELECT to_regclass('schema_migrations') IS NOT NULL", ())
+        return bool(row[0])
 
     async def close(self) -> None:
         await self._pool.close()
