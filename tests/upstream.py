@@ -178,7 +178,8 @@ def running_upstream() -> Iterator[Upstream]:
     upstream = Upstream(port=server.server_address[1])
     handler = type("Handler", (_Handler,), {"upstream": upstream})
     server.RequestHandlerClass = handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: shutdown() waits up to one poll interval, at every test's end
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield upstream
