@@ -145,21 +145,66 @@ def _variants(secret: str) -> list[str]:
     return variants
 
 
-@functools.lru_cache(maxsize=256)
-def _compile(texts: tuple[str, ...]) -> tuple[re.Pattern[bytes] | None, int]:
-    """The pattern for ``texts`` (longest first) and the most bytes one match spans.
+def _lead(pattern: bytes) -> bytes:
+    """The fixed first byte a branch starts with, as the pattern writes it."""
+    return pattern[:2] if pattern[:1] == b"\\" else pattern[:1]
 
-    Cached: building and compiling it takes milliseconds, and a credential is used
-    again and again. The cache holds the secrets as the pattern does, in this
-    process's memory only, as every decrypted credential is while in use.
+
+def _anchor(text: str) -> bytes | None:
+    """A run of the text every spelling of it holds literally: its longest run of
+    ASCII letters and digits (no escaping above touches those); None if too short."""
+    runs = re.findall(r"[A-Za-z0-9]+", text)
+    longest = max(runs, key=len, default="")
+    return longest.encode() if len(longest) >= 4 else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    pattern: re.Pattern[bytes]
+    longest: int
+    """The most bytes one match spans."""
+    anchors: tuple[bytes, ...] | None
+    """Fixed strings one of which every match holds: data without any of them
+    cannot match (found far faster than the pattern runs); None: no such set."""
+
+    def could_match(self, data: bytes) -> bool:
+        return self.anchors is None or any(anchor in data for anchor in self.anchors)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(texts: tuple[str, ...]) -> _Compiled | None:
+    """The pattern for ``texts`` (longest first).
+
+    Branches are grouped by their first byte (branches with different first bytes
+    never match at the same place, so the longest-first order is kept) and the
+    engine skips to bytes that start one. Cached: building and compiling it takes
+    milliseconds, and a credential is used again and again. The cache holds the
+    secrets as the pattern does, in this process's memory only, as every
+    decrypted credential is while in use.
     """
     branches: list[_Spelling] = []
+    anchors: set[bytes] | None = set()
     for text in texts:
-        branches += [_Spelling(re.escape(f), len(f)) for f in _whole_forms(text.encode())]
+        whole = _whole_forms(text.encode())
+        branches += [_Spelling(re.escape(f), len(f)) for f in whole]
         branches += _escaped_forms(text)
+        anchor = _anchor(text)
+        if anchors is not None and anchor is not None:
+            anchors |= {anchor, *whole}
+        else:
+            anchors = None
     if not branches:
-        return None, 0
-    return re.compile(b"|".join(b.pattern for b in branches)), max(b.longest for b in branches)
+        return None
+    groups: dict[bytes, list[bytes]] = {}
+    for branch in branches:
+        lead = _lead(branch.pattern)
+        groups.setdefault(lead, []).append(branch.pattern[len(lead) :])
+    pattern = b"|".join(lead + b"(?:" + b"|".join(rest) + b")" for lead, rest in groups.items())
+    return _Compiled(
+        re.compile(pattern),
+        max(b.longest for b in branches),
+        None if anchors is None else tuple(sorted(anchors, key=len)),
+    )
 
 
 class Scrubber:
@@ -168,8 +213,9 @@ class Scrubber:
     def __init__(self, secrets: Iterable[str]) -> None:
         texts = {v for s in secrets if s for v in _variants(s)}
         self._texts = tuple(sorted(texts, key=lambda t: (-len(t), t)))
-        self._pattern, self.longest = _compile(self._texts)
-        """``longest``: the most bytes one match can span (a stream keeps that many back)."""
+        self._compiled = _compile(self._texts)
+        self.longest = 0 if self._compiled is None else self._compiled.longest
+        """The most bytes one match can span (a stream keeps that many back)."""
 
     def __repr__(self) -> str:
         return f"Scrubber({len(self._texts)} secrets)"
@@ -178,16 +224,22 @@ class Scrubber:
         """A header name, lower-case, with any secret in any letter case (HTTP/2
         lower-cases names) replaced by ``x-redacted``, which is itself a name."""
         lower = name.lower()
-        pattern, _ = _compile(tuple(sorted({t.lower() for t in self._texts}, key=len)[::-1]))
-        return lower if pattern is None else pattern.sub(b"x-redacted", lower)
+        compiled = _compile(tuple(sorted({t.lower() for t in self._texts}, key=len)[::-1]))
+        if compiled is None or not compiled.could_match(lower):
+            return lower
+        return compiled.pattern.sub(b"x-redacted", lower)
 
     def matches(self, data: bytes) -> Iterator[re.Match[bytes]]:
-        return iter(()) if self._pattern is None else self._pattern.finditer(data)
+        compiled = self._compiled
+        if compiled is None or not compiled.could_match(data):
+            return iter(())
+        return compiled.pattern.finditer(data)
 
     def bytes(self, data: bytes, replacement: bytes = _REDACTED) -> bytes:
-        if self._pattern is None:
+        compiled = self._compiled
+        if compiled is None or not compiled.could_match(data):
             return data
-        return self._pattern.sub(replacement, data)
+        return compiled.pattern.sub(replacement, data)
 
     def text(self, value: str) -> str:
         return self.bytes(value.encode("utf-8", "surrogateescape")).decode(
