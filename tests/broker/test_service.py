@@ -248,6 +248,21 @@ async def test_the_proxy_never_forwards_a_vault_key(harness: Harness) -> None:
     assert isinstance(error, BadRequestError) and error.reason == "vault_key_in_request"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"url": URL + "?k=" + "loid-" + "Q" * 43}, {"url": URL + "?k=loid%2D" + "Q" * 43},
+     {"url": URL, "headers": {"X-K": "loid-" + "Q" * 43}},
+     {"url": URL, "body": {"key": "loid-" + "Q" * 43}}],
+)  # fmt: skip
+async def test_fetch_never_sends_a_vault_key(harness: Harness, fields: dict[str, Any]) -> None:
+    who = await harness.caller()
+    await harness.store(who, "s", api_key(KEY))
+    url = fields.pop("url")
+    error = await refused(harness, who, harness.fetch(who, "s", url, **fields))
+    assert error.reason == "vault_key_in_request" or "loid-" in error.message
+    assert "Q" * 43 not in error.message
+
+
 async def test_a_dot_dot_path_stays_under_the_base_path(harness: Harness) -> None:
     """#28.16: /v0/proxy/prefixed/../../admin reached /admin above baseUrl's path."""
     who = await harness.caller()

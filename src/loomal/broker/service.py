@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Protocol
+from urllib.parse import unquote
 
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.exchange import Answer, Limits, Trace, exchange
@@ -84,7 +85,7 @@ class BrokerService:
             target = parse_url(request.url)
             trace.method, trace.host, trace.path = method, target.host, target.path
             plan = await self._plan(principal, name)
-            check_no_vault_key("URL", f"{target.path}?{target.query}")
+            check_no_vault_key("URL", unquote(f"{target.path}?{target.query}"))
             body, content_type = encode_request_body(request.body, request.body_encoding)
             headers = check_caller_headers(request.headers, plan.injection.header_names)
             if content_type and not any(k == "content-type" for k, _ in headers):
