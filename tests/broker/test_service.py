@@ -257,6 +257,7 @@ async def test_the_proxy_never_forwards_a_vault_key(harness: Harness) -> None:
 async def test_fetch_never_sends_a_vault_key(harness: Harness, fields: dict[str, Any]) -> None:
     who = await harness.caller()
     await harness.store(who, "s", api_key(KEY))
+    fields = dict(fields)
     url = fields.pop("url")
     error = await refused(harness, who, harness.fetch(who, "s", url, **fields))
     assert error.reason == "vault_key_in_request" or "loid-" in error.message
