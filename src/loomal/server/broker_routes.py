@@ -35,7 +35,7 @@ _FETCH_BODY_LIMIT = MAX_BODY_BYTES * 4 // 3 + 64 * 1024  # a 1 MiB body, base64,
 
 _FETCH_ERRORS = {
     400: "bad_request: reason not_injectable, no_allowed_hosts, host_not_allowed, "
-    "https_required or forbidden_address (nothing was sent)",
+    "https_required, forbidden_address or vault_key_in_request (nothing was sent)",
     401: "Missing, unknown, revoked or expired API key",
     403: "The API key lacks vault:use (or vault:read)",
     404: "No credential of this identity has that name",
@@ -44,7 +44,8 @@ _FETCH_ERRORS = {
     422: "Validation failed (a forbidden header, a bad URL or method); the message names it",
     429: "Rate limited",
     502: "bad_gateway: reason dns_failed, connect_failed, tls_failed, timeout, "
-    "response_too_large, redirect_not_allowed, too_many_redirects or upstream_error",
+    "response_too_large, unsupported_encoding, redirect_not_allowed, too_many_redirects "
+    "or upstream_error",
     503: "Sealed",
 }
 
