@@ -4,9 +4,8 @@ run once, in the core: these classes only forward."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from loomal.broker.service import BrokerService
 from loomal.client import AsyncLoomal
 from loomal.core.identities import IdentityService
 from loomal.core.identity import Principal
@@ -22,6 +21,9 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.service import VaultService
+
+if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker
+    from loomal.broker.service import BrokerService
 
 __all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
 
