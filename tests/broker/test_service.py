@@ -4,6 +4,7 @@ No HTTP server, no socket (end to end: tests/server/test_fetch.py, test_proxy.py
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import zlib
@@ -51,6 +52,55 @@ async def test_fetch_injects_resolves_once_pins_and_scrubs(harness: Harness) -> 
     event = (await harness.events(who))[0]
     assert (event.action, event.outcome) == ("fetch", "ok")
     assert event.detail is not None and event.detail.startswith("GET api.example.com /v1/echo 200")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (api_key(KEY, inject={"header": "X-Api-Key"}), ("x-api-key", KEY)),
+        (
+            api_key(KEY, inject={"header": "Authorization", "prefix": "Token "}),
+            ("authorization", f"Token {KEY}"),
+        ),
+        (
+            {
+                "type": "LOGIN",
+                "data": {"password": "pw-Secret-9"},
+                "metadata": {"username": "bot", "allowedHosts": ["api.example.com"]},
+            },
+            ("authorization", "Basic " + base64.b64encode(b"bot:pw-Secret-9").decode()),
+        ),
+        (
+            {
+                "type": "OAUTH",
+                "data": {"accessToken": "ya29.tok-en"},
+                "metadata": {"allowedHosts": ["api.example.com"]},
+            },
+            ("authorization", "Bearer ya29.tok-en"),
+        ),
+        (
+            {
+                "type": "CUSTOM",
+                "data": {"token": "cu-stom-77", "org": "o1"},
+                "metadata": {
+                    "allowedHosts": ["api.example.com"],
+                    "inject": {"header": "Authorization", "template": "Token {token}"},
+                },
+            },
+            ("authorization", "Token cu-stom-77"),
+        ),
+    ],
+)
+async def test_injection_by_type_and_metadata(
+    harness: Harness, body: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    who = await harness.caller()
+    await harness.store(who, "cred", body)
+    answer = await harness.fetch(who, "cred", URL)  # the method defaults to GET
+    (sent,) = harness.upstream.sent
+    header, value = expected
+    assert sent.method == "GET" and sent.headers[header] == value
+    assert value.split(" ", 1)[-1] not in answer.body and "pw-Secret-9" not in answer.body
 
 
 async def test_only_identity_is_asked_for(harness: Harness) -> None:

@@ -108,58 +108,6 @@ def test_key_is_injected_and_an_echo_never_returns_it(api: Api, upstream: Upstre
     assert '"b64": "[REDACTED]"' in echoed and '"quoted": "[REDACTED]"' in echoed
 
 
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        (api_key(["127.0.0.1"], inject={"header": "X-Api-Key"}), ("x-api-key", KEY)),
-        (
-            api_key(["127.0.0.1"], inject={"header": "Authorization", "prefix": "Token "}),
-            ("authorization", f"Token {KEY}"),
-        ),
-        (
-            {
-                "type": "LOGIN",
-                "data": {"password": "pw-Secret-9"},
-                "metadata": {"username": "bot", "allowedHosts": ["127.0.0.1"]},
-            },
-            ("authorization", "Basic " + base64.b64encode(b"bot:pw-Secret-9").decode()),
-        ),
-        (
-            {
-                "type": "OAUTH",
-                "data": {"accessToken": "ya29.tok-en"},
-                "metadata": {"allowedHosts": ["127.0.0.1"]},
-            },
-            ("authorization", "Bearer ya29.tok-en"),
-        ),
-        (
-            {
-                "type": "CUSTOM",
-                "data": {"token": "cu-stom-77", "org": "o1"},
-                "metadata": {
-                    "allowedHosts": ["127.0.0.1"],
-                    "inject": {"header": "Authorization", "template": "Token {token}"},
-                },
-            },
-            ("authorization", "Token cu-stom-77"),
-        ),
-    ],
-)
-def test_injection_by_type_and_metadata(
-    api: Api, upstream: Upstream, body: dict[str, Any], expected: tuple[str, str]
-) -> None:
-    h = api.headers()
-    store(api, h, "cred", body)
-    response = fetch(api, h, "cred", method="GET", url=f"{upstream.base_url}/echo")
-    assert response.status_code == 200, response.text
-    header, value = expected
-    assert upstream.seen[0].headers[header] == value
-    secret = value.split(" ", 1)[-1]
-    assert secret not in response.text
-    if header == "authorization" and value.startswith("Basic"):
-        assert "pw-Secret-9" not in response.text
-
-
 def test_query_injection_replaces_a_callers_parameter_and_is_scrubbed(
     api: Api, upstream: Upstream, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -362,15 +310,6 @@ def test_each_fetch_is_audited_without_query_or_secret(api: Api, upstream: Upstr
     assert took.endswith("ms")
     assert refused["outcome"] == "host_not_allowed"
     assert refused["detail"].startswith("GET 127.0.0.2 / -")
-
-
-def test_method_defaults_to_get(api: Api, upstream: Upstream) -> None:
-    writer, user = owner_and_use_key(api)
-    store(api, writer, "stripe", api_key(["127.0.0.1"]))
-    response = fetch(api, user, "stripe", url=f"{upstream.base_url}/echo")
-    assert response.status_code == 200, response.text
-    (seen,) = upstream.seen
-    assert seen.method == "GET"
 
 
 def test_store_checks_broker_metadata(api: Api) -> None:
