@@ -23,10 +23,12 @@ import msgspec
 
 from loomal.core.audit import AuditedCall, AuditLog
 from loomal.core.crypto import Binding
+from loomal.core.data_outline import DataOutline
 from loomal.core.edits import CredentialEdit
 from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import (
+    AuditEntry,
     AuditPage,
     Credential,
     CredentialList,
@@ -68,6 +70,8 @@ log = logging.getLogger("loomal.vault")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+AUDIT_SCAN = 2000
+"""Audit events an audit_log call filtered by outcome or credential reads at most."""
 
 _json_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _json_encode = msgspec.json.Encoder().encode
@@ -213,19 +217,21 @@ class VaultService:
             )
             return _store_response(row, metadata)
 
-    async def data_field_names(self, principal: Principal, name: str) -> list[str]:
-        """The names of a credential's ``data`` fields, never a value: what an edit
-        form shows a person so they can change one. Reading names is not a use of
-        the secret: no ``get`` event, no ``lastUsedAt``. Needs vault:read (names are
-        inside the encrypted data); an expired credential answers too, since it may
-        be edited."""
+    async def outline(self, principal: Principal, name: str) -> DataOutline:
+        """What a page may know of a credential's ``data`` without a secret value
+        (see :class:`DataOutline`). Reading it is not a use of the secret: no ``get``
+        event (it is audited as a ``list`` of that credential), no ``lastUsedAt``.
+        Needs vault:use; field names only with vault:read. An expired credential
+        answers too, since it may be edited."""
         async with self._call(principal, "list", name):
-            principal.require(Scope.READ)
+            principal.require(Scope.USE)
             validate_credential_name(name)
             row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
             if row is None:
                 raise _not_found(name)
-            return sorted(self._open(row))
+            return DataOutline.of(
+                row.type, self._open(row), with_names=Scope.READ in principal.scopes
+            )
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
@@ -359,13 +365,49 @@ class VaultService:
                 raise _not_found(name)
 
     async def audit_log(
-        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+        self,
+        principal: Principal,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        credential_name: str | None = None,
     ) -> AuditPage:
         """This identity's audit events, newest first (its own calls, and other
         identities' refused attempts on names it holds). No event holds a secret, so
-        vault:use may read it."""
+        vault:use may read it.
+
+        Filters: ``action``; ``outcome`` (``ok``, an error code, or ``failed`` for
+        every outcome but ok); ``credential_name``. The store filters by action;
+        the others are matched here over at most :data:`AUDIT_SCAN` events a call,
+        so a page may hold fewer than ``limit`` events and still a ``nextCursor``
+        (and at most ``2 * limit - 1``: whole pages are read).
+        """
         principal.require(Scope.USE)
-        return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
+        if outcome is None and credential_name is None:
+            return await self._audit.page(
+                identity_id=principal.identity_id, action=action, cursor=cursor, limit=limit
+            )
+
+        def wanted(event: AuditEntry) -> bool:
+            if credential_name is not None and event.credential_name != credential_name:
+                return False
+            if outcome == "failed":
+                return event.outcome != "ok"
+            return outcome is None or event.outcome == outcome
+
+        found: list[AuditEntry] = []
+        scanned = 0
+        while True:
+            page = await self._audit.page(
+                identity_id=principal.identity_id, action=action, cursor=cursor, limit=limit
+            )
+            found += [event for event in page.events if wanted(event)]
+            scanned += len(page.events)
+            cursor = page.next_cursor
+            if cursor is None or len(found) >= limit or scanned >= AUDIT_SCAN:
+                return AuditPage(events=found, next_cursor=cursor)
 
     # -- use without reveal (the broker's side of a credential) ------------------
 
