@@ -97,7 +97,7 @@ class McpMount:
             if not isinstance(principal, Principal):
                 raise AuthenticationError()
             vault = vault_of()
-            return ServiceBackend(vault.service, vault.identities, principal)
+            return ServiceBackend(vault.service, vault.identities, vault.broker, principal)
 
         async def scopes_for(ctx: ServerRequestContext[Any, Any]) -> frozenset[ApiScope] | None:
             asgi_scope = getattr(ctx.request, "scope", None) or {}
