@@ -299,6 +299,10 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     def keyPrefix(self) -> str | None:
         return self.key_prefix
 
+    @property
+    def keyLabel(self) -> str | None:
+        return self.key_label
+
 
 class AuditPage(msgspec.Struct, rename="camel"):
     events: list[AuditEntry]
