@@ -1,14 +1,25 @@
 """The add / edit form: all twelve types' fields in one page (the script shows the
-chosen type's; the others are hidden and disabled, so never submitted), each
-with its label, hint and the server's error next to it. Secret inputs are
-masked, with a Show toggle, and never pre-filled.
+chosen type's; the others are hidden and disabled, so never submitted), then the
+inputs every type shares (brokered use, other metadata, expiry), each with its
+label, hint and the server's error next to it. Secret inputs are masked, with a
+Show toggle, and never pre-filled. An edit form carries the version and the
+metadata it was opened with (:class:`EditSnapshot`), so its save changes only
+what the person changed and never overwrites a change made meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from loomal.console.forms import CREDENTIAL_TYPES, CUSTOM_ROWS, FIELDS, Field
+from loomal.console.fields import (
+    BROKER_FIELDS,
+    CREDENTIAL_TYPES,
+    CUSTOM_ROWS,
+    FIELDS,
+    OTHER_METADATA,
+    Field,
+)
+from loomal.console.forms import EditSnapshot
 from loomal.console.markup import Html, attrs, join, render
 from loomal.console.pages import csrf_field, layout
 from loomal.console.sessions import ConsoleSession
@@ -16,8 +27,7 @@ from loomal.console.sessions import ConsoleSession
 __all__ = ["form_page"]
 
 
-def _field_input(ctype: str, field: Field, value: str, *, editing: bool, error: str | None) -> Html:
-    fid = f"f-{ctype}-{field.key}" if field.section == "data" else f"f-{ctype}-m-{field.key}"
+def _field_input(fid: str, field: Field, value: str, *, editing: bool, error: str | None) -> Html:
     described = []
     hint = field.hint
     if editing and field.section == "data":
@@ -46,12 +56,18 @@ def _field_input(ctype: str, field: Field, value: str, *, editing: bool, error: 
                 render(
                     "<option{sel}>{c}</option>", c=c, sel=Html(" selected") if c == value else ""
                 )
-                for c in ("", *field.choices)
+                # a stored value the choices lack stays selected, so saving keeps it
+                for c in (
+                    "",
+                    *field.choices,
+                    *([value] if value not in ("", *field.choices) else []),
+                )
             ),
         )
     elif field.multiline:
         masked = Html(' class="masked"') if field.secret else Html("")
-        control = render('<textarea{a}{m} rows="4">{v}</textarea>', a=common, m=masked, v=value)
+        # A browser drops one line break after <textarea>: this one, not the value's.
+        control = render('<textarea{a}{m} rows="4">\n{v}</textarea>', a=common, m=masked, v=value)
     else:
         kind = "password" if field.secret else "text"
         control = render('<input type="{t}"{a} value="{v}">', t=kind, a=common, v=value)
@@ -84,27 +100,69 @@ def _field_input(ctype: str, field: Field, value: str, *, editing: bool, error: 
     )
 
 
-def _custom_rows(rows: Sequence[tuple[str, str]], errors: Mapping[str, str]) -> Html:
+def _custom_rows(
+    rows: Sequence[tuple[str, str]], errors: Mapping[str, str], *, note: str | None
+) -> Html:
+    """Key/value rows; a row shown with a stored field (``was``) keeps its value
+    while its Value stays blank, and loses the field when its name is cleared."""
     padded = [*rows, *[("", "")] * max(1, CUSTOM_ROWS - len(rows))]
     body = join(
         render(
             '<div class="kv"><label for="c-{i}-k">Field name {n}</label>'
-            '<input id="c-{i}-k" name="custom.{i}.key" value="{k}" autocomplete="off">'
+            '<input id="c-{i}-k" name="custom.{i}.key" value="{k}" autocomplete="off"{inv}>'
             '<label for="c-{i}-v">Value {n}</label>'
-            '<input id="c-{i}-v" name="custom.{i}.value" type="password" autocomplete="off">'
+            '<input id="c-{i}-v" name="custom.{i}.value" type="password" autocomplete="off"'
+            "{placeholder}>"
             '<button type="button" class="secondary toggle" data-toggle="c-{i}-v" '
-            'aria-pressed="false" aria-label="Show value {n}">Show</button></div>',
+            'aria-pressed="false" aria-label="Show value {n}">Show</button>{was}{error}</div>',
             i=i,
             n=i + 1,
             k=key,
+            inv=Html(' aria-invalid="true"') if f"custom.{i}.key" in errors else "",
+            placeholder=Html(' placeholder="unchanged"') if was else "",
+            was=render('<input type="hidden" name="custom.{i}.was" value="{w}">', i=i, w=was)
+            if was
+            else "",
+            error=render('<p class="error">{e}</p>', e=errors[f"custom.{i}.key"])
+            if f"custom.{i}.key" in errors
+            else "",
         )
-        for i, (key, _value) in enumerate(padded)
+        for i, (key, was) in enumerate(padded)
     )
     return render(
-        '<fieldset id="custom-rows"><legend>Secret fields (key and value)</legend>{rows}'
+        '<fieldset id="custom-rows"><legend>Secret fields (key and value)</legend>{note}{rows}'
         '<button type="button" id="add-row" class="secondary">Add a field</button></fieldset>',
         rows=body,
+        note=render('<p class="hint">{n}</p>', n=note) if note else "",
     )
+
+
+_BLANK_KEEPS_CUSTOM = "A blank value keeps the stored one; clear a field's name to remove it."
+
+
+def _inputs(
+    prefix: str,
+    fields: Sequence[Field],
+    values: Mapping[str, str],
+    errors: Mapping[str, str],
+    *,
+    editing: bool,
+) -> Html:
+    return join(
+        _field_input(
+            _input_id(prefix, f),
+            f,
+            "" if f.section == "data" and f.secret else values.get(f.form_name, ""),
+            editing=editing,
+            error=errors.get(f.form_name),
+        )
+        for f in fields
+    )
+
+
+def _input_id(prefix: str, field: Field) -> str:
+    section = "" if field.section == "data" else "m-"
+    return f"{prefix}-{section}{(field.form_key or field.key).replace('.', '-')}"
 
 
 def form_page(
@@ -114,10 +172,15 @@ def form_page(
     values: Mapping[str, str],
     errors: Mapping[str, str],
     editing: str | None = None,
-    custom_keys: Sequence[str] = (),
+    opened: EditSnapshot | None = None,
+    custom_keys: Sequence[tuple[str, str]] = (),
+    custom_note: str | None = None,
+    notice: Html | None = None,
+    replace: Html | None = None,
 ) -> Html:
     """The add form (all twelve types' fields; the script shows the chosen one's),
-    or the edit form of credential ``editing`` (its type fixed)."""
+    or the edit form of credential ``editing`` opened on ``opened`` (its type fixed).
+    ``custom_keys``: CUSTOM rows as (field name, stored name it was shown with)."""
 
     def field_error(name: str) -> Html:
         return (
@@ -126,26 +189,23 @@ def form_page(
             else Html("")
         )
 
+    is_edit = editing is not None
     fieldsets = []
     for t in CREDENTIAL_TYPES:
-        if editing and t != ctype:
+        if is_edit and t != ctype:
             continue
+        own_errors = errors if t == ctype else {}
 
-        def inputs(section: str, t: str = t) -> Html:
-            return join(
-                _field_input(
-                    t,
-                    f,
-                    "" if f.section == "data" and f.secret else values.get(f.form_name, ""),
-                    editing=editing is not None,
-                    error=errors.get(f.form_name) if t == ctype else None,
-                )
-                for f in FIELDS[t]
-                if f.section == section
-            )
+        def inputs(section: str, t: str = t, own: Mapping[str, str] = own_errors) -> Html:
+            fields = [f for f in FIELDS[t] if f.section == section]
+            return _inputs(f"f-{t}", fields, values, own, editing=is_edit)
 
         inner = (
-            _custom_rows([(k, "") for k in custom_keys], errors)
+            _custom_rows(
+                custom_keys,
+                own_errors,
+                note=custom_note or (_BLANK_KEEPS_CUSTOM if is_edit else None),
+            )
             if t == "CUSTOM"
             else render(
                 '<h2 class="section">Data <span class="muted">encrypted</span></h2>{data}'
@@ -169,47 +229,69 @@ def form_page(
                 hidden=Html("") if t == ctype else Html(" hidden disabled"),
             )
         )
+    shared = render(
+        '<fieldset id="brokered"><legend>Use without reveal <span class="muted">plaintext'
+        "</span></legend>"
+        '<p class="hint">How agents with vault:use may send this credential in brokered '
+        "requests (the fetch call and the proxy), never seeing it.</p>{broker}</fieldset>"
+        '<fieldset id="other-metadata"><legend>More metadata</legend>{other}</fieldset>',
+        broker=_inputs("b", BROKER_FIELDS, values, errors, editing=is_edit),
+        other=_inputs("o", (OTHER_METADATA,), values, errors, editing=is_edit),
+    )
     type_control = render(
         '<select id="type" name="type"{lock}>{o}</select>',
-        lock=Html(' data-locked="1"') if editing else Html(""),
+        lock=Html(' data-locked="1"') if is_edit else Html(""),
         o=join(
             render("<option{sel}>{t}</option>", t=t, sel=Html(" selected") if t == ctype else "")
-            for t in ((ctype,) if editing else CREDENTIAL_TYPES)
+            for t in ((ctype,) if is_edit else CREDENTIAL_TYPES)
         ),
     )
-    name_attrs = attrs(
-        readonly=bool(editing), aria_describedby="e-name" if "name" in errors else None
-    )
+    name_attrs = attrs(readonly=is_edit, aria_describedby="e-name" if "name" in errors else None)
     body = render(
         '<form method="post" action="{action}" class="card" id="credential-form" novalidate>'
-        "{csrf}{form_error}"
+        "{csrf}{snapshot}{form_error}"
         '<div class="field"><label for="name">Name</label>'
         '<input id="name" name="name" value="{name}" autocomplete="off" required '
         "{name_attrs}>{name_error}"
-        '<p class="hint">1-128 of A-Z a-z 0-9 . _ -</p></div>'
+        '<p class="hint">1-128 of A-Z a-z 0-9 . _ -</p></div>{replace}'
         '<div class="field"><label for="type">Type</label>{type_control}</div>'
-        "{fieldsets}"
+        "{fieldsets}{shared}"
         '<div class="field"><label for="expiresAt">Expires on (optional)</label>'
-        '<input id="expiresAt" name="expiresAt" type="date" value="{expires}">{exp_error}</div>'
+        '<input id="expiresAt" name="expiresAt" type="date" value="{expires}">{exp_error}'
+        '<p class="hint">The end of that day, UTC{exact}</p></div>'
         '<p class="actions"><button type="submit">Save</button> '
         '<a class="button secondary" href="{cancel}">Cancel</a></p></form>',
-        action=f"/credentials/{editing}/edit" if editing else "/add",
+        action=f"/credentials/{editing}/edit" if is_edit else "/add",
         csrf=csrf_field(session),
+        snapshot=render('<input type="hidden" name="snapshot" value="{s}">', s=opened.encode())
+        if opened is not None
+        else "",
         form_error=render('<p class="error" role="alert">{e}</p>', e=errors["_form"])
         if "_form" in errors
         else "",
         name=values.get("name", ""),
         name_attrs=name_attrs,
         name_error=field_error("name"),
+        replace=replace or "",
         type_control=type_control,
         fieldsets=join(fieldsets),
+        shared=shared,
         expires=values.get("expiresAt", ""),
         exp_error=field_error("expiresAt"),
-        cancel=f"/credentials/{editing}" if editing else "/credentials",
+        exact=_exact_expiry(opened),
+        cancel=f"/credentials/{editing}" if is_edit else "/credentials",
     )
     if errors:
         body = (
             Html('<p class="error" role="alert">The credential was not saved: see below.</p>')
             + body
         )
-    return layout(f"Edit {editing}" if editing else "Add credential", body, session)
+    if notice is not None:
+        body = notice + body
+    return layout(f"Edit {editing}" if is_edit else "Add credential", body, session)
+
+
+def _exact_expiry(opened: EditSnapshot | None) -> str:
+    if opened is None or opened.expires_at is None:
+        return ""
+    return f"; now exactly {opened.expires_at:%Y-%m-%dT%H:%M:%SZ}, kept unless you change the date"

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loomal.console.forms import CREDENTIAL_TYPES
+from loomal.console.fields import CREDENTIAL_TYPES
 from loomal.console.markup import Html, join, render
 from loomal.console.sessions import ConsoleSession
 from loomal.core.identity import Scope
@@ -29,6 +29,7 @@ __all__ = [
     "layout",
     "message_page",
     "sign_in_page",
+    "when",
 ]
 
 EXPIRING_SOON = timedelta(days=7)
@@ -69,7 +70,7 @@ def csrf_field(session: ConsoleSession) -> Html:
     return render('<input type="hidden" name="csrf" value="{token}">', token=session.csrf_token)
 
 
-def _when(value: datetime | None) -> Html:
+def when(value: datetime | None) -> Html:
     if value is None:
         return Html('<span class="muted">never</span>')
     return render(
@@ -187,8 +188,8 @@ def credentials_page(
             badge=_expiry_badge(s, now),
             type=s.type,
             meta=_metadata(s.metadata),
-            used=_when(s.last_used_at),
-            expires=_when(s.expires_at) if s.expires_at else Html('<span class="muted">—</span>'),
+            used=when(s.last_used_at),
+            expires=when(s.expires_at) if s.expires_at else Html('<span class="muted">—</span>'),
         )
         for s in summaries
     )
@@ -218,10 +219,10 @@ def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html
         "<dt>Last used</dt><dd>{used}</dd><dt>Expires</dt><dd>{expires} {badge}</dd></dl>",
         type=summary.type,
         meta=_metadata(summary.metadata),
-        created=_when(summary.created_at),
-        updated=_when(summary.updated_at),
-        used=_when(summary.last_used_at),
-        expires=_when(summary.expires_at) if summary.expires_at else "—",
+        created=when(summary.created_at),
+        updated=when(summary.updated_at),
+        used=when(summary.last_used_at),
+        expires=when(summary.expires_at) if summary.expires_at else "—",
         badge=_expiry_badge(summary, now),
     )
     secrets = render(
@@ -310,7 +311,7 @@ def activity_page(
         render(
             "<tr><td>{at}</td><td>{action}</td><td>{name}</td><td>{outcome}</td>"
             "<td><code>{key}</code></td><td>{client}</td></tr>",
-            at=_when(e.at),
+            at=when(e.at),
             action=e.action,
             name=e.credential_name or "—",
             outcome=e.outcome,

@@ -15,8 +15,8 @@ from litestar import Response, get, post
 from litestar.params import Parameter
 
 from loomal.console import pages
-from loomal.console.form_page import form_page
-from loomal.console.forms import FIELDS, FormErrors, field_of_error, request_from_form
+from loomal.console.adding import ADD_ROUTES
+from loomal.console.editing import EDIT_ROUTES, find_summary
 from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
 from loomal.console.sessions import ConsoleSession
 from loomal.console.sign_in import SIGN_IN_ROUTES
@@ -36,12 +36,10 @@ from loomal.console.web import (
     same_origin,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
 from loomal.errors import (
     LoomalError,
     NotFoundError,
-    PermissionDeniedError,
     ValidationError,
 )
 from loomal.runtime import Vault
@@ -60,13 +58,6 @@ _static_cache: dict[str, bytes] = {}
 
 async def _all_summaries(vault: Vault, session: ConsoleSession) -> list[CredentialSummary]:
     return (await vault.service.list_credentials(session.principal)).credentials
-
-
-async def _summary(vault: Vault, session: ConsoleSession, name: Name) -> CredentialSummary:
-    for summary in await _all_summaries(vault, session):
-        if summary.name == name:
-            return summary
-    raise NotFoundError(f"No credential named {name!r}.")
 
 
 @get("/credentials", include_in_schema=False)
@@ -93,7 +84,7 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
     if session is None:
         return redirect("/sign-in")
     try:
-        summary = await _summary(vault_of(request), session, name)
+        summary = await find_summary(vault_of(request), session, name)
     except LoomalError as error:
         return error_page(session, error)
     return html_response(pages.credential_page(session, summary))
@@ -144,99 +135,6 @@ async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes
     except ValidationError as error:
         return json_response({"error": error.code, "message": error.message}, 422)
     return json_response({"uri": uri})
-
-
-def _form_values(summary: CredentialSummary) -> dict[str, str]:
-    values = {"name": summary.name}
-    for field in FIELDS.get(summary.type, ()):
-        value = summary.metadata.get(field.key) if field.section == "metadata" else None
-        if value is not None:
-            values[field.form_name] = str(value)
-    if summary.expires_at is not None:
-        values["expiresAt"] = summary.expires_at.strftime("%Y-%m-%d")
-    return values
-
-
-@get("/add", include_in_schema=False)
-async def new_form(request: Req, type: Text = "LOGIN") -> Response[bytes]:  # noqa: A002
-    session = await current_session(request)
-    if session is None:
-        return redirect("/sign-in")
-    if not session.can(Scope.WRITE):
-        return error_page(session, PermissionDeniedError("This key may not add credentials."))
-    ctype = type if type in FIELDS else "LOGIN"
-    return html_response(form_page(session, ctype=ctype, values={}, errors={}))
-
-
-@get("/credentials/{name:str}/edit", include_in_schema=False)
-async def edit_form(request: Req, name: Name) -> Response[bytes]:
-    session = await current_session(request)
-    if session is None:
-        return redirect("/sign-in")
-    try:
-        if not session.can(Scope.WRITE):
-            raise PermissionDeniedError("This key may not change credentials.")
-        summary = await _summary(vault_of(request), session, name)
-    except LoomalError as error:
-        return error_page(session, error)
-    custom_keys: list[str] = []
-    if summary.type == "CUSTOM":  # field names are shown, their values stay blank
-        got = await vault_of(request).service.get_credential(session.principal, name)
-        custom_keys = sorted(got.data)
-    page = form_page(
-        session,
-        ctype=summary.type,
-        values=_form_values(summary),
-        errors={},
-        editing=name,
-        custom_keys=custom_keys,
-    )
-    return html_response(page)
-
-
-async def _save(request: Req, editing: str | None) -> Response[bytes]:
-    checked = await authorised_post(request)
-    if isinstance(checked, Response):
-        return checked
-    session, form = checked
-    vault = vault_of(request)
-    ctype = form.get("type", "")
-    if editing is not None:
-        form["name"] = editing
-    try:
-        existing = None
-        if editing is not None:
-            existing = (await vault.service.get_credential(session.principal, editing)).data
-        name, store_request = request_from_form(form, existing)
-        await vault.service.store_credential(session.principal, name, store_request)
-    except FormErrors as invalid:
-        errors = invalid.errors
-    except ValidationError as error:
-        errors = {field_of_error(error.message, ctype): error.message}
-    except LoomalError as error:
-        return error_page(session, error)
-    else:
-        return redirect(f"/credentials/{name}")
-    keys = [form[k] for k in sorted(form) if k.startswith("custom.") and k.endswith(".key")]
-    page = form_page(
-        session,
-        ctype=ctype if ctype in FIELDS else "LOGIN",
-        values=form,
-        errors=errors,
-        editing=editing,
-        custom_keys=[k for k in keys if k.strip()],
-    )
-    return html_response(page, status=422)
-
-
-@post("/add", include_in_schema=False, status_code=303)
-async def create(request: Req) -> Response[bytes]:
-    return await _save(request, None)
-
-
-@post("/credentials/{name:str}/edit", include_in_schema=False, status_code=303)
-async def update(request: Req, name: Name) -> Response[bytes]:
-    return await _save(request, name)
 
 
 @get("/credentials/{name:str}/delete", include_in_schema=False)
@@ -334,14 +232,12 @@ async def static(file: Name) -> Response[bytes]:
 CONSOLE_ROUTES = [
     *SIGN_IN_ROUTES,
     credentials,
-    new_form,
-    create,
+    *ADD_ROUTES,
     read_qr,
     credential,
     reveal,
     totp,
-    edit_form,
-    update,
+    *EDIT_ROUTES,
     confirm_delete,
     delete,
     confirm_backup,

@@ -33,6 +33,7 @@ from loomal.core.broker import (
     validate_broker_metadata,
 )
 from loomal.core.crypto import Binding
+from loomal.core.edits import CredentialEdit
 from loomal.core.egress import EgressPolicy, parse_url
 from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
@@ -49,11 +50,13 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.request_rules import validate_request_rules
 from loomal.core.store import CredentialListing, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
 from loomal.core.totp_codes import CurrentCode, CurrentCodes
 from loomal.core.types import (
+    CredentialType,
     decode_name_cursor,
     encode_name_cursor,
     parse_credential_type,
@@ -131,12 +134,13 @@ class VaultService:
             has_totp = totp_seed(ctype, data) is not None
             metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
             validate_broker_metadata(metadata, data)
+            if "rules" in metadata:
+                validate_request_rules(metadata["rules"])
             expires_at = (
                 None
                 if request.expires_at is None
                 else parse_iso8601(request.expires_at, field="expiresAt")
             )
-            plaintext = _json_encode(data)
             metadata_json = _json_encode(metadata)
 
             def change(
@@ -144,33 +148,8 @@ class VaultService:
             ) -> tuple[CredentialRow, tuple[CredentialRow, bool]]:
                 if precondition is not None:
                     precondition.check(name, None if existing is None else existing.version)
-                now = to_micros(self._clock())
-                if existing is None:  # the store has checked the limit in this transaction
-                    credential_id, created_at, version = _new_credential_id(), now, 1
-                    last_used = last_rotated = None
-                else:
-                    credential_id = existing.credential_id
-                    created_at, last_used = existing.created_at, existing.last_used_at
-                    version = existing.version + 1
-                    last_rotated = existing.last_rotated_at
-                    if self._data_changed(existing, data):
-                        last_rotated = now
-                binding = Binding(
-                    principal.identity_id,
-                    credential_id,
-                    name,
-                    version,
-                    ctype.value,
-                    metadata_json,
-                    expires_at,
-                )
-                row = CredentialRow.from_sealed(
-                    self._keys.seal(plaintext, binding),
-                    binding,
-                    created_at=created_at,
-                    updated_at=now,
-                    last_used_at=last_used,
-                    last_rotated_at=last_rotated,
+                row = self._next_row(
+                    principal, name, ctype, data, metadata_json, expires_at, existing
                 )
                 return row, (row, existing is None)
 
@@ -181,20 +160,72 @@ class VaultService:
                 audit=audit,
                 max_credentials=self._max_credentials,
             )
-            return (
-                StoreResponse(
-                    credential_id=row.credential_id,
-                    type=row.type,
-                    name=row.name,
-                    metadata=metadata,
-                    expires_at=_opt_time(row.expires_at),
-                    created_at=from_micros(row.created_at),
-                    updated_at=from_micros(row.updated_at),
-                    last_rotated_at=_opt_time(row.last_rotated_at),
-                    version=row.version,
-                ),
-                created,
+            return _store_response(row, metadata), created
+
+    async def edit_credential(
+        self,
+        principal: Principal,
+        name: str,
+        edit: CredentialEdit,
+        precondition: WritePrecondition | None = None,
+    ) -> StoreResponse:
+        """Apply ``edit`` to the stored credential: a store of what it names, every
+        other field kept as stored (see :mod:`loomal.core.edits`).
+
+        The stored data is opened inside the write transaction and never returned,
+        so an edit is audited as the ``store`` it is, never as a ``get``, and does
+        not touch ``lastUsedAt``. ``precondition`` (the version the editor saw) is
+        checked in the same transaction.
+        """
+        async with self._call(principal, "store", name, durable=True) as audit:
+            principal.require(Scope.WRITE)
+            validate_credential_name(name)
+            expires_at = (
+                None
+                if edit.expires_at is None
+                else parse_iso8601(edit.expires_at, field="expiresAt")
             )
+
+            def change(
+                existing: CredentialRow | None,
+            ) -> tuple[CredentialRow, tuple[CredentialRow, dict[str, Any]]]:
+                if precondition is not None:
+                    precondition.check(name, None if existing is None else existing.version)
+                if existing is None:
+                    raise _not_found(name)
+                ctype = parse_credential_type(existing.type)
+                data = validate_data(ctype, edit.applied_to_data(self._open(existing)))
+                has_totp = totp_seed(ctype, data) is not None
+                metadata = validate_metadata(
+                    ctype, edit.applied_to_metadata(_stored_metadata(existing)), has_totp=has_totp
+                )
+                validate_broker_metadata(metadata, data)
+                if "rules" in metadata:
+                    validate_request_rules(metadata["rules"])
+                expiry = expires_at if edit.change_expiry else existing.expires_at
+                row = self._next_row(
+                    principal, name, ctype, data, _json_encode(metadata), expiry, existing
+                )
+                return row, (row, metadata)
+
+            row, metadata = await self._store.modify_credential(
+                identity_id=principal.identity_id, name=name, change=change, audit=audit
+            )
+            return _store_response(row, metadata)
+
+    async def data_field_names(self, principal: Principal, name: str) -> list[str]:
+        """The names of a credential's ``data`` fields, never a value: what an edit
+        form shows a person so they can change one. Reading names is not a use of
+        the secret: no ``get`` event, no ``lastUsedAt``. Needs vault:read (names are
+        inside the encrypted data); an expired credential answers too, since it may
+        be edited."""
+        async with self._call(principal, "list", name):
+            principal.require(Scope.READ)
+            validate_credential_name(name)
+            row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
+            if row is None:
+                raise _not_found(name)
+            return sorted(self._open(row))
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
@@ -449,6 +480,48 @@ class VaultService:
         self._check_fresh(row, to_micros(self._clock()))
         return row
 
+    def _next_row(
+        self,
+        principal: Principal,
+        name: str,
+        ctype: CredentialType,
+        data: dict[str, Any],
+        metadata_json: bytes,
+        expires_at: int | None,
+        existing: CredentialRow | None,
+    ) -> CredentialRow:
+        """The row a store writes: a new credential, or the next version of
+        ``existing`` (its id, creation and last use kept; ``lastRotatedAt`` moved
+        when ``data`` changes), sealed under a fresh data key."""
+        now = to_micros(self._clock())
+        if existing is None:  # the store has checked the limit in this transaction
+            credential_id, created_at, version = _new_credential_id(), now, 1
+            last_used = last_rotated = None
+        else:
+            credential_id = existing.credential_id
+            created_at, last_used = existing.created_at, existing.last_used_at
+            version = existing.version + 1
+            last_rotated = existing.last_rotated_at
+            if self._data_changed(existing, data):
+                last_rotated = now
+        binding = Binding(
+            principal.identity_id,
+            credential_id,
+            name,
+            version,
+            ctype.value,
+            metadata_json,
+            expires_at,
+        )
+        return CredentialRow.from_sealed(
+            self._keys.seal(_json_encode(data), binding),
+            binding,
+            created_at=created_at,
+            updated_at=now,
+            last_used_at=last_used,
+            last_rotated_at=last_rotated,
+        )
+
     def _check_fresh(self, row: CredentialRow, now: int) -> None:
         if row.expires_at is not None and row.expires_at <= now:
             raise ExpiredError(
@@ -546,3 +619,17 @@ def _stored_metadata(row: CredentialListing) -> dict[str, Any]:
 
 def _opt_time(micros: int | None) -> datetime | None:
     return None if micros is None else from_micros(micros)
+
+
+def _store_response(row: CredentialRow, metadata: dict[str, Any]) -> StoreResponse:
+    return StoreResponse(
+        credential_id=row.credential_id,
+        type=row.type,
+        name=row.name,
+        metadata=metadata,
+        expires_at=_opt_time(row.expires_at),
+        created_at=from_micros(row.created_at),
+        updated_at=from_micros(row.updated_at),
+        last_rotated_at=_opt_time(row.last_rotated_at),
+        version=row.version,
+    )
