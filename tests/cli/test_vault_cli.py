@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from loomal.cli import main
 from loomal.core.totp import TotpParameters, totp_code
-from tests.conftest import ServerProcess, auth
+from tests.conftest import ServerProcess, auth, free_port
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -207,11 +207,12 @@ def test_usage_errors_exit_2_and_api_errors_exit_1(cli: CliRunner) -> None:
 
 
 def test_down_server_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nobody listens there (port 1 may be served)
     monkeypatch.setenv("LOOMAL_API_KEY", "loid-" + "x" * 43)
-    monkeypatch.setenv("LOOMAL_API_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LOOMAL_API_URL", down)
     result = CliRunner().invoke(main, ["vault", "list"])
     assert result.exit_code == 1
-    assert result.output.strip().startswith("error: Could not reach Loomal at http://127.0.0.1:1")
+    assert result.output.strip().startswith(f"error: Could not reach Loomal at {down}")
     assert "Traceback" not in result.output
 
 
