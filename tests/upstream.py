@@ -6,15 +6,18 @@ so a test can show that a refused request never reached it."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import threading
-import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+from tests.broker.echo_forms import FORMS
 
 VENDOR_KEY = "sk-test-" + "Zq9" * 12
 """The vendor key the OpenAI imitation expects (stored in the vault by tests)."""
@@ -83,6 +86,23 @@ class _Handler(BaseHTTPRequestHandler):
                 "quoted": quote(secret, safe=""),
             }
             self._answer(200, json.dumps(echoed).encode(), headers={"X-Echo-Auth": auth})
+        elif route == "/encoded":
+            encoding = query["encoding"][0]
+            said = f"auth: {headers.get('authorization', '')}".encode()
+            packed = zlib.compress(said) if encoding == "deflate" else gzip.compress(said)
+            self._answer(200, packed, "text/plain", headers={"Content-Encoding": encoding})
+        elif route == "/form":
+            # the injected secret (query k), written back in one encoding, in body and header
+            written = FORMS[query["name"][0]](query["k"][0])
+            echo_header = f"<<{written}>>".encode().decode("latin-1")  # its UTF-8 bytes
+            self._answer(
+                200, f"<<{written}>>".encode(), "text/plain; charset=utf-8",
+                headers={"X-Echo": echo_header},
+            )  # fmt: skip
+        elif route == "/headers":
+            # whatever headers the test asks for, from the query (name=value pairs)
+            self._answer(200, b"<html>hi</html>", "text/html", headers=dict(
+                pair.split("=", 1) for pair in query.get("h", [])))  # fmt: skip
         elif route == "/redirect":
             self._answer(
                 int(query.get("status", ["302"])[0]), b"", headers={"Location": query["to"][0]}
@@ -104,9 +124,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         elif route == "/binary":
             self._answer(200, bytes(range(256)), "application/octet-stream")
-        elif route == "/slow":
-            time.sleep(float(query.get("s", ["3"])[0]))
-            self._answer(200, b"late", "text/plain")
         elif route.startswith("/v1/"):
             self._openai(route, headers, body)
         else:
@@ -161,7 +178,8 @@ def running_upstream() -> Iterator[Upstream]:
     upstream = Upstream(port=server.server_address[1])
     handler = type("Handler", (_Handler,), {"upstream": upstream})
     server.RequestHandlerClass = handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: shutdown() waits up to one poll interval, at every test's end
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield upstream

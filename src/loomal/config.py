@@ -226,7 +226,7 @@ def _origins(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]
 def _allowances(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
     """From ``LOOMAL_FETCH_ALLOW_PRIVATE`` (comma-separated) or repeated
     ``--fetch-allow-private``: host names, IP addresses or CIDR networks."""
-    from loomal.core.egress import check_allowance
+    from loomal.broker.addresses import check_allowance
 
     if not value:
         return ()

@@ -14,10 +14,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from loomal.broker.addresses import EgressPolicy
+from loomal.broker.httpx_transport import HttpxTransport
+from loomal.broker.injection import validate_broker_metadata
+from loomal.broker.service import BrokerService
+from loomal.broker.transport import Transport
 from loomal.config import ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
-from loomal.core.egress import EgressPolicy
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
@@ -50,6 +54,7 @@ class Vault:
     keys: KeyManager
     service: VaultService
     identities: IdentityService
+    broker: BrokerService
 
     @property
     def key_source(self) -> KeySource:
@@ -138,12 +143,17 @@ def key_source(
 
 
 async def open_vault(
-    settings: ServerSettings, *, create_key: bool = True, env: Mapping[str, str] | None = None
+    settings: ServerSettings,
+    *,
+    create_key: bool = True,
+    env: Mapping[str, str] | None = None,
+    transport: Transport | None = None,
 ) -> Vault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
-    the parent's unseal agent instead, and may start sealed.
+    the parent's unseal agent instead, and may start sealed. ``transport``: where
+    brokered requests go (tests give a fake upstream; default: the network).
     """
     store = await open_store(settings)
     try:
@@ -158,18 +168,26 @@ async def open_vault(
         await store.close()
         raise
     audit = AuditLog(store)
+    service = VaultService(
+        store,
+        keys,
+        max_credentials_per_identity=settings.max_credentials_per_identity,
+        audit=audit,
+        metadata_checks=[validate_broker_metadata],
+    )
     return Vault(
         settings=settings,
         store=store,
         keys=keys,
-        service=VaultService(
-            store,
-            keys,
-            max_credentials_per_identity=settings.max_credentials_per_identity,
-            audit=audit,
-            egress=EgressPolicy(settings.fetch_allow_private),
-        ),
+        service=service,
         identities=open_identities(store, settings, audit),
+        broker=BrokerService(
+            service,
+            audit,
+            transport or HttpxTransport(),
+            policy=EgressPolicy(settings.fetch_allow_private),
+            guard=keys.require_unsealed,
+        ),
     )
 
 

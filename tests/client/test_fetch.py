@@ -21,7 +21,14 @@ from loomal import (
     Loomal,
     PermissionDeniedError,
 )
-from tests.conftest import ServerProcess, create_store, free_port, loomal, new_key, start_server
+from tests.conftest import (
+    ServerProcess,
+    create_store,
+    free_port,
+    loomal,
+    new_key,
+    start_server,
+)
 from tests.upstream import Upstream, running_upstream
 
 pytestmark = pytest.mark.slow  # starts a real server process
@@ -142,7 +149,7 @@ def test_cli_fetch_and_a_use_key_cannot_read(
 
 
 def test_identity_create_with_vault_use(tmp_path: Path) -> None:
-    create_store(tmp_path / "d")  # as `loomal serve` leaves it: only serve creates one
+    create_store(tmp_path / "d")
     result = loomal(
         "identity",
         "create",

@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = os.environ.get("LOOMAL_CONSOLE_SCREENSHOTS")
+"""A directory; relative to where pytest starts (each test runs in its own tmp dir)."""
+if SCREENSHOTS:
+    SCREENSHOTS = os.path.abspath(SCREENSHOTS)
 
 
 def launch_browser() -> Iterator[Any]:

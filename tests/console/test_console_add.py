@@ -8,7 +8,7 @@ from typing import Any
 from loomal.core.models import StoreRequest
 from tests.conftest import Api
 from tests.console.html_forms import posted_fields
-from tests.console.test_console_edit import put, read
+from tests.console.test_console_edit import kept, put, read
 from tests.console.test_console_http import SECRET, sign_in
 
 
@@ -27,7 +27,7 @@ def test_adding_an_existing_name_asks_before_replacing(api: Api) -> None:
             "LOGIN", {"password": SECRET}, {"username": "bot", "allowedHosts": ["api.github.com"]}
         ),
     )
-    before = read(api, key, "github")
+    before = kept(read(api, key, "github"))
     fields = posted_fields(api.client.get("/add?type=API_KEY").text)
     fields.update({"name": "github", "data.key": "ghp_new", "metadata.service": "github"})
     refused = add(api, fields)
@@ -37,13 +37,13 @@ def test_adding_an_existing_name_asks_before_replacing(api: Api) -> None:
     box = refused.text[refused.text.index('id="replace-title"') :]
     for shown in ("LOGIN", "<code>allowedHosts</code>, <code>username</code>", "version 1"):
         assert shown in box, shown
-    assert read(api, key, "github") == before  # nothing replaced
+    assert kept(read(api, key, "github")) == before  # nothing replaced
 
     again = posted_fields(refused.text)  # the form as it came back, the box not ticked
     assert "replace" not in again and again["metadata.service"] == "github"
     again["data.key"] = "ghp_new"
     assert add(api, again).status_code == 409  # still not replaced
-    assert read(api, key, "github") == before
+    assert kept(read(api, key, "github")) == before
 
     again["replace"] = "1"  # ticked: replace version 1, the one shown
     put(api, key, "github", StoreRequest("LOGIN", {"password": "agent-rotated"}))  # meanwhile

@@ -87,7 +87,8 @@ def test_a_use_key_fetches_through_mcp_and_cannot_get(
             refused = await session.call_tool(tool_name(set(tools), "get"), {"name": "stripe"})
             assert refused.is_error
             text = refused.content[0].text
-            assert text.startswith("insufficient_scope") and "vault:use" in text and "fetch" in text
+            assert text.startswith("forbidden (insufficient_scope)"), text
+            assert "vault:use" in text and "fetch" in text
             assert KEY not in text
 
             elsewhere = await session.call_tool(
@@ -95,6 +96,16 @@ def test_a_use_key_fetches_through_mcp_and_cannot_get(
             )
             assert elsewhere.is_error
             assert elsewhere.content[0].text.startswith("bad_request (host_not_allowed)")
+            # #28.5: a header HTTP cannot carry was an internal_error, unaudited
+            sent = len(upstream.seen)
+            wide = await session.call_tool(
+                fetch,
+                {"name": "stripe", "url": f"{upstream.base_url}/echo",
+                 "headers": {"X-Name": "José"}},
+            )  # fmt: skip
+            assert wide.is_error and len(upstream.seen) == sent
+            assert wide.content[0].text.startswith("validation_error")
+            assert "non-ASCII" in wide.content[0].text
             listed = await session.call_tool(tool_name(set(tools), "list"), {})
             assert not listed.is_error and KEY not in listed.content[0].text
 

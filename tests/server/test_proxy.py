@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -177,3 +179,73 @@ def test_the_openai_sdk_unmodified_through_a_real_server(tmp_path: Path) -> None
         finally:
             output = server.stop()
     assert VENDOR_KEY not in output
+
+
+def test_proxied_headers_that_cannot_go_out_are_a_4xx_audited(
+    api: Api, upstream: Upstream, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#28.5: a raw 0x80+ byte in a proxied header was a 500 and no audit event."""
+    h = api.headers()
+    api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
+    caplog.set_level(logging.INFO)
+    raw = [(k.encode(), v.encode()) for k, v in h.items()] + [(b"x-name", "José".encode())]
+    response = api.client.get("/v0/proxy/openai/echo", headers=raw)
+    assert "x-name" in assert_error(response, 422, "validation_error")
+    assert upstream.seen == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    event = api.client.get("/v0/audit", headers=h).json()["events"][0]
+    assert (event["action"], event["outcome"]) == ("proxy", "validation_error")
+
+
+def test_the_proxy_keeps_the_upstream_off_the_vaults_origin(api: Api, upstream: Upstream) -> None:
+    """#28.14: CORS grants, cookies (one named like the console's), CSP and the headers
+    Connection names were relayed; an HTML body was served to run on our origin; a
+    loid- key in the query string reached the upstream."""
+    h = api.headers()
+    api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
+    sent = [
+        "Access-Control-Allow-Origin=*",
+        "Access-Control-Allow-Credentials=true",
+        "Set-Cookie=__Host-loomal_session=attacker",
+        "Content-Security-Policy=script-src *",
+        "Connection=X-Hop",
+        "X-Hop=1",
+        "X-Kept=2",
+    ]
+    key = h["Authorization"].split(" ", 1)[1]
+    query = "&".join(f"h={quote(pair, safe='')}" for pair in sent) + f"&api_key={key}"
+    response = api.client.get(
+        f"/v0/proxy/openai/headers?{query}", headers={**h, "Connection": "X-Drop", "X-Drop": "1"}
+    )
+    assert response.status_code == 200, response.text
+    for gone in (
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+        "set-cookie",
+        "x-hop",
+    ):
+        assert gone not in response.headers, gone  # fmt: skip
+    assert response.headers["x-kept"] == "2"
+    assert response.headers.get_list("content-security-policy") == [
+        "sandbox; default-src 'none'; frame-ancestors 'none'"
+    ]
+    assert response.headers["content-disposition"] == "attachment"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    (seen,) = upstream.seen
+    assert key not in seen.path and "api_key" not in seen.path
+    assert "x-drop" not in seen.headers
+
+
+def test_a_dot_dot_path_never_reaches_above_the_base_path(api: Api, upstream: Upstream) -> None:
+    """#28.16: /v0/proxy/prefixed/../../admin reached /admin above baseUrl's path (the
+    HTTP client resolves a literal '..' itself; '%2e%2e' reaches the server as sent)."""
+    h = api.headers()
+    credential = openai_credential(upstream, baseUrl=f"{upstream.base_url}/v1/tenant-a")
+    api.client.put("/v0/vault/tenant", json=credential, headers=h)
+    for path in ("prefixed/%2e%2e/%2e%2e/admin", "%2E%2E/admin", "a/..%2F..%2Fadmin"):
+        response = api.client.get(f"/v0/proxy/tenant/{path}", headers=h)
+        assert_error(response, 400, "bad_request", "path_outside_base")
+    assert upstream.seen == []
+    inside = api.client.get("/v0/proxy/tenant/a/%2e%2e/echo", headers=h)
+    assert inside.status_code == 404  # the upstream's own 404, for /v1/tenant-a/echo
+    assert [s.path for s in upstream.seen] == ["/v1/tenant-a/echo"]

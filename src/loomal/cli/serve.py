@@ -74,7 +74,7 @@ WORKER_STOP_SECONDS = 30
 its audit log before killing it. Without a bound, a worker that was still starting
 when the stop came could miss it (a granian race, seen here about 1 stop in 5 right
 after start) and the server would wait for it forever, the port already closed.
-30 s: a brokered request in flight (core/upstream.py TOTAL_TIMEOUT) still completes."""
+30 s: a brokered request in flight (broker/exchange.py Limits) still completes."""
 
 FD_RESERVE = 512
 """File descriptors a worker keeps for everything but client connections: the

@@ -2,8 +2,8 @@
 gets when the credential changed while they were editing.
 
 Opening the form reads no secret (the metadata shown is plaintext; a CUSTOM
-credential's field names come from :meth:`VaultService.data_field_names`, which
-is no use of the secret). Saving sends a :class:`CredentialEdit` that names only
+credential's field names come from :meth:`VaultService.outline`, which is no
+use of the secret). Saving sends a :class:`CredentialEdit` that names only
 what the person changed, with the version the form was opened at: the core
 merges it into the stored credential, or refuses (412) when that version is no
 longer current, and the person is shown what changed instead of overwriting it.
@@ -73,9 +73,9 @@ async def _custom_rows(
 ) -> tuple[list[tuple[str, str]], str | None]:
     """A CUSTOM credential's field names as edit rows, or a note when this session
     may not see them."""
-    if not session.can(Scope.READ):
+    names = (await vault.service.outline(session.principal, name)).field_names
+    if names is None:
         return [], _NO_READ_CUSTOM
-    names = await vault.service.data_field_names(session.principal, name)
     return [(key, key) for key in names], None
 
 

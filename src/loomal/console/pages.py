@@ -16,11 +16,11 @@ from typing import Any
 from loomal.console.fields import CREDENTIAL_TYPES
 from loomal.console.markup import Html, join, render
 from loomal.console.sessions import ConsoleSession
+from loomal.core.data_outline import DataOutline
 from loomal.core.identity import Scope
-from loomal.core.models import AuditEntry, CredentialSummary
+from loomal.core.models import CredentialSummary
 
 __all__ = [
-    "activity_page",
     "backup_code_page",
     "confirm_page",
     "credential_page",
@@ -29,6 +29,8 @@ __all__ = [
     "layout",
     "message_page",
     "sign_in_page",
+    "signed_in_page",
+    "switch_page",
     "when",
 ]
 
@@ -70,13 +72,13 @@ def csrf_field(session: ConsoleSession) -> Html:
     return render('<input type="hidden" name="csrf" value="{token}">', token=session.csrf_token)
 
 
-def when(value: datetime | None) -> Html:
+def when(value: datetime | None, *, seconds: bool = False) -> Html:
     if value is None:
         return Html('<span class="muted">never</span>')
     return render(
         '<time datetime="{iso}">{text}</time>',
         iso=value.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        text=value.strftime("%Y-%m-%d %H:%M UTC"),
+        text=value.strftime("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC"),
     )
 
 
@@ -138,6 +140,40 @@ def login_link_page(csrf: str, error: str | None = None) -> Html:
     return layout("Sign in with a link", body)
 
 
+def signed_in_page(session: ConsoleSession) -> Html:
+    """The answer to a sign-in: the script keeps the binding and goes on."""
+    body = render(
+        '<div class="card narrow" id="signed-in" data-binding="{binding}" '
+        'data-next="/credentials"><p>Signed in as <strong>{name}</strong>.</p>'
+        '<p><a class="button" href="/credentials">Continue</a></p>'
+        '<p class="hint">The console needs JavaScript: it binds this sign-in to this '
+        "browser tab's site, so a cookie set by another site cannot act for you.</p></div>",
+        binding=session.binding,
+        name=session.identity_name,
+    )
+    return layout("Signed in", body, session)
+
+
+def switch_page(session: ConsoleSession, other: str) -> Html:
+    """A sign-in link for another identity while one is signed in: asked first."""
+    body = render(
+        '<div class="card narrow" role="alert"><p>You are signed in as <strong>{current}'
+        "</strong>. This sign-in link is for <strong>{other}</strong>.</p>"
+        "<p>Switch only if you meant to: everything you add after switching goes to "
+        "{other}. A link someone else sent you can sign you in as them.</p>"
+        '<form method="post" action="/login/switch" class="inline">{csrf}'
+        '<input type="hidden" name="identity" value="{other}">'
+        '<button type="submit" class="danger">Sign in as {other}</button></form> '
+        '<form method="post" action="/login/cancel" class="inline">{csrf}'
+        '<button type="submit" class="secondary">Stay signed in as {current}</button></form>'
+        "</div>",
+        current=session.identity_name,
+        other=other,
+        csrf=csrf_field(session),
+    )
+    return layout(f"Switch to {other}?", body, session)
+
+
 # -- credentials -------------------------------------------------------------------
 
 
@@ -182,8 +218,9 @@ def credentials_page(
         )
     rows = join(
         render(
-            '<tr><td><a href="/credentials/{name}">{name}</a> {badge}</td><td>{type}</td>'
-            "<td>{meta}</td><td>{used}</td><td>{expires}</td></tr>",
+            '<tr><td data-label="Name"><a href="/credentials/{name}">{name}</a> {badge}</td>'
+            '<td data-label="Type">{type}</td><td data-label="Metadata">{meta}</td>'
+            '<td data-label="Last used">{used}</td><td data-label="Expires">{expires}</td></tr>',
             name=s.name,
             badge=_expiry_badge(s, now),
             type=s.type,
@@ -209,7 +246,11 @@ def credentials_page(
     return layout("Credentials", (add if can_write else Html("")) + filters + table, session)
 
 
-def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html:
+def credential_page(
+    session: ConsoleSession, summary: CredentialSummary, outline: DataOutline
+) -> Html:
+    """A credential's details; its live TOTP code (any type holding a seed) at once;
+    its secret fields behind Reveal for a session that may read them."""
     now = datetime.now(UTC)
     can_write = session.can(Scope.WRITE)
     name = summary.name
@@ -225,29 +266,36 @@ def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html
         expires=when(summary.expires_at) if summary.expires_at else "—",
         badge=_expiry_badge(summary, now),
     )
-    secrets = render(
-        '<section class="card" aria-labelledby="secret-title" id="secrets" data-name="{name}" '
-        'data-csrf="{csrf}"><h2 id="secret-title">Secret fields</h2>'
-        '<p class="muted" id="secret-note">Hidden. Reveal fetches them from the vault '
-        "(the call is audited).</p>"
-        '<dl id="secret-fields"></dl>'
-        '<button type="button" id="reveal">Reveal</button> '
-        '<button type="button" id="hide" class="secondary" hidden>Hide</button>'
-        '<p id="secret-error" class="error" role="alert" hidden></p></section>',
-        name=name,
-        csrf=session.csrf_token,
-    )
-    is_totp = summary.type == "TOTP"
+    if session.can(Scope.READ):
+        secrets = render(
+            '<section class="card" aria-labelledby="secret-title" id="secrets" data-name="{name}" '
+            'data-csrf="{csrf}"><h2 id="secret-title">Secret fields</h2>'
+            '<p class="muted" id="secret-note">Hidden. Reveal fetches them from the vault '
+            "(the call is audited).</p>"
+            '<dl id="secret-fields"></dl>'
+            '<button type="button" id="reveal">Reveal</button> '
+            '<button type="button" id="hide" class="secondary" hidden>Hide</button>'
+            '<p id="secret-error" class="error" role="alert" hidden></p></section>',
+            name=name,
+            csrf=session.csrf_token,
+        )
+    else:
+        secrets = Html(
+            '<section class="card" aria-labelledby="secret-title"><h2 id="secret-title">'
+            'Secret fields</h2><p class="muted">This session may use the credential but not see '
+            "its secret fields (its key has vault:use, not vault:read): agents use it through "
+            "the vault, in brokered requests.</p></section>"
+        )
+    has_backup = summary.type == "TOTP" or outline.backup_codes_remaining > 0
     backup = Html("")
-    if is_totp and can_write:
+    if can_write and outline.backup_codes_remaining > 0:
         backup = render(
-            '<p><a class="button secondary" href="/credentials/{name}/backup-code">'
-            "Use a backup code</a></p>",
+            '<p><a class="button secondary" id="backup-link" '
+            'href="/credentials/{name}/backup-code">Use a backup code</a></p>',
             name=name,
         )
-    # Any type may hold a seed in data.totp: the section then appears after Reveal.
     totp = render(
-        '<section class="card" aria-labelledby="totp-title" id="totp" data-name="{name}"{hide}>'
+        '<section class="card" aria-labelledby="totp-title" id="totp" data-name="{name}"{flag}>'
         '<h2 id="totp-title">Current code</h2>'
         '<p><output id="totp-code" class="code" aria-live="off">······</output> '
         '<button type="button" id="copy-totp" class="secondary">Copy code</button></p>'
@@ -257,8 +305,10 @@ def credential_page(session: ConsoleSession, summary: CredentialSummary) -> Html
         '<p id="totp-error" class="error" role="alert" hidden></p></section>',
         name=name,
         backup=backup,
-        hide=Html(' data-backup="1"') if is_totp else Html(" hidden"),
+        flag=Html(' data-backup="1"') if has_backup else Html(""),
     )
+    if not outline.has_totp:
+        totp = Html("")
     actions = Html("")
     if can_write:
         actions = render(
@@ -286,58 +336,20 @@ def confirm_page(
     return layout(title, body, session)
 
 
-def backup_code_page(
-    session: ConsoleSession, name: str, code: str, remaining: int, used: Sequence[str]
-) -> Html:
+def backup_code_page(session: ConsoleSession, name: str, code: str, remaining: int) -> Html:
     body = render(
         '<div class="card"><p>Your backup code, shown only this once:</p>'
         '<p><output class="code" id="backup-code">{code}</output> '
         '<button type="button" class="secondary" data-copy="backup-code">Copy</button></p>'
-        "<p>{remaining} unused backup codes left.</p>"
-        '<h2>Used codes</h2><ul id="used-codes">{used}</ul>'
+        "<p>{left}. The code is now listed under <code>usedBackupCodes</code>.</p>"
         '<p><a class="button secondary" href="/credentials/{name}">Back to {name}</a></p></div>',
         code=code,
-        remaining=remaining,
-        used=join(render("<li><code>{c}</code></li>", c=c) for c in used),
+        left="1 unused backup code left"
+        if remaining == 1
+        else f"{remaining} unused backup codes left",
         name=name,
     )
     return layout(f"Backup code for {name}", body, session)
-
-
-def activity_page(
-    session: ConsoleSession, events: Sequence[AuditEntry], next_cursor: str | None
-) -> Html:
-    rows = join(
-        render(
-            "<tr><td>{at}</td><td>{action}</td><td>{name}</td><td>{outcome}</td>"
-            "<td><code>{key}</code></td><td>{client}</td></tr>",
-            at=when(e.at),
-            action=e.action,
-            name=e.credential_name or "—",
-            outcome=e.outcome,
-            key=e.key_prefix or "—",
-            client=e.client or "—",
-        )
-        for e in events
-    )
-    more = (
-        render('<p><a class="button secondary" href="/activity?cursor={c}">Older</a></p>', c=c)
-        if (c := next_cursor)
-        else Html("")
-    )
-    body = (
-        render(
-            "<table><caption>Newest first</caption><thead><tr>"
-            '<th scope="col">When</th><th scope="col">Action</th><th scope="col">Credential</th>'
-            '<th scope="col">Outcome</th><th scope="col">Key</th><th scope="col">Client</th>'
-            "</tr></thead><tbody>{rows}</tbody></table>{more}",
-            rows=rows,
-            more=more,
-        )
-        if events
-        else Html('<p class="empty card">No activity yet.</p>')
-    )
-    return layout("Activity", body, session)
 
 
 def message_page(title: str, message: str, session: ConsoleSession | None = None) -> Html:

@@ -9,12 +9,11 @@ a title or the first HTML of a page.
 from __future__ import annotations
 
 from importlib import resources
-from typing import Annotated
 
 from litestar import Response, get, post
-from litestar.params import Parameter
 
 from loomal.console import pages
+from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
 from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
@@ -36,10 +35,12 @@ from loomal.console.web import (
     same_origin,
     vault_of,
 )
+from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
 from loomal.errors import (
     LoomalError,
     NotFoundError,
+    PermissionDeniedError,
     ValidationError,
 )
 from loomal.runtime import Vault
@@ -83,11 +84,13 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
     session = await current_session(request)
     if session is None:
         return redirect("/sign-in")
+    vault = vault_of(request)
     try:
-        summary = await find_summary(vault_of(request), session, name)
+        summary = await find_summary(vault, session, name)
+        outline = await vault.service.outline(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    return html_response(pages.credential_page(session, summary))
+    return html_response(pages.credential_page(session, summary, outline))
 
 
 @post("/credentials/{name:str}/reveal", include_in_schema=False, status_code=200)
@@ -172,6 +175,16 @@ async def confirm_backup(request: Req, name: Name) -> Response[bytes]:
     session = await current_session(request)
     if session is None:
         return redirect("/sign-in")
+    try:
+        if not session.can(Scope.WRITE):
+            raise PermissionDeniedError("This key may not use backup codes (no vault:write).")
+        outline = await vault_of(request).service.outline(session.principal, name)
+    except LoomalError as error:
+        return error_page(session, error)
+    if outline.backup_codes_remaining == 0:
+        message = f"“{name}” has no unused backup codes left: nothing was used."
+        page = pages.message_page("No backup codes left", message, session)
+        return html_response(page, status=409)
     page = pages.confirm_page(
         session,
         title="Use a backup code",
@@ -185,37 +198,21 @@ async def confirm_backup(request: Req, name: Name) -> Response[bytes]:
 
 @post("/credentials/{name:str}/backup-code", include_in_schema=False, status_code=200)
 async def use_backup(request: Req, name: Name) -> Response[bytes]:
+    """Pop one backup code and show it. The page needs nothing but the pop's own
+    answer (vault:write), so no other call can fail after a code was handed out:
+    a popped code is never lost to a refusal."""
     checked = await authorised_post(request)
     if isinstance(checked, Response):
         return checked
     session, _ = checked
-    service = vault_of(request).service
     try:
-        backup = await service.totp_use_backup(session.principal, name)
-        used = (await service.get_credential(session.principal, name)).data.get(
-            "usedBackupCodes", []
-        )
+        backup = await vault_of(request).service.totp_use_backup(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    remaining = backup.remaining
-    return html_response(pages.backup_code_page(session, name, backup.code, remaining, used))
+    return html_response(pages.backup_code_page(session, name, backup.code, backup.remaining))
 
 
-# -- activity and static files ----------------------------------------------------
-
-
-@get("/activity", include_in_schema=False)
-async def activity(
-    request: Req, cursor: Annotated[str | None, Parameter()] = None
-) -> Response[bytes]:
-    session = await current_session(request)
-    if session is None:
-        return redirect("/sign-in")
-    try:
-        page = await vault_of(request).service.audit_log(session.principal, limit=50, cursor=cursor)
-    except LoomalError as error:
-        return error_page(session, error)
-    return html_response(pages.activity_page(session, page.events, page.next_cursor))
+# -- static files -------------------------------------------------------------------
 
 
 @get("/static/{file:str}", include_in_schema=False)
@@ -242,6 +239,6 @@ CONSOLE_ROUTES = [
     delete,
     confirm_backup,
     use_backup,
-    activity,
+    *ACTIVITY_ROUTES,
     static,
 ]

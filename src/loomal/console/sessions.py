@@ -50,6 +50,7 @@ __all__ = [
     "LOGIN_LINK_TTL",
     "ConsoleSession",
     "ConsoleSessions",
+    "binding_for",
     "csrf_token_for",
 ]
 
@@ -68,6 +69,14 @@ def csrf_token_for(session_id: str) -> str:
     """The CSRF token of a session, derived from its (HttpOnly) id: a page from
     this origin can carry it, another site can neither read nor compute it."""
     digest = hashlib.sha256(b"loomal-console-csrf\0" + session_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def binding_for(session_id: str) -> str:
+    """The binding of a session: handed to the tab that signed in (kept in its
+    ``localStorage``, per origin) and sent back with every state-changing POST, so a
+    session cookie tossed in by another port or host, without it, changes nothing."""
+    digest = hashlib.sha256(b"loomal-console-binding\0" + session_id.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -92,6 +101,7 @@ class ConsoleSession:
     principal: Principal
     identity_name: str
     csrf_token: str
+    binding: str
 
     def can(self, scope: Scope) -> bool:
         return scope in self.principal.scopes
@@ -99,6 +109,11 @@ class ConsoleSession:
     def csrf_matches(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(
             presented.encode(), self.csrf_token.encode()
+        )
+
+    def binding_matches(self, presented: str | None) -> bool:
+        return presented is not None and hmac.compare_digest(
+            presented.encode(), self.binding.encode()
         )
 
 
@@ -236,7 +251,9 @@ class ConsoleSessions:
             await self._store.touch_console_session(
                 session_hash=session_hash, last_seen_at=to_micros(now)
             )
-        return ConsoleSession(principal, row.identity_name, csrf_token_for(session_id))
+        return ConsoleSession(
+            principal, row.identity_name, csrf_token_for(session_id), binding_for(session_id)
+        )
 
     async def _principal(self, row: ConsoleSessionRow, client: str) -> Principal | None:
         if row.key_hash is not None:

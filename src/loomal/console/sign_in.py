@@ -3,6 +3,13 @@
 Both sign-in forms carry a double-submit token (a random value in an
 ``HttpOnly`` ``SameSite=Strict`` cookie and in the form), and failures count
 toward the API's per-address throttle (:class:`ConsoleSessions`).
+
+A sign-in is answered by a page, not a redirect: it hands the new session's
+binding to the tab's script (see :mod:`loomal.console.web`), which keeps it and
+goes on to the credentials. A sign-in link opened while another identity is
+signed in (a link someone sent, which its page submits by itself) opens its
+session aside, and asks first, naming both identities; only a confirmed switch
+replaces the session.
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ from litestar import Response, get, post
 
 from loomal.console import pages
 from loomal.console.web import (
+    PENDING_COOKIE,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     Req,
     authorised_post,
     client_of,
+    cookie_of,
     current_session,
     html_response,
     make_cookie,
@@ -57,7 +66,7 @@ async def login_link_form(request: Req) -> Response[bytes]:
 
 async def _sign_in(request: Req, field: str, page: Any) -> Response[bytes]:
     form = await read_form(request)
-    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    expected = cookie_of(request, SIGN_IN_COOKIE) or ""
     presented = form.get("csrf", "")
     if not (same_origin(request) and expected and secrets.compare_digest(expected, presented)):
         return _sign_in_form(request, page, "The form expired; please try again.", 403)
@@ -75,29 +84,97 @@ async def _sign_in(request: Req, field: str, page: Any) -> Response[bytes]:
         status = 429 if isinstance(error, RateLimitError) else 401
         message = error.message if status == 429 or field != "api_key" else "Invalid API key."
         return _sign_in_form(request, page, message, status)
-    await sessions.sign_out(request.cookies.get(SESSION_COOKIE))  # one session per browser
-    cookie = make_cookie(request, SESSION_COOKIE, session_id, max_age=None)
-    clear = make_cookie(request, SIGN_IN_COOKIE, "", max_age=0)
-    return redirect("/credentials", cookies=[cookie, clear])
+    if field == "token":
+        current = await current_session(request)
+        opened = await sessions.resume(session_id, client=client_of(request))
+        if current and opened and current.identity_name != opened.identity_name:
+            pending = make_cookie(request, PENDING_COOKIE, session_id, max_age=_PENDING_AGE)
+            page_html = pages.switch_page(current, opened.identity_name)
+            return html_response(page_html, cookies=[pending])
+    return await _signed_in(request, session_id)
 
 
-@post("/sign-in", include_in_schema=False, status_code=303)
+_PENDING_AGE = 300
+
+
+async def _signed_in(request: Req, session_id: str) -> Response[bytes]:
+    """Make ``session_id`` this browser's session (one per browser) and hand its
+    binding to the tab."""
+    sessions = sessions_of(request)
+    await sessions.sign_out(cookie_of(request, SESSION_COOKIE))
+    cookies = [
+        make_cookie(request, SESSION_COOKIE, session_id, max_age=None),
+        make_cookie(request, SIGN_IN_COOKIE, "", max_age=0),
+        make_cookie(request, PENDING_COOKIE, "", max_age=0),
+    ]
+    session = await sessions.resume(session_id, client=client_of(request))
+    if session is None:  # its keys went away this very moment
+        return redirect("/sign-in", cookies=cookies[:1])
+    return html_response(pages.signed_in_page(session), cookies=cookies)
+
+
+@post("/sign-in", include_in_schema=False, status_code=200)
 async def sign_in(request: Req) -> Response[bytes]:
     return await _sign_in(request, "api_key", pages.sign_in_page)
 
 
-@post("/login", include_in_schema=False, status_code=303)
+@post("/login", include_in_schema=False, status_code=200)
 async def login_with_link(request: Req) -> Response[bytes]:
     return await _sign_in(request, "token", pages.login_link_page)
 
 
-@post("/sign-out", include_in_schema=False, status_code=303)
-async def sign_out(request: Req) -> Response[bytes]:
+@post("/login/switch", include_in_schema=False, status_code=200)
+async def switch_identity(request: Req) -> Response[bytes]:
+    """The person confirmed: the link's session replaces the current one."""
     checked = await authorised_post(request)
     if isinstance(checked, Response):
         return checked
-    await sessions_of(request).sign_out(request.cookies.get(SESSION_COOKIE))
-    return redirect("/sign-in", cookies=[make_cookie(request, SESSION_COOKIE, "", max_age=0)])
+    session, form = checked
+    sessions = sessions_of(request)
+    pending_id = cookie_of(request, PENDING_COOKIE)
+    pending = await sessions.resume(pending_id, client=client_of(request))
+    if pending_id is None or pending is None or pending.identity_name != form.get("identity"):
+        page = pages.message_page(
+            "Link expired",
+            "That sign-in link's session is gone: open a new link to switch.",
+            session,
+        )
+        return html_response(page, status=410)
+    return await _signed_in(request, pending_id)
 
 
-SIGN_IN_ROUTES = [home, sign_in_form, sign_in, login_link_form, login_with_link, sign_out]
+@post("/login/cancel", include_in_schema=False, status_code=303)
+async def keep_identity(request: Req) -> Response[bytes]:
+    """The person stays who they are: the link's session is ended."""
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    await sessions_of(request).sign_out(cookie_of(request, PENDING_COOKIE))
+    return redirect("/credentials", cookies=[make_cookie(request, PENDING_COOKIE, "", max_age=0)])
+
+
+@post("/sign-out", include_in_schema=False, status_code=303)
+async def sign_out(request: Req) -> Response[bytes]:
+    checked = await authorised_post(request, bound=False)
+    if isinstance(checked, Response):
+        return checked
+    sessions = sessions_of(request)
+    await sessions.sign_out(cookie_of(request, SESSION_COOKIE))
+    await sessions.sign_out(cookie_of(request, PENDING_COOKIE))
+    cookies = [
+        make_cookie(request, SESSION_COOKIE, "", max_age=0),
+        make_cookie(request, PENDING_COOKIE, "", max_age=0),
+    ]
+    return redirect("/sign-in", cookies=cookies)
+
+
+SIGN_IN_ROUTES = [
+    home,
+    sign_in_form,
+    sign_in,
+    login_link_form,
+    login_with_link,
+    switch_identity,
+    keep_identity,
+    sign_out,
+]

@@ -7,7 +7,19 @@ redirects are answered.
   app to every response;
 - every state-changing POST must come from this origin (``Sec-Fetch-Site``, else
   ``Origin``) and carry the session's CSRF token (sign-in forms: a
-  double-submit token of their own).
+  double-submit token of their own), and the tab's binding (below).
+
+Cookie tossing. Cookies ignore ports, and a sibling subdomain may set cookies
+for its parent: a page there can replace the session cookie with one of its own
+session, so that what the person then saves lands in another identity. Over TLS
+the cookies are ``__Host-`` cookies, which no other host can set. No cookie
+name helps against another port of the same host, so every session is also
+bound to the tab: the page that answers a sign-in hands the session's binding
+to the script, which keeps it in ``localStorage`` (per origin: scheme, host
+*and port*, out of reach of any other port or host) and sends it with every
+state-changing POST. A tossed cookie comes without its binding, and each of
+its POSTs is refused (:func:`authorised_post`). docs/security.md says what is
+left.
 """
 
 from __future__ import annotations
@@ -27,8 +39,10 @@ from loomal.runtime import Vault
 from loomal.server.edge import body_deadline
 
 __all__ = [
+    "BINDING_HEADER",
     "CSP",
     "HEADERS",
+    "PENDING_COOKIE",
     "SESSION_COOKIE",
     "SIGN_IN_COOKIE",
     "Name",
@@ -37,6 +51,7 @@ __all__ = [
     "Text",
     "authorised_post",
     "client_of",
+    "cookie_of",
     "current_session",
     "error_page",
     "html_response",
@@ -47,11 +62,16 @@ __all__ = [
     "redirect",
     "same_origin",
     "sessions_of",
+    "unbound_page",
     "vault_of",
 ]
 
 SESSION_COOKIE = "loomal_session"
 SIGN_IN_COOKIE = "loomal_signin"
+PENDING_COOKIE = "loomal_pending"
+"""A session a sign-in link opened while another identity was signed in, until the
+person confirms the switch."""
+BINDING_HEADER = "x-loomal-binding"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -91,9 +111,21 @@ def over_tls(request: Req) -> bool:
     return request.url.scheme == "https" or forwarded == "https"
 
 
+def cookie_name(request: Req, key: str) -> str:
+    """``__Host-`` + key over TLS: a cookie no other host (a sibling subdomain
+    included) can set; the plain name over http, where browsers refuse the prefix."""
+    return f"__Host-{key}" if over_tls(request) else key
+
+
+def cookie_of(request: Req, key: str) -> str | None:
+    """The cookie ``key`` under its name for this request (over TLS only the
+    ``__Host-`` one counts: a plain one may have been set by a sibling host)."""
+    return request.cookies.get(cookie_name(request, key))
+
+
 def make_cookie(request: Req, key: str, value: str, max_age: int | None) -> Cookie:
     return Cookie(
-        key=key,
+        key=cookie_name(request, key),
         value=value,
         path="/",
         httponly=True,
@@ -129,7 +161,7 @@ def redirect(location: str, cookies: list[Cookie] | None = None) -> Response[byt
 
 async def current_session(request: Req) -> ConsoleSession | None:
     return await sessions_of(request).resume(
-        request.cookies.get(SESSION_COOKIE), client=client_of(request)
+        cookie_of(request, SESSION_COOKIE), client=client_of(request)
     )
 
 
@@ -169,9 +201,13 @@ async def read_body(request: Req) -> bytes:
 
 
 async def authorised_post(
-    request: Req,
+    request: Req, *, bound: bool = True
 ) -> tuple[ConsoleSession, dict[str, str]] | Response[bytes]:
-    """The session and form of a state-changing POST, or the page that refuses it."""
+    """The session and form of a state-changing POST, or the page that refuses it.
+
+    ``bound``: the tab must also present the session's binding (see above); only
+    signing out goes without, since ending even a tossed session harms no one.
+    """
     session = await current_session(request)
     if session is None:
         return redirect("/sign-in")
@@ -186,11 +222,36 @@ async def authorised_post(
             ),
             status=403,
         )
+    if bound and not session.binding_matches(
+        form.get("binding") or request.headers.get(BINDING_HEADER)
+    ):
+        return unbound_page(session)
     return session, form
 
 
+def unbound_page(session: ConsoleSession) -> Response[bytes]:
+    """A POST whose tab does not hold the binding of the session cookie it came with."""
+    return html_response(
+        pages.message_page(
+            "Sign in again",
+            f"Nothing was saved. This browser's session cookie (signed in as "
+            f"{session.identity_name}) is not the sign-in this tab made: it may have been "
+            "replaced by a page on another port or host, or this tab was signed in before "
+            "the cookie changed. Sign out, then sign in again.",
+            session,
+        ),
+        status=403,
+    )
+
+
 def error_page(session: ConsoleSession | None, error: LoomalError) -> Response[bytes]:
-    titles = {403: "Not allowed", 404: "Not found", 410: "Expired", 429: "Slow down"}
+    titles = {
+        400: "Not possible",
+        403: "Not allowed",
+        404: "Not found",
+        410: "Expired",
+        429: "Slow down",
+    }
     title = titles.get(error.http_status, "Something went wrong")
     return html_response(
         pages.message_page(title, error.message, session), status=error.http_status

@@ -14,36 +14,25 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from loomal.core.audit import AuditedCall, AuditLog
-from loomal.core.broker import (
-    BrokerPlan,
-    check_caller_headers,
-    check_method,
-    encode_request_body,
-    plan_broker,
-    proxied_headers,
-    proxy_target,
-    validate_broker_metadata,
-)
 from loomal.core.crypto import Binding
+from loomal.core.data_outline import DataOutline
 from loomal.core.edits import CredentialEdit
-from loomal.core.egress import EgressPolicy, parse_url
 from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import (
+    AuditEntry,
     AuditPage,
     Credential,
     CredentialList,
     CredentialSummary,
-    FetchRequest,
-    FetchResponse,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
@@ -66,7 +55,6 @@ from loomal.core.types import (
     validate_data,
     validate_metadata,
 )
-from loomal.core.upstream import Answer, Trace, exchange
 from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
     BadRequestError,
@@ -76,15 +64,35 @@ from loomal.errors import (
     ValidationError,
 )
 
-__all__ = ["VaultService"]
+__all__ = ["MetadataCheck", "UsableCredential", "VaultService"]
 
 log = logging.getLogger("loomal.vault")
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+AUDIT_SCAN = 2000
+"""Audit events an audit_log call filtered by outcome or credential reads at most."""
 
 _json_decode = msgspec.json.Decoder(dict[str, Any]).decode
 _json_encode = msgspec.json.Encoder().encode
+
+MetadataCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+"""A rule on a credential's ``metadata`` (and its ``data``) that another part owns
+(the broker's ``allowedHosts``, ``inject``, ``baseUrl``), run when it is stored:
+raises ValidationError. Given to the service, so the core imports none of them."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsableCredential:
+    """A decrypted credential on its way into a brokered request; masked in repr."""
+
+    credential_id: str
+    type: str
+    metadata: Mapping[str, Any]
+    data: Mapping[str, Any]
+
+    def __repr__(self) -> str:
+        return f"UsableCredential({self.credential_id}, {self.type}, data='***')"
 
 
 class VaultService:
@@ -96,10 +104,10 @@ class VaultService:
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
         audit: AuditLog | None = None,
-        egress: EgressPolicy | None = None,
+        metadata_checks: Sequence[MetadataCheck] = (),
     ) -> None:
         self._store = store
-        self._egress = egress or EgressPolicy()
+        self._metadata_checks = tuple(metadata_checks)
         self._audit = audit or AuditLog(store, clock=clock)
         self._keys = keys
         self._clock = clock
@@ -133,9 +141,7 @@ class VaultService:
             data = validate_data(ctype, request.data)
             has_totp = totp_seed(ctype, data) is not None
             metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
-            validate_broker_metadata(metadata, data)
-            if "rules" in metadata:
-                validate_request_rules(metadata["rules"])
+            self._check_metadata(metadata, data)
             expires_at = (
                 None
                 if request.expires_at is None
@@ -199,9 +205,7 @@ class VaultService:
                 metadata = validate_metadata(
                     ctype, edit.applied_to_metadata(_stored_metadata(existing)), has_totp=has_totp
                 )
-                validate_broker_metadata(metadata, data)
-                if "rules" in metadata:
-                    validate_request_rules(metadata["rules"])
+                self._check_metadata(metadata, data)
                 expiry = expires_at if edit.change_expiry else existing.expires_at
                 row = self._next_row(
                     principal, name, ctype, data, _json_encode(metadata), expiry, existing
@@ -213,19 +217,21 @@ class VaultService:
             )
             return _store_response(row, metadata)
 
-    async def data_field_names(self, principal: Principal, name: str) -> list[str]:
-        """The names of a credential's ``data`` fields, never a value: what an edit
-        form shows a person so they can change one. Reading names is not a use of
-        the secret: no ``get`` event, no ``lastUsedAt``. Needs vault:read (names are
-        inside the encrypted data); an expired credential answers too, since it may
-        be edited."""
+    async def outline(self, principal: Principal, name: str) -> DataOutline:
+        """What a page may know of a credential's ``data`` without a secret value
+        (see :class:`DataOutline`). Reading it is not a use of the secret: no ``get``
+        event (it is audited as a ``list`` of that credential), no ``lastUsedAt``.
+        Needs vault:use; field names only with vault:read. An expired credential
+        answers too, since it may be edited."""
         async with self._call(principal, "list", name):
-            principal.require(Scope.READ)
+            principal.require(Scope.USE)
             validate_credential_name(name)
             row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
             if row is None:
                 raise _not_found(name)
-            return sorted(self._open(row))
+            return DataOutline.of(
+                row.type, self._open(row), with_names=Scope.READ in principal.scopes
+            )
 
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
@@ -359,69 +365,73 @@ class VaultService:
                 raise _not_found(name)
 
     async def audit_log(
-        self, principal: Principal, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+        self,
+        principal: Principal,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        credential_name: str | None = None,
     ) -> AuditPage:
         """This identity's audit events, newest first (its own calls, and other
         identities' refused attempts on names it holds). No event holds a secret, so
-        vault:use may read it."""
+        vault:use may read it.
+
+        Filters: ``action``; ``outcome`` (``ok``, an error code, or ``failed`` for
+        every outcome but ok); ``credential_name``. The store filters by action;
+        the others are matched here over at most :data:`AUDIT_SCAN` events a call,
+        so a page may hold fewer than ``limit`` events and still a ``nextCursor``
+        (and at most ``2 * limit - 1``: whole pages are read).
+        """
         principal.require(Scope.USE)
-        return await self._audit.page(identity_id=principal.identity_id, cursor=cursor, limit=limit)
+        if outcome is None and credential_name is None:
+            return await self._audit.page(
+                identity_id=principal.identity_id, action=action, cursor=cursor, limit=limit
+            )
 
-    # -- brokered requests (the secret never leaves the server) --------------------
+        def wanted(event: AuditEntry) -> bool:
+            if credential_name is not None and event.credential_name != credential_name:
+                return False
+            if outcome == "failed":
+                return event.outcome != "ok"
+            return outcome is None or event.outcome == outcome
 
-    async def fetch(self, principal: Principal, name: str, request: FetchRequest) -> FetchResponse:
-        """Make ``request`` with the credential injected and return the answer,
-        every recognisable form of the secret replaced by ``[REDACTED]``. Needs
-        vault:use; only to the credential's ``metadata.allowedHosts``."""
-        trace = Trace()
-        async with self._call(principal, "fetch", name, detail=trace.__str__):
-            method = check_method(request.method)
-            target = parse_url(request.url)
-            trace.method, trace.host, trace.path = method, target.host, target.path
-            plan = await self._broker_plan(principal, name)
-            body, content_type = encode_request_body(request.body, request.body_encoding)
-            headers = check_caller_headers(request.headers, plan.injection.header_names)
-            if content_type and not any(k == "content-type" for k, _ in headers):
-                headers.append(("content-type", content_type))
-            async with exchange(
-                self._egress, plan, name, method, target, headers, body, trace
-            ) as answer:
-                return await answer.fetch_response()
+        found: list[AuditEntry] = []
+        scanned = 0
+        while True:
+            page = await self._audit.page(
+                identity_id=principal.identity_id, action=action, cursor=cursor, limit=limit
+            )
+            found += [event for event in page.events if wanted(event)]
+            scanned += len(page.events)
+            cursor = page.next_cursor
+            if cursor is None or len(found) >= limit or scanned >= AUDIT_SCAN:
+                return AuditPage(events=found, next_cursor=cursor)
 
-    @asynccontextmanager
-    async def proxy(
-        self,
-        principal: Principal,
-        name: str,
-        *,
-        method: str,
-        path: str,
-        query: str,
-        headers: Iterable[tuple[bytes, bytes]],
-        body: bytes | None,
-    ) -> AsyncIterator[Answer]:
-        """The pass-through proxy: forward an unmodified client's request to the
-        credential's ``metadata.baseUrl`` (or first allowed host), its own key
-        replaced by the injected credential; yields the answer to stream back.
-        The same rules, limits, scrubbing and audit as :meth:`fetch`."""
-        trace = Trace()
-        async with self._call(principal, "proxy", name, detail=trace.__str__):
-            method = check_method(method)
-            plan = await self._broker_plan(principal, name)
-            target = proxy_target(plan, name, path, query)
-            forwarded = proxied_headers(headers, plan.injection.header_names)
-            trace.method = method
-            async with exchange(
-                self._egress, plan, name, method, target, forwarded, body, trace
-            ) as answer:
-                yield answer
+    # -- use without reveal (the broker's side of a credential) ------------------
 
-    async def _broker_plan(self, principal: Principal, name: str) -> BrokerPlan:
+    async def open_for_use(self, principal: Principal, name: str) -> UsableCredential:
+        """The decrypted credential for a brokered request: vault:use is enough,
+        since the broker never hands the data back. Call it inside the broker's own
+        audited call (its refusals are that call's outcome)."""
         row = await self._readable_row(principal, name, Scope.USE)
-        data = self._open(row)
-        plan = plan_broker(name, row.type, _json_decode(row.metadata_json), data)
-        self._note_use(row)
-        return plan
+        return UsableCredential(
+            credential_id=row.credential_id,
+            type=row.type,
+            metadata=_stored_metadata(row),
+            data=self._open(row),
+        )
+
+    def note_use(self, credential: UsableCredential) -> None:
+        """``lastUsedAt`` of a credential the broker used (written behind)."""
+        self._last_used.note(credential.credential_id, to_micros(self._clock()))
+
+    def _check_metadata(self, metadata: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+        if "rules" in metadata:
+            validate_request_rules(metadata["rules"])
+        for check in self._metadata_checks:
+            check(metadata, data)
 
     # -- lastUsedAt, written behind --------------------------------------------------
 

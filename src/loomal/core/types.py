@@ -24,6 +24,7 @@ from loomal.errors import ValidationError
 
 __all__ = [
     "NAME_PATTERN",
+    "NAME_RULE",
     "TOTP_REDACTED",
     "CredentialType",
     "TypeRule",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+NAME_RULE = "name must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with '.'."
 
 TOTP_REDACTED = "[use /v0/vault/:name/totp]"
 """What a TOTP seed reads as in a full credential (the public reference's wording)."""
@@ -105,9 +107,7 @@ def parse_credential_type(value: str) -> CredentialType:
 
 def validate_credential_name(name: str) -> str:
     if not NAME_PATTERN.fullmatch(name):
-        raise ValidationError(
-            "name must be 1-128 characters of A-Z a-z 0-9 . _ - and must not start with '.'."
-        )
+        raise ValidationError(NAME_RULE)
     return name
 
 

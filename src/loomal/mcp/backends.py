@@ -4,7 +4,7 @@ run once, in the core: these classes only forward."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loomal.client import AsyncLoomal
 from loomal.core.identities import IdentityService
@@ -22,6 +22,9 @@ from loomal.core.models import (
 )
 from loomal.core.service import VaultService
 
+if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker
+    from loomal.broker.service import BrokerService
+
 __all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
 
 
@@ -37,13 +40,18 @@ class VaultBackend(Protocol):
 
 
 class ServiceBackend:
-    """Calls VaultService as ``principal`` (authenticated from the MCP request)."""
+    """Calls the core services as ``principal`` (authenticated from the MCP request)."""
 
     def __init__(
-        self, service: VaultService, identities: IdentityService, principal: Principal
+        self,
+        service: VaultService,
+        identities: IdentityService,
+        broker: BrokerService,
+        principal: Principal,
     ) -> None:
         self._service = service
         self._identities = identities
+        self._broker = broker
         self._principal = principal
 
     async def list(self, limit: int, cursor: str | None) -> CredentialList:
@@ -66,7 +74,7 @@ class ServiceBackend:
         await self._service.delete_credential(self._principal, name)
 
     async def fetch(self, name: str, request: FetchRequest) -> FetchResponse:
-        return await self._service.fetch(self._principal, name, request)
+        return await self._broker.fetch(self._principal, name, request)
 
     async def whoami(self) -> IdentityResponse:
         return await self._identities.whoami(self._principal)

@@ -19,9 +19,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.types import HTTPScope, Receive, Scope, Send
 
+from loomal.broker.outbound import MAX_REQUEST_BYTES as MAX_BODY_BYTES
 from loomal.core.models import ErrorBody, FetchRequest, FetchResponse
 from loomal.core.types import validate_credential_name
-from loomal.core.upstream import MAX_BODY_BYTES
 from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
 from loomal.runtime import Vault
 from loomal.server.edge import authenticate
@@ -35,7 +35,7 @@ _FETCH_BODY_LIMIT = MAX_BODY_BYTES * 4 // 3 + 64 * 1024  # a 1 MiB body, base64,
 
 _FETCH_ERRORS = {
     400: "bad_request: reason not_injectable, no_allowed_hosts, host_not_allowed, "
-    "https_required or forbidden_address (nothing was sent)",
+    "https_required, forbidden_address or vault_key_in_request (nothing was sent)",
     401: "Missing, unknown, revoked or expired API key",
     403: "The API key lacks vault:use (or vault:read)",
     404: "No credential of this identity has that name",
@@ -44,7 +44,8 @@ _FETCH_ERRORS = {
     422: "Validation failed (a forbidden header, a bad URL or method); the message names it",
     429: "Rate limited",
     502: "bad_gateway: reason dns_failed, connect_failed, tls_failed, timeout, "
-    "response_too_large, redirect_not_allowed, too_many_redirects or upstream_error",
+    "response_too_large, unsupported_encoding, redirect_not_allowed, too_many_redirects "
+    "or upstream_error",
     503: "Sealed",
 }
 
@@ -68,7 +69,7 @@ async def fetch(
             "The request body must be a JSON object with method and url.", reason="malformed_json"
         )
     vault: Vault = request.app.state.vault
-    return await vault.service.fetch(principal(request), name, data)
+    return await vault.broker.fetch(principal(request), name, data)
 
 
 def _caller_key(headers: Any) -> str | None:
@@ -116,7 +117,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope["headers"]
         who = await authenticate(vault, scope, authorization=_caller_key(headers))
         body = await _read_body(receive)
-        async with vault.service.proxy(
+        async with vault.broker.proxy(
             who,
             name,
             method=http["method"],

@@ -38,7 +38,8 @@ from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS
 from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
 from loomal.core.preconditions import WritePrecondition
-from loomal.errors import RequestTimeoutError
+from loomal.core.types import NAME_RULE
+from loomal.errors import RequestTimeoutError, ValidationError
 from loomal.runtime import Vault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
@@ -172,6 +173,16 @@ async def authenticate(vault: Vault, scope: Any, *, authorization: str | None = 
     return await vault.identities.authenticate(authorization, client=client_address(scope))
 
 
+def _slashed_name(scope: Scope) -> bool:
+    """Whether a ``/v0/vault/...`` path names a credential with a ``/`` in it:
+    ``NAME/`` or ``NAME%2F...``. The router would strip the one and decode the
+    other, and act on ``NAME`` (docs/api.md: such a name is a 422)."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    rest = raw.split(b"?", 1)[0][len(_PREFIX) :]
+    name, slash, tail = rest.partition(b"/")
+    return b"%2f" in name.lower() or (bool(name) and bool(slash) and not tail)
+
+
 class Edge:
     """ASGI app: client address, request id, metrics, CORS, health, metrics and the
     hot routes, else the wrapped Litestar app (``litestar``)."""
@@ -228,6 +239,9 @@ class Edge:
                 return
             if path == METRICS_PATH and scope["method"] == "GET" and self._metrics is not None:
                 await send_metrics(send, await self._metrics.render(vault))
+                return
+            if path.startswith(_PREFIX) and _slashed_name(scope):
+                await send_error(send, ValidationError(NAME_RULE))
                 return
         await self.litestar(scope, receive, send)
 

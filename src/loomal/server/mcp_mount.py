@@ -95,7 +95,7 @@ class McpMount:
             if not isinstance(principal, Principal):
                 raise AuthenticationError()
             vault = vault_of()
-            return ServiceBackend(vault.service, vault.identities, principal)
+            return ServiceBackend(vault.service, vault.identities, vault.broker, principal)
 
         mode = self._tool_names or vault_of().settings.mcp_tool_names
         server = build_mcp_server(backend_for, mode)

@@ -6,6 +6,40 @@
 (function () {
   var TOTP_WITHHELD = "[use /v0/vault/:name/totp]";  // the API's placeholder for a seed
 
+  // The session's binding, kept per origin (scheme, host and port): a session cookie
+  // tossed in by a page on another port or host comes without it, and the server
+  // refuses its POSTs. Only a sign-in's own answer page sets it, never a URL.
+  var BINDING = "loomal-binding";
+
+  function binding() {
+    try { return localStorage.getItem(BINDING) || ""; } catch (e) { return ""; }
+  }
+
+  function setUpBinding() {
+    var signedIn = document.getElementById("signed-in");
+    if (signedIn) {
+      try { localStorage.setItem(BINDING, signedIn.dataset.binding); } catch (e) { /* no storage */ }
+      location.replace(signedIn.dataset.next);
+      return;
+    }
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (form.method !== "post") return;
+      if (form.getAttribute("action") === "/sign-out") {
+        try { localStorage.removeItem(BINDING); } catch (e) { /* no storage */ }
+        return;
+      }
+      var input = form.querySelector('input[name="binding"]');
+      if (!input) {
+        input = document.createElement("input");
+        input.type = "hidden";
+        input.name = "binding";
+        form.append(input);
+      }
+      input.value = binding();
+    }, true);
+  }
+
   function csrfToken() {
     var input = document.querySelector('input[name="csrf"]');
     return input ? input.value : "";
@@ -28,7 +62,11 @@
   }
 
   async function callJson(url, options) {
-    var response = await fetch(url, Object.assign({ credentials: "same-origin", cache: "no-store" }, options));
+    options = Object.assign({ credentials: "same-origin", cache: "no-store" }, options);
+    if (options.method === "POST") {
+      options.headers = Object.assign({ "X-Loomal-Binding": binding() }, options.headers);
+    }
+    var response = await fetch(url, options);
     var body = await response.json().catch(function () { return {}; });
     if (!response.ok) {
       throw new Error(body.message || "The vault refused (" + response.status + ").");
@@ -202,8 +240,8 @@
     });
   }
 
-  // The live TOTP code and a countdown to the next period: at once on a TOTP
-  // credential's page, after Reveal on another type that holds a seed (data.totp).
+  // The live TOTP code and a countdown to the next period, at once on the page of
+  // any credential holding a seed (a TOTP credential's, or data.totp of another).
   var totpStarted = false;
   function setUpTotp() {
     var section = document.getElementById("totp");
@@ -224,7 +262,10 @@
         left = body.remaining;
         progress.max = period;
         if (section.dataset.backup) {
-          backup.textContent = body.backupCodesRemaining + " unused backup codes";
+          var codes = body.backupCodesRemaining;
+          backup.textContent = codes === 1 ? "1 unused backup code" : codes + " unused backup codes";
+          var link = document.getElementById("backup-link");
+          if (link && codes === 0) link.hidden = true;  // used up meanwhile: nothing to offer
         }
         show(error, "");
         tick();
@@ -270,6 +311,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    setUpBinding();
     setUpToggles();
     setUpTypeSwitch();
     setUpCustomRows();

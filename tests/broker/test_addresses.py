@@ -1,25 +1,28 @@
-"""The egress rules as pure functions: address classes, numeric host spellings,
-URL parsing, allowedHosts matching, and pinning with a resolver that is a
-dict. Nothing here opens a socket or asks DNS."""
+"""Where a brokered request may go, as pure functions: address classes, numeric
+host spellings, URL parsing, allowedHosts matching, the operator's allowances
+and the choice of the address to connect to. Nothing here opens a socket or
+asks DNS (resolving once is tested with the fake upstream, test_exchange.py)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
 
 import pytest
 
-from loomal.core.egress import (
+from loomal.broker.addresses import (
     EgressPolicy,
+    check_allowance,
+    effective_address,
+    forbidden_reason,
+)
+from loomal.broker.urls import (
     IPAddress,
     canonical_host,
-    check_allowance,
     check_host_pattern,
-    forbidden_reason,
     host_allowed,
     parse_url,
 )
-from loomal.errors import BadGatewayError, BadRequestError, ValidationError
+from loomal.errors import BadRequestError, ValidationError
 
 
 def ip(text: str) -> IPAddress:
@@ -150,52 +153,34 @@ def test_allowed_hosts_patterns() -> None:
             check_host_pattern(bad)
 
 
-class FakeResolver:
-    """A dict for DNS: counts lookups, so a test sees a name is resolved once."""
-
-    def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers = answers
-        self.calls: list[str] = []
-
-    async def __call__(self, host: str, port: int) -> Sequence[IPAddress]:
-        self.calls.append(host)
-        if host not in self.answers:
-            raise OSError("no such name")
-        return [ip(a) for a in self.answers[host]]
+def choose(policy: EgressPolicy, url: str, *addresses: str) -> IPAddress:
+    target = parse_url(url)
+    return policy.choose_address(target, [ip(a) for a in addresses or [target.host]])
 
 
-async def test_pin_returns_the_first_reachable_address_resolving_once() -> None:
-    resolver = FakeResolver(
-        {"mixed.test": ["10.0.0.1", "93.184.216.34"], "inside.test": ["10.9.9.9"]}
-    )
-    policy = EgressPolicy.from_allowances([], resolver)
-    assert await policy.pin(parse_url("https://mixed.test/")) == ip("93.184.216.34")
-    assert resolver.calls == ["mixed.test"]
+def test_the_first_reachable_address_is_chosen() -> None:
+    policy = EgressPolicy()
+    assert choose(policy, "https://mixed.test/", "10.0.0.1", "93.184.216.34") == ip("93.184.216.34")
     with pytest.raises(BadRequestError) as refused:
-        await policy.pin(parse_url("https://inside.test/"))
+        choose(policy, "https://inside.test/", "10.9.9.9")
     assert refused.value.reason == "forbidden_address"
     assert "10.9.9.9 (private)" in refused.value.message
-    with pytest.raises(BadGatewayError) as unknown:
-        await policy.pin(parse_url("https://nowhere.test/"))
-    assert unknown.value.reason == "dns_failed"
-    with pytest.raises(BadRequestError):  # a literal is checked without any lookup
-        await policy.pin(parse_url("https://169.254.169.254/latest/meta-data/"))
-    assert resolver.calls == ["mixed.test", "inside.test", "nowhere.test"]
+    with pytest.raises(BadRequestError):
+        choose(policy, "https://169.254.169.254/latest/meta-data/")
 
 
-async def test_allowances() -> None:
-    resolver = FakeResolver({"db.internal": ["10.1.1.1"], "localhost": ["127.0.0.1", "::1"]})
+def test_allowances() -> None:
     policy = EgressPolicy.from_allowances(
-        ["10.0.0.0/8", "127.0.0.1", "169.254.0.0/16", "Internal.Example"], resolver
+        ["10.0.0.0/8", "127.0.0.1", "169.254.0.0/16", "Internal.Example"]
     )
     assert policy.allow_private == ("10.0.0.0/8", "127.0.0.1", "169.254.0.0/16", "internal.example")
-    assert await policy.pin(parse_url("https://db.internal/")) == ip("10.1.1.1")
-    assert await policy.pin(parse_url("https://localhost/")) == ip("127.0.0.1")
+    assert choose(policy, "https://db.internal/", "10.1.1.1") == ip("10.1.1.1")
+    assert choose(policy, "https://localhost/", "127.0.0.1", "::1") == ip("127.0.0.1")
     with pytest.raises(BadRequestError):  # a network allowance never opens the metadata address
-        await policy.pin(parse_url("https://169.254.169.254/"))
-    assert await policy.pin(parse_url("https://169.254.1.2/")) == ip("169.254.1.2")
-    exact = EgressPolicy.from_allowances(["169.254.169.254"], resolver)
-    assert await exact.pin(parse_url("http://169.254.169.254/")) == ip("169.254.169.254")
+        choose(policy, "https://169.254.169.254/")
+    assert choose(policy, "https://169.254.1.2/") == ip("169.254.1.2")
+    exact = EgressPolicy.from_allowances(["169.254.169.254"])
+    assert choose(exact, "http://169.254.169.254/") == ip("169.254.169.254")
     assert policy.allows_http(parse_url("http://127.0.0.1:8080/"))
     assert policy.allows_http(parse_url("http://10.2.3.4/"))
     assert policy.allows_http(parse_url("http://internal.example/"))
@@ -203,3 +188,73 @@ async def test_allowances() -> None:
     assert not policy.allows_http(parse_url("http://127.0.0.2/"))
     with pytest.raises(ValidationError):
         check_allowance("10.0.0.0/33")
+
+
+@pytest.mark.parametrize("allowance", ["::/0", "2000::/3", "::/1"])
+@pytest.mark.parametrize(
+    "address",
+    ["::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.2",
+     "64:ff9b::7f00:1", "2002:7f00:1::1", "2002:a9fe:a9fe::"],
+)  # fmt: skip
+def test_an_ipv6_allowance_opens_no_ipv4_address_through_its_ipv6_spelling(
+    allowance: str, address: str
+) -> None:
+    """#28.15: ``--fetch-allow-private ::/0`` allowed ``[::ffff:127.0.0.1]``."""
+    policy = EgressPolicy.from_allowances([allowance])
+    literal = f"https://[{address}]/"
+    with pytest.raises(BadRequestError) as refused:
+        choose(policy, literal)
+    assert refused.value.reason == "forbidden_address"
+    with pytest.raises(BadRequestError):
+        choose(policy, "https://name.test/", address)
+    assert not policy.allows_http(parse_url(f"http://[{address}]/"))
+
+
+def test_an_ipv6_allowance_still_opens_ipv6_addresses() -> None:
+    policy = EgressPolicy.from_allowances(["::/0"])
+    assert choose(policy, "https://[fd12::1]/") == ip("fd12::1")
+    assert choose(policy, "https://[::1]/") == ip("::1")
+    with pytest.raises(BadRequestError):  # the metadata address needs its own name
+        choose(policy, "https://[fd00:ec2::254]/")
+
+
+@pytest.mark.parametrize(
+    "allowance", ["::ffff:0:0/96", "::ffff:127.0.0.0/104", "64:ff9b::/96", "2002::/16", "::/96"]
+)
+def test_an_ipv6_network_of_ipv4_spellings_is_refused_as_an_allowance(allowance: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_allowance(allowance)
+    assert "IPv4 network" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("allowance", "reached"),
+    [("127.0.0.1", "::ffff:127.0.0.1"), ("::ffff:127.0.0.1", "127.0.0.1"),
+     ("127.0.0.0/8", "64:ff9b::7f00:1"), ("::ffff:7f00:1", "2002:7f00:1::")],
+)  # fmt: skip
+def test_an_allowance_means_the_same_addresses_in_every_spelling(
+    allowance: str, reached: str
+) -> None:
+    policy = EgressPolicy.from_allowances([allowance])
+    assert choose(policy, "https://name.test/", reached) == ip(reached)
+    assert policy.allows_http(parse_url(f"http://[{reached}]/" if ":" in reached else
+                                        f"http://{reached}/"))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["169.254.169.254", "[::ffff:169.254.169.254]", "[::ffff:a9fe:a9fe]", "[64:ff9b::a9fe:a9fe]",
+     "[2002:a9fe:a9fe::]", "0xa9fea9fe", "[fd00:ec2::254]", "100.100.100.200"],
+)  # fmt: skip
+def test_a_metadata_address_opens_only_when_named_exactly(spelling: str) -> None:
+    broad = EgressPolicy.from_allowances(
+        ["0.0.0.0/0", "::/0", "169.254.0.0/16", "fc00::/7", "metadata.test"]
+    )
+    with pytest.raises(BadRequestError) as refused:
+        choose(broad, f"https://{spelling}/")
+    assert "cloud metadata" in refused.value.message
+    target = canonical_host(spelling)
+    named = EgressPolicy.from_allowances([str(effective_address(ip(target)))])
+    assert choose(named, f"https://{spelling}/") == ip(target)
+    with pytest.raises(BadRequestError):  # a name that resolves there is not the address
+        choose(broad, "https://metadata.test/", target)

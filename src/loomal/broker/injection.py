@@ -1,12 +1,5 @@
-"""Brokered requests' rules: how a credential is injected into a request, what a
-caller may not set, and scrubbing the secret out of what comes back.
-
-The point of brokering is that the secret never leaves the server: the agent
-names a credential and a URL, the vault adds the credential on the way out and
-removes every spelling of it it can recognise on the way back (the value, its
-base64 / base64url / percent-encoded / JSON-escaped forms, and the Basic
-``user:password`` token). What scrubbing cannot catch (a hash, a reversed or
-re-encoded echo) is stated in docs/security.md.
+"""How a credential goes into a brokered request, where it may go, and which
+strings must never come back: the plan made from one credential.
 
 Injection by type, overridable by ``metadata.inject``:
 
@@ -24,59 +17,34 @@ SSH_KEY, ...) cannot be injected: 400 ``not_injectable``.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, quote_plus
 
-from loomal.core.egress import Target, check_host_pattern, parse_url
-from loomal.core.identity import KEY_PREFIX
+from loomal.broker.scrubbing import Scrubber
+from loomal.broker.urls import check_host_pattern, parse_url
 from loomal.core.types import CredentialType
-from loomal.errors import BadRequestError, PayloadTooLargeError, ValidationError
+from loomal.errors import BadRequestError, ValidationError
 
 __all__ = [
-    "REDACTED",
+    "TOKEN",
     "BrokerPlan",
     "Injection",
-    "Scrubber",
-    "check_caller_headers",
-    "check_method",
-    "encode_request_body",
     "plan_broker",
-    "proxied_headers",
-    "proxy_target",
     "validate_broker_metadata",
 ]
 
-REDACTED = "[REDACTED]"
 INJECTABLE = frozenset(
     {CredentialType.API_KEY, CredentialType.LOGIN, CredentialType.OAUTH, CredentialType.CUSTOM}
 )
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+"""An HTTP header name (RFC 9110 token)."""
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 _NEVER_INJECTED = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "expect"}
 )
-CALLER_FORBIDDEN = frozenset({"authorization", "proxy-authorization", "cookie", "host"})
-"""Headers a caller may never set on a brokered request (the vault sets what it needs)."""
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "accept-encoding",
-        "expect",
-    }
-)
-"""Framing headers the vault sets itself (a caller's are dropped). ``accept-encoding``
-is always ``identity``: a compressed answer could not be scrubbed."""
 _MIN_SCRUBBED_OTHER_FIELD = 8
 
 
@@ -174,7 +142,7 @@ def _check_inject(inject: Any) -> None:
     if ("header" in inject) == ("query" in inject):
         raise ValidationError("metadata.inject needs exactly one of header or query.")
     target = inject.get("header", inject.get("query"))
-    if not isinstance(target, str) or not _TOKEN.fullmatch(target):
+    if not isinstance(target, str) or not TOKEN.fullmatch(target):
         raise ValidationError(
             "metadata.inject.header/query must be a plain header or parameter name."
         )
@@ -240,7 +208,8 @@ def _injection(
             token = _basic(user, password)
             return Injection(headers=(("authorization", f"Basic {token}"),)), [password, token]
         secret = _primary_secret(name, ctype, data)
-        return Injection(headers=(("authorization", f"Bearer {secret}"),)), [secret]
+        value = _header_value(name, f"Bearer {secret}")
+        return Injection(headers=(("authorization", value),)), [secret]
     _check_inject(inject)
     if "template" in inject:
         values = {f: _string_field(name, data, f) for f in _template_fields(inject["template"])}
@@ -251,10 +220,21 @@ def _injection(
         value = inject.get("prefix", "") + secret
         secrets = [secret]
     if "header" in inject:
-        if "\r" in value or "\n" in value:
-            raise _not_injectable(name, "the value would contain a line break.")
-        return Injection(headers=((inject["header"].lower(), value),)), secrets
+        return Injection(headers=((inject["header"].lower(), _header_value(name, value)),)), secrets
     return Injection(query=((inject["query"], value),)), secrets
+
+
+def _header_value(name: str, value: str) -> str:
+    """A value an HTTP header can carry: visible ASCII, spaces and tabs."""
+    if not _HEADER_VALUE.fullmatch(value):
+        why = (
+            "the value would contain a line break or control character."
+            if value.isascii()
+            else "the secret holds non-ASCII characters, which an HTTP header cannot carry "
+            'as text; inject it as a query parameter ({"query": NAME}) instead.'
+        )
+        raise _not_injectable(name, why)
+    return value
 
 
 def plan_broker(
@@ -288,165 +268,3 @@ def plan_broker(
         scrubber=Scrubber([*secrets, *others]),
         base_url=metadata.get("baseUrl"),
     )
-
-
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-MAX_REQUEST_BYTES = 1024 * 1024
-
-
-def check_method(method: str) -> str:
-    """One of :data:`METHODS` (TRACE, which echoes the request, and CONNECT never)."""
-    upper = method.upper() if isinstance(method, str) else ""
-    if upper not in METHODS:
-        raise ValidationError(f"method must be one of {', '.join(METHODS)}.")
-    return upper
-
-
-def encode_request_body(
-    body: str | Mapping[str, Any] | list[Any] | None, encoding: str
-) -> tuple[bytes | None, str | None]:
-    """The bytes to send and, for a JSON object or array, the content type."""
-    if body is None:
-        return None, None
-    content_type = None
-    if isinstance(body, str):
-        if encoding == "base64":
-            try:
-                raw = base64.b64decode(body, validate=True)
-            except ValueError:
-                raise ValidationError(
-                    "body is not valid base64 (bodyEncoding is base64)."
-                ) from None
-        else:
-            raw = body.encode()
-    else:
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        content_type = "application/json"
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise PayloadTooLargeError("A brokered request's body may be at most 1 MiB.")
-    return raw, content_type
-
-
-def proxy_target(plan: BrokerPlan, name: str, path: str, query: str) -> Target:
-    """Where the pass-through proxy sends ``path``: under ``metadata.baseUrl``, else
-    https on the first exact host of ``allowedHosts``."""
-    if plan.base_url:
-        base = parse_url(plan.base_url)
-    else:
-        exact = [h for h in plan.allowed_hosts if not h.startswith("*.")]
-        if not exact:
-            raise BadRequestError(
-                f"{name!r} needs metadata.baseUrl for the proxy (its allowedHosts are all "
-                "wildcards).",
-                reason="no_base_url",
-            )
-        base = parse_url(f"https://{exact[0] if ':' not in exact[0] else f'[{exact[0]}]'}/")
-    prefix = base.path.rstrip("/")
-    return Target(base.scheme, base.host, base.port, prefix + path, query)
-
-
-def check_caller_headers(
-    headers: Mapping[str, str] | None, injected: frozenset[str]
-) -> list[tuple[str, str]]:
-    """The caller's headers for ``/fetch``: refused (422) when they would set the
-    credential, a cookie or the Host; framing headers are dropped."""
-    result: list[tuple[str, str]] = []
-    for name, value in (headers or {}).items():
-        lower = name.lower()
-        if (
-            not _TOKEN.fullmatch(name)
-            or not isinstance(value, str)
-            or re.search(r"[\r\n\x00]", value)
-        ):
-            raise ValidationError(f"headers: {name[:64]!r} is not a valid header.")
-        if lower in CALLER_FORBIDDEN or lower in injected:
-            raise ValidationError(
-                f"headers: {name} may not be set; the vault adds the credential itself."
-            )
-        if lower not in HOP_BY_HOP:
-            result.append((lower, value))
-    return result
-
-
-def proxied_headers(
-    raw: Iterable[tuple[bytes, bytes]], injected: frozenset[str]
-) -> list[tuple[str, str]]:
-    """An unmodified client's headers for the pass-through proxy: its own key
-    (wherever it sent it: Authorization, or X-Api-Key as some SDKs do), cookies,
-    Host, the injected header and framing headers are dropped (never forwarded)."""
-    result = []
-    for key, value in raw:
-        name = key.decode("latin-1").lower()
-        if name in CALLER_FORBIDDEN or name in injected or name in HOP_BY_HOP:
-            continue
-        text = value.decode("latin-1")
-        if KEY_PREFIX in text:  # a loid- key, in any header: the vault's, never the upstream's
-            continue
-        result.append((name, text))
-    return result
-
-
-class Scrubber:
-    """Replaces every recognisable spelling of the secrets with ``[REDACTED]``."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        needles: set[bytes] = set()
-        for secret in secrets:
-            if not secret:
-                continue
-            raw = secret.encode()
-            b64 = base64.b64encode(raw)
-            url64 = base64.urlsafe_b64encode(raw)
-            quoted = quote(secret, safe="")
-            forms = {raw, b64, b64.rstrip(b"="), url64, url64.rstrip(b"=")}
-            forms |= {quoted.encode(), quote_plus(secret).encode(), _lower_hex(quoted).encode()}
-            forms.add(json.dumps(secret)[1:-1].encode())
-            forms.add(json.dumps(secret, ensure_ascii=False)[1:-1].encode())
-            forms.add(json.dumps(secret)[1:-1].replace("/", "\\/").encode())
-            needles |= {f for f in forms if f}
-        self._needles = sorted(needles, key=len, reverse=True)
-        self.longest = len(self._needles[0]) if self._needles else 0
-
-    def __repr__(self) -> str:
-        return f"Scrubber({len(self._needles)} forms)"
-
-    def bytes(self, data: bytes) -> bytes:
-        for needle in self._needles:
-            if needle in data:
-                data = data.replace(needle, REDACTED.encode())
-        return data
-
-    def text(self, value: str) -> str:
-        return self.bytes(value.encode("utf-8", "surrogateescape")).decode(
-            "utf-8", "surrogateescape"
-        )
-
-    def stream(self) -> StreamScrubber:
-        return StreamScrubber(self)
-
-
-def _lower_hex(quoted: str) -> str:
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quoted)
-
-
-class StreamScrubber:
-    """Scrubs a body that arrives in chunks: keeps the last ``longest - 1`` bytes
-    back, so a secret split across two chunks is still found."""
-
-    def __init__(self, scrubber: Scrubber) -> None:
-        self._scrubber = scrubber
-        self._keep = max(scrubber.longest - 1, 0)
-        self._carry = b""
-
-    def feed(self, chunk: bytes) -> bytes:
-        buffer = self._scrubber.bytes(self._carry + chunk)
-        if self._keep == 0:
-            self._carry = b""
-            return buffer
-        cut = max(len(buffer) - self._keep, 0)
-        self._carry = buffer[cut:]
-        return buffer[:cut]
-
-    def finish(self) -> bytes:
-        rest, self._carry = self._scrubber.bytes(self._carry), b""
-        return rest
