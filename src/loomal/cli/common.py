@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from loomal.errors import LoomalError, ValidationError
+from loomal.errors import LoomalError, MissingApiKeyError, ValidationError
 
 if TYPE_CHECKING:  # the settings pull in the server's crypto; client commands never need them
     from loomal.config import ServerSettings
@@ -35,6 +35,10 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+NO_API_KEY = "No API key: export LOOMAL_API_KEY=loid-... (or pass --api-key)."
+"""The SDK's own message names its ``api_key=`` argument; a shell user sets a variable."""
+
+
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn any Loomal error into one line on stderr and exit code 1."""
 
@@ -42,6 +46,9 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except MissingApiKeyError:
+            fail(NO_API_KEY)
+            raise  # unreachable: fail() exits
         except LoomalError as exc:
             fail(exc.message)
             raise  # unreachable: fail() exits
