@@ -172,6 +172,13 @@ def new_key(*args: str, cwd: Path) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def new_platform_key(data_dir: Path, *, cwd: Path, name: str = "ops") -> str:
+    """``loomal platform-key create NAME`` against a server's store; the key is its last line."""
+    result = loomal("platform-key", "create", name, "--data-dir", str(data_dir), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 # -- a real `loomal serve` process ------------------------------------------------
 
 

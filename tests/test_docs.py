@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, new_platform_key
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -24,9 +24,13 @@ def blocks(page: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, flags=re.S | re.M)
 
 
-def test_sdk_page_examples_run(server: ServerProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sdk_page_examples_run(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("LOOMAL_API_KEY", server.api_key or "")
     monkeypatch.setenv("LOOMAL_API_URL", server.base_url)
+    platform_key = new_platform_key(tmp_path / "server-data", cwd=tmp_path)
+    monkeypatch.setenv("LOOMAL_PLATFORM_KEY", platform_key)
     namespace: dict[str, Any] = {}
     code = blocks("sdk.md", "python")
     assert len(code) >= 6
@@ -40,6 +44,7 @@ def test_cli_page_commands_run(server: ServerProcess, tmp_path: Path) -> None:
         "LOOMAL_API_KEY": server.api_key or "",
         "LOOMAL_API_URL": server.base_url,
         "LOOMAL_DATA_DIR": str(tmp_path / "server-data"),
+        "LOOMAL_PLATFORM_KEY": new_platform_key(tmp_path / "server-data", cwd=tmp_path),
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     commands = [

@@ -3,12 +3,13 @@
 The names below are the SDK's public surface (see docs/sdk.md)::
 
     from loomal import Loomal, AsyncLoomal
+    from loomal import LoomalPlatform, AsyncLoomalPlatform   # provisioning, with a lopk- key
 """
 
 from __future__ import annotations
 
 from loomal._version import __version__
-from loomal.client import AsyncLoomal, Loomal
+from loomal.client import AsyncLoomal, AsyncLoomalPlatform, Loomal, LoomalPlatform
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -18,6 +19,13 @@ from loomal.core.models import (
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
+)
+from loomal.core.platform_models import (
+    CreateIdentityResponse,
+    IdentityDetail,
+    IdentityList,
+    IdentitySummary,
+    RotateKeyResponse,
 )
 from loomal.errors import (
     AuthenticationError,
@@ -46,11 +54,13 @@ CredentialWithData = Credential
 
 __all__ = [
     "AsyncLoomal",
+    "AsyncLoomalPlatform",
     "AuthenticationError",
     "BadGatewayError",
     "BadRequestError",
     "ConflictError",
     "ConnectionError",
+    "CreateIdentityResponse",
     "Credential",
     "CredentialList",
     "CredentialMetadata",
@@ -58,16 +68,21 @@ __all__ = [
     "CredentialWithData",
     "ExpiredError",
     "FetchResponse",
+    "IdentityDetail",
+    "IdentityList",
     "IdentityResponse",
+    "IdentitySummary",
     "IntegrityError",
     "Loomal",
     "LoomalError",
+    "LoomalPlatform",
     "MissingApiKeyError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "PreconditionFailedError",
     "RateLimitError",
+    "RotateKeyResponse",
     "SealedError",
     "ServerError",
     "StoreResponse",

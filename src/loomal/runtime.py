@@ -25,6 +25,7 @@ from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.platform import PlatformService
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
@@ -55,6 +56,7 @@ class Vault:
     service: VaultService
     identities: IdentityService
     broker: BrokerService
+    platform: PlatformService
 
     @property
     def key_source(self) -> KeySource:
@@ -175,18 +177,22 @@ async def open_vault(
         audit=audit,
         metadata_checks=[validate_broker_metadata],
     )
+    identities = open_identities(store, settings, audit)
     return Vault(
         settings=settings,
         store=store,
         keys=keys,
         service=service,
-        identities=open_identities(store, settings, audit),
+        identities=identities,
         broker=BrokerService(
             service,
             audit,
             transport or HttpxTransport(),
             policy=EgressPolicy(settings.fetch_allow_private),
             guard=keys.require_unsealed,
+        ),
+        platform=PlatformService(
+            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
     )
 

@@ -413,6 +413,8 @@ def test_public_names_are_what_the_docs_list() -> None:
     documented = {
         "Loomal",
         "AsyncLoomal",
+        "LoomalPlatform",
+        "AsyncLoomalPlatform",
         "LoomalError",
         "AuthenticationError",
         "PermissionDeniedError",
@@ -440,6 +442,11 @@ def test_public_names_are_what_the_docs_list() -> None:
         "FetchResponse",
         "CredentialMetadata",
         "CredentialWithData",
+        "IdentitySummary",
+        "IdentityDetail",
+        "IdentityList",
+        "CreateIdentityResponse",
+        "RotateKeyResponse",
         "__version__",
     }
     assert set(loomal.__all__) == documented

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.mcp.conftest import INITIALIZED, StdioServer, initialize_request
+from tests.mcp.conftest import INITIALIZED, UNDERSCORE, StdioServer, initialize_request
 from tests.mcp.test_http_edge import MALFORMED, PACKAGE_ERRORS, SECRET, modern
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
@@ -73,7 +73,7 @@ def test_over_stdio(server: ServerProcess, tmp_path: Path) -> None:
         }
         _, listed = stdio.answer('{"jsonrpc": "2.0", "id": 10, "method": "tools/list"}')
         assert listed["id"] == 10
-        assert len(listed["result"]["tools"]) == 8
+        assert len(listed["result"]["tools"]) == len(UNDERSCORE)
     finally:
         errors = stdio.close()
     assert SECRET not in errors

@@ -161,7 +161,7 @@ def test_read_only_key_can_read_but_not_write(
             ):
                 result = await session.call_tool(tool, args)
                 assert result.is_error
-                assert result.content[0].text.startswith("insufficient_scope: ")
+                assert result.content[0].text.startswith("forbidden (insufficient_scope): ")
 
     asyncio.run(main())
     remaining = httpx.get(

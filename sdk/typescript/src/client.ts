@@ -15,8 +15,9 @@ export const DEFAULT_BASE_URL = "http://127.0.0.1:8470";
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_RETRIES = 2;
 
+/** `new Loomal(options)`; also `new LoomalPlatform(options)`, whose key is a platform key. */
 export interface LoomalOptions {
-  /** `loid-...`; default `LOOMAL_API_KEY`. */
+  /** `loid-...` (default `LOOMAL_API_KEY`); for `LoomalPlatform`, `lopk-...` (default `LOOMAL_PLATFORM_KEY`). */
   apiKey?: string;
   /** Default `LOOMAL_API_URL`, then `LOOMAL_BASE_URL`, then http://127.0.0.1:8470. */
   baseUrl?: string;
@@ -27,6 +28,9 @@ export interface LoomalOptions {
   /** A fetch-compatible function (default: the platform's `fetch`). */
   fetch?: FetchLike;
 }
+
+/** The official SDK's name for the options (it has `apiKey` and `baseUrl`). */
+export type LoomalConfig = LoomalOptions;
 
 /** An environment variable when running under Node (or a runtime that mimics it). */
 function readEnv(name: string): string | undefined {
@@ -53,6 +57,74 @@ function checkBaseUrl(raw: string): string {
   return raw.replace(/\/+$/, "");
 }
 
+/** What every client needs to know about its key: where it comes from, how to name it. */
+interface KeySource {
+  /** The environment variable read when `apiKey` is not given. */
+  env: string;
+  /** How the key is named in messages ("API key", "platform key"). */
+  name: string;
+  /** How a key of this kind starts, for the message of one a header cannot carry. */
+  prefix: string;
+  /** How to construct the client, for the message of a missing key. */
+  example: string;
+}
+
+/** The checked configuration of a client, and the transport that sends its calls. */
+export interface ClientConfig {
+  baseUrl: string;
+  timeoutMs: number;
+  maxRetries: number;
+  transport: Transport;
+}
+
+/**
+ * Read and check `options` once, in the constructor, so that a missing key or a
+ * bad URL fails there, not at the first call. Shared by `Loomal` and `LoomalPlatform`.
+ */
+export function configure(options: LoomalOptions, key: KeySource): ClientConfig {
+  // Trimmed: a key read from a file often ends in a newline, which fetch would
+  // refuse as a header value with an error that reads like a network failure.
+  const apiKey = (options.apiKey || readEnv(key.env))?.trim();
+  if (!apiKey) {
+    throw new MissingApiKeyError({
+      status: 0,
+      code: "missing_api_key",
+      message: `No ${key.name}: pass ${key.example} or set ${key.env}.`,
+    });
+  }
+  if (!/^[\x21-\x7e]+$/.test(apiKey)) {
+    throw new AuthenticationError({
+      status: 0,
+      code: "invalid_api_key",
+      message: `The ${key.name} holds characters an HTTP header cannot carry (it should be ${key.prefix}...).`,
+    });
+  }
+  const baseUrl = checkBaseUrl(
+    options.baseUrl || readEnv("LOOMAL_API_URL") || readEnv("LOOMAL_BASE_URL") || DEFAULT_BASE_URL,
+  );
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw new RangeError("Loomal: timeoutMs must be a positive number of milliseconds.");
+  }
+  const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) {
+    throw new RangeError("Loomal: maxRetries must be a whole number, 0 or more.");
+  }
+  if (options.fetch === undefined && typeof globalThis.fetch !== "function") {
+    throw new TypeError("Loomal: no global fetch here (Node 18+ has one); pass options.fetch.");
+  }
+  const transport = new Transport({
+    apiKey,
+    baseUrl,
+    timeoutMs,
+    maxRetries,
+    // Looked up at each call and called on globalThis: some platforms' fetch
+    // throws when called as a method of another object.
+    fetch: options.fetch ?? ((url, init) => globalThis.fetch(url, init)),
+  });
+  return { baseUrl, timeoutMs, maxRetries, transport };
+}
+
 export class Loomal {
   /** The vault endpoints: store, get, list, listAll, delete, totp, totpUseBackup, helpers. */
   readonly vault: Vault;
@@ -63,47 +135,16 @@ export class Loomal {
   readonly maxRetries: number;
 
   constructor(options: LoomalOptions = {}) {
-    // Trimmed: a key read from a file often ends in a newline, which fetch would
-    // refuse as a header value with an error that reads like a network failure.
-    const apiKey = (options.apiKey || readEnv("LOOMAL_API_KEY"))?.trim();
-    if (!apiKey) {
-      throw new MissingApiKeyError({
-        status: 0,
-        code: "missing_api_key",
-        message: "No API key: pass new Loomal({ apiKey }) or set LOOMAL_API_KEY.",
-      });
-    }
-    if (!/^[\x21-\x7e]+$/.test(apiKey)) {
-      throw new AuthenticationError({
-        status: 0,
-        code: "invalid_api_key",
-        message: "The API key holds characters an HTTP header cannot carry (it should be loid-...).",
-      });
-    }
-    this.baseUrl = checkBaseUrl(
-      options.baseUrl || readEnv("LOOMAL_API_URL") || readEnv("LOOMAL_BASE_URL") || DEFAULT_BASE_URL,
-    );
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
-      throw new RangeError("Loomal: timeoutMs must be a positive number of milliseconds.");
-    }
-    this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
-    if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) {
-      throw new RangeError("Loomal: maxRetries must be a whole number, 0 or more.");
-    }
-    if (options.fetch === undefined && typeof globalThis.fetch !== "function") {
-      throw new TypeError("Loomal: no global fetch here (Node 18+ has one); pass options.fetch.");
-    }
-    const transport = new Transport({
-      apiKey,
-      baseUrl: this.baseUrl,
-      timeoutMs: this.timeoutMs,
-      maxRetries: this.maxRetries,
-      // Looked up at each call and called on globalThis: some platforms' fetch
-      // throws when called as a method of another object.
-      fetch: options.fetch ?? ((url, init) => globalThis.fetch(url, init)),
+    const config = configure(options, {
+      env: "LOOMAL_API_KEY",
+      name: "API key",
+      prefix: "loid-",
+      example: "new Loomal({ apiKey })",
     });
-    this.vault = new Vault(transport);
-    this.identity = new IdentityResource(transport);
+    this.baseUrl = config.baseUrl;
+    this.timeoutMs = config.timeoutMs;
+    this.maxRetries = config.maxRetries;
+    this.vault = new Vault(config.transport);
+    this.identity = new IdentityResource(config.transport);
   }
 }

@@ -4,7 +4,7 @@
  * HTTP status (and, for 5xx, the code), so `catch (e) { if (e instanceof
  * NotFoundError) ... }` works across every call.
  *
- *     LoomalError                 .status, .code, .message, .reason
+ *     LoomalApiError              .status, .code, .message, .reason (alias LoomalError)
  *     ├── BadRequestError         400 bad_request (e.g. reason no_backup_codes)
  *     ├── AuthenticationError     401 unauthorized
  *     │   └── MissingApiKeyError  no API key at construction (code missing_api_key, status 0)
@@ -22,7 +22,11 @@
  *     ├── SealedError             503 sealed (the server awaits `loomal admin unseal`)
  *     └── ConnectionError         network failure or timeout (status 0)
  *
- * The tree is the Python SDK's (`loomal.errors`), class for class.
+ * The tree is the Python SDK's (`loomal.errors`), class for class. Its base
+ * is the official SDK's `LoomalApiError` (same fields, and its constructor
+ * `new LoomalApiError(status, code, message)` works too), so code written for
+ * the official SDK catches every error of this one; `LoomalError` is the same
+ * class under the Python SDK's name.
  *
  * Messages are the server's own (which never hold a secret) or written here;
  * no error carries a request body, a header or the API key.
@@ -35,7 +39,7 @@ export interface LoomalErrorInit {
   reason?: string | undefined;
 }
 
-export class LoomalError extends Error {
+export class LoomalApiError extends Error {
   /** HTTP status, or 0 when no answer came (ConnectionError). */
   readonly status: number;
   /** Stable snake_case code, e.g. `not_found`, `expired`, `integrity_error`. */
@@ -43,7 +47,14 @@ export class LoomalError extends Error {
   /** A finer code some errors carry, e.g. `no_backup_codes`, `not_totp`. */
   readonly reason: string | undefined;
 
-  constructor(init: LoomalErrorInit) {
+  constructor(init: LoomalErrorInit);
+  /** The official SDK's form. */
+  constructor(status: number, code: string, message: string);
+  constructor(initOrStatus: LoomalErrorInit | number, code?: string, message?: string) {
+    const init: LoomalErrorInit =
+      typeof initOrStatus === "number"
+        ? { status: initOrStatus, code: code ?? "unknown_error", message: message ?? "" }
+        : initOrStatus;
     super(init.message);
     this.status = init.status;
     this.code = init.code;
@@ -51,18 +62,21 @@ export class LoomalError extends Error {
   }
 }
 
-export class BadRequestError extends LoomalError {}
-export class AuthenticationError extends LoomalError {}
+/** The Python SDK's name for the base class: the same class. */
+export { LoomalApiError as LoomalError };
+
+export class BadRequestError extends LoomalApiError {}
+export class AuthenticationError extends LoomalApiError {}
 /** No API key was given and `LOOMAL_API_KEY` is unset: thrown by `new Loomal()`. */
 export class MissingApiKeyError extends AuthenticationError {}
-export class PermissionDeniedError extends LoomalError {}
-export class NotFoundError extends LoomalError {}
-export class ConflictError extends LoomalError {}
-export class ExpiredError extends LoomalError {}
-export class PreconditionFailedError extends LoomalError {}
-export class PayloadTooLargeError extends LoomalError {}
-export class ValidationError extends LoomalError {}
-export class RateLimitError extends LoomalError {
+export class PermissionDeniedError extends LoomalApiError {}
+export class NotFoundError extends LoomalApiError {}
+export class ConflictError extends LoomalApiError {}
+export class ExpiredError extends LoomalApiError {}
+export class PreconditionFailedError extends LoomalApiError {}
+export class PayloadTooLargeError extends LoomalApiError {}
+export class ValidationError extends LoomalApiError {}
+export class RateLimitError extends LoomalApiError {
   /** Seconds the server asked to wait (`Retry-After`), when it said. */
   readonly retryAfter: number | undefined;
 
@@ -71,18 +85,18 @@ export class RateLimitError extends LoomalError {
     this.retryAfter = init.retryAfter;
   }
 }
-export class ServerError extends LoomalError {}
-export class SealedError extends LoomalError {}
+export class ServerError extends LoomalApiError {}
+export class SealedError extends LoomalApiError {}
 export class IntegrityError extends ServerError {}
 /** 502 `bad_gateway`: `vault.fetch` reached its upstream, which failed (reason dns_failed, timeout, ...). */
 export class BadGatewayError extends ServerError {}
-export class ConnectionError extends LoomalError {}
+export class ConnectionError extends LoomalApiError {}
 
 // The name lives on each prototype (not as a field) so that it is already right
 // when Error's constructor writes the stack's first line; spelled out because
 // a minifier may rename the classes.
 const NAMES: ReadonlyArray<readonly [Function, string]> = [
-  [LoomalError, "LoomalError"],
+  [LoomalApiError, "LoomalApiError"],
   [BadRequestError, "BadRequestError"],
   [AuthenticationError, "AuthenticationError"],
   [MissingApiKeyError, "MissingApiKeyError"],
@@ -104,7 +118,7 @@ for (const [cls, name] of NAMES) {
   Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
 }
 
-type ErrorClass = new (init: LoomalErrorInit) => LoomalError;
+type ErrorClass = new (init: LoomalErrorInit) => LoomalApiError;
 
 /** Status → class, in one table (the 5xx codes are refined below). */
 const BY_STATUS: Readonly<Record<number, ErrorClass>> = {
@@ -122,13 +136,13 @@ const BY_STATUS: Readonly<Record<number, ErrorClass>> = {
 /** The error for an HTTP error answer, from its status and its parsed code. */
 export function errorFromResponse(
   init: LoomalErrorInit & { retryAfter?: number | undefined },
-): LoomalError {
+): LoomalApiError {
   const { retryAfter, ...rest } = init;
   if (init.status === 429) return new RateLimitError({ ...rest, retryAfter });
   if (init.code === "integrity_error") return new IntegrityError(rest);
   if (init.code === "sealed") return new SealedError(rest);
   if (init.code === "bad_gateway" || init.status === 502) return new BadGatewayError(rest);
   if (init.status >= 500) return new ServerError(rest);
-  const cls = BY_STATUS[init.status] ?? LoomalError;
+  const cls = BY_STATUS[init.status] ?? LoomalApiError;
   return new cls(rest);
 }

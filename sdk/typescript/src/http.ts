@@ -4,7 +4,7 @@
  * (`vault`, `identity`) only describe calls; every rule about the wire lives
  * here, once.
  *
- * Retries: a call marked safe to repeat (GET, PUT, DELETE) is retried on a
+ * Retries: a call marked safe to repeat (GET, PUT, PATCH, DELETE) is retried on a
  * connection failure or timeout, 429, 500, 502, 503 and 504, after
  * `Retry-After` when the server sent one (up to 8 s; a longer one throws the
  * error at once), else after an exponential backoff with jitter. Never retried: the backup-code POST (a repeat could hand out a
@@ -36,7 +36,7 @@ export interface FetchResponse {
 /** A `fetch`-compatible function (the platform's is used by default). */
 export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponse>;
 
-export type HttpMethod = "GET" | "PUT" | "DELETE" | "POST";
+export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE" | "POST";
 
 /** One API call, as the resources describe it. */
 export interface ApiCall {
@@ -44,7 +44,7 @@ export interface ApiCall {
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
-  /** False for calls a repeat would change the outcome of (the backup-code POST). */
+  /** False for calls a repeat would change the outcome of (the backup-code POST, creating an identity, rotating its key). */
   safeToRetry: boolean;
 }
 

@@ -5,6 +5,9 @@
  *     import { Loomal } from "@loomal/sdk";
  *     const loomal = new Loomal({ apiKey: process.env.LOOMAL_API_KEY! });
  *     await loomal.vault.store("stripe", { type: "API_KEY", data: { key: "sk_live_..." } });
+ *
+ * A drop-in for the hosted service's official SDK: `LoomalApiError` (the base of
+ * every error), `LoomalPlatform`, and its type names are exported too.
  */
 
 export {
@@ -12,6 +15,7 @@ export {
   DEFAULT_MAX_RETRIES,
   DEFAULT_TIMEOUT_MS,
   Loomal,
+  type LoomalConfig,
   type LoomalOptions,
 } from "./client.js";
 export {
@@ -23,6 +27,7 @@ export {
   ExpiredError,
   PreconditionFailedError,
   IntegrityError,
+  LoomalApiError,
   LoomalError,
   type LoomalErrorInit,
   MissingApiKeyError,
@@ -36,5 +41,7 @@ export {
 } from "./errors.js";
 export type { FetchInit, FetchLike, FetchResponse } from "./http.js";
 export { IdentityResource } from "./identity.js";
+export { LoomalPlatform, PlatformIdentities } from "./platform.js";
+export type * from "./platform-types.js";
 export type * from "./types.js";
 export { type ClientCredentials, Vault } from "./vault.js";

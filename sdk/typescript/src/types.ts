@@ -216,6 +216,8 @@ export interface StoredCredential {
   updatedAt?: string;
   /** Set when an overwrite changed `data`. */
   lastRotatedAt?: string | null;
+  /** When the secret was last read; this server sends it in lists and `get`, not on store. */
+  lastUsedAt?: string | null;
 }
 
 /** One item of `vault.list()`: never any field of `data`. */
@@ -316,16 +318,40 @@ export interface VaultFetchResult {
   url: string;
 }
 
+/** SELLER or BUYER (the default): the official SDK's identity purposes; stored, nothing here depends on it. */
+export type IdentityPurpose = "SELLER" | "BUYER";
+
 /** `identity.whoami()`: the identity that owns the API key. */
 export interface Identity {
   identityId: string;
   name: string;
+  /** Always null here: this server has no mail. */
   email: string | null;
-  displayName: string | null;
+  displayName: string;
+  /** "AGENT" for every identity of a self-hosted vault. */
   type: string;
-  purpose: string | null;
+  purpose: IdentityPurpose;
+  /** The scopes of the key that called. */
   scopes: string[];
   usageCount: number;
   lastUsedAt: string | null;
   createdAt: string;
 }
+
+// The official SDK's names (`@loomal/sdk` of the hosted service) for the same
+// shapes, so that type annotations written for it compile against this one.
+
+/** The official name of {@link CredentialType}. */
+export type VaultCredentialType = CredentialType;
+/** The official name of what `vault.store` and its helpers answer; list items are assignable to it. */
+export type CredentialMetadata = StoredCredential;
+/** The official name of {@link Credential} (`vault.get`). */
+export type CredentialWithData = Credential;
+/** The official name of {@link CredentialList} (`vault.list`). */
+export type VaultList = CredentialList;
+/** The official name of {@link TotpCode} (`vault.totp`). */
+export type TotpResponse = TotpCode;
+/** The official name of {@link BackupCode} (`vault.totpUseBackup`). */
+export type TotpBackupResponse = BackupCode;
+/** The official name of {@link Identity} (`identity.whoami`). */
+export type IdentityResponse = Identity;

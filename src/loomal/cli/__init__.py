@@ -1,5 +1,5 @@
-"""The ``loomal`` command: vault, whoami and run (client), identity and admin (server
-host), serve, mcp.
+"""The ``loomal`` command: vault, whoami, run and platform (client), identity and admin
+(server host), serve, mcp.
 
 Exit codes: 0 ok, 1 an API or vault error (one line on stderr), 2 a usage error;
 ``loomal run`` exits with its command's code, or 127 / 126 as a shell does when the
@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from loomal._version import __version__
+from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
 
@@ -29,6 +30,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     # command: (module, attribute, the extra that brings its dependencies)
     "serve": ("loomal.cli.serve", "serve", "server"),
     "identity": ("loomal.cli.identity", "identity", "server"),
+    "platform-key": ("loomal.cli.platform_key", "platform_key", "server"),
     "admin": ("loomal.cli.admin", "admin", "server"),
     "mcp": ("loomal.cli.mcp", "mcp", "mcp"),
 }
@@ -80,3 +82,4 @@ def main() -> None:
 main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)
+main.add_command(platform)

@@ -35,8 +35,10 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-NO_API_KEY = "No API key: export LOOMAL_API_KEY=loid-... (or pass --api-key)."
-"""The SDK's own message names its ``api_key=`` argument; a shell user sets a variable."""
+def no_api_key(env_var: str) -> str:
+    """The SDK's own message names its ``api_key=`` argument; a shell user sets a variable."""
+    prefix = "lopk-" if env_var == "LOOMAL_PLATFORM_KEY" else "loid-"
+    return f"No API key: export {env_var}={prefix}... (or pass --api-key)."
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -46,8 +48,8 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except MissingApiKeyError:
-            fail(NO_API_KEY)
+        except MissingApiKeyError as exc:
+            fail(no_api_key(exc.env_var))
             raise  # unreachable: fail() exits
         except LoomalError as exc:
             fail(exc.message)

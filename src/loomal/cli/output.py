@@ -18,7 +18,14 @@ import msgspec
 from loomal.core.models import Credential, CredentialSummary
 from loomal.errors import ValidationError
 
-__all__ = ["echo_json", "pick_field", "print_credential", "print_summaries"]
+__all__ = [
+    "echo_json",
+    "pick_field",
+    "print_credential",
+    "print_rows",
+    "print_summaries",
+    "when",
+]
 
 
 def to_builtins(value: Any) -> Any:
@@ -44,11 +51,13 @@ def echo_raw(value: Any) -> None:
     click.echo(value if isinstance(value, str) else msgspec.json.encode(value).decode())
 
 
-def _when(value: Any) -> str:
+def when(value: Any) -> str:
+    """A time as the tables show it, or ``-``."""
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}Z"
 
 
-def _table(header: list[str] | None, rows: list[list[str]], title: str | None = None) -> None:
+def print_rows(header: list[str] | None, rows: list[list[str]], title: str | None = None) -> None:
+    """Plain columns, a header underlined by dashes (the client CLI has no rich)."""
     lines = ([header] if header else []) + rows
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     if title:
@@ -63,14 +72,14 @@ def print_summaries(items: Iterable[CredentialSummary]) -> None:
     rows = []
     for item in items:
         meta = ", ".join(f"{k}={v}" for k, v in item.metadata.items())
-        expires = _when(item.expires_at) + (" (expired)" if item.expired else "")
+        expires = when(item.expires_at) + (" (expired)" if item.expired else "")
         rows.append(
-            [item.name, item.type, meta, _when(item.updated_at), _when(item.last_used_at), expires]
+            [item.name, item.type, meta, when(item.updated_at), when(item.last_used_at), expires]
         )
     if not rows:
         click.echo("No credentials.")
         return
-    _table(["name", "type", "metadata", "updated", "last used", "expires"], rows)
+    print_rows(["name", "type", "metadata", "updated", "last used", "expires"], rows)
 
 
 def print_credential(credential: Credential) -> None:
@@ -80,7 +89,7 @@ def print_credential(credential: Credential) -> None:
     ]
     rows += [[f"metadata.{key}", str(value)] for key, value in credential.metadata.items()]
     rows.append(["credentialId", credential.credential_id])
-    rows.append(["updated", _when(credential.updated_at)])
+    rows.append(["updated", when(credential.updated_at)])
     if credential.expires_at:
-        rows.append(["expires", _when(credential.expires_at)])
-    _table(None, rows, title=f"{credential.name} ({credential.type})")
+        rows.append(["expires", when(credential.expires_at)])
+    print_rows(None, rows, title=f"{credential.name} ({credential.type})")

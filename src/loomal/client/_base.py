@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -220,6 +220,10 @@ def env_base_url() -> str | None:
 class BaseClient:
     """Configuration and the parts of a call that do no I/O."""
 
+    key_env: ClassVar[str] = "LOOMAL_API_KEY"
+    """Where the key is read from when none is passed."""
+    key_name: ClassVar[str] = "API key"
+
     def __init__(
         self,
         *,
@@ -228,9 +232,12 @@ class BaseClient:
         timeout: float,
         max_retries: int,
     ) -> None:
-        api_key = api_key or os.environ.get("LOOMAL_API_KEY")
+        api_key = api_key or os.environ.get(self.key_env)
         if not api_key:
-            raise MissingApiKeyError()
+            raise MissingApiKeyError(
+                f"No {self.key_name}: pass api_key=... or set {self.key_env}.",
+                env_var=self.key_env,
+            )
         self._api_key = api_key
         self.base_url = (base_url or env_base_url() or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout

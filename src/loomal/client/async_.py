@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 
@@ -27,13 +27,14 @@ from loomal.core.models import (
     TotpResponse,
 )
 
-__all__ = ["AsyncLoomal"]
+__all__ = ["AsyncClient", "AsyncLoomal"]
 
 T = TypeVar("T")
 
 
-class AsyncLoomal(BaseClient):
-    """The asynchronous Loomal Vault client (``async with AsyncLoomal() as loomal``)."""
+class AsyncClient(BaseClient):
+    """Sends calls as coroutines, with :class:`BaseClient`'s retry policy.
+    ``AsyncLoomal`` and ``AsyncLoomalPlatform`` are this with their resources."""
 
     def __init__(
         self,
@@ -49,8 +50,6 @@ class AsyncLoomal(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
-        self.vault = AsyncVault(self)
-        self.identity = AsyncIdentity(self)
 
     async def send(self, call: Call[T]) -> T:
         attempt = 0
@@ -76,11 +75,30 @@ class AsyncLoomal(BaseClient):
         """The official SDK's name for :meth:`aclose`."""
         await self.aclose()
 
-    async def __aenter__(self) -> AsyncLoomal:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class AsyncLoomal(AsyncClient):
+    """The asynchronous Loomal Vault client (``async with AsyncLoomal() as loomal``)."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            api_key, base_url, timeout, max_retries=max_retries, http_client=http_client
+        )
+        self.vault = AsyncVault(self)
+        self.identity = AsyncIdentity(self)
 
 
 class AsyncVault:

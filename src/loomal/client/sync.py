@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 
@@ -27,15 +27,14 @@ from loomal.core.models import (
     TotpResponse,
 )
 
-__all__ = ["Loomal"]
+__all__ = ["Loomal", "SyncClient"]
 
 T = TypeVar("T")
 
 
-class Loomal(BaseClient):
-    """A Loomal Vault client. ``api_key`` and ``base_url`` default to
-    ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL`` (or its alias ``LOOMAL_BASE_URL``; else
-    http://127.0.0.1:8470)."""
+class SyncClient(BaseClient):
+    """Sends calls one at a time, retrying when the policy of :class:`BaseClient` says so.
+    ``Loomal`` and ``LoomalPlatform`` are this with their resources."""
 
     def __init__(
         self,
@@ -51,8 +50,6 @@ class Loomal(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
-        self.vault = Vault(self)
-        self.identity = Identity(self)
 
     def send(self, call: Call[T]) -> T:
         attempt = 0
@@ -74,11 +71,32 @@ class Loomal(BaseClient):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> Loomal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Loomal(SyncClient):
+    """A Loomal Vault client. ``api_key`` and ``base_url`` default to
+    ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL`` (or its alias ``LOOMAL_BASE_URL``; else
+    http://127.0.0.1:8470)."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            api_key, base_url, timeout, max_retries=max_retries, http_client=http_client
+        )
+        self.vault = Vault(self)
+        self.identity = Identity(self)
 
 
 class Vault:

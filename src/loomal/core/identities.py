@@ -29,6 +29,7 @@ from loomal.core.identity import (
 )
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
 from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
@@ -38,6 +39,7 @@ from loomal.errors import (
     ConflictError,
     LoomalError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     ValidationError,
 )
@@ -94,6 +96,16 @@ class IdentityService:
         self._key_limiter.take(principal.key_prefix)
         self._usage.note(principal.identity_id, (1, to_micros(self._clock())))
         return replace(principal, client=client) if client else principal
+
+    def limit_rate(self, key_prefix: str) -> None:
+        """Count one request against a key's rate limit (RateLimitError beyond it): the
+        identity keys' limiter, which platform keys share."""
+        self._key_limiter.take(key_prefix)
+
+    def forget_cached_keys(self) -> None:
+        """Drop every cached principal, so that a change to keys or identities made here
+        applies at once in this process (other processes: within the cache bound)."""
+        self._cache.clear()
 
     @property
     def audit_backlog(self) -> int:
@@ -242,13 +254,23 @@ class IdentityService:
         return frozenset(scopes)
 
     async def create_identity(
-        self, name: str, *, scopes: Iterable[str], expires_at: int | None = None
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str],
+        expires_at: int | None = None,
+        purpose: str = "BUYER",
+        check_name: Callable[[str], object] = validate_credential_name,
     ) -> IdentityCreated:
-        """Create an identity with its first API key; the key is returned only here."""
-        validate_credential_name(name)
+        """Create an identity with its first API key; the key is returned only here.
+        ``check_name``: the rule the name must meet (the platform API allows display
+        names)."""
+        check_name(name)
         parsed = parse_scopes(scopes)
         now = to_micros(self._clock())
-        identity = IdentityRow(identity_id="id_" + secrets.token_hex(12), name=name, created_at=now)
+        identity = IdentityRow(
+            identity_id="id_" + secrets.token_hex(12), name=name, created_at=now, purpose=purpose
+        )
         api_key, key_row = self._new_key(identity.identity_id, parsed, now, expires_at)
         await self._store.create_identity(identity=identity, api_key=key_row)
         return IdentityCreated(
@@ -381,6 +403,12 @@ def _bearer_token(authorization: str | None) -> str:
         )
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith(PLATFORM_KEY_PREFIX):
+        raise PermissionDeniedError(
+            "This is a platform key: it provisions identities (/v0/platform/identities) and "
+            "never reads a credential; the vault needs an identity's key (loid-...).",
+            reason="identity_key_required",
+        )
     if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
         raise _invalid_key()
     return token

@@ -26,6 +26,7 @@ __all__ = [
     "key_display_prefix",
     "keys_match",
     "parse_scopes",
+    "scopes_allow",
 ]
 
 KEY_PREFIX = "loid-"
@@ -61,6 +62,12 @@ def parse_scopes(scopes: Iterable[str]) -> frozenset[Scope]:
     return frozenset(result)
 
 
+def scopes_allow(held: frozenset[Scope], needed: Scope) -> bool:
+    """Whether a key holding ``held`` may do what needs ``needed`` (``vault:read``
+    implies ``vault:use``): the one statement of that rule."""
+    return needed in held or (needed is Scope.USE and Scope.READ in held)
+
+
 def generate_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
@@ -94,7 +101,7 @@ class Principal(msgspec.Struct, frozen=True):
 
         A ``vault:use`` key asking for secret fields is told the way it may use them.
         """
-        if scope in self.scopes or (scope is Scope.USE and Scope.READ in self.scopes):
+        if scopes_allow(self.scopes, scope):
             return
         if scope is Scope.READ and Scope.USE in self.scopes:
             raise PermissionDeniedError(

@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import msgspec
 
 from loomal.core.crypto import Binding, SealedData
+from loomal.core.platform_store import PlatformStore
 
 __all__ = [
     "ApiKeyRow",
@@ -149,6 +150,8 @@ class IdentityRow:
     usage_count: int = 0
     """Authenticated requests, as last flushed (see ``record_identity_usage``)."""
     last_used_at: int | None = None
+    purpose: str = "BUYER"
+    """BUYER or SELLER: the platform API stores and shows it; nothing here depends on it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +203,8 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(Protocol):
-    """Persistence for identities, API keys and sealed credentials."""
+class Store(PlatformStore, Protocol):
+    """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...
 

@@ -1,12 +1,13 @@
 """Where MCP tools send their calls: the core service (``/mcp`` inside the
 server) or the SDK (``loomal mcp`` over stdio). Either way the vault's rules
-run once, in the core: these classes only forward."""
+run once, in the core: these classes only forward. The platform tools
+(``identities_*``, with a platform key) have a backend of their own."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from loomal.client import AsyncLoomal
+from loomal.client import AsyncLoomal, AsyncLoomalPlatform
 from loomal.core.identities import IdentityService
 from loomal.core.identity import Principal
 from loomal.core.models import (
@@ -20,12 +21,27 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.platform_models import (
+    CreateIdentityRequest,
+    CreateIdentityResponse,
+    IdentityDetail,
+    IdentityList,
+    IdentitySummary,
+    RotateKeyResponse,
+    UpdateIdentityRequest,
+)
 from loomal.core.service import VaultService
 
 if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker
     from loomal.broker.service import BrokerService
 
-__all__ = ["SdkBackend", "ServiceBackend", "VaultBackend"]
+__all__ = [
+    "PlatformBackend",
+    "SdkBackend",
+    "SdkPlatformBackend",
+    "ServiceBackend",
+    "VaultBackend",
+]
 
 
 class VaultBackend(Protocol):
@@ -117,3 +133,47 @@ class SdkBackend:
 
     async def whoami(self) -> IdentityResponse:
         return await self._identity.whoami()
+
+
+class PlatformBackend(Protocol):
+    async def create(self, request: CreateIdentityRequest) -> CreateIdentityResponse: ...
+    async def list(self, limit: int | None, page_token: str | None) -> IdentityList: ...
+    async def get(self, identity_id: str) -> IdentityDetail: ...
+    async def update(self, identity_id: str, request: UpdateIdentityRequest) -> IdentitySummary: ...
+    async def delete(self, identity_id: str) -> None: ...
+    async def rotate_key(self, identity_id: str) -> RotateKeyResponse: ...
+
+
+class SdkPlatformBackend:
+    """Calls a running vault server's platform API through the async SDK."""
+
+    def __init__(self, client: AsyncLoomalPlatform) -> None:
+        self._identities = client.identities
+
+    async def create(self, request: CreateIdentityRequest) -> CreateIdentityResponse:
+        return await self._identities.create(
+            purpose=request.purpose,
+            name=request.name,
+            email_name=request.email_name,
+            scopes=request.scopes,
+        )
+
+    async def list(self, limit: int | None, page_token: str | None) -> IdentityList:
+        return await self._identities.list(limit, page_token)
+
+    async def get(self, identity_id: str) -> IdentityDetail:
+        return await self._identities.get(identity_id)
+
+    async def update(self, identity_id: str, request: UpdateIdentityRequest) -> IdentitySummary:
+        return await self._identities.update(
+            identity_id,
+            name=request.name,
+            add_scopes=request.add_scopes,
+            remove_scopes=request.remove_scopes,
+        )
+
+    async def delete(self, identity_id: str) -> None:
+        await self._identities.delete(identity_id)
+
+    async def rotate_key(self, identity_id: str) -> RotateKeyResponse:
+        return await self._identities.rotate_key(identity_id)

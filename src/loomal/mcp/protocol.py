@@ -20,8 +20,8 @@ does not have. Every message here names a field and a rule, never a value:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -40,10 +40,20 @@ from mcp_types import (
     REQUEST_TIMEOUT,
     UNSUPPORTED_PROTOCOL_VERSION,
     ErrorData,
+    ListToolsResult,
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-__all__ = ["VaultMiddleware", "envelope_error", "http_status_error", "public_error"]
+from loomal.core.identity import Scope
+
+__all__ = [
+    "Listing",
+    "ScopesFor",
+    "VaultMiddleware",
+    "envelope_error",
+    "http_status_error",
+    "public_error",
+]
 
 log = logging.getLogger("loomal.mcp")
 
@@ -189,6 +199,20 @@ def _invalid(rule: str) -> ErrorData:
     return ErrorData(code=INVALID_REQUEST, message=_own(f"Invalid request: {rule}."))
 
 
+ScopesFor = Callable[[ServerRequestContext[Any, Any]], Awaitable[frozenset[Scope] | None]]
+"""The scopes of the key a request comes with (None: not known, show everything)."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a key is shown, by its scopes: the tools to leave out of ``tools/list``
+    and the server's instructions (which name only the tools listed)."""
+
+    scopes_for: ScopesFor
+    hidden: Callable[[frozenset[Scope]], frozenset[str]]
+    instructions: Callable[[frozenset[Scope]], str]
+
+
 class VaultMiddleware:
     """``mcp`` server middleware (runs before the package validates params).
 
@@ -196,15 +220,21 @@ class VaultMiddleware:
       or non-string name, non-object arguments and unknown tools get errors
       that name the rule, not what was sent.
     - ``initialize`` / ``server/discover``: prompts and resources are not
-      advertised (``prompts/list`` and ``resources/list`` still answer empty).
+      advertised (``prompts/list`` and ``resources/list`` still answer empty);
+      with a :class:`Listing`, the instructions are the key's.
+    - ``tools/list``: with a :class:`Listing`, only the tools the key's scopes
+      can call (a call to another still reaches it, and gets the scope error).
     - any other exception a handler raises (the package's ``Unknown prompt:
       <name>``, for one) becomes an internal error and is logged by type: the
       package would send its text and log its traceback, both quoting the input.
     """
 
-    def __init__(self, listed: Sequence[str], aliases: Mapping[str, str]) -> None:
+    def __init__(
+        self, listed: Sequence[str], aliases: Mapping[str, str], listing: Listing | None = None
+    ) -> None:
         self._unknown = _own(f"Unknown tool. The tools are: {', '.join(listed)}.")
         self._tools = {**{name: name for name in listed}, **aliases}
+        self._listing = listing
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -227,6 +257,30 @@ class VaultMiddleware:
                         k: v for k, v in capabilities.items() if k not in _UNADVERTISED
                     },
                 }
+            scopes = await self._scopes(ctx)
+            if scopes is not None and self._listing and result.get("instructions"):
+                result = {**result, "instructions": self._listing.instructions(scopes)}
+        elif ctx.method == "tools/list" and (scopes := await self._scopes(ctx)) is not None:
+            result = self._without(result, self._listing.hidden(scopes) if self._listing else ())
+        return result
+
+    async def _scopes(self, ctx: ServerRequestContext[Any, Any]) -> frozenset[Scope] | None:
+        return None if self._listing is None else await self._listing.scopes_for(ctx)
+
+    @staticmethod
+    def _without(result: HandlerResult, hidden: frozenset[str] | tuple[()]) -> HandlerResult:
+        """``tools/list``'s result without the tools named in ``hidden``."""
+        if not hidden:
+            return result
+        if isinstance(result, ListToolsResult):
+            return result.model_copy(
+                update={"tools": [t for t in result.tools if t.name not in hidden]}
+            )
+        if isinstance(result, dict) and isinstance(result.get("tools"), list):
+            tools = [
+                t for t in result["tools"] if not (isinstance(t, dict) and t.get("name") in hidden)
+            ]
+            return {**result, "tools": tools}
         return result
 
     def _resolved(self, params: Mapping[str, Any] | None) -> dict[str, Any]:

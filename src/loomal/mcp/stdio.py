@@ -1,6 +1,11 @@
 """``loomal mcp`` / ``python -m loomal.mcp``: an MCP server on stdio that talks
 to a running vault with ``LOOMAL_API_KEY`` and ``LOOMAL_API_URL``.
 
+As the official server does: with an identity key it reads ``/v0/whoami`` once
+at start and lists only the tools the key's scopes can call (a key that does
+not authenticate, or a server that does not answer, stops it there with one
+line); with a platform key (``lopk-``) it serves the ``identities_*`` tools.
+
 Two additions to the ``mcp`` package's stdio loop, one on each side of it:
 
 - in: a line that is not a valid JSON-RPC message gets a JSON-RPC error naming
@@ -13,19 +18,24 @@ Two additions to the ``mcp`` package's stdio loop, one on each side of it:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import anyio
 import pydantic
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 
-from loomal.client import AsyncLoomal
-from loomal.mcp.backends import SdkBackend, VaultBackend
+from loomal.client import AsyncLoomal, AsyncLoomalPlatform
+from loomal.client.async_ import AsyncClient
+from loomal.core.identity import Scope
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.mcp.backends import PlatformBackend, SdkBackend, SdkPlatformBackend, VaultBackend
 from loomal.mcp.names import ToolNameMode
+from loomal.mcp.platform_tools import build_platform_mcp_server
 from loomal.mcp.protocol import envelope_error, public_error
 from loomal.mcp.tools import build_mcp_server
 
@@ -40,15 +50,45 @@ async def serve_stdio(
     tool_names: ToolNameMode = "underscore",
 ) -> None:
     """Serve until stdin closes. A missing API key fails here, before any tool call."""
-    client = AsyncLoomal(api_key=api_key, base_url=base_url)
-    backend = SdkBackend(client)
+    client: AsyncClient
+    mcp_server: MCPServer[Any]
+    if (api_key or os.environ.get("LOOMAL_API_KEY") or "").startswith(PLATFORM_KEY_PREFIX):
+        client = platform = AsyncLoomalPlatform(
+            api_key=api_key or os.environ.get("LOOMAL_API_KEY"), base_url=base_url
+        )
+        platform_backend = SdkPlatformBackend(platform)
 
-    async def backend_for(_: Context) -> VaultBackend:
-        return backend
+        async def platform_backend_for(_: Context) -> PlatformBackend:
+            return platform_backend
 
+        mcp_server = build_platform_mcp_server(platform_backend_for, tool_names)
+    else:
+        client = vault = AsyncLoomal(api_key=api_key, base_url=base_url)
+        try:
+            me = await vault.identity.whoami()
+        except BaseException:
+            await vault.aclose()
+            raise
+        scopes = frozenset(Scope(s) for s in me.scopes if s in _SCOPE_NAMES)
+        backend = SdkBackend(vault)
+
+        async def backend_for(_: Context) -> VaultBackend:
+            return backend
+
+        async def scopes_for(_: Any) -> frozenset[Scope]:
+            return scopes
+
+        mcp_server = build_mcp_server(backend_for, tool_names, scopes_for)
+    await _serve(mcp_server, client)
+
+
+_SCOPE_NAMES = frozenset(s.value for s in Scope)
+
+
+async def _serve(mcp_server: MCPServer[Any], client: AsyncClient) -> None:
     # What MCPServer.run_stdio_async does, with the malformed-line answer on the
     # way in and the error check on the way out.
-    server = build_mcp_server(backend_for, tool_names)._lowlevel_server
+    server = mcp_server._lowlevel_server
     try:
         async with stdio_server() as (read_stream, write_stream):
             checked, checked_reader = anyio.create_memory_object_stream[Inbound](0)

@@ -1,43 +1,30 @@
 """The vault's MCP tools, for any MCP client: the seed's six vault operations,
-``vault.fetch`` (a brokered request: use a credential without seeing it) and
-``identity.whoami``.
+``vault.fetch`` (a brokered request: use a credential without seeing it),
+``identity.whoami``, and the official server's typed store tools
+(``vault_storeApiKey``, ``vault_storeCard``, ``vault_storeShippingAddress``,
+with its arguments).
 
 Names: listed in one spelling, ``vault_store`` by default (the only one every
 host accepts: Claude Desktop, Cursor, Windsurf, Codex and Copilot CLI refuse a
-dot) or the seed's ``vault.store``; a call by either spelling works
-(:class:`loomal.mcp.protocol.VaultMiddleware`). Descriptions and the server's
-instructions name the listed spelling.
+dot) or the seed's ``vault.store``; a call by either spelling works.
+Descriptions and the server's instructions name the listed spelling.
 
-Each tool is a typed function whose docstring, cleaned and filled with the
-listed names, is the description the model reads; its output schema is
-generated from the same msgspec model the HTTP API returns. Results are
-structured content plus the same JSON as text (for clients that show models
-text only). Errors come back as tool errors ``"<code>: <message>"`` with the
-SPEC's codes; no error repeats an argument's value.
-
-All tools are always listed; a key without the scope a tool needs gets a
-``forbidden (insufficient_scope)`` tool error, exactly as over HTTP.
+A key is shown the tools its scopes can call (as the official server does,
+from ``/v0/whoami`` at start over stdio, from the authenticated key over
+HTTP); a call to another tool gets ``forbidden (insufficient_scope)``, exactly
+as over HTTP. How a tool is made: :mod:`loomal.mcp.toolkit`.
 """
 
 from __future__ import annotations
 
-import inspect
-import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-import msgspec
-import pydantic
-from mcp.server.context import LifespanContextT, RequestT
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from loomal._version import __version__
+from loomal.core.identity import Scope
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -51,35 +38,49 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.types import TYPE_RULES, CredentialType
-from loomal.errors import LoomalError, ServerError
 from loomal.mcp.backends import VaultBackend
-from loomal.mcp.names import ToolNameMode, spelled
-from loomal.mcp.protocol import VaultMiddleware
+from loomal.mcp.names import ToolNameMode
+from loomal.mcp.protocol import ScopesFor
+from loomal.mcp.toolkit import (
+    DESTRUCTIVE_IDEMPOTENT,
+    Name,
+    Sentences,
+    ToolSpec,
+    build_server,
+    guarded,
+    reads,
+)
+from loomal.mcp.typed_store_tools import TYPED_STORE_TOOLS, VaultAction, typed_store_tools
 
-__all__ = ["TOOLS", "BackendFor", "build_mcp_server", "output_schema"]
-
-log = logging.getLogger("loomal.mcp")
+__all__ = ["TOOLS", "BackendFor", "build_mcp_server"]
 
 BackendFor = Callable[[Context], Awaitable[VaultBackend]]
 """Resolves the backend for one tool call (and authenticates it, over HTTP)."""
 
-Name = Annotated[
-    str,
-    Field(
-        description="Credential name: 1-128 of A-Z a-z 0-9 . _ -, not starting with '.'",
-        min_length=1,
-        max_length=128,
+_INSTRUCTIONS: Sentences = (
+    ("Loomal Vault holds the credentials this agent may use.", ()),
+    (
+        "Call {vault_list} to see what exists (names, types, metadata; no secrets).",
+        ("vault_list",),
     ),
-]
-
-_INSTRUCTIONS = """\
-Loomal Vault holds the credentials this agent may use. Call {vault_list} to see what \
-exists (names, types, metadata; no secrets), {vault_get} for a credential's secret data \
-(only when you need it now: it puts the secret into this conversation), {vault_totp} for a \
-live 2FA code. To call an HTTP API with a stored key, use {vault_fetch}: the vault makes \
-the request and the key never enters this conversation. Consume a backup code only with \
-{vault_totp_use_backup}, never by editing backupCodes through {vault_store}. \
-{identity_whoami} tells which identity and scopes this key has."""
+    (
+        "Call {vault_get} for a credential's secret data (only when you need it now: it puts "
+        "the secret into this conversation).",
+        ("vault_get",),
+    ),
+    ("Call {vault_totp} for a live 2FA code.", ("vault_totp",)),
+    (
+        "To call an HTTP API with a stored key, use {vault_fetch}: the vault makes the request "
+        "and the key never enters this conversation.",
+        ("vault_fetch",),
+    ),
+    (
+        "Consume a backup code only with {vault_totp_use_backup}, never by editing backupCodes "
+        "through {vault_store}.",
+        ("vault_totp_use_backup", "vault_store"),
+    ),
+    ("{identity_whoami} tells which identity and scopes this key has.", ("identity_whoami",)),
+)
 
 
 def _type_requirements() -> str:
@@ -101,130 +102,10 @@ def _type_requirements() -> str:
 _STORE_TYPES = _type_requirements()
 
 
-def _prose(docstring: str) -> str:
-    """A docstring as a model should read it: indentation gone (``inspect.cleandoc``)
-    and each paragraph on one line; list items (``- ``) keep their own lines."""
-    paragraphs = []
-    for block in inspect.cleandoc(docstring).split("\n\n"):
-        lines: list[str] = []
-        for line in block.splitlines():
-            if lines and not line.startswith("- "):
-                lines[-1] += " " + line.strip()
-            else:
-                lines.append(line.strip())
-        paragraphs.append("\n".join(lines))
-    return "\n\n".join(paragraphs)
-
-
-def output_schema(model: type[Any]) -> dict[str, Any]:
-    """The JSON Schema msgspec derives from a wire model, rooted at the model itself.
-
-    Object-level titles and descriptions are dropped: they are the models'
-    docstrings, written for this code's readers (HTTP routes, status codes),
-    not for a model calling the tool. Field descriptions stay.
-    """
-    (ref,), defs = msgspec.json.schema_components([model], ref_template="#/$defs/{name}")
-    root: dict[str, Any] = dict(defs.pop(ref["$ref"].rsplit("/", 1)[1]))
-    for schema in (root, *defs.values()):
-        schema.pop("title", None)
-        schema.pop("description", None)
-    if defs:
-        root["$defs"] = defs
-    return root
-
-
-_PLAIN_MESSAGES = {"dict_type": "must be a JSON object", "string_type": "must be a string"}
-"""pydantic's wording where it speaks Python ("a valid dictionary")."""
-
-
-def _refuse_unknown_arguments(tool: Tool) -> None:
-    """Make ``tool`` (as ``from_function`` built it) refuse arguments it does not declare.
-
-    The package's argument model ignores unknown fields, so a misspelt
-    ``expires_at`` would be dropped without a word (the HTTP API refuses unknown
-    fields with 422). Its subclass with ``extra="forbid"`` refuses them, and the
-    input schema generated from it says ``additionalProperties: false``.
-    """
-    model = tool.fn_metadata.arg_model
-    attributes = {
-        "model_config": pydantic.ConfigDict(extra="forbid"),
-        "__module__": model.__module__,
-    }
-    strict = cast(type[ArgModelBase], type(model.__name__, (model,), attributes))
-    tool.fn_metadata.arg_model = strict
-    tool.parameters = strict.model_json_schema(by_alias=True)
-
-
-class _VaultTool(Tool):
-    """A tool whose argument errors never quote an argument.
-
-    pydantic's message for a failed argument includes the input (for a missing
-    field, every argument: the secret ``data`` too). Arguments are checked here
-    first and reported as ``validation_error: <field>: <rule>`` only. An
-    argument the tool does not have is named (the name is the schema's
-    business, not a secret), its value never.
-    """
-
-    async def run(
-        self,
-        arguments: dict[str, Any],
-        context: Context[LifespanContextT, RequestT],
-        convert_result: bool = False,
-    ) -> Any:
-        try:
-            self.fn_metadata.validate_arguments(arguments)
-        except pydantic.ValidationError as exc:
-            known = ", ".join(self.parameters.get("properties", {}))
-            unknown = "unknown argument " + (
-                f"(the arguments are: {known})" if known else "(this tool takes none)"
-            )
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in error['loc']) or 'arguments'}: "
-                + (
-                    unknown
-                    if error["type"] == "extra_forbidden"
-                    else _PLAIN_MESSAGES.get(error["type"], error["msg"])
-                )
-                for error in exc.errors(
-                    include_input=False, include_url=False, include_context=False
-                )
-            )
-            raise ToolError(f"validation_error: {problems}") from None
-        return await super().run(arguments, context, convert_result)
-
-
-def _result(value: Any) -> CallToolResult:
-    structured = msgspec.to_builtins(value)
-    text = msgspec.json.encode(structured).decode()
-    return CallToolResult(
-        content=[TextContent(type="text", text=text)], structured_content=structured
-    )
-
-
-def _error(error: LoomalError) -> CallToolResult:
-    code = f"{error.code} ({error.reason})" if error.reason else error.code
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"{code}: {error.message}")], is_error=True
-    )
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    """The seed's (dotted) spelling."""
-    title: str
-    output: type[Any]
-    hints: ToolAnnotations
-
-
-def _reads() -> ToolAnnotations:
-    return ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
-
-
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec("vault.list", "List credentials", CredentialList, _reads()),
-    ToolSpec("vault.get", "Get a credential's secret", Credential, _reads()),
-    ToolSpec("vault.totp", "Current TOTP code", TotpResponse, _reads()),
+    ToolSpec("vault.list", "List credentials", CredentialList, reads(), Scope.USE),
+    ToolSpec("vault.get", "Get a credential's secret", Credential, reads(), Scope.READ),
+    ToolSpec("vault.totp", "Current TOTP code", TotpResponse, reads(), Scope.USE),
     ToolSpec(
         "vault.totp_use_backup",
         "Use a TOTP backup code",
@@ -236,31 +117,14 @@ TOOLS: tuple[ToolSpec, ...] = (
             idempotent_hint=False,
             open_world_hint=False,
         ),
+        Scope.WRITE,
     ),
     ToolSpec(
-        "vault.store",
-        "Store a credential",
-        StoreResponse,
-        # Overwriting replaces a secret (destructive); the same arguments twice
-        # leave the vault as one call did (idempotent).
-        ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        "vault.store", "Store a credential", StoreResponse, DESTRUCTIVE_IDEMPOTENT, Scope.WRITE
     ),
+    *TYPED_STORE_TOOLS,
     ToolSpec(
-        "vault.delete",
-        "Delete a credential",
-        DeleteResult,
-        # A second delete answers not_found and changes nothing: idempotent in effect.
-        ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        "vault.delete", "Delete a credential", DeleteResult, DESTRUCTIVE_IDEMPOTENT, Scope.WRITE
     ),
     ToolSpec(
         "vault.fetch",
@@ -273,28 +137,26 @@ TOOLS: tuple[ToolSpec, ...] = (
             idempotent_hint=False,
             open_world_hint=True,
         ),
+        Scope.USE,
     ),
-    ToolSpec("identity.whoami", "Who am I", IdentityResponse, _reads()),
+    ToolSpec("identity.whoami", "Who am I", IdentityResponse, reads(), None),
 )
-"""Every tool, in listing order, with its hints (see docs/mcp.md for why each)."""
+"""Every tool, in listing order, with its hints and scope (docs/mcp.md says why each)."""
 
 
 def build_mcp_server(
-    backend_for: BackendFor, tool_names: ToolNameMode = "underscore"
+    backend_for: BackendFor,
+    tool_names: ToolNameMode = "underscore",
+    scopes_for: ScopesFor | None = None,
 ) -> MCPServer[Any]:
-    """An MCPServer whose tools reach the vault through ``backend_for``,
-    listed in the ``tool_names`` spelling."""
+    """An MCPServer whose tools reach the vault through ``backend_for``, listed in the
+    ``tool_names`` spelling; with ``scopes_for``, a key sees the tools it can call."""
 
-    async def call(
-        ctx: Context, action: Callable[[VaultBackend], Awaitable[Any]]
-    ) -> CallToolResult:
-        try:
-            return _result(await action(await backend_for(ctx)))
-        except LoomalError as error:
-            return _error(error)
-        except Exception as exc:  # never a traceback or an exception's text to the model
-            log.error("MCP tool failed with %s", type(exc).__name__)
-            return _error(ServerError())
+    async def call(ctx: Context, action: VaultAction) -> CallToolResult:
+        async def run() -> Any:
+            return await action(await backend_for(ctx))
+
+        return await guarded(run)
 
     async def vault_list(
         ctx: Context,
@@ -431,31 +293,17 @@ def build_mcp_server(
         "vault.totp": vault_totp,
         "vault.totp_use_backup": vault_totp_use_backup,
         "vault.store": vault_store,
+        **typed_store_tools(call),
         "vault.delete": vault_delete,
         "vault.fetch": vault_fetch,
         "identity.whoami": identity_whoami,
     }
-    names = {spelled(spec.name, "underscore"): spelled(spec.name, tool_names) for spec in TOOLS}
-    tools = []
-    for spec in TOOLS:
-        doc = _prose(functions[spec.name].__doc__ or "")
-        tool = _VaultTool.from_function(
-            functions[spec.name],
-            name=spelled(spec.name, tool_names),
-            title=spec.title,
-            description=doc.format(**names, store_types=_STORE_TYPES),
-            annotations=spec.hints.model_copy(update={"title": spec.title}),
-        )
-        tool.fn_metadata.output_schema = output_schema(spec.output)
-        _refuse_unknown_arguments(tool)
-        tools.append(tool)
-    other: ToolNameMode = "dotted" if tool_names == "underscore" else "underscore"
-    aliases = {spelled(s.name, other): spelled(s.name, tool_names) for s in TOOLS}
-    return MCPServer(
+    return build_server(
         name="loomal-vault",
-        version=__version__,
-        instructions=_INSTRUCTIONS.format(**names),
-        tools=tools,
-        subscriptions=False,  # nothing here changes under a client: no list_changed to listen for
-        middleware=[VaultMiddleware([t.name for t in tools], aliases)],
+        specs=TOOLS,
+        functions=functions,
+        tool_names=tool_names,
+        instructions=_INSTRUCTIONS,
+        scopes_for=scopes_for,
+        fill={"store_types": _STORE_TYPES},
     )

@@ -37,6 +37,7 @@ from loomal.server import broker_routes
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
+from loomal.server.platform_routes import PLATFORM_ROUTER
 from loomal.server.request_log import configure_logging
 from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
 from loomal.server.routes import ROUTES, authenticate
@@ -133,6 +134,7 @@ def create_app(
             Router(
                 path="/", route_handlers=[*ROUTES, broker_routes.fetch], before_request=authenticate
             ),
+            PLATFORM_ROUTER,
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
             mcp_endpoint,
             broker_routes.proxy,

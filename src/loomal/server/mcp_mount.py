@@ -5,7 +5,7 @@ Stateless (no MCP session kept in memory), so any request may reach any worker
 or server. Every HTTP request is authenticated once, here, before MCP sees it;
 its tools act as the principal found, so a revoked key stops working within
 the same bound as over REST, and each request counts once against the key's
-rate limit.
+rate limit. ``tools/list`` shows the tools that key's scopes can call.
 
 What a client meets here before the ``mcp`` package runs, and why:
 
@@ -40,12 +40,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR, PARSE_ERROR, ErrorData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from loomal.core.identity import Principal
+from loomal.core.identity import Scope as ApiScope
 from loomal.errors import (
     AuthenticationError,
     LoomalError,
@@ -97,8 +99,13 @@ class McpMount:
             vault = vault_of()
             return ServiceBackend(vault.service, vault.identities, vault.broker, principal)
 
+        async def scopes_for(ctx: ServerRequestContext[Any, Any]) -> frozenset[ApiScope] | None:
+            asgi_scope = getattr(ctx.request, "scope", None) or {}
+            principal = asgi_scope.get(PRINCIPAL_SCOPE_KEY)
+            return principal.scopes if isinstance(principal, Principal) else None
+
         mode = self._tool_names or vault_of().settings.mcp_tool_names
-        server = build_mcp_server(backend_for, mode)
+        server = build_mcp_server(backend_for, mode, scopes_for)
         self._app = server.streamable_http_app(
             streamable_http_path="/",
             stateless_http=True,

@@ -19,6 +19,7 @@ __all__ = [
     "IDENTITY_COLUMNS",
     "LISTING_COLUMNS",
     "LOGIN_LINK_COLUMNS",
+    "PLATFORM_KEY_COLUMNS",
     "SESSION_COLUMNS",
     "api_key_values",
     "audit_insert_sql",
@@ -39,7 +40,8 @@ LISTING_COLUMNS = (  # CredentialListing's fields, in order
 CREDENTIAL_COLUMNS = (  # CredentialRow's: the listing's, then the rest
     f"{LISTING_COLUMNS}, identity_id, key_id, wrapped_key, nonce, ciphertext"
 )
-IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at"
+IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at, purpose"
+PLATFORM_KEY_COLUMNS = "key_hash, name, prefix, created_at, revoked_at"
 API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
 SESSION_COLUMNS = (
     "session_hash, identity_id, identity_name, key_hash, scopes, created_at, last_seen_at, "

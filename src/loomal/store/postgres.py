@@ -49,6 +49,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.platform_sql import PostgresPlatformStore
 
 __all__ = ["PostgresStore"]
 
@@ -92,7 +93,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore:
+class PostgresStore(PostgresPlatformStore):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
@@ -310,8 +311,9 @@ class PostgresStore:
         async with self._pool.connection() as conn, conn.transaction():
             try:
                 await conn.execute(
-                    b"INSERT INTO identities (identity_id, name, created_at) VALUES (%s, %s, %s)",
-                    (identity.identity_id, identity.name, identity.created_at),
+                    b"INSERT INTO identities (identity_id, name, created_at, purpose) "
+                    b"VALUES (%s, %s, %s, %s)",
+                    (identity.identity_id, identity.name, identity.created_at, identity.purpose),
                 )
             except pg_errors.UniqueViolation:
                 raise ConflictError(

@@ -51,6 +51,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.wal_index import open_wal_index
@@ -89,7 +90,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
+class SqliteStore(SqlitePlatformStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -271,8 +272,9 @@ class SqliteStore:
         def work(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    "INSERT INTO identities (identity_id, name, created_at) VALUES (?, ?, ?)",
-                    (identity.identity_id, identity.name, identity.created_at),
+                    "INSERT INTO identities (identity_id, name, created_at, purpose) "
+                    "VALUES (?, ?, ?, ?)",
+                    (identity.identity_id, identity.name, identity.created_at, identity.purpose),
                 )
             except sqlite3.IntegrityError:
                 raise ConflictError(

@@ -56,6 +56,8 @@ export interface RunningVault {
   createIdentity(name: string, scopes: string): Promise<string>;
   /** Another key for an existing identity, e.g. with scopes "vault:use" only. */
   addKey(name: string, scopes: string): Promise<string>;
+  /** A new platform key (lopk-...), which provisions identities. */
+  platformKey(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -102,12 +104,15 @@ export async function startVault(extraArgs: readonly string[] = []): Promise<Run
       async addKey(name, scopes) {
         return keyFrom(["identity", "add-key", name, "--scopes", scopes, "--data-dir", dataDir]);
       },
+      async platformKey(name) {
+        return keyFrom(["platform-key", "create", name, "--data-dir", dataDir], "lopk-");
+      },
       stop: () => stopChild(child).then(() => rm(dataDir, { recursive: true, force: true })),
     };
-    async function keyFrom(args: string[]): Promise<string> {
+    async function keyFrom(args: string[], prefix = "loid-"): Promise<string> {
         const { stdout } = await execFileAsync(bin, args, { env });
         const last = stdout.trim().split("\n").at(-1)?.trim() ?? "";
-        if (!last.startsWith("loid-")) throw new Error("identity create printed no key");
+        if (!last.startsWith(prefix)) throw new Error(`${args[0]} create printed no key`);
         return last;
     }
   } catch (error) {
