@@ -59,6 +59,10 @@ def postgres_admin_url() -> str:
     except Exception as exc:
         if IN_CI:
             pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is unreachable: {exc}")
+        if "does not exist" in str(exc):  # the server answered: the database is missing
+            pytest.skip(
+                f"{POSTGRES_URL}: no such database (createdb -h 127.0.0.1 -U postgres test)"
+            )
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(exc).__name__})")
     return POSTGRES_URL
 

@@ -121,6 +121,13 @@ class MissingApiKeyError(AuthenticationError, ValueError):
     default_code = "missing_api_key"
     default_message = "No API key: pass api_key=... or set LOOMAL_API_KEY."
 
+    def __init__(
+        self, message: str | None = None, *, env_var: str = "LOOMAL_API_KEY", **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.env_var = env_var
+        """The variable the client looked in (a CLI tells its user to set it)."""
+
 
 class PermissionDeniedError(LoomalError):
     """403 ``forbidden``, the hosted API's code; a key without the scope a route needs

@@ -81,9 +81,12 @@ class KeyFileSource:
                     f"Master key file {path} does not exist; set LOOMAL_MASTER_KEY or "
                     "LOOMAL_MASTER_KEY_FILE to the key this vault was created with."
                 )
-            _write_text(path, _plain_text([os.urandom(KEY_BYTES)]), exclusive=True)
-            self.generated = True
-        elif path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            try:
+                _write_text(path, _plain_text([os.urandom(KEY_BYTES)]), exclusive=True)
+                self.generated = True
+            except FileExistsError:  # a server started beside this one wrote it first
+                pass
+        if not self.generated and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("master key file %s is readable by others; run chmod 600 on it", path)
         self._keyring: Keyring | None = None
         self._watcher: KeyFileWatcher[Keyring] | None = None
@@ -193,19 +196,22 @@ def _write_keys(path: Path, keys: list[bytes], seal: _Seal | None) -> None:
 
 
 def _write_text(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write atomically (temp file, fsync, rename): a crash leaves the old file or the new."""
+    """Write atomically (temp file, fsync, rename): a crash leaves the old file or the new.
+    ``exclusive``: only if ``path`` does not exist (else FileExistsError, nothing
+    changed); the file appears whole, so a process reading it never sees it half written."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if exclusive:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        target = path
-    else:
-        target = path.with_name(path.name + ".tmp")
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    target = path.with_name(f"{path.name}.{os.getpid()}.tmp" if exclusive else path.name + ".tmp")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    if target != path:
+    if exclusive:
+        try:
+            os.link(target, path)  # fails if path exists: never replaces a key file
+        finally:
+            target.unlink()
+    else:
         os.replace(target, path)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -204,13 +204,14 @@ async def refuse_new_key_beside_data(store: Store, key_file: Path) -> None:
     recorded = await store.recorded_master_key()
     needed = [recorded] if recorded else sorted(await store.master_key_ids())
     if needed:
+        when = " (recorded when its first server started)" if recorded else ""
         raise ValidationError(
             f"The master key file {key_file} is missing, but this store already holds a "
             f"vault: its data can only be read with the key it was created with "
-            f"({', '.join(needed)}); a new key was not generated. Restore the key file from "
-            f"your backup to {key_file} (chmod 600), or point LOOMAL_MASTER_KEY_FILE (or "
-            "LOOMAL_MASTER_KEY) at it. Without that key the stored credentials cannot be "
-            "recovered."
+            f"({', '.join(needed)}){when}; a new key was not generated. Restore the key file "
+            f"from your backup to {key_file} (chmod 600), or point LOOMAL_MASTER_KEY_FILE (or "
+            "LOOMAL_MASTER_KEY) at it; if other servers use this store, give this one their "
+            "key file. Without that key the stored credentials cannot be recovered."
         )
 
 

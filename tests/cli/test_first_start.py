@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from loomal.config import ServerSettings
+from loomal.keyfile import KeyFileSource
 from loomal.runtime import Vault, open_vault
 from tests.conftest import ServerProcess, auth, start_server
 
@@ -97,3 +98,20 @@ def test_two_servers_started_together_on_an_empty_database_both_serve(
     finally:
         for server in servers:
             server.stop()
+
+
+def test_a_key_file_another_start_wrote_first_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers on one new data dir both find no key file; the second to write
+    keeps the first one's key (never replaces it) and starts with it."""
+    path = tmp_path / "master.key"
+    first = KeyFileSource(path, create=True)
+    written = path.read_text()
+    exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda p: False if p == path else exists(p))
+    second = KeyFileSource(path, create=True)  # it looked before the first one wrote
+    assert (first.generated, second.generated) == (True, False)
+    assert path.read_text() == written
+    assert second.current().primary_key_id == first.current().primary_key_id
+    assert [p.name for p in tmp_path.iterdir()] == ["master.key"]  # no temp file left

@@ -37,10 +37,12 @@ async def test_a_store_with_data_gets_no_new_key(settings: ServerSettings) -> No
         await open_vault(settings, env={})
     assert str(refused.value) == (
         f"The master key file {settings.key_file} is missing, but this store already holds a "
-        f"vault: its data can only be read with the key it was created with ({key_id}); a new "
-        f"key was not generated. Restore the key file from your backup to {settings.key_file} "
-        "(chmod 600), or point LOOMAL_MASTER_KEY_FILE (or LOOMAL_MASTER_KEY) at it. Without "
-        "that key the stored credentials cannot be recovered."
+        f"vault: its data can only be read with the key it was created with ({key_id}) "
+        "(recorded when its first server started); a new key was not generated. Restore the "
+        f"key file from your backup to {settings.key_file} (chmod 600), or point "
+        "LOOMAL_MASTER_KEY_FILE (or LOOMAL_MASTER_KEY) at it; if other servers use this store, "
+        "give this one their key file. Without that key the stored credentials cannot be "
+        "recovered."
     )
     assert not settings.key_file.exists()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from loomal.cli import main
 from loomal.core.totp import TotpParameters, totp_code
-from tests.conftest import ServerProcess, auth
+from tests.conftest import ServerProcess, auth, free_port
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -206,11 +207,12 @@ def test_usage_errors_exit_2_and_api_errors_exit_1(cli: CliRunner) -> None:
 
 
 def test_down_server_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    down = f"http://127.0.0.1:{free_port()}"  # nobody listens there (port 1 may be served)
     monkeypatch.setenv("LOOMAL_API_KEY", "loid-" + "x" * 43)
-    monkeypatch.setenv("LOOMAL_API_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("LOOMAL_API_URL", down)
     result = CliRunner().invoke(main, ["vault", "list"])
     assert result.exit_code == 1
-    assert result.output.strip().startswith("error: Could not reach Loomal at http://127.0.0.1:1")
+    assert result.output.strip().startswith(f"error: Could not reach Loomal at {down}")
     assert "Traceback" not in result.output
 
 
@@ -298,6 +300,47 @@ def test_run_passes_secrets_to_the_child_only(server: ServerProcess, tmp_path: P
     )
     assert missing.returncode == 1
     assert "no data field 'nope'" in missing.stderr
+
+
+def test_run_sets_the_current_totp_code_and_says_how_long_it_lasts(
+    cli: CliRunner, server: ServerProcess
+) -> None:
+    seed = "JBSWY3DPEHPK3PXP"
+    invoke(cli, "vault", "store", "gh", "--otpauth", f"otpauth://totp/GitHub:bot?secret={seed}")
+    login = '{"password":"p","totp":"' + seed + '"}'
+    invoke(cli, "vault", "store", "acme-login", "--type", "LOGIN", "--data", login)
+    invoke(cli, "vault", "store", "stripe", "--type", "API_KEY", "--data", '{"key":"sk"}')
+    env = {**os.environ, "LOOMAL_API_KEY": server.api_key or "", "LOOMAL_API_URL": server.base_url}
+    print_codes = "import os; print(os.environ['A'], os.environ['B'], os.environ['C'])"
+
+    def run(*mappings: str, child: str = print_codes) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "loomal", "run"]
+        for mapping in mappings:
+            command += ["--env", mapping]
+        return subprocess.run(
+            [*command, "--", sys.executable, "-c", child],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    before = time.time()
+    result = run("A=acme-login.totp", "B=gh.totp", "C=gh.secret")
+    current = {totp_code(seed, at=at).code for at in (before, time.time())}
+    assert result.returncode == 0, result.stderr
+    codes = result.stdout.split()
+    assert len(codes) == 3 and set(codes) <= current
+    assert "[use" not in result.stdout
+    for var, name in (("A", "acme-login"), ("B", "gh"), ("C", "gh")):
+        assert re.search(
+            rf"^{var}: the current TOTP code of {name}, valid \d+s more\.$", result.stderr, re.M
+        )
+
+    refused = run("A=stripe.totp", child="print('ran')")
+    assert refused.returncode == 1
+    assert refused.stderr == "error: --env A: stripe has no TOTP seed, so no code to set.\n"
+    assert refused.stdout == ""
 
 
 def test_run_exits_like_a_shell_when_the_command_cannot_start(

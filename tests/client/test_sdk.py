@@ -30,7 +30,7 @@ from loomal import (
     ServerError,
     ValidationError,
 )
-from tests.conftest import ServerProcess, new_key
+from tests.conftest import ServerProcess, free_port, new_key
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -251,8 +251,9 @@ def test_env_configuration_and_own_http_client(
 
 
 def test_down_server_is_a_connection_error() -> None:
-    c = Loomal(api_key="loid-" + "x" * 43, base_url="http://127.0.0.1:1", max_retries=1)
-    with pytest.raises(loomal.ConnectionError, match="127.0.0.1:1") as info:
+    down = f"http://127.0.0.1:{free_port()}"  # nobody listens there (port 1 may be served)
+    c = Loomal(api_key="loid-" + "x" * 43, base_url=down, max_retries=1)
+    with pytest.raises(loomal.ConnectionError, match=down) as info:
         c.vault.list()
     assert "x" * 10 not in str(info.value)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
-from loomal.errors import LoomalError, ValidationError
+from loomal.errors import LoomalError, MissingApiKeyError, ValidationError
 
 if TYPE_CHECKING:  # the settings pull in the server's crypto; client commands never need them
     from loomal.config import ServerSettings
@@ -41,6 +41,12 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def no_api_key(env_var: str) -> str:
+    """The SDK's own message names its ``api_key=`` argument; a shell user sets a variable."""
+    prefix = "lopk-" if env_var == "LOOMAL_PLATFORM_KEY" else "loid-"
+    return f"No API key: export {env_var}={prefix}... (or pass --api-key)."
+
+
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn any Loomal error into one line on stderr and exit code 1."""
 
@@ -48,6 +54,9 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except MissingApiKeyError as exc:
+            fail(no_api_key(exc.env_var))
+            raise  # unreachable: fail() exits
         except LoomalError as exc:
             fail(exc.message)
             raise  # unreachable: fail() exits

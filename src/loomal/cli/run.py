@@ -12,6 +12,8 @@ import click
 from loomal.cli.common import fail, reports_errors
 from loomal.cli.vault import client_options
 from loomal.client import Loomal
+from loomal.core.models import Credential
+from loomal.core.types import TOTP_REDACTED
 from loomal.errors import ValidationError
 
 __all__ = ["COMMAND_NOT_EXECUTABLE", "COMMAND_NOT_FOUND", "run"]
@@ -38,6 +40,34 @@ def _start_failure(program: str, exc: OSError) -> tuple[str, int]:
     return f"cannot execute {program}: {exc.strerror}", COMMAND_NOT_EXECUTABLE
 
 
+def _value(client: Loomal, var: str, credential: Credential, field: str | None) -> str:
+    """The string ``--env VAR=NAME.FIELD`` sets. A TOTP seed is never handed out (the
+    API withholds it), so ``.totp`` (or the seed's own field) sets the current code,
+    and stderr says how long that code stays valid."""
+    name, data = credential.name, credential.data
+    if field is None:
+        if len(data) != 1:
+            raise ValidationError(f"--env {var}: {name} has several fields; name one.")
+        (field,) = data
+    if field in data:
+        value = data[field]
+    elif field == "totp" and credential.has_totp:  # a TOTP credential's seed is data.secret
+        value = TOTP_REDACTED
+    elif field == "totp":
+        raise ValidationError(f"--env {var}: {name} has no TOTP seed, so no code to set.")
+    else:
+        raise ValidationError(f"--env {var}: {name} has no data field {field!r}.")
+    if value == TOTP_REDACTED:
+        code = client.vault.totp(name)
+        click.echo(
+            f"{var}: the current TOTP code of {name}, valid {code.remaining}s more.", err=True
+        )
+        return code.code
+    if not isinstance(value, str):
+        raise ValidationError(f"--env {var}: {name}.{field} is not a string.")
+    return value
+
+
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option(
     "--env",
@@ -45,7 +75,8 @@ def _start_failure(program: str, exc: OSError) -> tuple[str, int]:
     multiple=True,
     required=True,
     metavar="VAR=NAME.FIELD",
-    help="Set VAR to data.FIELD of credential NAME (repeatable).",
+    help="Set VAR to data.FIELD of credential NAME (repeatable); NAME.totp sets its "
+    "current TOTP code.",
 )
 @client_options
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
@@ -63,22 +94,11 @@ def run(
         wanted.append((var, *_split_reference(reference)))
     env = dict(os.environ)
     with Loomal(api_key=api_key, base_url=base_url) as client:
-        fetched = {}
+        fetched: dict[str, Credential] = {}
         for var, name, field in wanted:
             if name not in fetched:
-                fetched[name] = client.vault.get(name).data
-            data = fetched[name]
-            if field is None:
-                if len(data) != 1:
-                    raise ValidationError(f"--env {var}: {name} has several fields; name one.")
-                (value,) = data.values()
-            elif field in data:
-                value = data[field]
-            else:
-                raise ValidationError(f"--env {var}: {name} has no data field {field!r}.")
-            if not isinstance(value, str):
-                raise ValidationError(f"--env {var}: {name}.{field} is not a string.")
-            env[var] = value
+                fetched[name] = client.vault.get(name)
+            env[var] = _value(client, var, fetched[name], field)
     try:
         completed = subprocess.run(list(command), env=env, check=False)
     except OSError as exc:

@@ -353,6 +353,11 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
     click.echo(f"Loomal Vault {__version__}")
     click.echo(f"  store:      {where}")
     click.echo(f"  master key: {key_note}")
+    if settings.fetch_allow_private:  # a loosened guard is said where the operator looks
+        click.echo(
+            f"  brokered:   may also reach {', '.join(settings.fetch_allow_private)}, "
+            "private, over http too (--fetch-allow-private)"
+        )
     if created is not None:
         click.echo(
             f'\nCreated the first identity "{created.name}" ({", ".join(created.scopes)}).\n'

@@ -9,6 +9,7 @@ that it never sits in shell history.
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,9 @@ def _output(result: Any, as_json: bool, field: str | None) -> bool:
 
 @vault.command()
 @click.argument("name")
-@click.option("--type", "ctype", help="LOGIN, API_KEY, OAUTH, TOTP, SSH_KEY, DATABASE, ... CUSTOM")
+@click.option(
+    "--type", "ctype", help="LOGIN, API_KEY, OAUTH, TOTP, SSH_KEY, DATABASE, ... CUSTOM (any case)"
+)
 @click.option("--data", help="Secret fields as JSON, @file, or - for stdin.")
 @click.option("--metadata", help="Non-secret fields as JSON (or @file).")
 @click.option("--expires-at", help="ISO 8601 expiry.")
@@ -108,6 +111,7 @@ def store(
     as_json: bool,
 ) -> None:
     """Store credential NAME: create it, or replace it (says which)."""
+    ctype = None if ctype is None else ctype.upper()  # api_key as API_KEY, as people type it
     meta = _read_json_option("--metadata", metadata) if metadata else None
     if otpauth is not None:
         if data is not None or (ctype not in (None, "TOTP")):
@@ -139,6 +143,12 @@ def store(
                 "Drop --no-overwrite to replace it.",
                 reason=exc.reason,
             ) from None
+    if stored.expires_at is not None and stored.expires_at <= datetime.now(UTC):
+        click.echo(
+            f"warning: --expires-at {expires_at} is already past: {name} is stored expired "
+            "(get, totp and backup codes answer 410 until it is stored again).",
+            err=True,
+        )
     if not _output(stored, as_json, None):
         if stored.version == 1:
             click.echo(f"Created {stored.name} ({stored.type}, {stored.credential_id}).")

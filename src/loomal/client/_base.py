@@ -234,7 +234,10 @@ class BaseClient:
     ) -> None:
         api_key = api_key or os.environ.get(self.key_env)
         if not api_key:
-            raise MissingApiKeyError(f"No {self.key_name}: pass api_key=... or set {self.key_env}.")
+            raise MissingApiKeyError(
+                f"No {self.key_name}: pass api_key=... or set {self.key_env}.",
+                env_var=self.key_env,
+            )
         self._api_key = api_key
         self.base_url = (base_url or env_base_url() or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
