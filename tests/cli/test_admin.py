@@ -196,7 +196,7 @@ def test_audit_table_keeps_times_and_key_prefixes_whole_at_80_columns(
     if terminal:
         assert max(len(line) for line in lines) <= 80
     else:  # piped: the whole row on one line
-        assert event["identityId"] in row
+        assert event["identityName"] == "default" and " default " in row  # names, not ids
         assert "a-credential-with-a-long-name" in row
     status = loomal("admin", "key-status", *data, cwd=tmp_path)
     (key_id,) = [

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from rich.console import Console
 
 from loomal.cli import main
-from loomal.cli.admin import audit_table
+from loomal.cli.admin_audit import audit_table
 from loomal.cli.tables import print_table
 from tests.conftest import create_store
 
@@ -110,6 +110,7 @@ def _audit_like_table() -> tuple[Any, list[str]]:
         "id_fd64ac357578d2043c95a816",
         "-",
         "loid-J1D0agnU",
+        "billing-bot",
         "authenticate",
         "stripe-production-key",
         "unauthorized",

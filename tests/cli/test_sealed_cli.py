@@ -235,6 +235,11 @@ def test_changing_the_passphrase_of_a_running_servers_file(tmp_path: Path) -> No
         assert old.returncode == 1 and "Wrong passphrase" in old.stderr
         ok("admin", "unseal", "--passphrase-file", "-", *data, cwd=tmp_path, stdin=NEW_PASSPHRASE)
         assert statuses(server, api_key) == {200}
+        audit = json.loads(ok("admin", "audit", "--json", *data, cwd=tmp_path))
+        by_hand = [(e["action"], e["outcome"]) for e in reversed(audit) if e["operator"]]
+        assert by_hand[0] == ("seal", "ok") and by_hand[-1] == ("unseal", "ok")
+        assert [a for a, outcome in by_hand if outcome != "ok"] == ["unseal"]  # the old one
+        assert NEW_PASSPHRASE not in str(audit) and PASSPHRASE not in str(audit)
     finally:
         server.stop()
 

@@ -140,7 +140,7 @@ def test_identity_commands_work_against_a_running_server(
 
     as_json = loomal("identity", "create", "json-bot", "--json", *data, cwd=tmp_path)
     parsed = json.loads(as_json.stdout)
-    assert set(parsed) == {"identityId", "name", "apiKey", "scopes"}
+    assert set(parsed) == {"identityId", "name", "apiKey", "scopes", "label"}
     assert parsed["scopes"] == ["vault:read", "vault:write"]
 
     listing = loomal("identity", "list", "--json", *data, cwd=tmp_path)

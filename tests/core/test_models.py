@@ -93,18 +93,27 @@ SAMPLES: list[tuple[msgspec.Struct, str]] = [
             client="127.0.0.1",
             detail="GET",
             count=2,
+            key_label="billing-bot",
+            operator="alice",
         ),
         '{"eventId":7,"at":"2026-01-02T03:04:05Z","action":"get","credentialName":"stripe",'
         '"outcome":"ok","identityId":"id_1","actorIdentityId":"id_2","keyPrefix":"loid-abc",'
-        '"client":"127.0.0.1","detail":"GET","count":2}',
+        '"client":"127.0.0.1","detail":"GET","count":2,"keyLabel":"billing-bot",'
+        '"operator":"alice"}',
     ),
     (m.AuditPage(events=[], next_cursor="e_8"), '{"events":[],"nextCursor":"e_8"}'),
     (
         m.ApiKeyInfo(
-            prefix="loid-abc", scopes=["vault:read"], created_at=T1, expires_at=T2, revoked_at=T3
+            prefix="loid-abc",
+            scopes=["vault:read"],
+            created_at=T1,
+            expires_at=T2,
+            revoked_at=T3,
+            label="billing-bot",
         ),
         '{"prefix":"loid-abc","scopes":["vault:read"],"createdAt":"2026-02-03T04:05:06Z",'
-        '"expiresAt":"2026-03-04T05:06:07Z","revokedAt":"2026-04-05T06:07:08Z"}',
+        '"expiresAt":"2026-03-04T05:06:07Z","revokedAt":"2026-04-05T06:07:08Z",'
+        '"label":"billing-bot"}',
     ),
     (
         m.IdentityInfo(identity_id="id_1", name="default", created_at=T1, keys=[]),

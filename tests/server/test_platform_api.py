@@ -110,11 +110,12 @@ def test_the_whole_life_of_an_identity(api: Api) -> None:
         limit=50,
     )
     actions = [event.action for _, event in reversed(events)]
-    assert actions[0] == "platform_create" and actions[-1] == "platform_delete"
-    assert {"platform_update", "platform_rotate_key", "store"} <= set(actions)
-    deleted_event = next(e for _, e in events if e.action == "platform_delete")
+    assert actions[0] == "identity_create" and actions[-1] == "identity_delete"
+    assert {"identity_update", "identity_rotate_key", "store"} <= set(actions)
+    deleted_event = next(e for _, e in events if e.action == "identity_delete")
     assert deleted_event.key_prefix is not None and deleted_event.key_prefix.startswith("lopk-")
     assert deleted_event.detail == "credentials=1"
+    assert deleted_event.key_label == "ops"  # the platform key's name
 
 
 def test_every_field_of_create_is_optional(api: Api) -> None:

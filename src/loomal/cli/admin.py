@@ -7,7 +7,9 @@
     set-passphrase      seal the key file under a passphrase (or change the passphrase)
     unseal / seal       give a running server with a sealed key file its keys / take them away
     seal-status         whether that server is sealed
+    audit               the audit log of every identity (``admin_audit.py``)
 
+Every change is audited with the OS user who ran it (``operator``).
 Running servers re-read the key file within a second of a change and at once
 when they meet a row wrapped by a key they do not have yet, so rotation needs
 no restart. Keys must come from a key file (``LOOMAL_MASTER_KEY`` cannot be
@@ -24,23 +26,22 @@ import click
 import msgspec
 from rich.console import Console
 from rich.progress import Progress, TaskID
-from rich.table import Table
 
+from loomal.cli.admin_audit import audit
 from loomal.cli.common import (
     ask_passphrase,
     fail,
+    operator_session,
     reports_errors,
     run_async,
     server_settings,
     store_options,
 )
 from loomal.cli.tables import make_table, print_table
-from loomal.core.audit import AuditLog
 from loomal.core.keys import KeyStatusReport, RotationResult, RotationSkipped
-from loomal.core.models import AuditPage
 from loomal.errors import ValidationError
 from loomal.keyfile import Passphrase, is_sealed_key_file, set_passphrase
-from loomal.runtime import key_session, store_session
+from loomal.runtime import key_session
 from loomal.unseal_agent import agent_request
 
 __all__ = ["admin"]
@@ -72,7 +73,10 @@ def _passphrase(file: str | None) -> Passphrase:
 
 @click.group()
 def admin() -> None:
-    """Master keys: rotation, status, sealing (run on the server host)."""
+    """Master keys: rotation, status, sealing; the audit log (run on the server host)."""
+
+
+admin.add_command(audit)
 
 
 @admin.command("rotate-master-key")
@@ -116,13 +120,22 @@ def rotate_master_key(
         progress.advance(task[0], moved)
 
     async def rotate() -> RotationResult | RotationSkipped:
-        async with key_session(settings, passphrase) as keys:
-            return await keys.rotate(
-                batch_size=batch_size,
-                max_batches=max_batches,
-                if_wraps_over=if_wraps_over,
-                on_progress=advance,
-            )
+        async with operator_session(settings, "master_key_rotate") as note:
+            async with key_session(settings, passphrase) as keys:
+                outcome = await keys.rotate(
+                    batch_size=batch_size,
+                    max_batches=max_batches,
+                    if_wraps_over=if_wraps_over,
+                    on_progress=advance,
+                )
+            if isinstance(outcome, RotationSkipped):
+                note.detail = f"skipped: {outcome.key_id} wraps {outcome.wraps}"
+            else:
+                note.detail = (
+                    f"primary={outcome.primary_key_id} moved={outcome.moved} "
+                    f"unreadable={len(outcome.unreadable)}"
+                )
+            return outcome
 
     try:
         outcome = run_async(rotate())
@@ -190,56 +203,6 @@ def key_status(
         )
 
 
-@admin.command("audit")
-@click.option("--identity", "identity_name", help="Only this identity's log.")
-@click.option(
-    "--action", help="store, get, list, totp, totp_backup, delete, fetch, proxy, authenticate"
-)
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-@store_options
-@reports_errors
-def audit(
-    identity_name: str | None,
-    action: str | None,
-    limit: int,
-    as_json: bool,
-    data_dir: str | None,
-    database_url: str | None,
-) -> None:
-    """Show audit events of every identity (newest first), filtered."""
-    settings = server_settings(data_dir=data_dir, database_url=database_url)
-
-    async def read() -> AuditPage:
-        async with store_session(settings) as store:
-            identity_id = None
-            if identity_name is not None:
-                found = await store.get_identity(name=identity_name)
-                if found is None:
-                    raise ValidationError(f"No identity named {identity_name!r}.")
-                identity_id = found.identity_id
-            return await AuditLog(store).page(identity_id=identity_id, action=action, limit=limit)
-
-    page = run_async(read())
-    if as_json:
-        click.echo(msgspec.json.encode(page.events).decode())
-        return
-    table = audit_table()
-    for e in page.events:
-        table.add_row(
-            f"{e.at:%Y-%m-%d %H:%M:%S}",
-            e.identity_id or "-",
-            e.actor_identity_id or "-",
-            e.key_prefix or "-",
-            e.action,
-            e.credential_name or "-",
-            e.outcome,
-            e.client or "-",
-            e.detail or "",
-        )
-    print_table(table)
-
-
 @admin.command("retire-key")
 @click.argument("key_id")
 @key_file_option
@@ -259,8 +222,10 @@ def retire_key(
     )
 
     async def retire() -> None:
-        async with key_session(settings, _passphrase(passphrase_file)) as keys:
-            await keys.retire(key_id)
+        async with operator_session(settings, "master_key_retire") as note:
+            note.detail = f"key={key_id}"
+            async with key_session(settings, _passphrase(passphrase_file)) as keys:
+                await keys.retire(key_id)
 
     run_async(retire())
     click.echo(f"Retired {key_id}.")
@@ -346,7 +311,14 @@ def unseal(
     socket_path = settings.unseal_socket_path
     agent_request(socket_path, {"op": "status"}, timeout=5)  # is it there, before asking
     passphrase = ask_passphrase(passphrase_file, "Passphrase")
-    answer = agent_request(socket_path, {"op": "unseal", "passphrase": passphrase})
+
+    async def unseal_audited() -> Any:
+        async with operator_session(settings, "unseal") as note:
+            answer = agent_request(socket_path, {"op": "unseal", "passphrase": passphrase})
+            note.detail = f"keys={' '.join(answer['keyIds'])}"
+            return answer
+
+    answer = run_async(unseal_audited())
     click.echo(f"Unsealed (master keys {', '.join(answer['keyIds'])}); the vault is serving.")
 
 
@@ -359,7 +331,12 @@ def seal(unseal_socket: str | None, data_dir: str | None, database_url: str | No
     settings = server_settings(
         data_dir=data_dir, database_url=database_url, unseal_socket=unseal_socket
     )
-    agent_request(settings.unseal_socket_path, {"op": "seal"}, timeout=5)
+
+    async def seal_audited() -> None:
+        async with operator_session(settings, "seal"):
+            agent_request(settings.unseal_socket_path, {"op": "seal"}, timeout=5)
+
+    run_async(seal_audited())
     click.echo("Sealed: every worker stops serving vault routes within a second.")
 
 
@@ -382,20 +359,3 @@ def seal_status(
         click.echo("sealed")
     else:
         click.echo(f"unsealed (master keys {', '.join(answer['keyIds'])})")
-
-
-def audit_table() -> Table:
-    """``admin audit``'s columns; time and key prefix are never cut (a prefix is
-    pasted into ``identity revoke``)."""
-    return make_table(
-        "time",
-        "identity",
-        "actor",
-        "key",
-        "action",
-        "credential",
-        "outcome",
-        "client",
-        "detail",
-        whole=("time", "key"),
-    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -15,10 +17,14 @@ from loomal.errors import LoomalError, MissingApiKeyError, ValidationError
 
 if TYPE_CHECKING:  # the settings pull in the server's crypto; client commands never need them
     from loomal.config import ServerSettings
+    from loomal.core.audit_actions import OperatorNote
+    from loomal.core.store import Store
 
 __all__ = [
     "ask_passphrase",
     "fail",
+    "operator_name",
+    "operator_session",
     "read_passphrase_file",
     "reports_errors",
     "run_async",
@@ -82,6 +88,40 @@ def server_settings(**flags: Any) -> ServerSettings:
     from loomal.config import ServerSettings
 
     return ServerSettings.load(flags)
+
+
+def operator_name() -> str:
+    """Who runs this server-host command, for the audit log: the OS user of the
+    process (by its effective uid, not by a variable anyone may set), and under
+    sudo the user who called sudo as well."""
+    try:
+        import pwd
+
+        name = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry (a container's arbitrary uid)
+        name = f"uid {os.geteuid()}" if hasattr(os, "geteuid") else "unknown"
+    caller = os.environ.get("SUDO_USER")
+    return f"{name} (sudo by {caller})" if caller and caller != name else name
+
+
+@asynccontextmanager
+async def operator_session(
+    settings: ServerSettings, action: str, store: Store | None = None
+) -> AsyncIterator[OperatorNote]:
+    """Audit the command's work as ``action`` by :func:`operator_name` (in ``store``,
+    or a store opened for it)."""
+    from loomal.core.audit_actions import operator_action
+    from loomal.runtime import store_session
+
+    if store is not None:
+        async with operator_action(store, operator_name(), action) as note:
+            yield note
+        return
+    async with (
+        store_session(settings) as opened,
+        operator_action(opened, operator_name(), action) as note,
+    ):
+        yield note
 
 
 def read_passphrase_file(path: str) -> str:

@@ -3,18 +3,20 @@
 Runs on the server host against the same store as ``loomal serve`` (the same
 ``--data-dir`` / ``--database-url``); a running server sees the change at once
 (revocations within its auth-cache bound). Needs no master key: identities
-hold no encrypted data.
+hold no encrypted data. Every change is audited with the OS user who ran it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import click
 import msgspec
 
 from loomal.cli.common import (
     local_url,
+    operator_session,
     public_url_of,
     reports_errors,
     run_async,
@@ -23,18 +25,60 @@ from loomal.cli.common import (
 )
 from loomal.cli.tables import make_table, print_table
 from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
+from loomal.core.audit_actions import OperatorNote
 from loomal.core.identities import IdentityService
-from loomal.core.identity import KEY_PREFIX
+from loomal.core.identity import KEY_PREFIX, key_display_prefix
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
 from loomal.core.timestamps import parse_iso8601
 from loomal.runtime import store_session
 
 __all__ = ["identity"]
 
 
+T = TypeVar("T")
+
+
 async def _with_identities(settings_flags: dict[str, Any], action: Any) -> Any:
     async with store_session(server_settings(**settings_flags)) as store:
         return await action(IdentityService(store, cache_seconds=0))
+
+
+async def _audited(
+    settings_flags: dict[str, Any],
+    action_name: str,
+    work: Callable[[IdentityService, OperatorNote], Awaitable[T]],
+) -> T:
+    """Run ``work`` on the identities, audited as ``action_name`` by this OS user."""
+    settings = server_settings(**settings_flags)
+    async with (
+        store_session(settings) as store,
+        operator_session(settings, action_name, store) as note,
+    ):
+        return await work(IdentityService(store, cache_seconds=0), note)
+
+
+def _issued(
+    issue: Callable[[IdentityService], Awaitable[IdentityCreated]],
+) -> Callable[[IdentityService, OperatorNote], Awaitable[IdentityCreated]]:
+    """``issue`` (a key-making call), noting the new key for the audit log."""
+
+    async def work(ids: IdentityService, note: OperatorNote) -> IdentityCreated:
+        created = await issue(ids)
+        note.identity_id = created.identity_id
+        note.key_prefix = key_display_prefix(created.api_key)
+        note.key_label = created.label
+        note.detail = f"name={created.name} scopes={' '.join(created.scopes)}"
+        return created
+
+    return work
+
+
+_label_option = click.option(
+    "--label",
+    help="Who holds the key (e.g. billing-bot): shown beside its prefix in lists, the "
+    "console and the audit log.",
+)
 
 
 def _expiry(value: str | None) -> int | None:
@@ -50,8 +94,10 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
     if as_json:
         click.echo(msgspec.json.encode(created).decode())
         return
+    label = f", label: {created.label}" if created.label else ""
     click.echo(
         f"Identity {created.name} ({created.identity_id}), scopes: {' '.join(created.scopes)}"
+        + label
     )
     click.echo("API key (shown only this once):", err=True)
     click.echo(created.api_key)
@@ -66,6 +112,7 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
     help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
 )
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
+@_label_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @store_options
 @reports_errors
@@ -73,6 +120,7 @@ def create(
     name: str,
     scopes: str,
     expires_at: str | None,
+    label: str | None,
     as_json: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -80,9 +128,14 @@ def create(
     """Create identity NAME with a first API key; the key is the last line printed."""
     expiry = _expiry(expires_at)
     created = run_async(
-        _with_identities(
+        _audited(
             {"data_dir": data_dir, "database_url": database_url},
-            lambda ids: ids.create_identity(name, scopes=scopes.split(","), expires_at=expiry),
+            "identity_create",
+            _issued(
+                lambda ids: ids.create_identity(
+                    name, scopes=scopes.split(","), expires_at=expiry, label=label
+                )
+            ),
         )
     )
     _print_created(created, as_json)
@@ -97,6 +150,7 @@ def create(
     help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
 )
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
+@_label_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @store_options
 @reports_errors
@@ -104,6 +158,7 @@ def add_key(
     name: str,
     scopes: str,
     expires_at: str | None,
+    label: str | None,
     as_json: bool,
     data_dir: str | None,
     database_url: str | None,
@@ -111,9 +166,14 @@ def add_key(
     """Issue another API key for identity NAME (e.g. to rotate without downtime)."""
     expiry = _expiry(expires_at)
     created = run_async(
-        _with_identities(
+        _audited(
             {"data_dir": data_dir, "database_url": database_url},
-            lambda ids: ids.add_key(name, scopes=scopes.split(","), expires_at=expiry),
+            "identity_add_key",
+            _issued(
+                lambda ids: ids.add_key(
+                    name, scopes=scopes.split(","), expires_at=expiry, label=label
+                )
+            ),
         )
     )
     _print_created(created, as_json)
@@ -134,6 +194,7 @@ def add_key(
     show_default=True,
     help="How long the old keys keep working (0: they stop at once).",
 )
+@click.option("--label", help="The new key's label [default: the label of the newest live key].")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @store_options
 @reports_errors
@@ -141,15 +202,21 @@ def rotate_key(
     name: str,
     scopes: str,
     grace_seconds: float,
+    label: str | None,
     as_json: bool,
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
     """Issue a new key for NAME and retire its other keys after a grace period."""
     created = run_async(
-        _with_identities(
+        _audited(
             {"data_dir": data_dir, "database_url": database_url},
-            lambda ids: ids.rotate_key(name, scopes=scopes.split(","), grace_seconds=grace_seconds),
+            "identity_rotate_key",
+            _issued(
+                lambda ids: ids.rotate_key(
+                    name, scopes=scopes.split(","), grace_seconds=grace_seconds, label=label
+                )
+            ),
         )
     )
     _print_created(created, as_json)
@@ -171,7 +238,15 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
         click.echo(msgspec.json.encode(infos).decode())
         return
     table = make_table(
-        "identity", "id", "key", "scopes", "created", "expires", "revoked", whole=("key",)
+        "identity",
+        "id",
+        "key",
+        "label",
+        "scopes",
+        "created",
+        "expires",
+        "revoked",
+        whole=("key",),
     )
     for info in infos:
         keys: list[ApiKeyInfo | None] = [*info.keys] or [None]
@@ -180,6 +255,7 @@ def list_(as_json: bool, data_dir: str | None, database_url: str | None) -> None
                 info.name,
                 info.identity_id,
                 key.prefix + "…" if key else "-",
+                (key.label or "-") if key else "-",
                 " ".join(key.scopes) if key else "-",
                 f"{info.created_at:%Y-%m-%d %H:%M}",
                 f"{key.expires_at:%Y-%m-%d %H:%M}" if key and key.expires_at else "-",
@@ -211,12 +287,25 @@ def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
     """Revoke TARGET: an identity name (all its keys), a key prefix as `identity list`
     shows it (loid-hLUHdNZd…, the ellipsis optional), or a whole key."""
     wanted = _as_listed(target)
-    count = run_async(
-        _with_identities(
-            {"data_dir": data_dir, "database_url": database_url},
-            lambda ids: ids.revoke(wanted),
-        )
-    )
+
+    settings = server_settings(data_dir=data_dir, database_url=database_url)
+
+    async def revoke_audited() -> int:
+        async with (
+            store_session(settings) as store,
+            operator_session(settings, "identity_revoke", store) as note,
+        ):
+            if wanted.startswith((KEY_PREFIX, PLATFORM_KEY_PREFIX)):  # never a whole key
+                note.detail = f"target={key_display_prefix(wanted)}"
+            else:
+                note.detail = f"target={wanted}"
+                found = await store.get_identity(name=wanted)
+                note.identity_id = found.identity_id if found else None
+            count = await IdentityService(store, cache_seconds=0).revoke(wanted)
+            note.detail += f" keys={count}"
+            return count
+
+    count = run_async(revoke_audited())
     click.echo(f"Revoked {count} API key(s).")
 
 
@@ -255,7 +344,11 @@ def login_link(
     settings = server_settings(data_dir=data_dir, database_url=database_url, public_url=public_url)
 
     async def issue() -> str:
-        async with store_session(settings) as store:
+        async with (
+            store_session(settings) as store,
+            operator_session(settings, "identity_login_link", store) as note,
+        ):
+            note.detail = f"name={name} scopes={scopes or 'live keys'} ttl={expires_in:g}s"
             sessions = ConsoleSessions(store, IdentityService(store, cache_seconds=0))
             wanted = None if scopes is None else scopes.split(",")
             return await sessions.issue_login_link(name, scopes=wanted, ttl=expires_in)

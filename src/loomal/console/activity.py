@@ -14,22 +14,13 @@ from loomal.console.markup import Html, join, render
 from loomal.console.pages import layout, when
 from loomal.console.sessions import ConsoleSession
 from loomal.console.web import Req, current_session, error_page, html_response, redirect, vault_of
+from loomal.core.audit_actions import AUDIT_ACTIONS
 from loomal.core.models import AuditEntry
 from loomal.errors import LoomalError
 
 __all__ = ["ACTIVITY_ROUTES", "activity_page"]
 
-ACTIONS = (
-    "store",
-    "get",
-    "list",
-    "totp",
-    "totp_use_backup",
-    "delete",
-    "fetch",
-    "proxy",
-    "authenticate",
-)
+ACTIONS = AUDIT_ACTIONS
 OUTCOMES = (
     ("ok", "ok"),
     ("failed", "failed (any error)"),
@@ -72,6 +63,8 @@ def _details(e: AuditEntry) -> Html:
         ("Outcome", e.outcome),
         ("Requests", str(e.count)),
         ("Key", e.key_prefix or "—"),
+        ("Key label", e.key_label or "—"),
+        ("Operator", e.operator or "—"),
         ("Client", e.client or "—"),
         ("Identity", e.identity_id or "—"),
         ("Acting identity", e.actor_identity_id or "—"),
@@ -108,7 +101,8 @@ def activity_page(
         render(
             '<tr><td data-label="When">{at}</td><td data-label="Action">{action}</td>'
             '<td data-label="Credential">{name}</td><td data-label="Outcome">{outcome}{n}</td>'
-            '<td data-label="Key"><code>{key}</code></td><td data-label="Client">{client}</td>'
+            '<td data-label="Key"><code>{key}</code>{label}</td>'
+            '<td data-label="Client">{client}</td>'
             '<td data-label="More">{details}</td></tr>',
             at=when(e.at, seconds=True),
             action=e.action,
@@ -116,6 +110,7 @@ def activity_page(
             outcome=e.outcome,
             n=f" ×{e.count}" if e.count > 1 else "",
             key=e.key_prefix or "—",
+            label=render(' <span class="label">{l}</span>', l=e.key_label) if e.key_label else "",
             client=e.client or "—",
             details=_details(e),
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from loomal.console.fields import CREDENTIAL_TYPES
 from loomal.console.markup import Html, join, render
-from loomal.console.sessions import ConsoleSession
+from loomal.console.sessions import AnySession, ConsoleSession, PlatformConsoleSession
 from loomal.core.data_outline import DataOutline
 from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
@@ -37,9 +37,20 @@ __all__ = [
 EXPIRING_SOON = timedelta(days=7)
 
 
-def layout(title: str, body: Html, session: ConsoleSession | None = None) -> Html:
+def layout(title: str, body: Html, session: AnySession | None = None) -> Html:
     header = Html("")
-    if session is not None:
+    if isinstance(session, PlatformConsoleSession):
+        header = render(
+            '<nav aria-label="Main"><a href="/identities">Identities</a></nav>'
+            '<p class="who">Signed in with platform key <strong>{name}</strong> '
+            '<span class="scopes">{prefix}…</span></p>'
+            '<form method="post" action="/sign-out" class="inline">{csrf}'
+            '<button type="submit" class="secondary">Sign out</button></form>',
+            name=session.principal.name,
+            prefix=session.principal.key_prefix,
+            csrf=csrf_field(session),
+        )
+    elif session is not None:
         scopes = " ".join(sorted(s.value for s in session.principal.scopes))
         header = render(
             '<nav aria-label="Main"><a href="/credentials">Credentials</a>'
@@ -68,7 +79,7 @@ def layout(title: str, body: Html, session: ConsoleSession | None = None) -> Htm
     )
 
 
-def csrf_field(session: ConsoleSession) -> Html:
+def csrf_field(session: AnySession) -> Html:
     return render('<input type="hidden" name="csrf" value="{token}">', token=session.csrf_token)
 
 
@@ -115,10 +126,12 @@ def sign_in_page(csrf: str, error: str | None = None) -> Html:
         '<input type="hidden" name="csrf" value="{csrf}">{error}'
         '<label for="api_key">API key</label>'
         '<input id="api_key" name="api_key" type="password" autocomplete="off" '
-        'spellcheck="false" required placeholder="loid-..." autofocus>'
+        'spellcheck="false" required placeholder="loid-... or lopk-..." autofocus>'
         '<button type="submit">Sign in</button></form>'
         '<p class="hint">Or, on the server host, run <code>loomal identity login-link NAME</code> '
-        "and open the link it prints: it signs this browser in once, without a key.</p>",
+        "and open the link it prints: it signs this browser in once, without a key.</p>"
+        '<p class="hint">A platform key (<code>lopk-...</code>, from <code>loomal platform-key '
+        "create</code>) signs in to the Identities pages, to create and manage agents.</p>",
         csrf=csrf,
         error=render('<p class="error" role="alert">{e}</p>', e=error) if error else "",
     )
@@ -140,21 +153,25 @@ def login_link_page(csrf: str, error: str | None = None) -> Html:
     return layout("Sign in with a link", body)
 
 
-def signed_in_page(session: ConsoleSession) -> Html:
+def signed_in_page(session: AnySession) -> Html:
     """The answer to a sign-in: the script keeps the binding and goes on."""
+    platform = isinstance(session, PlatformConsoleSession)
     body = render(
         '<div class="card narrow" id="signed-in" data-binding="{binding}" '
-        'data-next="/credentials"><p>Signed in as <strong>{name}</strong>.</p>'
-        '<p><a class="button" href="/credentials">Continue</a></p>'
+        'data-next="{next}"><p>Signed in as <strong>{name}</strong>.</p>'
+        '<p><a class="button" href="{next}">Continue</a></p>'
         '<p class="hint">The console needs JavaScript: it binds this sign-in to this '
         "browser tab's site, so a cookie set by another site cannot act for you.</p></div>",
         binding=session.binding,
-        name=session.identity_name,
+        next="/identities" if platform else "/credentials",
+        name=f"platform key {session.principal.name}"
+        if isinstance(session, PlatformConsoleSession)
+        else session.identity_name,
     )
     return layout("Signed in", body, session)
 
 
-def switch_page(session: ConsoleSession, other: str) -> Html:
+def switch_page(session: AnySession, other: str) -> Html:
     """A sign-in link for another identity while one is signed in: asked first."""
     body = render(
         '<div class="card narrow" role="alert"><p>You are signed in as <strong>{current}'
@@ -167,7 +184,9 @@ def switch_page(session: ConsoleSession, other: str) -> Html:
         '<form method="post" action="/login/cancel" class="inline">{csrf}'
         '<button type="submit" class="secondary">Stay signed in as {current}</button></form>'
         "</div>",
-        current=session.identity_name,
+        current=f"platform key {session.principal.name}"
+        if isinstance(session, PlatformConsoleSession)
+        else session.identity_name,
         other=other,
         csrf=csrf_field(session),
     )
@@ -320,7 +339,7 @@ def credential_page(
 
 
 def confirm_page(
-    session: ConsoleSession, *, title: str, question: str, action: str, button: str, cancel: str
+    session: AnySession, *, title: str, question: str, action: str, button: str, cancel: str
 ) -> Html:
     body = render(
         '<form method="post" action="{action}" class="card narrow">{csrf}'
@@ -352,7 +371,7 @@ def backup_code_page(session: ConsoleSession, name: str, code: str, remaining: i
     return layout(f"Backup code for {name}", body, session)
 
 
-def message_page(title: str, message: str, session: ConsoleSession | None = None) -> Html:
+def message_page(title: str, message: str, session: AnySession | None = None) -> Html:
     body = render(
         '<div class="card"><p>{m}</p><p><a href="/">Back to the console</a></p></div>', m=message
     )

@@ -16,6 +16,7 @@ from loomal.console import pages
 from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
+from loomal.console.fleet import FLEET_ROUTES
 from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
 from loomal.console.sessions import ConsoleSession
 from loomal.console.sign_in import SIGN_IN_ROUTES
@@ -240,5 +241,6 @@ CONSOLE_ROUTES = [
     confirm_backup,
     use_backup,
     *ACTIVITY_ROUTES,
+    *FLEET_ROUTES,
     static,
 ]

@@ -16,6 +16,11 @@ them. Its rights are worked out again on every request:
   keys grant, by the API's rule: vault:read grants vault:use). When the
   identity's live keys grant nothing the link named, the session is refused.
 
+A session opened with a platform key (``lopk-...``) is kept apart (its own
+table): it manages identities through :class:`PlatformService` and nothing else,
+lives while its key is live, and an identity's session never resumes as one,
+nor it as an identity's.
+
 Failed sign-ins (a wrong key, an unknown, used or expired link) count toward
 the same per-address throttle as failed API calls, under the API's rule: the
 key or link is checked first, a valid one signs in whatever its address did
@@ -34,6 +39,9 @@ from dataclasses import dataclass
 
 from loomal.core.identities import IdentityService
 from loomal.core.identity import Principal, Scope, hash_api_key, parse_scopes
+from loomal.core.platform import PlatformPrincipal, PlatformService
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.platform_store import PlatformSessionRow
 from loomal.core.store import ConsoleSessionRow, LoginLinkRow, Store
 from loomal.core.timestamps import to_micros
 from loomal.errors import (
@@ -48,10 +56,13 @@ __all__ = [
     "ABSOLUTE_TIMEOUT",
     "IDLE_TIMEOUT",
     "LOGIN_LINK_TTL",
+    "AnySession",
     "ConsoleSession",
     "ConsoleSessions",
+    "PlatformConsoleSession",
     "binding_for",
     "csrf_token_for",
+    "is_platform_key",
 ]
 
 IDLE_TIMEOUT = 30 * 60.0
@@ -59,6 +70,11 @@ ABSOLUTE_TIMEOUT = 12 * 3600.0
 LOGIN_LINK_TTL = 5 * 60.0
 _TOUCH_EVERY = 60.0  # last_seen_at is written at most once a minute per session
 LOGIN_TOKEN_PREFIX = "lcl-"
+
+
+def is_platform_key(key: str) -> bool:
+    """Whether a sign-in form's key is a platform key (it opens a platform session)."""
+    return key.strip().startswith(PLATFORM_KEY_PREFIX)
 
 
 def _hash(secret: str) -> bytes:
@@ -117,18 +133,42 @@ class ConsoleSession:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformConsoleSession:
+    """A browser signed in with a platform key: it manages identities, nothing else."""
+
+    principal: PlatformPrincipal
+    csrf_token: str
+    binding: str
+
+    def csrf_matches(self, presented: str | None) -> bool:
+        return presented is not None and hmac.compare_digest(
+            presented.encode(), self.csrf_token.encode()
+        )
+
+    def binding_matches(self, presented: str | None) -> bool:
+        return presented is not None and hmac.compare_digest(
+            presented.encode(), self.binding.encode()
+        )
+
+
+AnySession = ConsoleSession | PlatformConsoleSession
+
+
 class ConsoleSessions:
     def __init__(
         self,
         store: Store,
         identities: IdentityService,
         *,
+        platform: PlatformService | None = None,
         clock: Callable[[], float] = time.time,
         idle_timeout: float = IDLE_TIMEOUT,
         absolute_timeout: float = ABSOLUTE_TIMEOUT,
     ) -> None:
         self._store = store
         self._identities = identities
+        self._platform = platform
         self.clock = clock
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
@@ -281,3 +321,57 @@ class ConsoleSessions:
     async def sign_out(self, session_id: str | None) -> None:
         if session_id:
             await self._store.delete_console_session(session_hash=_hash(session_id))
+            await self._store.delete_platform_session(session_hash=_hash(session_id))
+
+    # -- platform keys ------------------------------------------------------------
+
+    def _platform_service(self) -> PlatformService:
+        if self._platform is None:
+            raise AuthenticationError("Platform keys cannot sign in here.")
+        return self._platform
+
+    async def sign_in_with_platform_key(self, platform_key: str, *, client: str) -> str:
+        """Check ``platform_key`` as the platform API does (same throttle, same audit
+        of failures) and open a platform session bound to it; the new session id."""
+        key = platform_key.strip()
+        await self._platform_service().authenticate(f"Bearer {key}", client=client)
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock()
+        await self._store.create_platform_session(
+            session=PlatformSessionRow(
+                session_hash=_hash(session_id),
+                key_hash=hash_api_key(key),
+                created_at=to_micros(now),
+                last_seen_at=to_micros(now),
+                expires_at=to_micros(now + self.absolute_timeout),
+            ),
+            now=to_micros(now),
+        )
+        return session_id
+
+    async def resume_platform(
+        self, session_id: str | None, *, client: str
+    ) -> PlatformConsoleSession | None:
+        """The platform session behind a cookie; None when there is none, it timed
+        out, or its key was revoked (within the platform auth-cache bound)."""
+        if not session_id or self._platform is None:
+            return None
+        session_hash = _hash(session_id)
+        row = await self._store.get_platform_session(session_hash=session_hash)
+        if row is None:
+            return None
+        now = to_micros(self.clock())
+        if now >= row.expires_at or now >= row.last_seen_at + to_micros(self.idle_timeout):
+            await self._store.delete_platform_session(session_hash=session_hash)
+            return None
+        try:
+            principal = await self._platform.principal_for_key_hash(row.key_hash)
+        except AuthenticationError:
+            return None
+        if now - row.last_seen_at >= to_micros(_TOUCH_EVERY):
+            await self._store.touch_platform_session(session_hash=session_hash, last_seen_at=now)
+        return PlatformConsoleSession(
+            PlatformPrincipal(key_prefix=principal.key_prefix, name=principal.name, client=client),
+            csrf_token_for(session_id),
+            binding_for(session_id),
+        )

@@ -24,7 +24,7 @@ left.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -33,7 +33,12 @@ from litestar.params import Parameter
 
 from loomal.console import pages
 from loomal.console.markup import Html
-from loomal.console.sessions import ConsoleSession, ConsoleSessions
+from loomal.console.sessions import (
+    AnySession,
+    ConsoleSession,
+    ConsoleSessions,
+    PlatformConsoleSession,
+)
 from loomal.errors import LoomalError, RequestTimeoutError
 from loomal.runtime import Vault
 from loomal.server.edge import body_deadline
@@ -49,9 +54,12 @@ __all__ = [
     "Number",
     "Req",
     "Text",
+    "authorised_platform_post",
     "authorised_post",
+    "checked_post",
     "client_of",
     "cookie_of",
+    "current_platform_session",
     "current_session",
     "error_page",
     "html_response",
@@ -95,7 +103,9 @@ def sessions_of(request: Req) -> ConsoleSessions:
     state = request.app.state
     if getattr(state, "console_sessions", None) is None:
         vault = vault_of(request)
-        state.console_sessions = ConsoleSessions(vault.store, vault.identities)
+        state.console_sessions = ConsoleSessions(
+            vault.store, vault.identities, platform=vault.platform
+        )
     sessions: ConsoleSessions = state.console_sessions
     return sessions
 
@@ -160,7 +170,15 @@ def redirect(location: str, cookies: list[Cookie] | None = None) -> Response[byt
 
 
 async def current_session(request: Req) -> ConsoleSession | None:
+    """The identity session of this browser (None for a platform session)."""
     return await sessions_of(request).resume(
+        cookie_of(request, SESSION_COOKIE), client=client_of(request)
+    )
+
+
+async def current_platform_session(request: Req) -> PlatformConsoleSession | None:
+    """The platform-key session of this browser (None for an identity's session)."""
+    return await sessions_of(request).resume_platform(
         cookie_of(request, SESSION_COOKIE), client=client_of(request)
     )
 
@@ -211,6 +229,27 @@ async def authorised_post(
     session = await current_session(request)
     if session is None:
         return redirect("/sign-in")
+    return await checked_post(request, session, bound=bound)
+
+
+async def authorised_platform_post(
+    request: Req,
+) -> tuple[PlatformConsoleSession, dict[str, str]] | Response[bytes]:
+    """:func:`authorised_post` for the pages of a platform-key session."""
+    session = await current_platform_session(request)
+    if session is None:
+        return redirect("/sign-in")
+    return await checked_post(request, session, bound=True)
+
+
+S = TypeVar("S", bound=ConsoleSession | PlatformConsoleSession)
+
+
+async def checked_post(
+    request: Req, session: S, *, bound: bool
+) -> tuple[S, dict[str, str]] | Response[bytes]:
+    """The form of ``session``'s POST if it came from this origin with the session's
+    CSRF token (and, ``bound``, the tab's binding); else the page that refuses it."""
     form = await read_form(request)
     presented = form.get("csrf") or request.headers.get("x-csrf-token")
     if not same_origin(request) or not session.csrf_matches(presented):
@@ -229,13 +268,18 @@ async def authorised_post(
     return session, form
 
 
-def unbound_page(session: ConsoleSession) -> Response[bytes]:
+def unbound_page(session: AnySession) -> Response[bytes]:
     """A POST whose tab does not hold the binding of the session cookie it came with."""
+    who = (
+        f"platform key {session.principal.name}"
+        if isinstance(session, PlatformConsoleSession)
+        else session.identity_name
+    )
     return html_response(
         pages.message_page(
             "Sign in again",
             f"Nothing was saved. This browser's session cookie (signed in as "
-            f"{session.identity_name}) is not the sign-in this tab made: it may have been "
+            f"{who}) is not the sign-in this tab made: it may have been "
             "replaced by a page on another port or host, or this tab was signed in before "
             "the cookie changed. Sign out, then sign in again.",
             session,
@@ -244,11 +288,12 @@ def unbound_page(session: ConsoleSession) -> Response[bytes]:
     )
 
 
-def error_page(session: ConsoleSession | None, error: LoomalError) -> Response[bytes]:
+def error_page(session: AnySession | None, error: LoomalError) -> Response[bytes]:
     titles = {
         400: "Not possible",
         403: "Not allowed",
         404: "Not found",
+        409: "Not possible",
         410: "Expired",
         429: "Slow down",
     }

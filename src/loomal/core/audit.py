@@ -19,9 +19,11 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from msgspec.structs import replace
 
+from loomal.core.audit_actions import check_action
 from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
 from loomal.core.store import AuditEvent, Store
@@ -86,6 +88,7 @@ class AuditLog:
             credential_name=name,
             outcome="ok",
             client=principal.client or None,
+            key_label=principal.key_label,
         )
         return AuditedCall(self, ok, durable, detail, guard)
 
@@ -144,15 +147,24 @@ class AuditLog:
         action: str | None = None,
         cursor: str | None = None,
         limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> AuditPage:
         """Newest events first (after writing what is pending, so a caller sees
-        its own latest calls)."""
+        its own latest calls); ``action`` must be one the log knows; only events at
+        or after ``since`` and before ``until``."""
         if not 1 <= limit <= 1000:
             raise ValidationError("limit must be between 1 and 1000.")
+        check_action(action)
         before = _decode_cursor(cursor)
         await self.flush()
         rows = await self._store.list_audit_events(
-            identity_id=identity_id, action=action, before=before, limit=limit + 1
+            identity_id=identity_id,
+            action=action,
+            before=before,
+            limit=limit + 1,
+            since=None if since is None else to_micros(since.timestamp()),
+            until=None if until is None else to_micros(until.timestamp()),
         )
         entries = [
             AuditEntry(
@@ -167,6 +179,8 @@ class AuditLog:
                 client=event.client,
                 detail=event.detail,
                 count=event.count,
+                key_label=event.key_label,
+                operator=event.operator,
             )
             for event_id, event in rows[:limit]
         ]

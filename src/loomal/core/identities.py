@@ -21,6 +21,7 @@ from loomal.core.identity import (
     KEY_PREFIX,
     Principal,
     Scope,
+    check_key_label,
     generate_api_key,
     hash_api_key,
     key_display_prefix,
@@ -221,6 +222,7 @@ class IdentityService:
             key_prefix=row.prefix,
             scopes=parse_scopes(row.scopes.split()),
             key_expires_at=row.expires_at,
+            key_label=row.label,
         )
         if self._cache_seconds > 0:
             if len(self._cache) >= _CACHE_LIMIT:
@@ -261,27 +263,28 @@ class IdentityService:
         expires_at: int | None = None,
         purpose: str = "BUYER",
         check_name: Callable[[str], object] = validate_credential_name,
+        label: str | None = None,
     ) -> IdentityCreated:
         """Create an identity with its first API key; the key is returned only here.
         ``check_name``: the rule the name must meet (the platform API allows display
-        names)."""
+        names); ``label``: the key's."""
         check_name(name)
         parsed = parse_scopes(scopes)
         now = to_micros(self._clock())
         identity = IdentityRow(
             identity_id="id_" + secrets.token_hex(12), name=name, created_at=now, purpose=purpose
         )
-        api_key, key_row = self._new_key(identity.identity_id, parsed, now, expires_at)
+        api_key, key_row = self._new_key(identity.identity_id, parsed, now, expires_at, label)
         await self._store.create_identity(identity=identity, api_key=key_row)
-        return IdentityCreated(
-            identity_id=identity.identity_id,
-            name=name,
-            api_key=api_key,
-            scopes=sorted(s.value for s in parsed),
-        )
+        return _created(identity.identity_id, name, api_key, key_row)
 
     async def add_key(
-        self, name: str, *, scopes: Iterable[str], expires_at: int | None = None
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str],
+        expires_at: int | None = None,
+        label: str | None = None,
     ) -> IdentityCreated:
         """Issue another key for an existing identity (for rotation without downtime)."""
         identity = await self._store.get_identity(name=name)
@@ -289,22 +292,25 @@ class IdentityService:
             raise NotFoundError(f"No identity named {name!r}.")
         parsed = parse_scopes(scopes)
         api_key, key_row = self._new_key(
-            identity.identity_id, parsed, to_micros(self._clock()), expires_at
+            identity.identity_id, parsed, to_micros(self._clock()), expires_at, label
         )
         await self._store.add_api_key(api_key=key_row)
-        return IdentityCreated(
-            identity_id=identity.identity_id,
-            name=name,
-            api_key=api_key,
-            scopes=sorted(s.value for s in parsed),
-        )
+        return _created(identity.identity_id, name, api_key, key_row)
 
     async def rotate_key(
-        self, name: str, *, scopes: Iterable[str], grace_seconds: float = 0
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str],
+        grace_seconds: float = 0,
+        label: str | None = None,
     ) -> IdentityCreated:
         """Issue a new key; the identity's other live keys stop working after
-        ``grace_seconds`` (0: at once), so agents can switch without downtime."""
-        created = await self.add_key(name, scopes=scopes)
+        ``grace_seconds`` (0: at once), so agents can switch without downtime. The new
+        key keeps the label of the newest live key unless ``label`` is given."""
+        if label is None:
+            label = await self._newest_live_label(name)
+        created = await self.add_key(name, scopes=scopes, label=label)
         await self._store.expire_api_keys(
             identity_id=created.identity_id,
             at=to_micros(self._clock() + max(0.0, grace_seconds)),
@@ -313,11 +319,30 @@ class IdentityService:
         self._cache.clear()
         return created
 
+    async def _newest_live_label(self, name: str) -> str | None:
+        identity = await self._store.get_identity(name=name)
+        if identity is None:
+            return None
+        now = to_micros(self._clock())
+        live = [
+            k
+            for k in await self._store.list_api_keys(identity_id=identity.identity_id)
+            if k.revoked_at is None and (k.expires_at is None or k.expires_at > now)
+        ]
+        return max(live, key=lambda k: k.created_at).label if live else None
+
     def _new_key(
-        self, identity_id: str, scopes: frozenset[Scope], now: int, expires_at: int | None
+        self,
+        identity_id: str,
+        scopes: frozenset[Scope],
+        now: int,
+        expires_at: int | None,
+        label: str | None,
     ) -> tuple[str, ApiKeyRow]:
         if expires_at is not None and expires_at <= now:
             raise ValidationError("expiresAt must be in the future.")
+        if label is not None:
+            check_key_label(label)
         api_key = generate_api_key()
         row = ApiKeyRow(
             key_hash=hash_api_key(api_key),
@@ -327,6 +352,7 @@ class IdentityService:
             created_at=now,
             expires_at=expires_at,
             revoked_at=None,
+            label=label,
         )
         return api_key, row
 
@@ -343,6 +369,7 @@ class IdentityService:
                         created_at=from_micros(k.created_at),
                         expires_at=None if k.expires_at is None else from_micros(k.expires_at),
                         revoked_at=None if k.revoked_at is None else from_micros(k.revoked_at),
+                        label=k.label,
                     )
                     for k in keys
                 ],
@@ -384,6 +411,16 @@ class IdentityService:
             if await self._store.get_identity(name=name) is None:
                 raise
             return None
+
+
+def _created(identity_id: str, name: str, api_key: str, key: ApiKeyRow) -> IdentityCreated:
+    return IdentityCreated(
+        identity_id=identity_id,
+        name=name,
+        api_key=api_key,
+        scopes=key.scopes.split(),
+        label=key.label,
+    )
 
 
 def _add_usage(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]:

@@ -21,6 +21,7 @@ __all__ = [
     "KEY_PREFIX",
     "Principal",
     "Scope",
+    "check_key_label",
     "generate_api_key",
     "hash_api_key",
     "key_display_prefix",
@@ -81,6 +82,18 @@ def keys_match(stored_hash: bytes, presented_hash: bytes) -> bool:
     return hmac.compare_digest(stored_hash, presented_hash)
 
 
+def check_key_label(label: str) -> str:
+    """A key's label says who holds it ("billing-bot"): 1-64 printable characters,
+    without surrounding spaces, not shaped like a key (it is shown beside one)."""
+    if not 1 <= len(label) <= 64 or not label.isprintable() or label != label.strip():
+        raise ValidationError(
+            "label: 1-64 printable characters, without leading or trailing spaces."
+        )
+    if label.startswith((KEY_PREFIX, "lopk-")):
+        raise ValidationError("label: must not start like an API key (loid-, lopk-).")
+    return label
+
+
 def key_display_prefix(api_key: str) -> str:
     """What lists and logs show of a key: enough to tell keys apart, useless to an attacker."""
     return api_key[: len(KEY_PREFIX) + _DISPLAY_CHARS]
@@ -95,6 +108,8 @@ class Principal(msgspec.Struct, frozen=True):
     key_expires_at: int | None = None
     client: str = ""
     """The caller's address, for the audit log."""
+    key_label: str | None = None
+    """The key's label, for the audit log."""
 
     def require(self, scope: Scope) -> None:
         """Refuse unless the key holds ``scope`` (``vault:read`` implies ``vault:use``).

@@ -269,6 +269,14 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     count: Annotated[
         int, Meta(description="Requests this event stands for (refusals are aggregated)")
     ] = 1
+    key_label: Annotated[
+        str | None,
+        Meta(description="The label of the key that acted (a platform key's: its name)"),
+    ] = None
+    operator: Annotated[
+        str | None,
+        Meta(description="Server-host commands: the OS user who ran them (no key acted)"),
+    ] = None
 
     # The API's camelCase names, read-only.
     @property
@@ -290,6 +298,10 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     @property
     def keyPrefix(self) -> str | None:
         return self.key_prefix
+
+    @property
+    def keyLabel(self) -> str | None:
+        return self.key_label
 
 
 class AuditPage(msgspec.Struct, rename="camel"):
@@ -319,6 +331,7 @@ class ApiKeyInfo(msgspec.Struct, rename="camel"):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    label: str | None = None
 
     # The API's camelCase names, read-only.
     @property
@@ -355,6 +368,8 @@ class IdentityCreated(msgspec.Struct, rename="camel"):
     name: str
     api_key: str
     scopes: list[str]
+    label: str | None = None
+    """The new key's label."""
 
     def __repr__(self) -> str:
         return f"IdentityCreated(name={self.name!r}, api_key='loid-***')"

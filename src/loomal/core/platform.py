@@ -27,6 +27,7 @@ import msgspec
 from loomal.core.audit import AuditLog
 from loomal.core.identities import IdentityService
 from loomal.core.identity import Scope, hash_api_key, parse_scopes
+from loomal.core.models import ApiKeyInfo
 from loomal.core.platform_models import (
     PLATFORM_KEY_PREFIX,
     CreateIdentityRequest,
@@ -167,7 +168,11 @@ class PlatformService:
             )
         if scheme.lower() != "bearer" or not token.startswith(PLATFORM_KEY_PREFIX):
             raise _invalid_key()
-        presented = hash_api_key(token)
+        return await self.principal_for_key_hash(hash_api_key(token))
+
+    async def principal_for_key_hash(self, presented: bytes) -> PlatformPrincipal:
+        """The principal of a live platform key, by its hash (a console session keeps
+        the hash of the key it was opened with, never the key)."""
         now = self._clock()
         cached = self._cache.get(presented)
         if cached is not None and cached[0] > now:
@@ -186,10 +191,16 @@ class PlatformService:
     # -- identities ---------------------------------------------------------------
 
     async def create(
-        self, principal: PlatformPrincipal, request: CreateIdentityRequest
+        self,
+        principal: PlatformPrincipal,
+        request: CreateIdentityRequest,
+        *,
+        label: str | None = None,
     ) -> CreateIdentityResponse:
-        """A new identity and its first key. Every field is optional: no name, a fresh
-        readable slug; no scopes, vault:read and vault:write. ``emailName`` is ignored."""
+        """A new identity and its first key (labelled ``label``: the console asks for one;
+        the hosted shapes have no field for it). Every field is optional: no name, a
+        fresh readable slug; no scopes, vault:read and vault:write. ``emailName`` is
+        ignored."""
         scopes = request.scopes if request.scopes is not None else [Scope.READ, Scope.WRITE]
         parse_scopes(scopes)  # unknown ones named in a 422
         purpose = request.purpose or "BUYER"
@@ -197,14 +208,18 @@ class PlatformService:
             name = request.name if request.name is not None else readable_slug()
             try:
                 created = await self._identities.create_identity(
-                    name, scopes=scopes, purpose=purpose, check_name=check_display_name
+                    name,
+                    scopes=scopes,
+                    purpose=purpose,
+                    check_name=check_display_name,
+                    label=label,
                 )
                 break
             except ConflictError:
                 if request.name is not None or attempt == 4:
                     raise
         row = await self._identity(created.identity_id)
-        self._record(principal, "platform_create", row.identity_id, f"name={name}")
+        self._record(principal, "identity_create", row.identity_id, f"name={name}")
         return CreateIdentityResponse(
             identity_id=row.identity_id,
             name=row.name,
@@ -264,7 +279,7 @@ class PlatformService:
                 changes.append(f"scopes={scopes}")
         self._identities.forget_cached_keys()
         if changes:
-            self._record(principal, "platform_update", identity_id, " ".join(changes))
+            self._record(principal, "identity_update", identity_id, " ".join(changes))
         return await self._summary(await self._identity(identity_id))
 
     async def rotate_key(self, principal: PlatformPrincipal, identity_id: str) -> RotateKeyResponse:
@@ -274,10 +289,30 @@ class PlatformService:
         rotated = await self._identities.rotate_key(
             row.name, scopes=scopes or [Scope.READ, Scope.WRITE]
         )
-        self._record(principal, "platform_rotate_key", identity_id, None)
+        self._record(principal, "identity_rotate_key", identity_id, None)
         return RotateKeyResponse(
             raw_key=rotated.api_key, api_key_prefix=rotated.api_key[: len("loid-") + _DISPLAY_CHARS]
         )
+
+    async def keys(self, principal: PlatformPrincipal, identity_id: str) -> list[ApiKeyInfo]:
+        """The identity's live keys, oldest first: prefixes, labels, scopes; never a key."""
+        await self._identity(identity_id)
+        return [
+            ApiKeyInfo(
+                prefix=k.prefix,
+                scopes=k.scopes.split(),
+                created_at=from_micros(k.created_at),
+                expires_at=None if k.expires_at is None else from_micros(k.expires_at),
+                revoked_at=None,
+                label=k.label,
+            )
+            for k in sorted(await self._live_keys(identity_id), key=lambda k: k.created_at)
+        ]
+
+    async def credential_count(self, principal: PlatformPrincipal, identity_id: str) -> int:
+        """How many credentials deleting the identity deletes with it (it opens none)."""
+        await self._identity(identity_id)
+        return await self._store.count_credentials(identity_id=identity_id)
 
     async def delete(self, principal: PlatformPrincipal, identity_id: str) -> None:
         """The identity, its keys and its credentials, in one transaction; its audit
@@ -287,7 +322,7 @@ class PlatformService:
         if not await self._store.delete_identity(identity_id=identity_id):
             raise _no_identity()
         self._identities.forget_cached_keys()
-        self._record(principal, "platform_delete", identity_id, f"credentials={credentials}")
+        self._record(principal, "identity_delete", identity_id, f"credentials={credentials}")
 
     # -- helpers --------------------------------------------------------------------
 
@@ -332,6 +367,7 @@ class PlatformService:
                 outcome="ok",
                 client=principal.client or None,
                 detail=detail,
+                key_label=principal.name,
             )
         )
 

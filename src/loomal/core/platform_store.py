@@ -1,6 +1,7 @@
 """What the platform service needs of a store beyond identities and keys:
-platform keys, a page of identities, renaming, re-scoping and deleting one.
-Both stores implement it (``store/platform_sql.py``)."""
+platform keys, a page of identities, renaming, re-scoping and deleting one, and
+the console sessions opened with a platform key. Both stores implement it
+(``store/platform_sql.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from loomal.core.store import IdentityRow
 
-__all__ = ["PlatformKeyRow", "PlatformStore"]
+__all__ = ["PlatformKeyRow", "PlatformSessionRow", "PlatformStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,22 @@ class PlatformKeyRow:
 
     def __repr__(self) -> str:
         return f"PlatformKeyRow(name={self.name!r}, prefix={self.prefix!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformSessionRow:
+    """A console session opened with a platform key; the store holds only the hash
+    of its id and of the key (the session ends with the key: ON DELETE CASCADE, and
+    a revoked key is refused on every request)."""
+
+    session_hash: bytes
+    key_hash: bytes
+    created_at: int
+    last_seen_at: int
+    expires_at: int
+
+    def __repr__(self) -> str:
+        return "PlatformSessionRow(...)"
 
 
 class PlatformStore(Protocol):
@@ -58,3 +75,13 @@ class PlatformStore(Protocol):
         """The identity, its keys, credentials and console sessions, in one transaction
         (the audit trail stays); False if there was none."""
         ...
+
+    async def create_platform_session(self, *, session: PlatformSessionRow, now: int) -> None:
+        """Store ``session``, and drop platform sessions that expired before ``now``."""
+        ...
+
+    async def get_platform_session(self, *, session_hash: bytes) -> PlatformSessionRow | None: ...
+
+    async def touch_platform_session(self, *, session_hash: bytes, last_seen_at: int) -> None: ...
+
+    async def delete_platform_session(self, *, session_hash: bytes) -> None: ...

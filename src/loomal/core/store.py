@@ -136,6 +136,10 @@ class AuditEvent(msgspec.Struct, frozen=True):
     count: int = 1
     """How many requests the event stands for: refused authentications from one
     address are written as one event per window (see ``AuditLog.note_refusal``)."""
+    key_label: str | None = None
+    """The label of the key that acted (an identity key's, or a platform key's name)."""
+    operator: str | None = None
+    """Server-host commands: the OS user who ran them (no key acted)."""
 
     def values(self) -> tuple[object, ...]:
         """The fields in order, as AUDIT_COLUMNS lists them (``count`` is ``occurrences``)."""
@@ -164,6 +168,8 @@ class ApiKeyRow:
     created_at: int
     expires_at: int | None
     revoked_at: int | None
+    label: str | None = None
+    """Who holds the key ("billing-bot"): shown beside its prefix; never a secret."""
 
     def __repr__(self) -> str:
         return f"ApiKeyRow(prefix={self.prefix!r}, identity_id={self.identity_id!r})"
@@ -256,9 +262,12 @@ class Store(PlatformStore, Protocol):
         action: str | None,
         before: int | None,
         limit: int,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[tuple[int, AuditEvent]]:
         """Newest first by event id (the order events were written), with their ids;
-        ``before`` is the id of the last event of the previous page."""
+        ``before`` is the id of the last event of the previous page; only events
+        with ``since`` <= at < ``until`` (either may be None)."""
         ...
 
     async def prune_audit_events(self, *, before: int, limit: int) -> int:

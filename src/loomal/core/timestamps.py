@@ -10,11 +10,19 @@ to its nearest end rather than failing the whole answer.
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime
 
 from loomal.errors import ValidationError
 
-__all__ = ["MAX_MICROS", "MIN_MICROS", "from_micros", "parse_iso8601", "to_micros"]
+__all__ = [
+    "MAX_MICROS",
+    "MIN_MICROS",
+    "from_micros",
+    "parse_iso8601",
+    "parse_time_bound",
+    "to_micros",
+]
 
 MIN_MICROS = 0
 MAX_MICROS = 253_402_300_799_000_000
@@ -56,3 +64,24 @@ def parse_iso8601(value: str, *, field: str) -> int:
             f"{field} must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z."
         )
     return micros
+
+
+_AGO = re.compile(r"([0-9]{1,9})\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_time_bound(value: str, *, field: str, now: float) -> datetime:
+    """A filter's time: ISO 8601 (a zone-less one is UTC), or how long before ``now``
+    (``90s``, ``30m``, ``2h``, ``7d``, ``2w``)."""
+    ago = _AGO.fullmatch(value.strip().lower())
+    if ago is not None:
+        seconds = int(ago.group(1)) * _UNITS[ago.group(2)]
+        return datetime.fromtimestamp(max(now - seconds, 0), tz=UTC)
+    try:
+        micros = parse_iso8601(value, field=field)
+    except ValidationError:
+        raise ValidationError(
+            f"{field} must be an ISO 8601 time (2026-12-01T09:00:00Z) or how long ago "
+            "(90s, 30m, 2h, 7d, 2w)."
+        ) from None
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)

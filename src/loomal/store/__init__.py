@@ -42,7 +42,7 @@ CREDENTIAL_COLUMNS = (  # CredentialRow's: the listing's, then the rest
 )
 IDENTITY_COLUMNS = "identity_id, name, created_at, usage_count, last_used_at, purpose"
 PLATFORM_KEY_COLUMNS = "key_hash, name, prefix, created_at, revoked_at"
-API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at"
+API_KEY_COLUMNS = "key_hash, identity_id, prefix, scopes, created_at, expires_at, revoked_at, label"
 SESSION_COLUMNS = (
     "session_hash, identity_id, identity_name, key_hash, scopes, created_at, last_seen_at, "
     "expires_at"
@@ -50,7 +50,7 @@ SESSION_COLUMNS = (
 LOGIN_LINK_COLUMNS = "token_hash, identity_id, identity_name, scopes, created_at, expires_at"
 AUDIT_COLUMNS = (
     "at, identity_id, actor_identity_id, key_prefix, action, credential_name, outcome, client, "
-    "detail, occurrences"
+    "detail, occurrences, key_label, operator"
 )
 
 
@@ -67,15 +67,22 @@ def audit_query(
     action: str | None,
     before: int | None,
     limit: int,
+    since: int | None = None,
+    until: int | None = None,
 ) -> tuple[str, list[Any]]:
     """Newest-first page of audit events (by event id: the order they were written),
-    filtered, strictly before the event id ``before``; SQL and parameters."""
+    filtered (``since`` <= at < ``until``), strictly before the event id ``before``;
+    SQL and parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (("identity_id", identity_id), ("action", action)):
         if value is not None:
             clauses.append(f"{column} = {placeholder}")
             params.append(value)
+    for clause, bound in (("at >= ", since), ("at < ", until)):
+        if bound is not None:
+            clauses.append(f"{clause}{placeholder}")
+            params.append(bound)
     if before is not None:
         clauses.append(f"event_id < {placeholder}")
         params.append(before)
@@ -182,4 +189,5 @@ def api_key_values(key: ApiKeyRow) -> tuple[Any, ...]:
         key.created_at,
         key.expires_at,
         key.revoked_at,
+        key.label,
     )

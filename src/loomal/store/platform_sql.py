@@ -1,7 +1,8 @@
 """The platform API's statements (platform keys, identity pages, rename, re-scope,
-delete), written once, and the two small mixins that run them on SQLite and on
-PostgreSQL. ``SqliteStore`` and ``PostgresStore`` inherit them; what they need
-of those classes (a reader and a writer, a pool) is declared for type checking."""
+delete, the console's platform sessions), written once, and the two small mixins
+that run them on SQLite and on PostgreSQL. ``SqliteStore`` and ``PostgresStore``
+inherit them; what they need of those classes (a reader and a writer, a pool) is
+declared for type checking."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from loomal.core.platform_store import PlatformKeyRow
+from loomal.core.platform_store import PlatformKeyRow, PlatformSessionRow
 from loomal.core.store import IdentityRow
 from loomal.errors import ConflictError
 from loomal.store import IDENTITY_COLUMNS, PLATFORM_KEY_COLUMNS
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["PostgresPlatformStore", "SqlitePlatformStore"]
 
 T = TypeVar("T")
+
+
+_SESSION_COLUMNS = "session_hash, key_hash, created_at, last_seen_at, expires_at"
 
 
 class _Sql:
@@ -49,6 +53,18 @@ class _Sql:
             f"UPDATE api_keys SET scopes = {p} WHERE identity_id = {p} AND revoked_at IS NULL"
         )
         self.delete = f"DELETE FROM identities WHERE identity_id = {p}"
+        self.drop_expired_sessions = f"DELETE FROM platform_sessions WHERE expires_at <= {p}"
+        self.insert_session = (
+            f"INSERT INTO platform_sessions ({_SESSION_COLUMNS}) VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+        self.get_session = (
+            f"SELECT {_SESSION_COLUMNS} FROM platform_sessions WHERE session_hash = {p}"
+        )
+        self.touch_session = (
+            f"UPDATE platform_sessions SET last_seen_at = {p} "
+            f"WHERE session_hash = {p} AND last_seen_at < {p}"
+        )
+        self.delete_session = f"DELETE FROM platform_sessions WHERE session_hash = {p}"
 
 
 def _page_params(after: tuple[int, str] | None, limit: int) -> tuple[Any, ...]:
@@ -61,6 +77,20 @@ def _taken(name: str) -> ConflictError:
 
 def _key(row: Sequence[Any]) -> PlatformKeyRow:
     return PlatformKeyRow(bytes(row[0]), *row[1:])
+
+
+def _session(row: Sequence[Any]) -> PlatformSessionRow:
+    return PlatformSessionRow(bytes(row[0]), bytes(row[1]), *row[2:])
+
+
+def _session_values(session: PlatformSessionRow) -> tuple[Any, ...]:
+    return (
+        session.session_hash,
+        session.key_hash,
+        session.created_at,
+        session.last_seen_at,
+        session.expires_at,
+    )
 
 
 _LITE = _Sql("?")
@@ -117,6 +147,24 @@ class SqlitePlatformStore:
             lambda conn: conn.execute(_LITE.delete, (identity_id,)).rowcount > 0
         )
 
+    async def create_platform_session(self, *, session: PlatformSessionRow, now: int) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(_LITE.drop_expired_sessions, (now,))
+            conn.execute(_LITE.insert_session, _session_values(session))
+
+        await self._write(work)
+
+    async def get_platform_session(self, *, session_hash: bytes) -> PlatformSessionRow | None:
+        row = self._reader.execute(_LITE.get_session, (session_hash,)).fetchone()
+        return None if row is None else _session(row)
+
+    async def touch_platform_session(self, *, session_hash: bytes, last_seen_at: int) -> None:
+        values = (last_seen_at, session_hash, last_seen_at)
+        await self._write(lambda conn: conn.execute(_LITE.touch_session, values))
+
+    async def delete_platform_session(self, *, session_hash: bytes) -> None:
+        await self._write(lambda conn: conn.execute(_LITE.delete_session, (session_hash,)))
+
 
 class PostgresPlatformStore:
     if TYPE_CHECKING:
@@ -165,3 +213,18 @@ class PostgresPlatformStore:
     async def delete_identity(self, *, identity_id: str) -> bool:
         # Keys, credentials and console sessions go by ON DELETE CASCADE, in this statement.
         return await self._execute(_PG.delete, (identity_id,)) > 0
+
+    async def create_platform_session(self, *, session: PlatformSessionRow, now: int) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(_PG.drop_expired_sessions.encode(), (now,))
+            await conn.execute(_PG.insert_session.encode(), _session_values(session))
+
+    async def get_platform_session(self, *, session_hash: bytes) -> PlatformSessionRow | None:
+        row = await self._fetchone(_PG.get_session, (session_hash,))
+        return None if row is None else _session(row)
+
+    async def touch_platform_session(self, *, session_hash: bytes, last_seen_at: int) -> None:
+        await self._execute(_PG.touch_session, (last_seen_at, session_hash, last_seen_at))
+
+    async def delete_platform_session(self, *, session_hash: bytes) -> None:
+        await self._execute(_PG.delete_session, (session_hash,))

@@ -277,9 +277,17 @@ class PostgresStore(PostgresPlatformStore):
         action: str | None,
         before: int | None,
         limit: int,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[tuple[int, AuditEvent]]:
         sql, params = audit_query(
-            "%s", identity_id=identity_id, action=action, before=before, limit=limit
+            "%s",
+            identity_id=identity_id,
+            action=action,
+            before=before,
+            limit=limit,
+            since=since,
+            until=until,
         )
         return [(row[0], AuditEvent(*row[1:])) for row in await self._fetchall(sql, params)]
 
@@ -538,6 +546,7 @@ def _values(row: ConsoleSessionRow | LoginLinkRow) -> tuple[object, ...]:
 
 async def _insert_key(conn: psycopg.AsyncConnection[Any], key: ApiKeyRow) -> None:
     await conn.execute(
-        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)".encode(),
+        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)".encode(),
         api_key_values(key),
     )

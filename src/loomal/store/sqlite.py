@@ -233,9 +233,17 @@ class SqliteStore(SqlitePlatformStore):
         action: str | None,
         before: int | None,
         limit: int,
+        since: int | None = None,
+        until: int | None = None,
     ) -> list[tuple[int, AuditEvent]]:
         sql, params = audit_query(
-            "?", identity_id=identity_id, action=action, before=before, limit=limit
+            "?",
+            identity_id=identity_id,
+            action=action,
+            before=before,
+            limit=limit,
+            since=since,
+            until=until,
         )
         return [(row[0], AuditEvent(*row[1:])) for row in self._reader.execute(sql, params)]
 
@@ -525,6 +533,6 @@ def _values(row: ConsoleSessionRow | LoginLinkRow) -> tuple[object, ...]:
 
 def _insert_key(conn: sqlite3.Connection, key: ApiKeyRow) -> None:
     conn.execute(
-        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         api_key_values(key),
     )
