@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loomal.broker.addresses import EgressPolicy
@@ -29,6 +29,7 @@ from loomal.core.platform import PlatformService
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
+from loomal.core.write_behind import Flushable
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.unseal_agent import AgentKeySource
@@ -57,6 +58,10 @@ class Vault:
     identities: IdentityService
     broker: BrokerService
     platform: PlatformService
+    audit: AuditLog
+    buffers: list[Flushable] = field(default_factory=list)
+    """Everything held in memory and written behind, in the order it is flushed:
+    the runtime is the one owner that flushes them."""
 
     @property
     def key_source(self) -> KeySource:
@@ -64,11 +69,17 @@ class Vault:
 
     async def flush(self, *, final: bool = False) -> None:
         """Write what the services hold in memory: lastUsedAt, audit events, wrap
-        counts, identity usage and refusal counts (all of them when ``final``)."""
-        try:
-            await self.service.flush()
-        finally:
-            await self.identities.flush(final=final)
+        counts, identity usage, refusal counts (aggregates whose window is over;
+        all of them when ``final``). Every buffer is tried; the first failure is
+        raised after."""
+        failure: Exception | None = None
+        for buffer in self.buffers:
+            try:
+                await buffer.flush(final=final)
+            except Exception as exc:  # the others still write; this one keeps its values
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     async def run_maintenance(self, interval: float) -> None:
         """The one background loop of a server: every ``interval`` seconds until
@@ -178,6 +189,14 @@ async def open_vault(
         metadata_checks=[validate_broker_metadata],
     )
     identities = open_identities(store, settings, audit)
+    buffers: list[Flushable] = [
+        audit,  # first: a change's own event is written in its transaction, after these
+        service.last_used,
+        keys.wraps,
+        identities.usage,
+        identities.refusals,
+        audit.owner_copies,
+    ]
     return Vault(
         settings=settings,
         store=store,
@@ -194,6 +213,8 @@ async def open_vault(
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
+        audit=audit,
+        buffers=buffers,
     )
 
 

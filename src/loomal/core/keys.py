@@ -23,7 +23,7 @@ The :class:`KeyManager` is the one owner of every rule about master keys:
 from __future__ import annotations
 
 import logging
-import threading
+import operator
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
@@ -34,6 +34,7 @@ from loomal.core.crypto import Binding, Keyring, SealedData
 from loomal.core.rotation import RotationResult, RotationSkipped, rewrap_all
 from loomal.core.store import Store
 from loomal.core.timestamps import to_micros
+from loomal.core.write_behind import WriteBehind
 from loomal.errors import KeyUnavailableError, SealedError, ValidationError
 
 __all__ = [
@@ -145,8 +146,9 @@ class KeyManager:
         self._clock = clock
         self._keyring: Keyring | None = None
         self._loaded = False
-        self._wraps: dict[str, int] = {}
-        self._wraps_lock = threading.Lock()  # seals run on the store's writer thread too
+        self.wraps: WriteBehind[str, int] = WriteBehind(operator.add, self._add_wraps)
+        """Data keys wrapped since the last flush, by master key (seals run on the
+        store's writer thread too: the buffer is thread-safe); the runtime flushes it."""
         self._warned = False
 
     def __repr__(self) -> str:
@@ -190,7 +192,7 @@ class KeyManager:
 
     def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
         sealed = self._held().seal(plaintext, binding)
-        self._count_wrap(sealed.key_id)
+        self.wraps.note(sealed.key_id, 1)
         return sealed
 
     def open(self, sealed: SealedData, binding: Binding) -> bytes:
@@ -207,28 +209,18 @@ class KeyManager:
                 )
         return keyring.open(sealed, binding)
 
-    def _count_wrap(self, key_id: str) -> None:
-        with self._wraps_lock:
-            self._wraps[key_id] = self._wraps.get(key_id, 0) + 1
-
-    async def flush_wrap_counts(self) -> None:
+    async def _add_wraps(self, counts: dict[str, int]) -> None:
         """Add the wraps made since the last flush to the store's counts; warn once
         per key when the primary nears its bound."""
-        with self._wraps_lock:
-            counts, self._wraps = self._wraps, {}
-        if not counts:
-            return
-        try:
-            await self._store.add_key_wraps(counts=counts)
-        except Exception:
-            with self._wraps_lock:
-                for key_id, n in counts.items():
-                    self._wraps[key_id] = self._wraps.get(key_id, 0) + n
-            raise
+        await self._store.add_key_wraps(counts=counts)
         keyring = self._keyring
         primary = None if keyring is None else keyring.primary_key_id
         if primary in counts and not self._warned:
-            total = (await self._store.key_wraps()).get(primary or "", 0)
+            try:  # the counts are written: a failure here must not write them twice
+                total = (await self._store.key_wraps()).get(primary or "", 0)
+            except Exception as exc:
+                log.error("could not read the wrap counts: %s", type(exc).__name__)
+                return
             if total >= WRAP_WARNING:
                 self._warned = True
                 log.warning(

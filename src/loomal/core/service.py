@@ -113,8 +113,11 @@ class VaultService:
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._codes = CurrentCodes()
-        self._last_used: WriteBehind[str, int] = WriteBehind(max)
-        """Retrievals not yet written: credential id -> when (``lastUsedAt``)."""
+        self.last_used: WriteBehind[str, int] = WriteBehind(
+            max, lambda noted: store.record_last_used(last_used=noted)
+        )
+        """Retrievals not yet written: credential id -> when (``lastUsedAt``); the
+        runtime flushes it."""
 
     # -- the use cases (what adapters call) -----------------------------------------
     #
@@ -425,31 +428,13 @@ class VaultService:
 
     def note_use(self, credential: UsableCredential) -> None:
         """``lastUsedAt`` of a credential the broker used (written behind)."""
-        self._last_used.note(credential.credential_id, to_micros(self._clock()))
+        self.last_used.note(credential.credential_id, to_micros(self._clock()))
 
     def _check_metadata(self, metadata: Mapping[str, Any], data: Mapping[str, Any]) -> None:
         if "rules" in metadata:
             validate_request_rules(metadata["rules"])
         for check in self._metadata_checks:
             check(metadata, data)
-
-    # -- lastUsedAt, written behind --------------------------------------------------
-
-    async def flush_usage(self) -> int:
-        """Write the noted retrievals in one batch; returns how many credentials."""
-        return await self._last_used.flush(
-            lambda last_used: self._store.record_last_used(last_used=last_used)
-        )
-
-    async def flush(self) -> None:
-        """Write what is held in memory: lastUsedAt updates, audit events, wrap counts."""
-        try:
-            await self.flush_usage()
-        finally:
-            try:
-                await self._audit.flush()
-            finally:
-                await self._keys.flush_wrap_counts()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -550,7 +535,7 @@ class VaultService:
 
     def _note_use(self, row: CredentialRow) -> int:
         now = to_micros(self._clock())
-        self._last_used.note(row.credential_id, now)
+        self.last_used.note(row.credential_id, now)
         return now
 
     def _data_changed(self, existing: CredentialRow, data: dict[str, Any]) -> bool:
@@ -565,7 +550,7 @@ class VaultService:
         """One instant for the whole page, so every row's ``expired`` is judged alike;
         about 1 µs per row (a 100-row page builds 100 of these)."""
         now = to_micros(self._clock())
-        noted_use = self._last_used.get
+        noted_use = self.last_used.get
         summaries = []
         for row in rows:
             noted = noted_use(row.credential_id)

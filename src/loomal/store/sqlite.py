@@ -47,6 +47,20 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _statements(script: str) -> list[str]:
+    """A migration's statements, one by one (so that it stays inside the caller's
+    transaction, which ``executescript`` would commit): split on the ``;`` that end
+    a complete statement, not those inside a trigger's body."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return [s for s in statements if s.strip(" \n;")]
+
+
 def run_script(conn: sqlite3.Connection, script: Script[T]) -> T:
     """Drive a transaction script on ``conn`` (inside the caller's transaction)."""
     try:
@@ -103,7 +117,7 @@ class SqliteStore(SqlStore):
         for version, sql in load_migrations("sqlite"):
             if version in done:
                 continue
-            for statement in filter(str.strip, sql.split(";")):
+            for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations (version) VALUES (?)", (version,))
 
