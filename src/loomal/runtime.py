@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,12 +141,15 @@ def key_source(
     create: bool = False,
     passphrase: Passphrase | None = None,
     env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> KeySource:
     """Where this process's master keys come from: a worker of a server whose key
     file is sealed asks its parent's unseal agent (``env`` holds the token), else
     ``LOOMAL_MASTER_KEY``, else the key file (generated on first start of the
     default one, with ``create``)."""
-    agent = AgentKeySource.from_env(settings.unseal_socket_path, env or {})
+    agent = AgentKeySource.from_env(
+        settings.unseal_socket_path, env or {}, clock=clock or time.monotonic
+    )
     if agent is not None:
         return agent
     if settings.master_key is not None:
@@ -161,34 +165,42 @@ async def open_vault(
     create_key: bool = True,
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Vault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests go (tests give a fake upstream; default: the network).
+    ``clock``: seconds, for every part that tells time (timestamps, windows,
+    throttles); tests move a fake one instead of sleeping. Default: each part's
+    own (the wall clock for timestamps, a monotonic one for intervals).
     """
+    wall, steady = clock or time.time, clock or time.monotonic
     store = await open_store(settings)
     try:
         if create_key and settings.master_key is None and not settings.key_file.exists():
             await refuse_new_key_beside_data(store, settings.key_file)
-        source = key_source(settings, create=create_key, env=os.environ if env is None else env)
-        keys = KeyManager(source, store)
+        source = key_source(
+            settings, create=create_key, env=os.environ if env is None else env, clock=clock
+        )
+        keys = KeyManager(source, store, clock=wall)
         await keys.check_store()
         if keys.keyring is not None:  # sealed: at the next start with the keys
             await reseal_format_1(store, keys.keyring)
     except BaseException:
         await store.close()
         raise
-    audit = AuditLog(store)
+    audit = AuditLog(store, clock=wall)
     service = VaultService(
         store,
         keys,
+        clock=wall,
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
     )
-    identities = open_identities(store, settings, audit)
+    identities = open_identities(store, settings, audit, clock=clock)
     buffers: list[Flushable] = [
         audit,  # first: a change's own event is written in its transaction, after these
         service.last_used,
@@ -209,9 +221,10 @@ async def open_vault(
             transport or HttpxTransport(),
             policy=EgressPolicy(settings.fetch_allow_private),
             guard=keys.require_unsealed,
+            clock=steady,
         ),
         platform=PlatformService(
-            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
+            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
         ),
         audit=audit,
         buffers=buffers,
@@ -246,13 +259,21 @@ async def key_session(
         yield KeyManager(key_source(settings, passphrase=passphrase), store)
 
 
-def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> IdentityService:
+def open_identities(
+    store: Store,
+    settings: ServerSettings,
+    audit: AuditLog,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> IdentityService:
+    steady = clock or time.monotonic
     return IdentityService(
         store,
         cache_seconds=settings.auth_cache_seconds,
-        failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
-        key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
+        failure_throttle=FailureThrottle(limit=settings.auth_failure_limit, clock=steady),
+        key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit, clock=steady),
         audit=audit,
+        clock=clock or time.time,
     )
 
 

@@ -91,9 +91,11 @@ def create_app(
     settings: ServerSettings | None = None,
     on_startup: Callable[[Vault], Awaitable[None]] | None = None,
     parent_pid: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Edge:
     """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start;
-    ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker)."""
+    ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker);
+    ``clock``: the vault's clock (see ``open_vault``; tests move a fake one)."""
 
     opened_vault: list[Vault] = []
     mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
@@ -104,7 +106,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        opened = vault or await open_vault(settings or ServerSettings.load())
+        opened = vault or await open_vault(settings or ServerSettings.load(), clock=clock)
         app.state.vault = opened
         opened_vault.append(opened)
         if on_startup is not None:
