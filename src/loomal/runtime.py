@@ -27,9 +27,9 @@ from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.platform import PlatformService
+from loomal.core.ports import Store
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
-from loomal.core.store import Store
 from loomal.core.write_behind import Flushable
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase

@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import StoreRequest
-from loomal.core.store import AuditEvent, CredentialRow
+from loomal.core.ports import AuditEvent, CredentialRow
 from loomal.errors import ConflictError
 from loomal.server.app import create_app
 from tests.conftest import Api, auth
@@ -294,7 +294,9 @@ def test_refusal_counts_are_written_when_their_window_ends(api: Api) -> None:
     from loomal.core.identities import IdentityService
 
     now = [1_900_000_000.0]
-    identities = IdentityService(api.vault.store, clock=lambda: now[0], refusal_window=60)
+    identities = IdentityService(
+        api.vault.store, clock=lambda: now[0], refusal_window=60, audit=api.vault.audit
+    )
 
     async def refuse(times: int, client: str) -> None:
         for _ in range(times):

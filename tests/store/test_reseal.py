@@ -14,7 +14,7 @@ from loomal.config import ServerSettings
 from loomal.core.crypto import Binding, SealedData, derive_key_id
 from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
 from loomal.errors import IntegrityError
 from loomal.runtime import Vault, open_vault
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loomal.core.store import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.core.ports import ApiKeyRow, CredentialRow, IdentityRow
 from loomal.errors import ConflictError
 from loomal.store.sql import SqlStore
 

@@ -42,7 +42,7 @@ from loomal.core.identity import Principal, Scope, hash_api_key, parse_scopes
 from loomal.core.platform import PlatformPrincipal, PlatformService
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
 from loomal.core.platform_store import PlatformSessionRow
-from loomal.core.store import ConsoleSessionRow, LoginLinkRow, Store
+from loomal.core.ports import ConsoleSessionRow, LoginLinkRow, Store
 from loomal.core.timestamps import to_micros
 from loomal.errors import (
     AuthenticationError,

@@ -32,7 +32,7 @@ from msgspec.structs import replace
 from loomal.core.audit_actions import check_action
 from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
-from loomal.core.store import AuditEvent, Store
+from loomal.core.ports import AuditEvent, AuditStore
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import NAME_PATTERN
 from loomal.core.write_behind import WriteBehind
@@ -51,7 +51,7 @@ that they share one row without a name."""
 class AuditLog:
     def __init__(
         self,
-        store: Store,
+        store: AuditStore,
         *,
         clock: Callable[[], float] = time.time,
         max_pending: int = 200_000,
@@ -140,6 +140,10 @@ class AuditLog:
                 if not names:
                     del self._copy_names[(key.identity_id, key.actor_identity_id)]
         events = [replace(key, at=at, count=count) for key, (at, count) in taken.items()]
+        await self._store.append_audit_events(events=events)
+
+    async def append(self, events: list[AuditEvent]) -> None:
+        """Write ``events`` now (aggregates whose window is over)."""
         await self._store.append_audit_events(events=events)
 
     @property
@@ -303,7 +307,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
 
 
 async def prune_audit_events(
-    store: Store,
+    store: AuditStore,
     *,
     retention_days: float,
     batch_size: int = 5000,
@@ -322,7 +326,7 @@ async def prune_audit_events(
 
 
 async def run_audit_retention(
-    store: Store, retention_days: float, *, interval: float = 3600.0, first_after: float = 30.0
+    store: AuditStore, retention_days: float, *, interval: float = 3600.0, first_after: float = 30.0
 ) -> None:
     """Prune every ``interval`` seconds until cancelled (every worker may run it:
     deleting what another worker deleted is a no-op)."""

@@ -31,7 +31,7 @@ from loomal.core.identity import (
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
-from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
+from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, IdentityStore
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
 from loomal.core.write_behind import WriteBehind
@@ -57,13 +57,13 @@ _MAX_REFUSAL_KEYS = 1_000
 class IdentityService:
     def __init__(
         self,
-        store: Store,
+        store: IdentityStore,
         *,
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 2.0,
         failure_throttle: FailureThrottle | None = None,
         key_rate_limiter: KeyRateLimiter | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog,
         refusal_window: float = 60.0,
     ) -> None:
         self._store = store
@@ -72,7 +72,7 @@ class IdentityService:
         self._cache: dict[bytes, tuple[float, Principal]] = {}
         self._throttle = failure_throttle or FailureThrottle(limit=0)
         self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
-        self._audit = audit or AuditLog(store)
+        self._audit = audit
         self.usage: WriteBehind[str, tuple[int, int]] = WriteBehind(
             _add_usage, lambda usage: store.record_identity_usage(usage=usage)
         )
@@ -152,8 +152,8 @@ class IdentityService:
         return held[0] <= to_micros(self._clock() - self._refusal_window)
 
     async def _write_refusals(self, taken: dict[tuple[str | None, str], tuple[int, int]]) -> None:
-        await self._store.append_audit_events(
-            events=[
+        await self._audit.append(
+            [
                 AuditEvent(
                     at=at,
                     identity_id=None,

@@ -31,8 +31,8 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from loomal.core.crypto import Binding, Keyring, SealedData
+from loomal.core.ports import KeyLedger
 from loomal.core.rotation import RotationResult, RotationSkipped, rewrap_all
-from loomal.core.store import Store
 from loomal.core.timestamps import to_micros
 from loomal.core.write_behind import WriteBehind
 from loomal.errors import KeyUnavailableError, SealedError, ValidationError
@@ -139,7 +139,7 @@ class KeyManager:
     """The master keys of one process over one store; see the module docstring."""
 
     def __init__(
-        self, source: KeySource, store: Store, *, clock: Callable[[], float] = time.time
+        self, source: KeySource, store: KeyLedger, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.source = source
         self._store = store
@@ -340,7 +340,7 @@ class KeyManager:
 
 
 async def verify_store_keys(
-    store: Store, key_ids: Sequence[str], where: str, *, clock: Callable[[], float] = time.time
+    store: KeyLedger, key_ids: Sequence[str], where: str, *, clock: Callable[[], float] = time.time
 ) -> None:
     """Refuse keys (``key_ids``, primary first, from ``where``) that lack one the
     store's credentials are wrapped by, or the key the store recorded at its first

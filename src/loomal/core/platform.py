@@ -39,8 +39,8 @@ from loomal.core.platform_models import (
     UpdateIdentityRequest,
 )
 from loomal.core.platform_store import PlatformKeyRow
+from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.slugs import readable_slug
-from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.errors import (
     AuthenticationError,

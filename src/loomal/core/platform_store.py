@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from loomal.core.store import IdentityRow
+    from loomal.core.ports import IdentityRow
 
 __all__ = ["PlatformKeyRow", "PlatformSessionRow", "PlatformStore"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import msgspec
 
 from loomal.core.crypto import Keyring
-from loomal.core.store import CredentialRow, Store
+from loomal.core.ports import CredentialRow, KeyLedger
 from loomal.errors import IntegrityError, ServerError
 
 __all__ = [
@@ -58,7 +58,7 @@ class RotationResult(msgspec.Struct, rename="camel"):
 
 
 async def rewrap_all(
-    store: Store,
+    store: KeyLedger,
     keyring: Keyring,
     *,
     batch_size: int,
@@ -92,7 +92,7 @@ async def rewrap_all(
 
 
 async def rewrap_to_primary(
-    store: Store,
+    store: KeyLedger,
     keyring: Keyring,
     *,
     batch_size: int = 500,
@@ -158,7 +158,7 @@ def _report_unreadable(
         log.error("rotation skipped credential %s: its integrity check failed", row.credential_id)
 
 
-async def _rewrap(store: Store, keyring: Keyring, row: CredentialRow) -> bool | None:
+async def _rewrap(store: KeyLedger, keyring: Keyring, row: CredentialRow) -> bool | None:
     """True if moved, False if the row changed under us, None if it cannot be opened."""
     try:
         sealed = keyring.rewrap(row.sealed(), row.binding())
@@ -173,7 +173,7 @@ async def _rewrap(store: Store, keyring: Keyring, row: CredentialRow) -> bool | 
     )
 
 
-async def reseal_format_1(store: Store, keyring: Keyring, *, batch_size: int = 500) -> int:
+async def reseal_format_1(store: KeyLedger, keyring: Keyring, *, batch_size: int = 500) -> int:
     """Seal every format-1 row again as format 2 (type, expiry and metadata bound,
     see :mod:`loomal.core.crypto`): same plaintext, version and binding, a fresh
     data key. Run when a server opens the store with its keys; a concurrent write

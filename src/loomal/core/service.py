@@ -38,9 +38,9 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.ports import CredentialListing, CredentialRow, CredentialStore
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.request_rules import validate_request_rules
-from loomal.core.store import CredentialListing, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
 from loomal.core.totp_codes import CurrentCode, CurrentCodes
@@ -98,17 +98,17 @@ class UsableCredential:
 class VaultService:
     def __init__(
         self,
-        store: Store,
+        store: CredentialStore,
         keys: KeyManager,
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog,
         metadata_checks: Sequence[MetadataCheck] = (),
     ) -> None:
         self._store = store
         self._metadata_checks = tuple(metadata_checks)
-        self._audit = audit or AuditLog(store, clock=clock)
+        self._audit = audit
         self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity

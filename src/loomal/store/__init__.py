@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from loomal.core.crypto import SealedData
-from loomal.core.store import ApiKeyRow, CredentialRow
+from loomal.core.ports import ApiKeyRow, CredentialRow
 
 __all__ = [
     "API_KEY_COLUMNS",

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TypeVar
 from loomal.core.crypto import SealedData
 from loomal.core.limits import check_credential_limit
 from loomal.core.platform_store import PlatformKeyRow, PlatformSessionRow
-from loomal.core.store import (
+from loomal.core.ports import (
     ApiKeyRow,
     AuditEvent,
     ConsoleSessionRow,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
 from loomal.store.row_cache import RowCache
 from loomal.store.sql import Fetch, Script, SqlStore
