@@ -101,6 +101,7 @@ class _SqliteReader(SnapshotReader):
             raise ServerError(f"No vault store at {path}.")
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA query_only = ON")
         self._conn.execute("BEGIN")  # deferred: the snapshot is taken by the first read
         self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
