@@ -66,9 +66,16 @@ def _codes(client: int) -> list[str]:
     return [f"c{client}-{n:04d}" for n in range(CODES)]
 
 
-def test_backup_while_writing_and_popping(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_backup_while_writing_and_popping(
+    tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    """Restored into a fresh SQLite data dir, whichever store served."""
     data = tmp_path / "data"
-    server = start_server("--data-dir", str(data), cwd=tmp_path)
+    where = ["--data-dir", str(data)]
+    if store == "postgres":
+        where += ["--database-url", request.getfixturevalue("postgres_url")]
+    server = start_server(*where, cwd=tmp_path)
     key = server.api_key
     assert key is not None
     acked, stop = Acked(), threading.Event()
@@ -95,9 +102,7 @@ def test_backup_while_writing_and_popping(tmp_path: Path) -> None:
                 break
             time.sleep(0.01)
         began = time.monotonic()
-        made = loomal(
-            "admin", "backup", str(tmp_path / "vault.backup"), "--data-dir", str(data), cwd=tmp_path
-        )
+        made = loomal("admin", "backup", str(tmp_path / "vault.backup"), *where, cwd=tmp_path)
         ended = time.monotonic()
         assert made.returncode == 0, made.stderr
         while True:  # and some after the backup ended
