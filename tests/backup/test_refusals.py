@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from loomal.backup.file_format import BackupWriter, Manifest, TableManifest
 from loomal.config import ServerSettings
 from tests.backup.vaults import admin, fill, key_args, serving, store_args, store_settings
 
@@ -94,3 +95,25 @@ def test_not_a_backup(tmp_path: Path) -> None:
     bogus.write_text("hello " * 100)
     result = admin("restore", str(bogus), "--data-dir", str(tmp_path / "fresh"))
     assert result.exit_code == 1 and "is not a Loomal Vault backup" in result.output
+
+
+def test_rows_the_target_refuses_are_reported_without_their_values(
+    settings: ServerSettings, tmp_path: Path
+) -> None:
+    """A checksummed file whose rows break a constraint (an API key of no identity):
+    the database's error is named by kind only, and nothing is committed."""
+    file = tmp_path / "crafted.backup"
+    writer = BackupWriter(file)
+    columns = ["key_hash", "identity_id", "prefix", "scopes", "created_at"]
+    writer.add_rows(0, [[b"h" * 32, "id_nobody", "loid-SECRETPREFIX", "[]", 1]])
+    writer.finish(
+        Manifest(
+            format="loomal-backup", format_version=1, schema_version=1, created_at="",
+            source="sqlite", audit=False, key_ids=[],
+            tables=[TableManifest("api_keys", columns, 1)], content_sha256="", content_bytes=0,
+        )
+    )  # fmt: skip
+    result = admin("restore", str(file), *store_args(settings))
+    assert result.exit_code == 1
+    assert "Restoring into" in result.output and "nothing was committed" in result.output
+    assert "SECRETPREFIX" not in result.output and "id_nobody" not in result.output

@@ -21,6 +21,7 @@ from loomal.errors import ConflictError, KeyUnavailableError, ServerError, Valid
 from loomal.store.backup_sql import (
     RowWriter,
     SnapshotReader,
+    database_errors,
     describe,
     open_reader,
     open_writer,
@@ -232,27 +233,42 @@ def restore_from_file(
         if on_start:
             on_start(manifest)
         prepare_store(target)
-        writer = open_writer(target)
-        try:
-            _check_target(
-                writer,
-                target,
-                manifest.tables,
-                manifest.schema_version,
-                force=force,
-                on_replace=on_replace,
+        with database_errors(target, "Restoring into"):
+            _write_file_rows(
+                reader, target, force=force, on_replace=on_replace, on_progress=on_progress
             )
-            for table, rows in reader.frames():  # checksummed again as it is read
-                writer.insert(table.name, table.columns, rows)
-                if on_progress:
-                    on_progress(len(rows))
-            _compare_counts(writer, manifest.tables)
-            writer.commit()
-        finally:
-            writer.close()
         return manifest
     finally:
         reader.close()
+
+
+def _write_file_rows(
+    reader: BackupReader,
+    target: StoreAt,
+    *,
+    force: bool,
+    on_replace: Callable[[dict[str, int]], None] | None,
+    on_progress: Progress | None,
+) -> None:
+    manifest = reader.manifest
+    writer = open_writer(target)
+    try:
+        _check_target(
+            writer,
+            target,
+            manifest.tables,
+            manifest.schema_version,
+            force=force,
+            on_replace=on_replace,
+        )
+        for table, rows in reader.frames():  # checksummed again as it is read
+            writer.insert(table.name, table.columns, rows)
+            if on_progress:
+                on_progress(len(rows))
+        _compare_counts(writer, manifest.tables)
+        writer.commit()
+    finally:
+        writer.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +290,30 @@ def migrate_store(
     on_progress: Progress | None = None,
 ) -> MigrateResult:
     """Backup and restore in one stream: a snapshot of ``source`` into ``target``."""
+    with database_errors(target, "Migrating into"):
+        return _migrate(
+            source,
+            target,
+            audit=audit,
+            force=force,
+            batch_size=batch_size,
+            on_start=on_start,
+            on_replace=on_replace,
+            on_progress=on_progress,
+        )
+
+
+def _migrate(
+    source: StoreAt,
+    target: StoreAt,
+    *,
+    audit: bool,
+    force: bool,
+    batch_size: int,
+    on_start: Callable[[int], None] | None,
+    on_replace: Callable[[dict[str, int]], None] | None,
+    on_progress: Progress | None,
+) -> MigrateResult:
     reader = open_reader(source)
     try:
         plan = _plan(reader, audit=audit)

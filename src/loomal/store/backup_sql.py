@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,7 +30,15 @@ from loomal.errors import ServerError
 from loomal.store.postgres import _where
 from loomal.store.sqlite_writer import _FileLock
 
-__all__ = ["RowWriter", "SnapshotReader", "StoreLocation", "open_reader", "open_writer"]
+__all__ = [
+    "RowWriter",
+    "SnapshotReader",
+    "StoreLocation",
+    "database_errors",
+    "describe",
+    "open_reader",
+    "open_writer",
+]
 
 _BUSY_TIMEOUT_MS = 30_000
 
@@ -49,6 +58,20 @@ def describe(location: StoreLocation) -> str:
     if location.database_url:
         return f"PostgreSQL at {_where(location.database_url)}"
     return f"SQLite file {location.sqlite_path}"
+
+
+@contextmanager
+def database_errors(location: StoreLocation, doing: str) -> Iterator[None]:
+    """A database's own error as a ServerError naming only its kind: a driver's
+    message may quote a row's values."""
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error) as exc:
+        state = getattr(exc, "sqlstate", None)
+        raise ServerError(
+            f"{doing} {describe(location)} failed ({type(exc).__name__}"
+            f"{f', SQLSTATE {state}' if state else ''}); nothing was committed."
+        ) from None
 
 
 def _quote_sqlite(name: str) -> str:
