@@ -23,6 +23,9 @@ def test_sqlite_to_postgresql_and_back(tmp_path: Path, postgres_url: str) -> Non
     assert "Migrated to PostgreSQL at 127.0.0.1:5432" in result.output
     assert "password" not in result.output.lower()
 
+    logged = admin("audit", "--action", "restore", "--json", "--database-url", postgres_url)
+    assert logged.exit_code == 0 and '"outcome":"ok"' in logged.output.replace(" ", "")
+    assert "migrated from SQLite file" in logged.output
     on_postgres = store_settings(
         tmp_path / "pg-side", postgres_url, master_key_file=str(source.key_file)
     )

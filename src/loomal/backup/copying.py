@@ -28,6 +28,7 @@ from loomal.store.backup_sql import (
 )
 
 __all__ = [
+    "MigrateResult",
     "StoreAt",
     "backup_to_file",
     "migrate_store",

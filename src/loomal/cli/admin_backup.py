@@ -11,7 +11,9 @@ The rules live in :mod:`loomal.backup`; this module parses, calls and prints.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,13 @@ import click
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from loomal.backup.copying import StoreAt, backup_to_file, migrate_store, restore_from_file
+from loomal.backup.copying import (
+    MigrateResult,
+    StoreAt,
+    backup_to_file,
+    migrate_store,
+    restore_from_file,
+)
 from loomal.backup.file_format import Manifest
 from loomal.backup.verification import verify_store
 from loomal.cli.common import (
@@ -220,17 +228,38 @@ def migrate(
         target = StoreAt(sqlite_path=Path(to).expanduser().absolute() / "loomal.db")
     if target == source:
         raise ValidationError("--to names the store being migrated.")
-    with _progress("migrating") as (start, advance):
-        result = migrate_store(
-            source,
-            target,
-            audit=not no_audit,
-            force=force,
-            batch_size=batch_size,
-            on_start=start,
-            on_replace=_say_replaced,
-            on_progress=advance,
-        )
+
+    async def audited() -> MigrateResult:
+        async with operator_session(settings, "backup") as note:
+            note.detail = f"migrate to {describe(target)}"
+            with _progress("migrating") as (start, advance):
+                return (
+                    await asyncio.to_thread(  # it runs the target's migrations: a loop of its own
+                        functools.partial(
+                            migrate_store,
+                            source,
+                            target,
+                            audit=not no_audit,
+                            force=force,
+                            batch_size=batch_size,
+                            on_start=start,
+                            on_replace=_say_replaced,
+                            on_progress=advance,
+                        )
+                    )
+                )
+
+    result = run_async(audited())
+    arrived = server_settings(
+        data_dir=str(target.sqlite_path.parent) if target.sqlite_path else data_dir,
+        database_url=target.database_url,
+    )
+
+    async def note_arrival() -> None:
+        async with operator_session(arrived, "restore") as note:
+            note.detail = f"migrated from {describe(source)}"
+
+    run_async(note_arrival())
     for table, read, written in result.tables:
         click.echo(f"{table}: {read} read, {written} in the target")
     if any(read != written for _, read, written in result.tables):
