@@ -30,7 +30,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
-from loomal.runtime import Vault, open_store
+from loomal.runtime import RunningVault, open_store
 from loomal.server.app import create_app
 from loomal.server.edge import Edge
 
@@ -97,8 +97,8 @@ class Api:
     app: Edge
 
     @property
-    def vault(self) -> Vault:
-        vault: Vault = self.app.state.vault
+    def vault(self) -> RunningVault:
+        vault: RunningVault = self.app.state.vault
         return vault
 
     def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -36,7 +36,7 @@ from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
-    "Vault",
+    "RunningVault",
     "check_store_keys",
     "key_session",
     "key_source",
@@ -51,7 +51,7 @@ log = logging.getLogger("loomal.vault")
 
 
 @dataclass(slots=True)
-class Vault:
+class RunningVault:
     settings: ServerSettings
     store: Store
     keys: KeyManager
@@ -166,7 +166,7 @@ async def open_vault(
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,
     clock: Callable[[], float] | None = None,
-) -> Vault:
+) -> RunningVault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
@@ -209,7 +209,7 @@ async def open_vault(
         identities.refusals,
         audit.owner_copies,
     ]
-    return Vault(
+    return RunningVault(
         settings=settings,
         store=store,
         keys=keys,

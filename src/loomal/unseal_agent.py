@@ -166,13 +166,13 @@ class UnsealAgent:
         with self._unsealing:
             try:  # the file as it is now: a rotation from here on is followed
                 watcher = KeyFileWatcher(
-                    self.key_file, lambda path: read_sealed_keys(path).open(kek)
+                    self.key_file, lambda path: read_sealed_keys(path).unlock(kek)
                 )
             except OSError as exc:
                 raise ValidationError(f"Key file {self.key_file}: {exc.strerror}") from None
             sealed = read_sealed_keys(self.key_file)
             kek = sealed.kdf.derive(passphrase)  # bound before the watcher first reads
-            keys = sealed.open(kek)
+            keys = sealed.unlock(kek)
             ids = [derive_key_id(key) for key in keys]
             self._check_keys(ids)
             with self._state:

@@ -12,7 +12,6 @@ import pytest
 
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
-from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager, StaticKeySource
 from loomal.core.limits import check_credential_limit
 from loomal.core.models import StoreRequest
@@ -24,6 +23,7 @@ from loomal.core.ports import (
     CredentialStore,
     KeyLedger,
 )
+from loomal.core.principals import Principal, Scope
 from loomal.core.service import VaultService
 from loomal.errors import ConflictError, NotFoundError
 

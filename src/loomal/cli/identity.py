@@ -28,9 +28,9 @@ from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
 from loomal.core.audit import AuditLog
 from loomal.core.audit_actions import OperatorNote
 from loomal.core.identities import IdentityService
-from loomal.core.identity import KEY_PREFIX, key_display_prefix
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.principals import KEY_PREFIX, key_display_prefix
 from loomal.core.timestamps import parse_iso8601
 from loomal.runtime import store_session
 

@@ -36,15 +36,15 @@ from loomal.console.web import (
     same_origin,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
+from loomal.core.principals import Scope
 from loomal.errors import (
     LoomalError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 
 __all__ = ["CONSOLE_ROUTES"]
 
@@ -58,7 +58,7 @@ _static_cache: dict[str, bytes] = {}
 # -- credentials -------------------------------------------------------------------
 
 
-async def _all_summaries(vault: Vault, session: ConsoleSession) -> list[CredentialSummary]:
+async def _all_summaries(vault: RunningVault, session: ConsoleSession) -> list[CredentialSummary]:
     return (await vault.service.list_credentials(session.principal)).credentials
 
 

@@ -30,9 +30,9 @@ from datetime import datetime
 from msgspec.structs import replace
 
 from loomal.core.audit_actions import check_action
-from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
 from loomal.core.ports import AuditEvent, AuditStore
+from loomal.core.principals import Principal
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import NAME_PATTERN
 from loomal.core.write_behind import WriteBehind

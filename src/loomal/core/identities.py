@@ -17,7 +17,11 @@ from collections.abc import Callable, Iterable
 from msgspec.structs import replace
 
 from loomal.core.audit import AuditLog
-from loomal.core.identity import (
+from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, IdentityStore
+from loomal.core.principals import (
     KEY_PREFIX,
     Principal,
     Scope,
@@ -28,10 +32,6 @@ from loomal.core.identity import (
     keys_match,
     parse_scopes,
 )
-from loomal.core.limits import FailureThrottle, KeyRateLimiter
-from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
-from loomal.core.platform_models import PLATFORM_KEY_PREFIX
-from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, IdentityStore
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
 from loomal.core.write_behind import WriteBehind

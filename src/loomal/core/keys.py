@@ -190,12 +190,12 @@ class KeyManager:
 
     # -- crypto through the held keys, counting wraps --------------------------------
 
-    def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
-        sealed = self._held().seal(plaintext, binding)
+    def encrypt(self, plaintext: bytes, binding: Binding) -> SealedData:
+        sealed = self._held().encrypt(plaintext, binding)
         self.wraps.note(sealed.key_id, 1)
         return sealed
 
-    def open(self, sealed: SealedData, binding: Binding) -> bytes:
+    def decrypt(self, sealed: SealedData, binding: Binding) -> bytes:
         """Decrypt; a row under a key not held is re-checked against the source
         (rewrapped by a rotation we have not seen yet) before KeyUnavailableError."""
         keyring = self._held()
@@ -207,7 +207,7 @@ class KeyManager:
                     f"This credential is wrapped by master key {sealed.key_id}, which this "
                     "server does not hold: give it the key file of the server that wrote it."
                 )
-        return keyring.open(sealed, binding)
+        return keyring.decrypt(sealed, binding)
 
     async def _add_wraps(self, counts: dict[str, int]) -> None:
         """Add the wraps made since the last flush to the store's counts; warn once

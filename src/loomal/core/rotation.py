@@ -185,7 +185,9 @@ async def reseal_format_1(store: KeyLedger, keyring: Keyring, *, batch_size: int
         after = rows[-1].credential_id
         for row in rows:
             try:
-                sealed = keyring.seal(keyring.open(row.sealed(), row.binding()), row.binding())
+                sealed = keyring.encrypt(
+                    keyring.decrypt(row.sealed(), row.binding()), row.binding()
+                )
             except IntegrityError:
                 log.error("credential %s did not open; left in storage format 1", row.credential_id)
                 continue

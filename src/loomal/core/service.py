@@ -25,7 +25,6 @@ from loomal.core.audit import AuditedCall, AuditLog
 from loomal.core.crypto import Binding
 from loomal.core.data_outline import DataOutline
 from loomal.core.edits import CredentialEdit
-from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import (
     AuditEntry,
@@ -40,10 +39,11 @@ from loomal.core.models import (
 )
 from loomal.core.ports import CredentialListing, CredentialRow, CredentialStore
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Principal, Scope
 from loomal.core.request_rules import validate_request_rules
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
-from loomal.core.totp_codes import CurrentCode, CurrentCodes
+from loomal.core.totp_cache import CurrentCode, CurrentCodes
 from loomal.core.types import (
     CredentialType,
     decode_name_cursor,
@@ -314,7 +314,7 @@ class VaultService:
                 data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
                 binding = msgspec.structs.replace(existing.binding(), version=existing.version + 1)
                 row = CredentialRow.from_sealed(
-                    self._keys.seal(_json_encode(data), binding),
+                    self._keys.encrypt(_json_encode(data), binding),
                     binding,
                     created_at=existing.created_at,
                     updated_at=now,
@@ -517,7 +517,7 @@ class VaultService:
             expires_at,
         )
         return CredentialRow.from_sealed(
-            self._keys.seal(_json_encode(data), binding),
+            self._keys.encrypt(_json_encode(data), binding),
             binding,
             created_at=created_at,
             updated_at=now,
@@ -533,7 +533,7 @@ class VaultService:
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
         try:
-            return _json_decode(self._keys.open(row.sealed(), row.binding()))
+            return _json_decode(self._keys.decrypt(row.sealed(), row.binding()))
         except IntegrityError:
             log.error("integrity check failed for credential %s", row.credential_id)
             raise

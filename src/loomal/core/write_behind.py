@@ -6,7 +6,7 @@ fsync rate. So a read notes the value here, this process shows it at once
 (:meth:`WriteBehind.get`), and :meth:`WriteBehind.flush` writes everything
 noted in one batch. The same type holds every such value: last use, usage
 counts, refused-authentication counts, key wraps, and the copies of refusals in
-an owner's audit log. Each buffer knows how to write itself; ``runtime.Vault``
+an owner's audit log. Each buffer knows how to write itself; ``runtime.RunningVault``
 owns the list of them and is the one that flushes (at least every
 ``usage_flush_seconds``, and everything on a clean stop). Other processes see
 the values after that flush.

@@ -32,7 +32,7 @@ from loomal.config import ServerSettings
 from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
 from loomal.core.models import ErrorBody
-from loomal.runtime import Vault, open_vault
+from loomal.runtime import RunningVault, open_vault
 from loomal.server import broker_routes
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
@@ -86,10 +86,10 @@ def _openapi_config() -> OpenAPIConfig:
 
 
 def create_app(
-    vault: Vault | None = None,
+    vault: RunningVault | None = None,
     *,
     settings: ServerSettings | None = None,
-    on_startup: Callable[[Vault], Awaitable[None]] | None = None,
+    on_startup: Callable[[RunningVault], Awaitable[None]] | None = None,
     parent_pid: int | None = None,
     clock: Callable[[], float] | None = None,
 ) -> Edge:
@@ -97,7 +97,7 @@ def create_app(
     ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker);
     ``clock``: the vault's clock (see ``open_vault``; tests move a fake one)."""
 
-    opened_vault: list[Vault] = []
+    opened_vault: list[RunningVault] = []
     mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
 
     @asgi("/mcp", is_mount=True, copy_scope=True)

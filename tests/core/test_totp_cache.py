@@ -11,8 +11,8 @@ from pathlib import Path
 import pyotp
 
 from loomal.config import ServerSettings
-from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
+from loomal.core.principals import Principal
 from loomal.core.service import VaultService
 from loomal.runtime import open_vault
 
