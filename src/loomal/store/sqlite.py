@@ -89,6 +89,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows' pages are zeroed, so a destroyed credential's versions leave the
+    # file at the next checkpoint (many builds default to it; not all).
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
