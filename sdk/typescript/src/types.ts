@@ -235,6 +235,8 @@ export interface CredentialSummary {
   updatedAt?: string;
   /** Whether `expiresAt` has passed (this server adds it; the hosted API may not). */
   expired?: boolean;
+  /** 1 when created; every write adds one (this server adds it; the hosted API may not). */
+  version?: number;
 }
 
 /**

@@ -1,6 +1,8 @@
 -- Versions of credentials (each write keeps a copy of the row it wrote, sealed as
 -- the row is) and tombstones of deleted credentials, recoverable until destroyed.
--- No foreign key to credentials: a deleted credential keeps its versions.
+-- No foreign key to credentials: a deleted credential keeps its versions. The
+-- primary key is the only index (each write maintains it): an identity's delete
+-- cascades by a scan, which is rare.
 CREATE TABLE credential_versions (
     credential_id TEXT NOT NULL,
     version       BIGINT NOT NULL,
@@ -18,7 +20,6 @@ CREATE TABLE credential_versions (
     ciphertext    BYTEA NOT NULL,
     PRIMARY KEY (credential_id, version)
 );
-CREATE INDEX credential_versions_identity ON credential_versions (identity_id);
 
 CREATE TABLE credential_tombstones (
     credential_id TEXT PRIMARY KEY,
