@@ -257,3 +257,22 @@ def _run_sql(api: Api, statements: tuple[str, ...]) -> list[Any]:
         return rows
     finally:
         lite.close()
+
+
+def test_a_rotation_rewraps_kept_versions_so_the_old_key_can_retire(api: Api) -> None:
+    h = api.headers()
+    store_versions(api, h, "gh", 3)
+    store_versions(api, h, "gone", 2)
+    assert api.client.delete("/v0/vault/gone", headers=h).status_code == 204
+    keys = api.vault.keys
+    old_key = keys.source.key_ids()[0]
+    result = api.call(keys.rotate)
+    assert result.unreadable == []
+    assert _run_sql(api, ("SELECT DISTINCT key_id FROM credential_versions",)) == [
+        (keys.source.key_ids()[0],)
+    ]
+    api.call(keys.retire, old_key)
+    assert old_key not in keys.source.key_ids()
+    assert api.client.get("/v0/vault/gh?version=1", headers=h).json()["data"]["password"] == "pw-1"
+    assert api.client.post("/v0/vault/gone/undelete", headers=h).status_code == 200
+    assert api.client.get("/v0/vault/gone", headers=h).json()["data"]["password"] == "pw-2"

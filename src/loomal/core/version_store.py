@@ -135,6 +135,23 @@ class VersionStore(Protocol):
         name, with all their versions, in one transaction; how many credentials."""
         ...
 
+    async def versions_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: tuple[str, int] | None = None
+    ) -> list[VersionRow]:
+        """Up to ``limit`` kept versions (deleted credentials' included) whose data
+        key is not wrapped by ``key_id``, in (credential id, version) order after ``after``."""
+        ...
+
+    async def replace_version_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        """Swap a version's wrapped data key if it is still under ``old_key_id``."""
+        ...
+
+    async def count_versions_by_key_id(self) -> dict[str, int]:
+        """How many kept versions each master key wraps."""
+        ...
+
     async def destroy_deleted_before(self, *, before: int, limit: int) -> int:
         """Destroy up to ``limit`` tombstoned credentials deleted before ``before``
         (their versions with them); how many."""

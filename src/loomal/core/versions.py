@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from loomal.core.crypto import Binding
+from loomal.core.crypto import Binding, Keyring
 from loomal.core.identity import Principal, Scope
 from loomal.core.models import Credential, StoreResponse
 from loomal.core.store import CredentialRow, Store
@@ -40,7 +40,7 @@ from loomal.core.version_models import (
     VersionList,
 )
 from loomal.core.version_store import DeletionNote, TombstoneRow, VersionNote, VersionRow
-from loomal.errors import ConflictError, NotFoundError, ValidationError
+from loomal.errors import ConflictError, IntegrityError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
     from loomal.core.audit import AuditedCall
@@ -52,6 +52,7 @@ __all__ = [
     "CredentialHistory",
     "destroy_expired_deletions",
     "restored_data",
+    "rewrap_versions_to_primary",
     "run_deleted_retention",
     "writer_of",
 ]
@@ -322,6 +323,38 @@ class CredentialHistory:
             last_used_at=None if existing is None else existing.last_used_at,
             last_rotated_at=now,
         )
+
+
+async def rewrap_versions_to_primary(
+    store: Store, keyring: Keyring, *, batch_size: int = 500
+) -> tuple[int, list[VersionRow]]:
+    """Re-wrap every kept version's data key under the keyring's primary (a master-key
+    rotation's second half: the current rows are done by :mod:`loomal.core.rotation`).
+    A version that no longer opens is left as it is and returned; one that changed
+    meanwhile (pruned, destroyed) is simply skipped. Returns (moved, unreadable)."""
+    primary = keyring.primary_key_id
+    moved, unreadable = 0, []
+    after: tuple[str, int] | None = None
+    while rows := await store.versions_wrapped_by_other_keys(
+        key_id=primary, after=after, limit=batch_size
+    ):
+        after = (rows[-1].credential_id, rows[-1].version)
+        for row in rows:
+            try:
+                sealed = keyring.rewrap(row.sealed(), row.binding())
+            except IntegrityError:
+                unreadable.append(row)
+                continue
+            moved += await store.replace_version_wrapped_key(
+                credential_id=row.credential_id,
+                version=row.version,
+                old_key_id=row.key_id,
+                key_id=sealed.key_id,
+                wrapped_key=sealed.wrapped_key,
+            )
+    if moved:
+        await store.add_key_wraps(counts={primary: moved})
+    return moved, unreadable
 
 
 async def destroy_expired_deletions(store: Store, *, now: float, retention_days: float) -> int:

@@ -83,6 +83,20 @@ class _Sql:
             f"ORDER BY deleted_at LIMIT {p}"
         )
         self.insert_audit = audit_insert_sql(p)
+        self.other_keys_first = (
+            f"SELECT {VERSION_COLUMNS} FROM credential_versions WHERE key_id != {p} "
+            f"ORDER BY credential_id, version LIMIT {p}"
+        )
+        self.other_keys_after = (
+            f"SELECT {VERSION_COLUMNS} FROM credential_versions WHERE key_id != {p} "
+            f"AND (credential_id > {p} OR (credential_id = {p} AND version > {p})) "
+            f"ORDER BY credential_id, version LIMIT {p}"
+        )
+        self.rewrap = (
+            f"UPDATE credential_versions SET key_id = {p}, wrapped_key = {p} "
+            f"WHERE credential_id = {p} AND version = {p} AND key_id = {p}"
+        )
+        self.count_by_key = "SELECT key_id, count(*) FROM credential_versions GROUP BY key_id"
 
 
 def _version_values(row: CredentialRow, note: VersionNote) -> tuple[Any, ...]:
@@ -109,6 +123,14 @@ def _version(row: Sequence[Any]) -> VersionRow:
     for index in _BLOBS:
         values[index] = bytes(values[index])
     return VersionRow(*values)
+
+
+def _other_keys(
+    sql: _Sql, key_id: str, limit: int, after: tuple[str, int] | None
+) -> tuple[str, tuple[Any, ...]]:
+    if after is None:
+        return sql.other_keys_first, (key_id, limit)
+    return sql.other_keys_after, (key_id, after[0], after[0], after[1], limit)
 
 
 def _gone(credential_id: str) -> NotFoundError:
@@ -181,6 +203,21 @@ class SqliteVersionStore:
 
         return await self._write(work)
 
+    async def versions_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: tuple[str, int] | None = None
+    ) -> list[VersionRow]:
+        sql, params = _other_keys(_LITE, key_id, limit, after)
+        return [_version(r) for r in self._reader.execute(sql, params)]
+
+    async def replace_version_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        values = (key_id, wrapped_key, credential_id, version, old_key_id)
+        return await self._write(lambda conn: conn.execute(_LITE.rewrap, values).rowcount == 1)
+
+    async def count_versions_by_key_id(self) -> dict[str, int]:
+        return {k: int(n) for k, n in self._reader.execute(_LITE.count_by_key)}
+
     async def destroy_deleted_before(self, *, before: int, limit: int) -> int:
         def work(conn: sqlite3.Connection) -> int:
             ids = [r[0] for r in conn.execute(_LITE.expired, (before, limit))]
@@ -208,6 +245,8 @@ class PostgresVersionStore:
         async def _fetchone(self, query: str, params: Sequence[Any]) -> Any: ...
 
         async def _fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+        async def _execute(self, query: str, params: Sequence[Any]) -> int: ...
 
     @staticmethod
     async def _keep_version(
@@ -269,6 +308,21 @@ class PostgresVersionStore:
             if ids and audit is not None:
                 await conn.execute(_PG.insert_audit.encode(), audit.values())
             return len(ids)
+
+    async def versions_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: tuple[str, int] | None = None
+    ) -> list[VersionRow]:
+        sql, params = _other_keys(_PG, key_id, limit, after)
+        return [_version(r) for r in await self._fetchall(sql, params)]
+
+    async def replace_version_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        values = (key_id, wrapped_key, credential_id, version, old_key_id)
+        return await self._execute(_PG.rewrap, values) == 1
+
+    async def count_versions_by_key_id(self) -> dict[str, int]:
+        return {k: int(n) for k, n in await self._fetchall(_PG.count_by_key)}
 
     async def destroy_deleted_before(self, *, before: int, limit: int) -> int:
         async with self._pool.connection() as conn, conn.transaction():
