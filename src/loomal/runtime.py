@@ -199,6 +199,8 @@ async def open_vault(
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
+        max_versions=settings.max_versions,
+        deleted_retention_days=settings.deleted_retention_days,
     )
     identities = open_identities(store, settings, audit, clock=clock)
     buffers: list[Flushable] = [

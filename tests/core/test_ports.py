@@ -20,11 +20,12 @@ from loomal.core.ports import (
     AuditStore,
     CredentialListing,
     CredentialRow,
-    CredentialStore,
     KeyLedger,
+    VersionedCredentialStore,
 )
 from loomal.core.principals import Principal, Scope
 from loomal.core.service import VaultService
+from loomal.core.version_store import DeletionNote, TombstoneRow, VersionNote, VersionRow
 from loomal.errors import ConflictError, NotFoundError
 
 T = TypeVar("T")
@@ -55,6 +56,7 @@ class MemoryCredentials:
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         async with self._lock:
             existing = self.rows.get((identity_id, name))
@@ -67,9 +69,50 @@ class MemoryCredentials:
             return result
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
         return self.rows.pop((identity_id, name), None) is not None
+
+    # history: none kept (VersionStore, the rest of VaultService's port)
+    async def list_versions(self, *, identity_id: str, credential_id: str) -> list[VersionRow]:
+        return []
+
+    async def get_version(
+        self, *, identity_id: str, credential_id: str, version: int
+    ) -> VersionRow | None:
+        return None
+
+    async def list_deleted(self, *, identity_id: str) -> list[TombstoneRow]:
+        return []
+
+    async def find_deleted(self, *, identity_id: str, name: str) -> TombstoneRow | None:
+        return None
+
+    async def destroy_credential(
+        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+    ) -> int:
+        return 0
+
+    async def versions_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: tuple[str, int] | None = None
+    ) -> list[VersionRow]:
+        return []
+
+    async def replace_version_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool:
+        return False
+
+    async def count_versions_by_key_id(self) -> dict[str, int]:
+        return {}
+
+    async def destroy_deleted_before(self, *, before: int, limit: int) -> int:
+        return 0
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         self.last_used.update(last_used)
@@ -112,7 +155,9 @@ ALICE = Principal("id_alice", "loid-alice", frozenset({Scope.READ, Scope.WRITE})
 BOB = Principal("id_bob", "loid-bob", frozenset({Scope.READ, Scope.WRITE}))
 
 
-def vault_service(credentials: CredentialStore, audit: AuditStore, limit: int) -> VaultService:
+def vault_service(
+    credentials: VersionedCredentialStore, audit: AuditStore, limit: int
+) -> VaultService:
     keys = KeyManager(
         StaticKeySource(Keyring.from_keys(os.urandom(32))),
         cast(KeyLedger, None),  # sealing and opening never reach the ledger

@@ -14,6 +14,9 @@ import type {
   Credential,
   CredentialList,
   CredentialSummary,
+  DeletedList,
+  DeleteOptions,
+  GetOptions,
   JsonObject,
   ListAllOptions,
   ListOptions,
@@ -22,8 +25,10 @@ import type {
   StoreHelperOptions,
   StoredCredential,
   TotpCode,
+  UndeleteOptions,
   VaultFetchInput,
   VaultFetchResult,
+  VersionList,
 } from "./types.js";
 
 /** `{clientId, secret}` for OAuth-style client credentials. */
@@ -78,9 +83,17 @@ export class Vault {
     return this.#send({ method: "PUT", path: credentialPath(name), body, safeToRetry: true });
   }
 
-  /** The credential with its decrypted `data` (GET /v0/vault/{name}). Expired: ExpiredError. */
-  async get(name: string): Promise<Credential> {
-    return this.#send({ method: "GET", path: credentialPath(name), safeToRetry: true });
+  /**
+   * The credential with its decrypted `data` (GET /v0/vault/{name}). Expired:
+   * ExpiredError. `{ version }`: a kept version instead (`?version=N`).
+   */
+  async get(name: string, options: GetOptions = {}): Promise<Credential> {
+    return this.#send({
+      method: "GET",
+      path: credentialPath(name),
+      query: { version: options.version },
+      safeToRetry: true,
+    });
   }
 
   /**
@@ -107,9 +120,60 @@ export class Vault {
     } while (cursor !== undefined);
   }
 
-  /** Delete a credential (DELETE /v0/vault/{name}, 204). */
-  async delete(name: string): Promise<void> {
-    await this.#send<undefined>({ method: "DELETE", path: credentialPath(name), safeToRetry: true });
+  /**
+   * Delete a credential (DELETE /v0/vault/{name}, 204): gone at once, yet
+   * recoverable with `undelete` for the server's retention period (30 days by
+   * default). `{ destroy: true }` removes it and every version now.
+   */
+  async delete(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.#send<undefined>({
+      method: "DELETE",
+      path: credentialPath(name),
+      query: { destroy: options.destroy ? "true" : undefined },
+      safeToRetry: true,
+    });
+  }
+
+  /** The kept versions, newest first, never a secret (GET /v0/vault/{name}/versions). */
+  async versions(name: string): Promise<VersionList> {
+    return this.#send({ method: "GET", path: credentialPath(name, "/versions"), safeToRetry: true });
+  }
+
+  /**
+   * Make kept `version` current again, as a new version
+   * (POST /v0/vault/{name}/versions/{version}/restore). A backup code used since
+   * stays used. Never retried: a repeat would add one more version.
+   */
+  async restore(name: string, version: number): Promise<StoredCredential> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, `/versions/${encodeURIComponent(String(version))}/restore`),
+      safeToRetry: false,
+    });
+  }
+
+  /**
+   * Bring back a deleted credential (POST /v0/vault/{name}/undelete). Its name
+   * holds another credential now: ConflictError (code `name_in_use`); pass
+   * `{ as: "other-name" }`.
+   */
+  async undelete(name: string, options: UndeleteOptions = {}): Promise<StoredCredential> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, "/undelete"),
+      query: { as: options.as },
+      safeToRetry: false,
+    });
+  }
+
+  /** Deleted credentials that can still be undeleted (GET /v0/vault?deleted=true). */
+  async deleted(): Promise<DeletedList> {
+    return this.#send({
+      method: "GET",
+      path: "/v0/vault",
+      query: { deleted: "true" },
+      safeToRetry: true,
+    });
   }
 
   /**

@@ -23,6 +23,7 @@ from loomal._version import __version__
 from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
+from loomal.cli.vault_history import HISTORY_COMMANDS
 
 __all__ = ["main"]
 
@@ -71,6 +72,10 @@ def _needs_extra(name: str, extra: str, missing: str) -> click.Command:
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
         add_help_option=False,
     )
+
+
+for _command in HISTORY_COMMANDS:
+    vault.add_command(_command)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

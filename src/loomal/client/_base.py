@@ -33,6 +33,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.version_models import DeletedList, VersionList
 from loomal.errors import LoomalError, MissingApiKeyError, RateLimitError, error_from_status
 
 __all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "FetchBody", "calls", "env_base_url"]
@@ -160,9 +161,10 @@ class calls:
         return calls.store(name, "SHIPPING_ADDRESS", dict(address), metadata, expires_at)
 
     @staticmethod
-    def get(name: str) -> Call[Credential]:
-        """GET /v0/vault/{name}"""
-        return Call("GET", _path(name), Credential)
+    def get(name: str, version: int | None = None) -> Call[Credential]:
+        """GET /v0/vault/{name} (``?version=N``: a kept version)"""
+        params = None if version is None else {"version": version}
+        return Call("GET", _path(name), Credential, params=params)
 
     @staticmethod
     def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialList]:
@@ -171,9 +173,32 @@ class calls:
         return Call("GET", "/v0/vault", CredentialList, params=params)
 
     @staticmethod
-    def delete(name: str) -> Call[None]:
-        """DELETE /v0/vault/{name}"""
-        return Call("DELETE", _path(name), None)
+    def delete(name: str, destroy: bool = False) -> Call[None]:
+        """DELETE /v0/vault/{name} (``?destroy=true``: every version, now)"""
+        return Call("DELETE", _path(name), None, params={"destroy": "true"} if destroy else None)
+
+    @staticmethod
+    def versions(name: str) -> Call[VersionList]:
+        """GET /v0/vault/{name}/versions"""
+        return Call("GET", _path(name, "/versions"), VersionList)
+
+    @staticmethod
+    def restore(name: str, version: int) -> Call[StoreResponse]:
+        """POST /v0/vault/{name}/versions/{version}/restore (not retried: a retry
+        would make one more version)"""
+        path = _path(name, f"/versions/{int(version)}/restore")
+        return Call("POST", path, StoreResponse, idempotent=False)
+
+    @staticmethod
+    def undelete(name: str, as_name: str | None = None) -> Call[StoreResponse]:
+        """POST /v0/vault/{name}/undelete (``?as=OTHER``: under another name)"""
+        params = None if as_name is None else {"as": as_name}
+        return Call("POST", _path(name, "/undelete"), StoreResponse, params=params)
+
+    @staticmethod
+    def deleted() -> Call[DeletedList]:
+        """GET /v0/vault?deleted=true"""
+        return Call("GET", "/v0/vault", DeletedList, params={"deleted": "true"})
 
     @staticmethod
     def totp(name: str) -> Call[TotpResponse]:

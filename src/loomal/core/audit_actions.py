@@ -44,6 +44,9 @@ CREDENTIAL_ACTIONS = (
     "totp",
     "totp_use_backup",
     "delete",
+    "restore_version",
+    "undelete",
+    "destroy",
     "fetch",
     "proxy",
 )

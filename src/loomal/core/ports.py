@@ -31,6 +31,7 @@ from loomal.core.rows import (
     IdentityRow,
     LoginLinkRow,
 )
+from loomal.core.version_store import DeletionNote, VersionNote, VersionRow, VersionStore
 
 __all__ = [
     "ApiKeyRow",
@@ -47,6 +48,8 @@ __all__ = [
     "LoginLinkRow",
     "PlatformStore",
     "Store",
+    "VersionStore",
+    "VersionedCredentialStore",
 ]
 
 T = TypeVar("T")
@@ -71,6 +74,7 @@ class CredentialStore(Protocol):
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         """Run ``change`` on the current row (or None) inside one write
         transaction and store the row it returns, with ``audit`` in the same
@@ -80,13 +84,23 @@ class CredentialStore(Protocol):
         With ``max_credentials``, a create (no current row) first counts the
         identity's credentials in the same transaction, serialised against the
         identity's other creates, and refuses through
-        :func:`loomal.core.limits.check_credential_limit`."""
+        :func:`loomal.core.limits.check_credential_limit`.
+
+        With ``version_note``, the new row is kept as a version too and versions
+        beyond ``version_note.keep`` are destroyed, in the same transaction."""
         ...
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
-        """Delete, and record ``audit`` in the same transaction if a row was deleted."""
+        """Delete, and record ``audit`` in the same transaction if a row was deleted.
+        With ``deletion`` the credential leaves a tombstone and keeps its versions
+        (recoverable); without, its versions go with it."""
         ...
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
@@ -228,6 +242,18 @@ class KeyLedger(Protocol):
 
     async def list_identities(self) -> Sequence[tuple[IdentityRow, Sequence[ApiKeyRow]]]: ...
 
+    async def versions_wrapped_by_other_keys(
+        self, *, key_id: str, limit: int, after: tuple[str, int] | None = None
+    ) -> list[VersionRow]:
+        """Kept versions whose data key is not wrapped by ``key_id`` (as VersionStore)."""
+        ...
+
+    async def replace_version_wrapped_key(
+        self, *, credential_id: str, version: int, old_key_id: str, key_id: str, wrapped_key: bytes
+    ) -> bool: ...
+
+    async def count_versions_by_key_id(self) -> dict[str, int]: ...
+
 
 class ConsoleSessionStore(Protocol):
     """The web console's sessions and sign-in links."""
@@ -252,6 +278,11 @@ class ConsoleSessionStore(Protocol):
         ...
 
 
+class VersionedCredentialStore(CredentialStore, VersionStore, Protocol):
+    """Credentials and their history (kept versions, tombstones): what
+    ``VaultService`` and its ``CredentialHistory`` use cases need."""
+
+
 class Store(
     CredentialStore,
     AuditStore,
@@ -259,6 +290,7 @@ class Store(
     KeyLedger,
     ConsoleSessionStore,
     PlatformStore,
+    VersionStore,
     Protocol,
 ):
     """The whole store: every role, and its own life (what ``runtime`` opens)."""

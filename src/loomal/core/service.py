@@ -37,7 +37,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.core.ports import CredentialListing, CredentialRow, CredentialStore
+from loomal.core.ports import CredentialListing, CredentialRow, VersionedCredentialStore
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.principals import Principal, Scope
 from loomal.core.request_rules import validate_request_rules
@@ -54,6 +54,11 @@ from loomal.core.types import (
     validate_credential_name,
     validate_data,
     validate_metadata,
+)
+from loomal.core.versions import (
+    DEFAULT_DELETED_RETENTION_DAYS,
+    DEFAULT_MAX_VERSIONS,
+    CredentialHistory,
 )
 from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
@@ -95,18 +100,23 @@ class UsableCredential:
         return f"UsableCredential({self.credential_id}, {self.type}, data='***')"
 
 
-class VaultService:
+class VaultService(CredentialHistory):
     def __init__(
         self,
-        store: CredentialStore,
+        store: VersionedCredentialStore,
         keys: KeyManager,
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
         audit: AuditLog,
         metadata_checks: Sequence[MetadataCheck] = (),
+        max_versions: int = DEFAULT_MAX_VERSIONS,
+        deleted_retention_days: float = DEFAULT_DELETED_RETENTION_DAYS,
     ) -> None:
         self._store = store
+        self.max_versions = max_versions
+        """Versions of a credential kept, the current one included (see core/versions.py)."""
+        self.deleted_retention_days = deleted_retention_days
         self._metadata_checks = tuple(metadata_checks)
         self._audit = audit
         self._keys = keys
@@ -168,6 +178,7 @@ class VaultService:
                 change=change,
                 audit=audit,
                 max_credentials=self._max_credentials,
+                version_note=self.version_note(principal, "store"),
             )
             return _store_response(row, metadata), created
 
@@ -216,7 +227,11 @@ class VaultService:
                 return row, (row, metadata)
 
             row, metadata = await self._store.modify_credential(
-                identity_id=principal.identity_id, name=name, change=change, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                change=change,
+                audit=audit,
+                version_note=self.version_note(principal, "edit"),
             )
             return _store_response(row, metadata)
 
@@ -327,7 +342,11 @@ class VaultService:
                 )
 
             return await self._store.modify_credential(
-                identity_id=principal.identity_id, name=name, change=change, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                change=change,
+                audit=audit,
+                version_note=self.version_note(principal, "backup_code"),
             )
 
     async def list_credentials(
@@ -358,11 +377,16 @@ class VaultService:
             return CredentialList(credentials=page, count=len(page), next_cursor=next_cursor)
 
     async def delete_credential(self, principal: Principal, name: str) -> None:
+        """Hide ``name`` at once, recoverable for ``deleted_retention_days`` (see
+        :meth:`undelete_credential`, :meth:`destroy_credential`)."""
         async with self._call(principal, "delete", name, durable=True) as audit:
             principal.require(Scope.WRITE)
             validate_credential_name(name)
             deleted = await self._store.delete_credential(
-                identity_id=principal.identity_id, name=name, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                audit=audit,
+                deletion=self.deletion_note(principal),
             )
             if not deleted:
                 raise _not_found(name)

@@ -232,7 +232,10 @@ def build_mcp_server(
         return await call(ctx, lambda b: b.store(name, request))
 
     async def vault_delete(name: Name, ctx: Context) -> CallToolResult:
-        """Delete a credential permanently: its secret cannot be recovered. Deleting a name
+        """Delete a credential: it is gone at once (not_found everywhere, its name free to
+        store again), yet recoverable for the server's retention period (30 days unless
+        configured otherwise): undelete it with POST /v0/vault/{{name}}/undelete, `loomal
+        vault undelete NAME` or the console's Recently deleted page. Deleting a name
         that does not exist (or was already deleted) answers not_found and changes
         nothing."""
 

@@ -20,8 +20,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from loomal.errors import NotFoundError, ServerError
 from loomal.store import load_migrations
-from loomal.store.sql import Fetch, Script, SqlStore
+from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
+from loomal.store.steps import Fetch, FetchAll, Script
+from loomal.store.version_sql import VERSIONS_POSTGRES
 
 __all__ = ["PostgresStore"]
 
@@ -40,6 +42,7 @@ class PostgresStore(SqlStore):
     """The Store Protocol on PostgreSQL."""
 
     sql = POSTGRES
+    versions = VERSIONS_POSTGRES
     unique_violation = pg_errors.UniqueViolation
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
@@ -131,7 +134,11 @@ class PostgresStore(SqlStore):
                 step = next(steps)
                 while True:
                     cur = await conn.execute(step.sql.encode(), step.params)
-                    answer = await cur.fetchone() if isinstance(step, Fetch) else cur.rowcount
+                    answer: Any = cur.rowcount
+                    if isinstance(step, Fetch):
+                        answer = await cur.fetchone()
+                    elif isinstance(step, FetchAll):
+                        answer = await cur.fetchall()
                     step = steps.send(answer)
             except StopIteration as done:
                 result: T = done.value

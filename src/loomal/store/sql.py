@@ -16,8 +16,8 @@ does so), so rows are built by position from the column lists in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import astuple, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import astuple
 from typing import Any, ClassVar, TypeVar
 
 from loomal.core.crypto import SealedData
@@ -32,6 +32,7 @@ from loomal.core.ports import (
     IdentityRow,
     LoginLinkRow,
 )
+from loomal.core.version_store import DeletionNote, VersionNote
 from loomal.errors import ConflictError, ServerError
 from loomal.store import (
     api_key_values,
@@ -41,32 +42,15 @@ from loomal.store import (
     sealed_values,
 )
 from loomal.store.statements import Statements
+from loomal.store.steps import Fetch, FetchAll, Run, Script
+from loomal.store.version_sql import VersionSql
 
-__all__ = ["Fetch", "Run", "Script", "SqlStore"]
+__all__ = ["Fetch", "FetchAll", "Run", "Script", "SqlStore"]
 
 T = TypeVar("T")
 
 _AUDIT_ROWS_PER_INSERT = 100
 _CREATE_RACE_RETRIES = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    """A script step answered with the statement's first row (or None)."""
-
-    sql: str
-    params: Sequence[Any] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """A script step answered with the statement's row count."""
-
-    sql: str
-    params: Sequence[Any] = ()
-
-
-Script = Generator[Fetch | Run, Any, T]
 
 
 class _LostCreateRace(Exception):
@@ -78,7 +62,7 @@ def _taken(name: str) -> ConflictError:
     return ConflictError(f"An identity named {name!r} already exists.", code="identity_exists")
 
 
-class SqlStore:
+class SqlStore(VersionSql):
     """The Store Protocol's shared half; subclasses supply the primitives below."""
 
     sql: ClassVar[Statements]
@@ -121,6 +105,7 @@ class SqlStore:
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         sql = self.sql
 
@@ -136,6 +121,8 @@ class SqlStore:
                 (count,) = yield Fetch(sql.count_credentials, (identity_id,))
                 check_credential_limit(int(count), max_credentials)
             new, result = change(existing)
+            if version_note is not None:
+                yield from self._keep_version(new, version_note)
             if existing is None:
                 if (yield Run(sql.insert_credential, credential_values(new))) == 0:
                     raise _LostCreateRace()
@@ -154,13 +141,17 @@ class SqlStore:
         raise ServerError("Could not store the credential under contention; retry.")
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
         sql = self.sql
 
         def script() -> Script[bool]:
-            count: int = yield Run(sql.delete_credential, (identity_id, name))
-            deleted = count > 0
+            deleted = yield from self._bury(identity_id, name, deletion)
             if deleted and audit is not None:
                 yield Run(sql.insert_audit, audit.values())
             return deleted

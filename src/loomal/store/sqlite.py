@@ -26,9 +26,11 @@ from typing import Any, TypeVar
 from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
 from loomal.store.row_cache import RowCache
-from loomal.store.sql import Fetch, Script, SqlStore
+from loomal.store.sql import SqlStore
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.statements import SQLITE
+from loomal.store.steps import Fetch, FetchAll, Script
+from loomal.store.version_sql import VERSIONS_SQLITE
 from loomal.store.wal_index import open_wal_index
 
 __all__ = ["SqliteStore", "run_script"]
@@ -44,6 +46,9 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows' pages are zeroed, so a destroyed credential's versions leave the
+    # file at the next checkpoint (many builds default to it; not all).
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
@@ -67,7 +72,12 @@ def run_script(conn: sqlite3.Connection, script: Script[T]) -> T:
         step = next(script)
         while True:
             cursor = conn.execute(step.sql, step.params)
-            step = script.send(cursor.fetchone() if isinstance(step, Fetch) else cursor.rowcount)
+            if isinstance(step, Fetch):
+                step = script.send(cursor.fetchone())
+            elif isinstance(step, FetchAll):
+                step = script.send(cursor.fetchall())
+            else:
+                step = script.send(cursor.rowcount)
     except StopIteration as done:
         result: T = done.value
         return result
@@ -77,6 +87,7 @@ class SqliteStore(SqlStore):
     """The Store Protocol on one SQLite file."""
 
     sql = SQLITE
+    versions = VERSIONS_SQLITE
     unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: Path) -> None:
