@@ -46,6 +46,8 @@ CREDENTIAL_ACTIONS = (
     "delete",
     "fetch",
     "proxy",
+    "approval_approve",
+    "approval_deny",
 )
 """Calls that touch a credential, made with an identity's key."""
 

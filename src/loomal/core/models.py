@@ -402,6 +402,14 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
     body_encoding: Annotated[
         BodyEncoding, Meta(description="How body is written: text (UTF-8) or base64")
     ] = "text"
+    approval_id: Annotated[
+        str | None,
+        Meta(
+            description="The approval a person gave this exact request (after a 202 "
+            "approval_pending); used once",
+            max_length=200,
+        ),
+    ] = None
 
 
 class FetchResponse(msgspec.Struct, rename="camel"):

@@ -24,6 +24,7 @@ import msgspec
 
 from loomal.core.crypto import Binding, SealedData
 from loomal.core.platform_store import PlatformStore
+from loomal.core.rules_store import RulesStore
 
 __all__ = [
     "ApiKeyRow",
@@ -209,7 +210,7 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(PlatformStore, Protocol):
+class Store(PlatformStore, RulesStore, Protocol):
     """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...

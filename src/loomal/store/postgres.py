@@ -50,6 +50,7 @@ from loomal.store import (
     sealed_values,
 )
 from loomal.store.platform_sql import PostgresPlatformStore
+from loomal.store.rules_sql import PostgresRulesStore
 
 __all__ = ["PostgresStore"]
 
@@ -93,7 +94,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(PostgresPlatformStore):
+class PostgresStore(PostgresPlatformStore, PostgresRulesStore):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:

@@ -53,6 +53,7 @@ from loomal.store import (
 )
 from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
+from loomal.store.rules_sql import SqliteRulesStore
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.wal_index import open_wal_index
 
@@ -90,7 +91,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SqlitePlatformStore):
+class SqliteStore(SqlitePlatformStore, SqliteRulesStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
