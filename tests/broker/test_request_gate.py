@@ -159,3 +159,150 @@ async def test_a_rule_with_approval_answers_pending_and_sends_nothing(harness: H
     shown = await harness.vault.approvals.get_approval(who, error.approval_id)
     assert (shown.status, shown.method, shown.path) == ("pending", "DELETE", "/v1/contacts/42")
     assert (await harness.events(who))[0].outcome == "approval_pending"
+
+
+async def ask(harness: Harness, who: Principal, path: str, **fields: Any) -> str:
+    """The approval id a held request answers with."""
+    with pytest.raises(ApprovalPendingError) as pending:
+        await harness.fetch(who, "crm", f"{BASE}{path}", **fields)
+    return pending.value.approval_id
+
+
+async def person(harness: Harness, agent: Principal, scopes: tuple[str, ...]) -> Principal:
+    """Another key of the agent's identity (a person's)."""
+    identity = await harness.vault.store.get_identity_by_id(identity_id=agent.identity_id)
+    assert identity is not None
+    created = await harness.vault.identities.add_key(identity.name, scopes=list(scopes))
+    return await harness.vault.identities.authenticate(f"Bearer {created.api_key}")
+
+
+async def test_an_approved_request_goes_through_once(harness: Harness) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:approve",))
+    approval_id = await ask(harness, agent, "/v1/contacts/42", method="DELETE")
+    decided = await harness.vault.approvals.approve(approver, approval_id)
+    assert decided.status == "approved" and decided.decided_by == approver.key_prefix
+    await harness.fetch(
+        agent, "crm", f"{BASE}/v1/contacts/42", method="DELETE", approval_id=approval_id
+    )
+    assert harness.upstream.sent[-1].method == "DELETE"
+    error = await refused(
+        harness,
+        harness.fetch(
+            agent, "crm", f"{BASE}/v1/contacts/42", method="DELETE", approval_id=approval_id
+        ),
+    )
+    assert (error.http_status, error.reason) == (410, "approval_used")
+    assert (await harness.vault.approvals.get_approval(agent, approval_id)).status == "used"
+    actions = [(e.action, e.outcome) for e in await harness.events(agent)]
+    assert ("approval_approve", "ok") in actions
+
+
+async def test_an_approval_for_one_request_is_refused_for_another(harness: Harness) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:write",))
+    approval_id = await ask(harness, agent, "/v1/contacts/42", method="DELETE", body="a")
+    await harness.vault.approvals.approve(approver, approval_id)
+    for path, body in (("/v1/contacts/42", "b"), ("/v1/contacts/43", "a")):
+        error = await refused(
+            harness,
+            harness.fetch(
+                agent, "crm", f"{BASE}{path}", method="DELETE", body=body, approval_id=approval_id
+            ),
+        )
+        assert (error.http_status, error.code) == (409, "approval_mismatch")
+    await harness.fetch(
+        agent, "crm", f"{BASE}/v1/contacts/42", method="DELETE", body="a", approval_id=approval_id
+    )
+
+
+async def test_denied_expired_and_unknown_approvals_are_refused(
+    harness: Harness, clock: Clock
+) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:approve",))
+    denied = await ask(harness, agent, "/v1/contacts/1", method="DELETE")
+    await harness.vault.approvals.deny(approver, denied)
+    error = await refused(
+        harness,
+        harness.fetch(agent, "crm", f"{BASE}/v1/contacts/1", method="DELETE", approval_id=denied),
+    )
+    assert (error.http_status, error.code) == (403, "approval_denied")
+    late = await ask(harness, agent, "/v1/contacts/2", method="DELETE")
+    clock.now += 3601
+    error = await refused(
+        harness,
+        harness.fetch(agent, "crm", f"{BASE}/v1/contacts/2", method="DELETE", approval_id=late),
+    )
+    assert (error.http_status, error.reason) == (410, "approval_expired")
+    assert (await harness.vault.approvals.get_approval(agent, late)).status == "expired"
+    with pytest.raises(LoomalError) as too_late:
+        await harness.vault.approvals.approve(approver, late)
+    assert too_late.value.http_status == 410
+    error = await refused(
+        harness,
+        harness.fetch(agent, "crm", f"{BASE}/v1/contacts/2", method="DELETE", approval_id="apr_x"),
+    )
+    assert error.http_status == 404
+
+
+async def test_a_pending_approval_repeated_is_still_pending(harness: Harness) -> None:
+    agent = await crm(harness)
+    approval_id = await ask(harness, agent, "/v1/contacts/5", method="DELETE")
+    again = await ask(harness, agent, "/v1/contacts/5", method="DELETE", approval_id=approval_id)
+    assert again == approval_id
+
+
+async def test_only_another_key_with_approve_or_write_may_decide(harness: Harness) -> None:
+    agent = await crm(harness)
+    approval_id = await ask(harness, agent, "/v1/contacts/9", method="DELETE")
+    user_only = await person(harness, agent, ("vault:use",))
+    for who, reason in ((agent, "own_request"), (user_only, "insufficient_scope")):
+        with pytest.raises(PermissionDeniedError) as caught:
+            await harness.vault.approvals.approve(who, approval_id)
+        assert caught.value.reason == reason
+    stranger = await harness.caller(("vault:write",))
+    with pytest.raises(LoomalError) as foreign:
+        await harness.vault.approvals.approve(stranger, approval_id)
+    assert foreign.value.http_status == 404
+    assert (await harness.vault.approvals.get_approval(agent, approval_id)).status == "pending"
+
+
+async def test_a_window_lets_the_same_rule_through_until_it_closes(
+    harness: Harness, clock: Clock
+) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:approve",))
+    approval_id = await ask(harness, agent, "/v1/contacts/1", method="PATCH", body="x")
+    decided = await harness.vault.approvals.approve(approver, approval_id)
+    assert decided.window_until is not None
+    await harness.fetch(agent, "crm", f"{BASE}/v1/contacts/2", method="PATCH", body="y")
+    await harness.fetch(agent, "crm", f"{BASE}/v1/contacts/3", method="PATCH", body="z")
+    with pytest.raises(ApprovalPendingError):  # another rule's approval is not widened
+        await harness.fetch(agent, "crm", f"{BASE}/v1/contacts/3", method="DELETE")
+    clock.now += 601
+    await ask(harness, agent, "/v1/contacts/4", method="PATCH", body="w")
+    assert [s.method for s in harness.upstream.sent] == ["PATCH", "PATCH"]
+
+
+async def test_the_approver_may_choose_the_window(harness: Harness, clock: Clock) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:approve",))
+    approval_id = await ask(harness, agent, "/v1/contacts/1", method="DELETE")
+    await harness.vault.approvals.approve(approver, approval_id, window_seconds=60)
+    await harness.fetch(agent, "crm", f"{BASE}/v1/contacts/7", method="DELETE")
+    clock.now += 61
+    await ask(harness, agent, "/v1/contacts/8", method="DELETE")
+
+
+async def test_listing_shows_pending_first(harness: Harness) -> None:
+    agent = await crm(harness)
+    approver = await person(harness, agent, ("vault:approve",))
+    first = await ask(harness, agent, "/v1/contacts/1", method="DELETE")
+    await harness.vault.approvals.deny(approver, first)
+    second = await ask(harness, agent, "/v1/contacts/2", method="DELETE", body="abc")
+    listed = await harness.vault.approvals.list_approvals(approver)
+    assert [a.approval_id for a in listed.approvals] == [second, first]
+    assert listed.approvals[0].body_size == 3
+    pending = await harness.vault.approvals.list_approvals(agent, status="pending")
+    assert [a.approval_id for a in pending.approvals] == [second]
