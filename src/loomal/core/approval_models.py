@@ -62,12 +62,15 @@ class ApprovalList(msgspec.Struct, rename="camel"):
 class ApprovalDecision(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """``POST /v0/approvals/{id}/approve``'s optional body."""
 
-    window_seconds: Annotated[
-        int | None,
-        Meta(
-            ge=0,
-            le=30 * 86400,
-            description="Let the same rule through for this long without asking again "
-            "(default: the rule's approval.windowSeconds; 0: this request only)",
-        ),
-    ] = None
+    window_seconds: (
+        Annotated[
+            int,
+            Meta(
+                ge=0,
+                le=30 * 86400,
+                description="Let the same rule through for this long without asking again "
+                "(default: the rule's approval.windowSeconds; 0: this request only)",
+            ),
+        ]
+        | None
+    ) = None

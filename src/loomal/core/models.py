@@ -407,7 +407,6 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
         Meta(
             description="The approval a person gave this exact request (after a 202 "
             "approval_pending); used once",
-            max_length=200,
         ),
     ] = None
 
