@@ -49,10 +49,6 @@ class Approval(msgspec.Struct, rename="camel"):
     ] = None
     used_at: datetime | None = None
 
-    @property
-    def approvalId(self) -> str:
-        return self.approval_id
-
 
 class ApprovalList(msgspec.Struct, rename="camel"):
     approvals: list[Approval]

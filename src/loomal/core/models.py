@@ -252,8 +252,8 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     action: Annotated[
         str,
         Meta(
-            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy or "
-            "authenticate"
+            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy, "
+            "approval_approve, approval_deny or authenticate"
         ),
     ]
     credential_name: str | None
