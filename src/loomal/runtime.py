@@ -18,9 +18,11 @@ from pathlib import Path
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.httpx_transport import HttpxTransport
 from loomal.broker.injection import validate_broker_metadata
+from loomal.broker.request_gate import RequestGate
 from loomal.broker.service import BrokerService
 from loomal.broker.transport import Transport
 from loomal.config import ServerSettings
+from loomal.core.approvals import ApprovalService
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
@@ -59,6 +61,7 @@ class RunningVault:
     identities: IdentityService
     broker: BrokerService
     platform: PlatformService
+    approvals: ApprovalService
     audit: AuditLog
     buffers: list[Flushable] = field(default_factory=list)
     """Everything held in memory and written behind, in the order it is flushed:
@@ -173,8 +176,9 @@ async def open_vault(
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests go (tests give a fake upstream; default: the network).
     ``clock``: seconds, for every part that tells time (timestamps, windows,
-    throttles); tests move a fake one instead of sleeping. Default: each part's
-    own (the wall clock for timestamps, a monotonic one for intervals).
+    throttles, request rules' budget windows and approvals); tests move a fake
+    one instead of sleeping. Default: each part's own (the wall clock for
+    timestamps, a monotonic one for intervals).
     """
     wall, steady = clock or time.time, clock or time.monotonic
     store = await open_store(settings)
@@ -224,10 +228,12 @@ async def open_vault(
             policy=EgressPolicy(settings.fetch_allow_private),
             guard=keys.require_unsealed,
             clock=steady,
+            gate=RequestGate(store, public_url=settings.public_url, clock=wall),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
         ),
+        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=wall),
         audit=audit,
         buffers=buffers,
     )

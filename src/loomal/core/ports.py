@@ -31,6 +31,7 @@ from loomal.core.rows import (
     IdentityRow,
     LoginLinkRow,
 )
+from loomal.core.rules_store import RulesStore
 from loomal.core.version_store import DeletionNote, VersionNote, VersionRow, VersionStore
 
 __all__ = [
@@ -291,6 +292,7 @@ class Store(
     ConsoleSessionStore,
     PlatformStore,
     VersionStore,
+    RulesStore,
     Protocol,
 ):
     """The whole store: every role, and its own life (what ``runtime`` opens)."""

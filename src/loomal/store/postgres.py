@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from loomal.errors import NotFoundError, ServerError
 from loomal.store import load_migrations
+from loomal.store.rules_sql import RULES_POSTGRES
 from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
 from loomal.store.steps import Fetch, FetchAll, Script
@@ -43,6 +44,7 @@ class PostgresStore(SqlStore):
 
     sql = POSTGRES
     versions = VERSIONS_POSTGRES
+    rules = RULES_POSTGRES
     unique_violation = pg_errors.UniqueViolation
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:

@@ -41,6 +41,7 @@ from loomal.store import (
     credential_values,
     sealed_values,
 )
+from loomal.store.rules_sql import RulesSql
 from loomal.store.statements import Statements
 from loomal.store.steps import Fetch, FetchAll, Run, Script
 from loomal.store.version_sql import VersionSql
@@ -62,7 +63,7 @@ def _taken(name: str) -> ConflictError:
     return ConflictError(f"An identity named {name!r} already exists.", code="identity_exists")
 
 
-class SqlStore(VersionSql):
+class SqlStore(VersionSql, RulesSql):
     """The Store Protocol's shared half; subclasses supply the primitives below."""
 
     sql: ClassVar[Statements]

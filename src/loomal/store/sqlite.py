@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
 from loomal.store.row_cache import RowCache
+from loomal.store.rules_sql import RULES_SQLITE
 from loomal.store.sql import SqlStore
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.statements import SQLITE
@@ -88,6 +89,7 @@ class SqliteStore(SqlStore):
 
     sql = SQLITE
     versions = VERSIONS_SQLITE
+    rules = RULES_SQLITE
     unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: Path) -> None:
