@@ -44,6 +44,7 @@ from loomal.errors import (
     RateLimitError,
     SealedError,
     ServerError,
+    ServiceUnavailableError,
     ValidationError,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "RotateKeyResponse",
     "SealedError",
     "ServerError",
+    "ServiceUnavailableError",
     "StoreResponse",
     "TotpBackupResponse",
     "TotpResponse",

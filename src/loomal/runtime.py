@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,16 @@ from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
+from loomal.oauth.presets import validate_oauth
+from loomal.oauth.refresh import TokenRefresher
+from loomal.oauth.token_client import TokenClient
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
@@ -150,12 +155,14 @@ async def open_vault(
     create_key: bool = True,
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Vault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
-    brokered requests go (tests give a fake upstream; default: the network).
+    brokered requests and OAuth token requests go (tests give a fake upstream;
+    default: the network). ``clock``: the vault's time (tests move it).
     """
     store = await open_store(settings)
     try:
@@ -169,13 +176,23 @@ async def open_vault(
     except BaseException:
         await store.close()
         raise
-    audit = AuditLog(store)
+    audit = AuditLog(store, clock=clock)
+    transport = transport or HttpxTransport()
+    policy = EgressPolicy(settings.fetch_allow_private)
+    refresher = TokenRefresher(
+        OAuthRows(store, keys, audit, clock),
+        store,
+        TokenClient(transport, policy),
+        clock=clock,
+    )
     service = VaultService(
         store,
         keys,
+        clock=clock,
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
-        metadata_checks=[validate_broker_metadata],
+        metadata_checks=[validate_broker_metadata, validate_oauth],
+        live_tokens=refresher,
     )
     identities = open_identities(store, settings, audit)
     return Vault(
@@ -187,8 +204,8 @@ async def open_vault(
         broker=BrokerService(
             service,
             audit,
-            transport or HttpxTransport(),
-            policy=EgressPolicy(settings.fetch_allow_private),
+            transport,
+            policy=policy,
             guard=keys.require_unsealed,
         ),
         platform=PlatformService(

@@ -228,7 +228,7 @@ def running_provider(clock: Callable[[], float], *, ttl: int = 3600) -> Iterator
     handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield Provider(server.server_address[1], state)

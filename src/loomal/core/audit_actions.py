@@ -46,6 +46,8 @@ CREDENTIAL_ACTIONS = (
     "delete",
     "fetch",
     "proxy",
+    "oauth_refresh",
+    "oauth_connect",
 )
 """Calls that touch a credential, made with an identity's key."""
 

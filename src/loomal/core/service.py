@@ -38,6 +38,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, OAuthState, is_refreshable
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.request_rules import validate_request_rules
 from loomal.core.store import CredentialListing, CredentialRow, Store
@@ -105,8 +106,12 @@ class VaultService:
         max_credentials_per_identity: int | None = None,
         audit: AuditLog | None = None,
         metadata_checks: Sequence[MetadataCheck] = (),
+        live_tokens: LiveTokens | None = None,
     ) -> None:
         self._store = store
+        self.live_tokens = live_tokens
+        """Refreshes an OAUTH credential's access token before it is handed out
+        (``loomal.oauth.refresh``, set in ``runtime.py``); None: stored tokens as they are."""
         self._metadata_checks = tuple(metadata_checks)
         self._audit = audit or AuditLog(store, clock=clock)
         self._keys = keys
@@ -236,9 +241,12 @@ class VaultService:
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
         async with self._call(principal, "get", name):
-            row = await self._readable_row(principal, name)
+            row = await self._live_row(principal, await self._readable_row(principal, name))
             data = self._open(row)
             has_totp = redact_totp_seed(row.type, data)
+            if is_refreshable(row):
+                for field in VAULT_HELD_FIELDS:
+                    data.pop(field, None)
             last_used_at = self._note_use(row)
             return Credential(
                 credential_id=row.credential_id,
@@ -415,13 +423,39 @@ class VaultService:
         """The decrypted credential for a brokered request: vault:use is enough,
         since the broker never hands the data back. Call it inside the broker's own
         audited call (its refusals are that call's outcome)."""
-        row = await self._readable_row(principal, name, Scope.USE)
+        row = await self._live_row(principal, await self._readable_row(principal, name, Scope.USE))
         return UsableCredential(
             credential_id=row.credential_id,
             type=row.type,
             metadata=_stored_metadata(row),
             data=self._open(row),
         )
+
+    # -- OAuth: live tokens ---------------------------------------------------------
+
+    async def oauth_refresh(self, principal: Principal, name: str) -> OAuthState:
+        """Refresh the access token now, whatever its expiry (vault:use: the token is
+        not returned); the refresh itself is audited as ``oauth_refresh``."""
+        async with self._call(principal, "oauth_refresh", name):
+            row = await self._readable_row(principal, name, Scope.USE)
+            if self.live_tokens is None or not is_refreshable(row):
+                raise BadRequestError(
+                    f"{name!r} is not a refreshable OAUTH credential (no metadata.oauth).",
+                    reason="not_refreshable",
+                )
+            row = await self.live_tokens.live(principal, row, force=True)
+            return OAuthState.of(row, self._clock())
+
+    async def oauth_status(self, principal: Principal, name: str) -> OAuthState:
+        """Whether the credential's token is live, expired or needs a person; no refresh."""
+        async with self._call(principal, "list", name):
+            row = await self._readable_row(principal, name, Scope.USE)
+            return OAuthState.of(row, self._clock())
+
+    async def _live_row(self, principal: Principal, row: CredentialRow) -> CredentialRow:
+        if self.live_tokens is None or row.type != "OAUTH":
+            return row
+        return await self.live_tokens.live(principal, row)
 
     def note_use(self, credential: UsableCredential) -> None:
         """``lastUsedAt`` of a credential the broker used (written behind)."""

@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import msgspec
 
 from loomal.core.crypto import Binding, SealedData
+from loomal.core.oauth_store import OAuthStore
 from loomal.core.platform_store import PlatformStore
 
 __all__ = [
@@ -209,7 +210,7 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(PlatformStore, Protocol):
+class Store(PlatformStore, OAuthStore, Protocol):
     """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...

@@ -49,6 +49,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.oauth_sql import PostgresOAuthStore
 from loomal.store.platform_sql import PostgresPlatformStore
 
 __all__ = ["PostgresStore"]
@@ -93,7 +94,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(PostgresPlatformStore):
+class PostgresStore(PostgresPlatformStore, PostgresOAuthStore):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:

@@ -51,6 +51,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.oauth_sql import SqliteOAuthStore
 from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
 from loomal.store.sqlite_writer import GroupCommitWriter
@@ -90,7 +91,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SqlitePlatformStore):
+class SqliteStore(SqlitePlatformStore, SqliteOAuthStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
