@@ -146,6 +146,16 @@ class TokenRefresher:
                 return current  # due but still valid: the holder's refresh is on its way
             lease = await self._leases.oauth_lease(credential_id=current.credential_id)
             if lease is not None and lease.state == "unavailable" and not newer:
+                # a failing provider's cool-down; a forced refresh (a person asking)
+                # takes it over, if it is still that very lease (compare on ``until``)
+                if force and await self._leases.take_oauth_lease(
+                    credential_id=current.credential_id,
+                    holder=self.holder,
+                    now=lease.until,
+                    until=to_micros(now + self.lease_seconds),
+                    state="refreshing",
+                ):
+                    return await self._refresh_holding(principal, current, force=True)
                 raise _unavailable(current.name, lease.until / 1_000_000 - now)
             if loop.time() > give_up:
                 raise _unavailable(current.name, RETRY_AFTER_SECONDS)

@@ -36,6 +36,7 @@ from loomal.runtime import Vault, open_vault
 from loomal.server import broker_routes
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
+from loomal.server.oauth_routes import OAUTH_ROUTES
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
 from loomal.server.platform_routes import PLATFORM_ROUTER
 from loomal.server.request_log import configure_logging
@@ -132,7 +133,9 @@ def create_app(
     app = Litestar(
         route_handlers=[
             Router(
-                path="/", route_handlers=[*ROUTES, broker_routes.fetch], before_request=authenticate
+                path="/",
+                route_handlers=[*ROUTES, broker_routes.fetch, *OAUTH_ROUTES],
+                before_request=authenticate,
             ),
             PLATFORM_ROUTER,
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
