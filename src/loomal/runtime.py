@@ -33,6 +33,7 @@ from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
+from loomal.oauth.connect import ConnectFlow
 from loomal.oauth.presets import validate_oauth
 from loomal.oauth.refresh import TokenRefresher
 from loomal.oauth.token_client import TokenClient
@@ -62,6 +63,7 @@ class Vault:
     identities: IdentityService
     broker: BrokerService
     platform: PlatformService
+    oauth_connect: ConnectFlow
 
     @property
     def key_source(self) -> KeySource:
@@ -179,11 +181,9 @@ async def open_vault(
     audit = AuditLog(store, clock=clock)
     transport = transport or HttpxTransport()
     policy = EgressPolicy(settings.fetch_allow_private)
+    token_client = TokenClient(transport, policy)
     refresher = TokenRefresher(
-        OAuthRows(store, keys, audit, clock),
-        store,
-        TokenClient(transport, policy),
-        clock=clock,
+        OAuthRows(store, keys, audit, clock), store, token_client, clock=clock
     )
     service = VaultService(
         store,
@@ -211,7 +211,16 @@ async def open_vault(
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
+        oauth_connect=ConnectFlow(
+            store, keys, service, token_client, public_url=_public_url(settings), clock=clock
+        ),
     )
+
+
+def _public_url(settings: ServerSettings) -> str:
+    from loomal.cli.common import public_url_of  # the one spelling of "where browsers reach us"
+
+    return public_url_of(settings)
 
 
 async def refuse_new_key_beside_data(store: Store, key_file: Path) -> None:
