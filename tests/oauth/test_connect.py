@@ -14,8 +14,8 @@ import pytest
 from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
+from loomal.core.models import ConnectRequest
 from loomal.errors import BadRequestError, ValidationError
-from loomal.oauth.connect import ConnectRequest
 from loomal.server.app import create_app
 from tests.conftest import Api
 from tests.oauth.conftest import OAuthHarness

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from loomal._version import __version__
+from loomal.cli.oauth import oauth
 from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
@@ -79,6 +80,7 @@ def main() -> None:
     """Loomal Vault: encrypted credentials for AI agents."""
 
 
+vault.add_command(oauth)
 main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)

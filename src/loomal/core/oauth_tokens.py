@@ -22,6 +22,7 @@ import msgspec
 from loomal.core.audit import AuditLog
 from loomal.core.identity import Principal
 from loomal.core.keys import KeyManager
+from loomal.core.models import OAuthState
 from loomal.core.store import CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.errors import ConflictError, PreconditionFailedError, ValidationError
@@ -32,11 +33,11 @@ __all__ = [
     "VAULT_HELD_FIELDS",
     "LiveTokens",
     "OAuthRows",
-    "OAuthState",
     "RefreshedTokens",
     "access_token_expiry",
     "is_refreshable",
     "needs_reauth_error",
+    "oauth_state",
     "refresh_due",
 ]
 
@@ -196,32 +197,21 @@ class OAuthRows:
             )
 
 
-class OAuthState(msgspec.Struct, rename="camel"):
-    """What ``POST /v0/vault/{name}/oauth/refresh`` and ``loomal vault oauth status``
-    answer: never a token."""
-
-    name: str
-    refreshable: bool
-    oauth_status: str
-    """``live``, ``expired`` (a refresh is due and was not made) or ``needs_reauth``."""
-    expires_at: str | None
-    version: int
-
-    @classmethod
-    def of(cls, row: CredentialRow, now: float) -> OAuthState:
-        metadata = stored_metadata(row)
-        expiry = access_token_expiry(metadata)
-        status = "live" if expiry is None or expiry > now else "expired"
-        if metadata.get("oauthStatus") == NEEDS_REAUTH:
-            status = NEEDS_REAUTH
-        expires_at = metadata.get("expiresAt")
-        return cls(
-            name=row.name,
-            refreshable=is_refreshable(row),
-            oauth_status=status,
-            expires_at=expires_at if isinstance(expires_at, str) else None,
-            version=row.version,
-        )
+def oauth_state(row: CredentialRow, now: float) -> OAuthState:
+    """What a status or forced refresh answers of ``row``: never a token."""
+    metadata = stored_metadata(row)
+    expiry = access_token_expiry(metadata)
+    status = "live" if expiry is None or expiry > now else "expired"
+    if metadata.get("oauthStatus") == NEEDS_REAUTH:
+        status = NEEDS_REAUTH
+    expires_at = metadata.get("expiresAt")
+    return OAuthState(
+        name=row.name,
+        refreshable=is_refreshable(row),
+        oauth_status=status,
+        expires_at=expires_at if isinstance(expires_at, str) else None,
+        version=row.version,
+    )
 
 
 VAULT_HELD_FIELDS = ("clientSecret", "refreshToken")

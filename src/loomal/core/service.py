@@ -33,12 +33,13 @@ from loomal.core.models import (
     Credential,
     CredentialList,
     CredentialSummary,
+    OAuthState,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, OAuthState, is_refreshable
+from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, is_refreshable, oauth_state
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.request_rules import validate_request_rules
 from loomal.core.store import CredentialListing, CredentialRow, Store
@@ -444,13 +445,13 @@ class VaultService:
                     reason="not_refreshable",
                 )
             row = await self.live_tokens.live(principal, row, force=True)
-            return OAuthState.of(row, self._clock())
+            return oauth_state(row, self._clock())
 
     async def oauth_status(self, principal: Principal, name: str) -> OAuthState:
         """Whether the credential's token is live, expired or needs a person; no refresh."""
         async with self._call(principal, "list", name):
             row = await self._readable_row(principal, name, Scope.USE)
-            return OAuthState.of(row, self._clock())
+            return oauth_state(row, self._clock())
 
     async def _live_row(self, principal: Principal, row: CredentialRow) -> CredentialRow:
         if self.live_tokens is None or row.type != "OAUTH":

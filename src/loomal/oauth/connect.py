@@ -20,7 +20,6 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,7 +28,7 @@ import msgspec
 from loomal.core.crypto import Binding, SealedData
 from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
-from loomal.core.models import StoreRequest
+from loomal.core.models import ConnectRequest, ConnectStarted, StoreRequest
 from loomal.core.oauth_store import ConnectState
 from loomal.core.oauth_tokens import stored_metadata
 from loomal.core.service import VaultService
@@ -47,30 +46,6 @@ CALLBACK_PATH = "/v0/oauth/callback"
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
-
-
-class ConnectRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    """``POST /v0/vault/{name}/oauth/connect``: the client settings, or nothing to
-    reuse those of the stored credential. Masked in repr."""
-
-    provider: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    token_url: str | None = None
-    authorize_url: str | None = None
-    auth_method: str | None = None
-    scopes: list[str] | str | None = None
-    resource: str | None = None
-
-    def __repr__(self) -> str:
-        return f"ConnectRequest(provider={self.provider!r}, client_id={self.client_id!r}, '***')"
-
-
-class ConnectStarted(msgspec.Struct, rename="camel"):
-    authorize_url: str
-    """Open it in a browser: the provider asks the person, then calls back."""
-    redirect_uri: str
-    expires_at: datetime
 
 
 def s256(verifier: str) -> str:

@@ -13,9 +13,8 @@ from litestar import Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, QueryParameter
 
-from loomal.core.models import ErrorBody
-from loomal.core.oauth_tokens import OAuthState
-from loomal.oauth.connect import CALLBACK_PATH, ConnectRequest, ConnectStarted
+from loomal.core.models import ConnectRequest, ConnectStarted, ErrorBody, OAuthState
+from loomal.oauth.connect import CALLBACK_PATH
 from loomal.server.routes import NameParam, _vault, principal
 
 __all__ = ["OAUTH_CALLBACK", "OAUTH_ROUTES"]
@@ -54,6 +53,16 @@ def _errors() -> dict[int, ResponseSpec]:
 )
 async def oauth_refresh(request: Request[Any, Any, Any], name: NameParam) -> OAuthState:
     return await _vault(request).service.oauth_refresh(principal(request), name)
+
+
+@get(
+    "/v0/vault/{name:str}/oauth",
+    summary="The state of an OAUTH credential's access token (no refresh, no token)",
+    responses=_errors(),
+    security=_SECURITY,
+)
+async def oauth_status(request: Request[Any, Any, Any], name: NameParam) -> OAuthState:
+    return await _vault(request).service.oauth_status(principal(request), name)
 
 
 @post(
@@ -100,5 +109,5 @@ async def oauth_callback(
     return Response(page, media_type="text/html", headers={"cache-control": "no-store"})
 
 
-OAUTH_ROUTES = [oauth_refresh, oauth_connect]
+OAUTH_ROUTES = [oauth_refresh, oauth_status, oauth_connect]
 OAUTH_CALLBACK = oauth_callback
