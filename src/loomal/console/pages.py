@@ -266,10 +266,14 @@ def credentials_page(
 
 
 def credential_page(
-    session: ConsoleSession, summary: CredentialSummary, outline: DataOutline
+    session: ConsoleSession,
+    summary: CredentialSummary,
+    outline: DataOutline,
+    extra: Html = Html(""),  # noqa: B008 (an immutable str)
 ) -> Html:
-    """A credential's details; its live TOTP code (any type holding a seed) at once;
-    its secret fields behind Reveal for a session that may read them."""
+    """A credential's details; ``extra`` (an OAuth card) below them; its live TOTP
+    code (any type holding a seed) at once; its secret fields behind Reveal for a
+    session that may read them."""
     now = datetime.now(UTC)
     can_write = session.can(Scope.WRITE)
     name = summary.name
@@ -335,7 +339,7 @@ def credential_page(
             '</a> <a class="button danger" href="/credentials/{name}/delete">Delete</a></p>',
             name=name,
         )
-    return layout(name, details + totp + secrets + actions, session)
+    return layout(name, details + extra + totp + secrets + actions, session)
 
 
 def confirm_page(

@@ -12,7 +12,7 @@ from importlib import resources
 
 from litestar import Response, get, post
 
-from loomal.console import pages
+from loomal.console import oauth_pages, pages
 from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
@@ -37,13 +37,14 @@ from loomal.console.web import (
     vault_of,
 )
 from loomal.core.identity import Scope
-from loomal.core.models import CredentialSummary
+from loomal.core.models import ConnectRequest, CredentialSummary
 from loomal.errors import (
     LoomalError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from loomal.oauth.connect import CONNECT_SECONDS
 from loomal.runtime import Vault
 
 __all__ = ["CONSOLE_ROUTES"]
@@ -91,7 +92,8 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
         outline = await vault.service.outline(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    return html_response(pages.credential_page(session, summary, outline))
+    card = oauth_pages.oauth_card(session, summary)
+    return html_response(pages.credential_page(session, summary, outline, card))
 
 
 @post("/credentials/{name:str}/reveal", include_in_schema=False, status_code=200)
@@ -139,6 +141,23 @@ async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes
     except ValidationError as error:
         return json_response({"error": error.code, "message": error.message}, 422)
     return json_response({"uri": uri})
+
+
+@post("/credentials/{name:str}/connect", include_in_schema=False, status_code=200)
+async def connect(request: Req, name: Name) -> Response[bytes]:
+    """Start the OAuth connect flow with the stored client settings."""
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    session, _ = checked
+    try:
+        started = await vault_of(request).oauth_connect.start(
+            session.principal, name, ConnectRequest()
+        )
+    except LoomalError as error:
+        return error_page(session, error)
+    minutes = CONNECT_SECONDS // 60
+    return html_response(oauth_pages.connect_page(session, name, started.authorize_url, minutes))
 
 
 @get("/credentials/{name:str}/delete", include_in_schema=False)
@@ -236,6 +255,7 @@ CONSOLE_ROUTES = [
     reveal,
     totp,
     *EDIT_ROUTES,
+    connect,
     confirm_delete,
     delete,
     confirm_backup,
