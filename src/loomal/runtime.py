@@ -191,7 +191,8 @@ async def open_vault(
         clock=clock,
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
-        metadata_checks=[validate_broker_metadata, validate_oauth],
+        metadata_checks=[validate_broker_metadata],
+        type_checks={"OAUTH": validate_oauth},
         live_tokens=refresher,
     )
     identities = open_identities(store, settings, audit)

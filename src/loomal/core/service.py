@@ -107,6 +107,7 @@ class VaultService:
         max_credentials_per_identity: int | None = None,
         audit: AuditLog | None = None,
         metadata_checks: Sequence[MetadataCheck] = (),
+        type_checks: Mapping[str, MetadataCheck] | None = None,
         live_tokens: LiveTokens | None = None,
     ) -> None:
         self._store = store
@@ -114,6 +115,8 @@ class VaultService:
         """Refreshes an OAUTH credential's access token before it is handed out
         (``loomal.oauth.refresh``, set in ``runtime.py``); None: stored tokens as they are."""
         self._metadata_checks = tuple(metadata_checks)
+        self._type_checks = dict(type_checks or {})
+        """Checks of one credential type (OAUTH: ``metadata.oauth``), by type name."""
         self._audit = audit or AuditLog(store, clock=clock)
         self._keys = keys
         self._clock = clock
@@ -147,7 +150,7 @@ class VaultService:
             data = validate_data(ctype, request.data)
             has_totp = totp_seed(ctype, data) is not None
             metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
-            self._check_metadata(metadata, data)
+            self._check_metadata(ctype, metadata, data)
             expires_at = (
                 None
                 if request.expires_at is None
@@ -211,7 +214,7 @@ class VaultService:
                 metadata = validate_metadata(
                     ctype, edit.applied_to_metadata(_stored_metadata(existing)), has_totp=has_totp
                 )
-                self._check_metadata(metadata, data)
+                self._check_metadata(ctype, metadata, data)
                 expiry = expires_at if edit.change_expiry else existing.expires_at
                 row = self._next_row(
                     principal, name, ctype, data, _json_encode(metadata), expiry, existing
@@ -462,7 +465,12 @@ class VaultService:
         """``lastUsedAt`` of a credential the broker used (written behind)."""
         self._last_used.note(credential.credential_id, to_micros(self._clock()))
 
-    def _check_metadata(self, metadata: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    def _check_metadata(
+        self, ctype: CredentialType, metadata: Mapping[str, Any], data: Mapping[str, Any]
+    ) -> None:
+        type_check = self._type_checks.get(ctype.value)
+        if type_check is not None:
+            type_check(metadata, data)
         if "rules" in metadata:
             validate_request_rules(metadata["rules"])
         for check in self._metadata_checks:
