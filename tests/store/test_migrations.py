@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from pathlib import Path
 
@@ -13,10 +12,10 @@ from loomal.store.sqlite import SqliteStore
 def test_dialects_have_the_same_numbered_migrations() -> None:
     sqlite, postgres = load_migrations("sqlite"), load_migrations("postgres")
     numbers = [n for n, _ in sqlite]
-    assert numbers == [n for n, _ in postgres]
-    # numbers are handed out to branches ahead of merging (0012 may land before 0011):
-    # unique and increasing, from 1
-    assert numbers[0] == 1 and all(a < b for a, b in itertools.pairwise(numbers))
+    # Parallel branches reserve numbers ahead (0014 before 0011-0013 land): the
+    # numbers must match across dialects and never repeat, gaps are allowed.
+    assert numbers == [n for n, _ in postgres] == sorted(set(numbers))
+    assert numbers[:10] == list(range(1, 11))
     for (_, a), (_, b) in zip(sqlite, postgres, strict=True):
         assert re.findall(r"CREATE (?:TABLE|INDEX) (\w+)", a) == re.findall(
             r"CREATE (?:TABLE|INDEX) (\w+)", b

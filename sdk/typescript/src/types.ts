@@ -305,6 +305,37 @@ export interface VaultFetchInput {
   headers?: Record<string, string>;
   /** Text, bytes (sent as base64), or a JSON object/array (sent as application/json). At most 1 MiB. */
   body?: string | Uint8Array | JsonObject | unknown[];
+  /** After an `ApprovalPendingError`, once a person approved: its `approvalId` (used once). */
+  approvalId?: string;
+}
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "used" | "expired";
+
+/** A brokered request that needed a person: what would be sent (never the body, only its size). */
+export interface Approval {
+  approvalId: string;
+  status: ApprovalStatus;
+  credentialName: string;
+  method: string;
+  host: string;
+  /** The path as it will be sent, without the query string. */
+  path: string;
+  bodySize: number;
+  /** Display prefix of the key that asked. */
+  requestedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  approvalUrl: string;
+  decidedAt?: string | null;
+  decidedBy?: string | null;
+  /** Until when the same rule needs no new approval. */
+  windowUntil?: string | null;
+  usedAt?: string | null;
+}
+
+export interface ApprovalList {
+  approvals: Approval[];
+  count: number;
 }
 
 /**

@@ -4,7 +4,7 @@
  * `storeShippingAddress`). Each method's doc names its verb and path.
  */
 
-import { ValidationError } from "./errors.js";
+import { ApprovalPendingError, ValidationError } from "./errors.js";
 import type { ApiCall, Transport } from "./http.js";
 import type {
   ApiKeyMetadata,
@@ -202,7 +202,8 @@ export class Vault {
    * Make an HTTP request with credential `name` injected by the server, without
    * ever receiving the secret (POST /v0/vault/{name}/fetch; needs vault:use).
    * Never retried: the upstream request may have effects. The upstream failing
-   * is a BadGatewayError (502, `reason` says how).
+   * is a BadGatewayError (502, `reason` says how). A request a rule holds for a
+   * person throws ApprovalPendingError; repeat with `approvalId` once approved.
    */
   async fetch(name: string, input: VaultFetchInput): Promise<VaultFetchResult> {
     const body: JsonObject = { method: input.method ?? "GET", url: input.url };
@@ -213,7 +214,16 @@ export class Vault {
     } else if (input.body !== undefined) {
       body["body"] = input.body as JsonObject;
     }
-    return this.#send({ method: "POST", path: credentialPath(name, "/fetch"), body, safeToRetry: false });
+    if (input.approvalId !== undefined) body["approvalId"] = input.approvalId;
+    const answer = await this.#send<VaultFetchResult | HeldForApproval>({
+      method: "POST",
+      path: credentialPath(name, "/fetch"),
+      body,
+      safeToRetry: false,
+    });
+    // A 202 held for a person has a string status ("pending"); an upstream's answer a number.
+    if (typeof answer.status === "string") throw new ApprovalPendingError(answer as HeldForApproval);
+    return answer as VaultFetchResult;
   }
 
   /**
@@ -279,4 +289,12 @@ function bytesToBase64(bytes: Uint8Array): string {
 
 function withExpiry(options: StoreHelperOptions<JsonObject>): { expiresAt?: string | Date } {
   return options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt };
+}
+
+/** The 202 body of a fetch a rule holds for a person. */
+interface HeldForApproval {
+  approvalId: string;
+  status: "pending";
+  approvalUrl: string;
+  expiresAt: string;
 }

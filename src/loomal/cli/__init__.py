@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from loomal._version import __version__
+from loomal.cli.approvals import approvals
 from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
@@ -88,3 +89,4 @@ main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)
 main.add_command(platform)
+main.add_command(approvals)

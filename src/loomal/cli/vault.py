@@ -276,6 +276,9 @@ def _read_data(value: str) -> str:
 @click.option("-d", "--data", help="Request body: text, @file, or - for stdin.")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and headers first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option(
+    "--approval", "approval_id", help="The approval a person gave this request (after a 202)."
+)
 @click.pass_context
 @reports_errors
 def fetch(
@@ -287,6 +290,7 @@ def fetch(
     data: str | None,
     include: bool,
     as_json: bool,
+    approval_id: str | None,
 ) -> None:
     """Request URL with credential NAME injected by the server; the secret never
     reaches this machine (needs vault:use, and URL's host in the credential's
@@ -305,6 +309,7 @@ def fetch(
             url=url,
             headers=extra,
             body=body,
+            approval_id=approval_id,
         )
     if output(answer, as_json, None):
         return

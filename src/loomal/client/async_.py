@@ -16,6 +16,7 @@ from loomal.client._base import (
     FetchBody,
     calls,
 )
+from loomal.client.approvals import AsyncApprovals
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -100,6 +101,7 @@ class AsyncLoomal(AsyncClient):
         )
         self.vault = AsyncVault(self)
         self.identity = AsyncIdentity(self)
+        self.approvals = AsyncApprovals(self)
 
 
 class AsyncVault:
@@ -224,13 +226,16 @@ class AsyncVault:
         url: str,
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
+        approval_id: str | None = None,
     ) -> FetchResponse:
         """Make an HTTP request with credential ``name`` injected, without ever receiving
         the secret (POST /v0/vault/{name}/fetch; needs vault:use). Only to the
         credential's ``metadata.allowedHosts``; the answer's ``status``, ``headers`` and
         ``body`` come back with the secret replaced by ``[REDACTED]`` (``.json()``,
-        ``.content()`` to read the body). Never retried."""
-        return await self._client.send(calls.fetch(name, method, url, headers, body))
+        ``.content()`` to read the body). Never retried. When a rule holds the request
+        for a person: :class:`~loomal.ApprovalPendingError` (its ``approval_id``,
+        ``approval_url``); repeat with ``approval_id=`` once approved."""
+        return await self._client.send(calls.fetch(name, method, url, headers, body, approval_id))
 
 
 class AsyncIdentity:

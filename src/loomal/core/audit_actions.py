@@ -49,6 +49,8 @@ CREDENTIAL_ACTIONS = (
     "destroy",
     "fetch",
     "proxy",
+    "approval_approve",
+    "approval_deny",
 )
 """Calls that touch a credential, made with an identity's key."""
 

@@ -24,6 +24,7 @@ import msgspec
 
 from loomal.core.crypto import Binding, SealedData
 from loomal.core.platform_store import PlatformStore
+from loomal.core.rules_store import RulesStore
 from loomal.core.version_store import DeletionNote, VersionNote, VersionStore
 
 __all__ = [
@@ -210,7 +211,7 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(PlatformStore, VersionStore, Protocol):
+class Store(PlatformStore, VersionStore, RulesStore, Protocol):
     """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...

@@ -51,6 +51,7 @@ from loomal.store import (
     sealed_values,
 )
 from loomal.store.platform_sql import PostgresPlatformStore
+from loomal.store.rules_sql import PostgresRulesStore
 from loomal.store.version_sql import PostgresVersionStore
 
 __all__ = ["PostgresStore"]
@@ -95,7 +96,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(PostgresPlatformStore, PostgresVersionStore):
+class PostgresStore(PostgresPlatformStore, PostgresVersionStore, PostgresRulesStore):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:

@@ -54,6 +54,7 @@ from loomal.store import (
 )
 from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
+from loomal.store.rules_sql import SqliteRulesStore
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.version_sql import SqliteVersionStore
 from loomal.store.wal_index import open_wal_index
@@ -95,7 +96,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SqlitePlatformStore, SqliteVersionStore):
+class SqliteStore(SqlitePlatformStore, SqliteVersionStore, SqliteRulesStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
