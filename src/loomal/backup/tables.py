@@ -34,6 +34,8 @@ TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
     TableSpec("identities", Carried.ALWAYS),
     TableSpec("api_keys", Carried.ALWAYS),
     TableSpec("credentials", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("credential_versions", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("credential_tombstones", Carried.ALWAYS),
     TableSpec("platform_keys", Carried.ALWAYS),
     TableSpec("master_key_usage", Carried.ALWAYS),
     TableSpec("store_master_key", Carried.ALWAYS, key_id_column="key_id"),
