@@ -18,9 +18,11 @@ from pathlib import Path
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.httpx_transport import HttpxTransport
 from loomal.broker.injection import validate_broker_metadata
+from loomal.broker.request_gate import RequestGate
 from loomal.broker.service import BrokerService
 from loomal.broker.transport import Transport
 from loomal.config import ServerSettings
+from loomal.core.approvals import ApprovalService
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
@@ -64,6 +66,7 @@ class Vault:
     broker: BrokerService
     platform: PlatformService
     oauth_connect: ConnectFlow
+    approvals: ApprovalService
 
     @property
     def key_source(self) -> KeySource:
@@ -164,7 +167,8 @@ async def open_vault(
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests and OAuth token requests go (tests give a fake upstream;
-    default: the network). ``clock``: the vault's time (tests move it).
+    default: the network). ``clock``: wall-clock seconds for request rules (budget
+    windows, approvals) and OAuth token expiry; tests move an injected one.
     """
     store = await open_store(settings)
     try:
@@ -182,9 +186,8 @@ async def open_vault(
     transport = transport or HttpxTransport()
     policy = EgressPolicy(settings.fetch_allow_private)
     token_client = TokenClient(transport, policy)
-    refresher = TokenRefresher(
-        OAuthRows(store, keys, audit, clock), store, token_client, clock=clock
-    )
+    oauth_rows = OAuthRows(store, keys, audit, clock)
+    refresher = TokenRefresher(oauth_rows, store, token_client, clock=clock)
     service = VaultService(
         store,
         keys,
@@ -194,7 +197,10 @@ async def open_vault(
         metadata_checks=[validate_broker_metadata],
         type_checks={"OAUTH": validate_oauth},
         live_tokens=refresher,
+        max_versions=settings.max_versions,
+        deleted_retention_days=settings.deleted_retention_days,
     )
+    oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit)
     return Vault(
         settings=settings,
@@ -208,6 +214,7 @@ async def open_vault(
             transport,
             policy=policy,
             guard=keys.require_unsealed,
+            gate=RequestGate(store, public_url=settings.public_url, clock=clock),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
@@ -215,6 +222,7 @@ async def open_vault(
         oauth_connect=ConnectFlow(
             store, keys, service, token_client, public_url=_public_url(settings), clock=clock
         ),
+        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
     )
 
 

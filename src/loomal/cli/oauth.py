@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from loomal.cli.common import reports_errors
-from loomal.cli.vault import _client, _output
+from loomal.cli.vault import client_of, output
 from loomal.core.models import OAuthState
 from loomal.errors import ValidationError
 
@@ -37,9 +37,9 @@ def _print_state(state: OAuthState) -> None:
 @reports_errors
 def refresh(ctx: click.Context, name: str, as_json: bool) -> None:
     """Refresh NAME's access token now (POST /v0/vault/NAME/oauth/refresh)."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         state = client.vault.oauth_refresh(name)
-    if not _output(state, as_json, None):
+    if not output(state, as_json, None):
         _print_state(state)
 
 
@@ -50,9 +50,9 @@ def refresh(ctx: click.Context, name: str, as_json: bool) -> None:
 @reports_errors
 def status(ctx: click.Context, name: str, as_json: bool) -> None:
     """Whether NAME's token is live, expired or needs a person to connect again."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         state = client.vault.oauth_status(name)
-    if not _output(state, as_json, None):
+    if not output(state, as_json, None):
         _print_state(state)
 
 
@@ -95,9 +95,9 @@ def connect(ctx: click.Context, /, name: str, as_json: bool, **options: Any) -> 
     tokens in NAME."""
     options["client_secret"] = _secret(options["client_secret"])
     settings = {k: v for k, v in options.items() if v is not None}
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         started = client.vault.oauth_connect(name, **settings)
-    if not _output(started, as_json, None):
+    if not output(started, as_json, None):
         click.echo("Open this URL in a browser within 10 minutes:", err=True)
         click.echo(started.authorize_url)
         click.echo(f"(the provider will return to {started.redirect_uri})", err=True)

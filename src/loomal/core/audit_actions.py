@@ -44,10 +44,15 @@ CREDENTIAL_ACTIONS = (
     "totp",
     "totp_use_backup",
     "delete",
+    "restore_version",
+    "undelete",
+    "destroy",
     "fetch",
     "proxy",
     "oauth_refresh",
     "oauth_connect",
+    "approval_approve",
+    "approval_deny",
 )
 """Calls that touch a credential, made with an identity's key."""
 

@@ -255,8 +255,8 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     action: Annotated[
         str,
         Meta(
-            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy or "
-            "authenticate"
+            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy, "
+            "approval_approve, approval_deny or authenticate"
         ),
     ]
     credential_name: str | None
@@ -405,6 +405,13 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
     body_encoding: Annotated[
         BodyEncoding, Meta(description="How body is written: text (UTF-8) or base64")
     ] = "text"
+    approval_id: Annotated[
+        str | None,
+        Meta(
+            description="The approval a person gave this exact request (after a 202 "
+            "approval_pending); used once",
+        ),
+    ] = None
 
 
 class FetchResponse(msgspec.Struct, rename="camel"):
@@ -454,6 +461,14 @@ class OAuthState(msgspec.Struct, rename="camel"):
     expires_at: str | None
     version: int
 
+    @property
+    def oauthStatus(self) -> str:
+        return self.oauth_status
+
+    @property
+    def expiresAt(self) -> str | None:
+        return self.expires_at
+
 
 class ConnectRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """``POST /v0/vault/{name}/oauth/connect``: the client settings, or nothing to
@@ -478,3 +493,15 @@ class ConnectStarted(msgspec.Struct, rename="camel"):
     ]
     redirect_uri: str
     expires_at: datetime
+
+    @property
+    def authorizeUrl(self) -> str:
+        return self.authorize_url
+
+    @property
+    def redirectUri(self) -> str:
+        return self.redirect_uri
+
+    @property
+    def expiresAt(self) -> datetime:
+        return self.expires_at
