@@ -65,8 +65,8 @@ class Vault:
     identities: IdentityService
     broker: BrokerService
     platform: PlatformService
-    oauth_connect: ConnectFlow
     approvals: ApprovalService
+    oauth_connect: ConnectFlow
 
     @property
     def key_source(self) -> KeySource:
@@ -167,8 +167,8 @@ async def open_vault(
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests and OAuth token requests go (tests give a fake upstream;
-    default: the network). ``clock``: wall-clock seconds for request rules (budget
-    windows, approvals) and OAuth token expiry; tests move an injected one.
+    default: the network). ``clock``: the vault's wall-clock seconds (request-rule
+    budget windows, approvals, token expiry); tests move an injected one.
     """
     store = await open_store(settings)
     try:
@@ -195,10 +195,10 @@ async def open_vault(
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
-        type_checks={"OAUTH": validate_oauth},
-        live_tokens=refresher,
         max_versions=settings.max_versions,
         deleted_retention_days=settings.deleted_retention_days,
+        type_checks={"OAUTH": validate_oauth},
+        live_tokens=refresher,
     )
     oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit)
@@ -214,22 +214,16 @@ async def open_vault(
             transport,
             policy=policy,
             guard=keys.require_unsealed,
-            gate=RequestGate(store, public_url=settings.public_url, clock=clock),
+            gate=RequestGate(store, public_url=settings.browser_url, clock=clock),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
+        approvals=ApprovalService(store, audit, public_url=settings.browser_url, clock=clock),
         oauth_connect=ConnectFlow(
-            store, keys, service, token_client, public_url=_public_url(settings), clock=clock
+            store, keys, service, token_client, public_url=settings.browser_url, clock=clock
         ),
-        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
     )
-
-
-def _public_url(settings: ServerSettings) -> str:
-    from loomal.cli.common import public_url_of  # the one spelling of "where browsers reach us"
-
-    return public_url_of(settings)
 
 
 async def refuse_new_key_beside_data(store: Store, key_file: Path) -> None:

@@ -343,8 +343,7 @@ def credential_page(
             '</a> <a class="button danger" href="/credentials/{name}/delete">Delete</a></p>',
             name=name,
         )
-    body = details + extra + totp + secrets + actions + (history or Html(""))
-    return layout(name, body, session)
+    return layout(name, details + extra + totp + secrets + actions + (history or Html("")), session)
 
 
 def confirm_page(

@@ -96,7 +96,7 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
         return error_page(session, error)
     card = oauth_pages.oauth_card(session, summary)
     page = pages.credential_page(
-        session, summary, outline, history_section(session, history), extra=card
+        session, summary, outline, extra=card, history=history_section(session, history)
     )
     return html_response(page)
 

@@ -49,10 +49,10 @@ CREDENTIAL_ACTIONS = (
     "destroy",
     "fetch",
     "proxy",
-    "oauth_refresh",
-    "oauth_connect",
     "approval_approve",
     "approval_deny",
+    "oauth_refresh",
+    "oauth_connect",
 )
 """Calls that touch a credential, made with an identity's key."""
 
