@@ -28,6 +28,7 @@ from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.ports import Store
 from loomal.core.rotation import reseal_format_1
@@ -35,6 +36,10 @@ from loomal.core.service import VaultService
 from loomal.core.write_behind import Flushable
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
+from loomal.oauth.connect import ConnectFlow
+from loomal.oauth.presets import validate_oauth
+from loomal.oauth.refresh import TokenRefresher
+from loomal.oauth.token_client import TokenClient
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
@@ -62,6 +67,7 @@ class RunningVault:
     broker: BrokerService
     platform: PlatformService
     approvals: ApprovalService
+    oauth_connect: ConnectFlow
     audit: AuditLog
     buffers: list[Flushable] = field(default_factory=list)
     """Everything held in memory and written behind, in the order it is flushed:
@@ -174,11 +180,11 @@ async def open_vault(
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
-    brokered requests go (tests give a fake upstream; default: the network).
-    ``clock``: seconds, for every part that tells time (timestamps, windows,
-    throttles, request rules' budget windows and approvals); tests move a fake
-    one instead of sleeping. Default: each part's own (the wall clock for
-    timestamps, a monotonic one for intervals).
+    brokered requests and OAuth token requests go (tests give a fake upstream;
+    default: the network). ``clock``: seconds, for every part that tells time
+    (timestamps, token expiry, windows, throttles, request rules' budget windows
+    and approvals); tests move a fake one instead of sleeping. Default: each
+    part's own (the wall clock for timestamps, a monotonic one for intervals).
     """
     wall, steady = clock or time.time, clock or time.monotonic
     store = await open_store(settings)
@@ -196,6 +202,11 @@ async def open_vault(
         await store.close()
         raise
     audit = AuditLog(store, clock=wall)
+    transport = transport or HttpxTransport()
+    policy = EgressPolicy(settings.fetch_allow_private)
+    token_client = TokenClient(transport, policy)
+    oauth_rows = OAuthRows(store, keys, audit, wall)
+    refresher = TokenRefresher(oauth_rows, store, token_client, clock=wall)
     service = VaultService(
         store,
         keys,
@@ -205,7 +216,10 @@ async def open_vault(
         metadata_checks=[validate_broker_metadata],
         max_versions=settings.max_versions,
         deleted_retention_days=settings.deleted_retention_days,
+        type_checks={"OAUTH": validate_oauth},
+        live_tokens=refresher,
     )
+    oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit, clock=clock)
     buffers: list[Flushable] = [
         audit,  # first: a change's own event is written in its transaction, after these
@@ -224,8 +238,8 @@ async def open_vault(
         broker=BrokerService(
             service,
             audit,
-            transport or HttpxTransport(),
-            policy=EgressPolicy(settings.fetch_allow_private),
+            transport,
+            policy=policy,
             guard=keys.require_unsealed,
             clock=steady,
             gate=RequestGate(store, public_url=settings.public_url, clock=wall),
@@ -234,6 +248,9 @@ async def open_vault(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
         ),
         approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=wall),
+        oauth_connect=ConnectFlow(
+            store, keys, service, token_client, public_url=settings.browser_url, clock=wall
+        ),
         audit=audit,
         buffers=buffers,
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from loomal.core.crypto import SealedData
+from loomal.core.oauth_store import OAuthStore
 from loomal.core.platform_store import PlatformStore
 from loomal.core.rows import (
     ApiKeyRow,
@@ -293,6 +294,7 @@ class Store(
     PlatformStore,
     VersionStore,
     RulesStore,
+    OAuthStore,
     Protocol,
 ):
     """The whole store: every role, and its own life (what ``runtime`` opens)."""

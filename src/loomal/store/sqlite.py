@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
+from loomal.store.oauth_sql import SqliteOAuthStore
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import RULES_SQLITE
 from loomal.store.sql import SqlStore
@@ -84,7 +85,7 @@ def run_script(conn: sqlite3.Connection, script: Script[T]) -> T:
         return result
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(SqlStore, SqliteOAuthStore):
     """The Store Protocol on one SQLite file."""
 
     sql = SQLITE
