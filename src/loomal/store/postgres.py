@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from loomal.errors import NotFoundError, ServerError
 from loomal.store import load_migrations
-from loomal.store.oauth_sql import PostgresOAuthStore
+from loomal.store.oauth_sql import OAUTH_POSTGRES
 from loomal.store.rules_sql import RULES_POSTGRES
 from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
@@ -40,12 +40,13 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(SqlStore, PostgresOAuthStore):
+class PostgresStore(SqlStore):
     """The Store Protocol on PostgreSQL."""
 
     sql = POSTGRES
     versions = VERSIONS_POSTGRES
     rules = RULES_POSTGRES
+    oauth = OAUTH_POSTGRES
     unique_violation = pg_errors.UniqueViolation
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
@@ -146,13 +147,6 @@ class PostgresStore(SqlStore, PostgresOAuthStore):
             except StopIteration as done:
                 result: T = done.value
                 return result
-
-    # oauth_sql.py's mixin, not yet folded into store/sql.py, names them so
-    async def _fetchone(self, query: str, params: Sequence[Any]) -> Any:
-        return await self._fetch_one(query, params)
-
-    async def _execute(self, query: str, params: Sequence[Any]) -> int:
-        return await self._run(query, params)
 
     # -- what PostgreSQL does its own way: one statement for a whole batch -----------
 

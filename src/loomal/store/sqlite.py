@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
-from loomal.store.oauth_sql import SqliteOAuthStore
+from loomal.store.oauth_sql import OAUTH_SQLITE
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import RULES_SQLITE
 from loomal.store.sql import SqlStore
@@ -85,12 +85,13 @@ def run_script(conn: sqlite3.Connection, script: Script[T]) -> T:
         return result
 
 
-class SqliteStore(SqlStore, SqliteOAuthStore):
+class SqliteStore(SqlStore):
     """The Store Protocol on one SQLite file."""
 
     sql = SQLITE
     versions = VERSIONS_SQLITE
     rules = RULES_SQLITE
+    oauth = OAUTH_SQLITE
     unique_violation = sqlite3.IntegrityError
 
     def __init__(self, path: Path) -> None:
