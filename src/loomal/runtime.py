@@ -214,12 +214,12 @@ async def open_vault(
             transport,
             policy=policy,
             guard=keys.require_unsealed,
-            gate=RequestGate(store, public_url=settings.browser_url, clock=clock),
+            gate=RequestGate(store, public_url=settings.public_url, clock=clock),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
-        approvals=ApprovalService(store, audit, public_url=settings.browser_url, clock=clock),
+        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
         oauth_connect=ConnectFlow(
             store, keys, service, token_client, public_url=settings.browser_url, clock=clock
         ),
