@@ -53,6 +53,8 @@ def run(url: str, *, script: Path, seconds: int, connections: int = 32, threads:
         text=True,
         check=True,
     ).stdout
+    if not re.search(r"^\s+99%", out, re.M):
+        raise RuntimeError(f"wrk on {url} measured nothing:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
