@@ -7,7 +7,9 @@ code, with the periodic flush of audit events and lastUsedAt the server's
 maintenance loop does) in this process on uvloop, as a worker does, without the
 HTTP layer (the same for both stores). First untraced, to take the CPU time
 per operation of this process (PostgreSQL's own work is in its backend, not
-here), then under cProfile, whose exclusive times are grouped by package: the
+here), then under cProfile timing CPU (not wall time: a send that wakes
+PostgreSQL's backend lets the scheduler run it at once, which a wall-clock
+profile would charge to the send), whose exclusive times are grouped by package: the
 share of each package is what the comparison rests on, since tracing itself
 inflates every call alike.
 """
@@ -20,6 +22,7 @@ import base64
 import cProfile
 import os
 import pstats
+import resource
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -47,10 +50,27 @@ class Profile:
     """One store's figures: CPU µs per operation and the profile's shares."""
 
     cpu_us: dict[str, float] = field(default_factory=dict)
+    kernel_us: dict[str, float] = field(default_factory=dict)
+    """The part of ``cpu_us`` spent in the kernel (system calls: sockets, files)."""
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     """operation -> bucket -> share of the traced exclusive time."""
     top: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     """operation -> the functions with the most exclusive time, and their shares."""
+    parts: dict[str, dict[str, float]] = field(default_factory=dict)
+    """operation -> step of the path -> share of the traced time inside it (inclusive)."""
+
+
+PARTS = (
+    ("store read", "loomal/store/", ("get_credential",)),
+    ("of it, the pool", "psycopg_pool/pool_async.py", ("connection",)),
+    ("decrypt", "loomal/core/service.py", ("_open",)),
+    ("authenticate", "loomal/core/identities.py", ("authenticate",)),
+    ("flushes", "loomal/runtime.py", ("flush",)),
+)
+"""The steps of a request's path whose inclusive time the profile reports: the store's
+read of the row (on PostgreSQL: the pool, the statement, waiting for its answer), the
+pool's part of it, opening the sealed data, authentication (cached), and the periodic
+flushes of audit events and lastUsedAt."""
 
 
 def bucket(filename: str) -> str:
@@ -58,6 +78,20 @@ def bucket(filename: str) -> str:
         if needle in filename:
             return name
     return "other Python"
+
+
+def inclusive_parts(profiler: cProfile.Profile) -> dict[str, float]:
+    """Each of PARTS' inclusive time, as a share of the whole traced loop."""
+    stats: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cumulative = {label: 0.0 for label, _, _ in PARTS}
+    whole = 0.0
+    for (filename, _line, function), (_cc, _nc, _tt, cumtime, _callers) in stats.items():
+        if filename.endswith("pg_profile.py") and function == "run":
+            whole = max(whole, cumtime)
+        for label, where, functions in PARTS:
+            if where in filename and function in functions:
+                cumulative[label] += cumtime
+    return {label: value / (whole or 1.0) for label, value in cumulative.items()}
 
 
 def summarise(profiler: cProfile.Profile) -> tuple[dict[str, float], list[tuple[str, float]]]:
@@ -115,14 +149,18 @@ async def measure(database_url: str | None, ops: int) -> Profile:
         operations: dict[str, Callable[[], Awaitable[None]]] = {"read": read, "TOTP": totp}
         for name, op in operations.items():
             await run(vault, op, ops // 4)  # warm: caches, prepared statements
-            started = time.process_time()
+            before = resource.getrusage(resource.RUSAGE_SELF)
             await run(vault, op, ops)
-            result.cpu_us[name] = (time.process_time() - started) / ops * 1e6
-            profiler = cProfile.Profile()
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            user, kernel = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+            result.cpu_us[name] = (user + kernel) / ops * 1e6
+            result.kernel_us[name] = kernel / ops * 1e6
+            profiler = cProfile.Profile(time.process_time)  # CPU, not time descheduled
             profiler.enable()
             await run(vault, op, ops)
             profiler.disable()
             result.shares[name], result.top[name] = summarise(profiler)
+            result.parts[name] = inclusive_parts(profiler)
     finally:
         await vault.close()
     return result
@@ -153,7 +191,9 @@ def main() -> None:
     for label, found in (("SQLite", profile(None, args.ops)), ("PostgreSQL", found_pg)):
         for op, cpu in found.cpu_us.items():
             shares = ", ".join(f"{k} {v:.0%}" for k, v in found.shares[op].items() if v >= 0.02)
-            print(f"{label:10s} {op:5s} {cpu:6.0f} µs CPU/op  {shares}")
+            kernel = found.kernel_us[op]
+            print(f"{label:10s} {op:5s} {cpu:6.0f} µs CPU/op ({kernel:.0f} kernel)  {shares}")
+            print(" " * 17 + ", ".join(f"{k} {v:.0%}" for k, v in found.parts[op].items()))
             for function, share in found.top[op]:
                 print(f"{'':17s}{share:5.0%}  {function}")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench import wrk
 from bench.pg_profile import Profile
-from bench.pg_section import TwoServerPop
+from bench.pg_section import RoundTrips, TwoServerPop
 
 POP = "TOTP backup-code pop"
 
@@ -26,7 +26,7 @@ def render(
     rows: Mapping[str, Any],
     pop: wrk.Result,
     two: TwoServerPop | None,
-    round_trips: Mapping[str, float],
+    counted: RoundTrips,
     profiles: Mapping[str, Profile],
     rss: Mapping[int, float],
     *,
@@ -34,6 +34,7 @@ def render(
     ops: int,
     sqlite_measured: bool,
 ) -> list[str]:
+    round_trips = counted.per_op
     lines = [
         "## PostgreSQL",
         "",
@@ -90,6 +91,15 @@ def render(
             f"| {POP}, two servers | {two.server_cpu_us:.0f} | {two.db_cpu_us:.0f} | | | "
             f"{round_trips.get(POP, math.nan):.2f} |"
         )
+    lines += [
+        "",
+        "What the counted operations executed, per operation (statements by their first "
+        "words; BEGIN and COMMIT are round trips of their own):",
+        "",
+    ]
+    for name, statements in counted.statements.items():
+        shown = "; ".join(f"`{text}` ×{n:.2f}" for text, n in statements if n >= 0.01)
+        lines.append(f"- {name}: {shown}")
     lines.append("")
     if two is not None:
         once = "yes" if two.duplicates == 0 and two.handed_out > 0 else "**no**"
@@ -155,32 +165,50 @@ def _where_the_time_goes(profiles: Mapping[str, Profile]) -> list[str]:
         "**Where the time goes** (`bench/pg_profile.py`: the service path of a request, "
         "authenticate and then the read or the TOTP code, with the periodic flushes, in one "
         "process on uvloop without the HTTP layer; CPU of this process only, then cProfile's "
-        "exclusive time grouped by package):",
+        "time, as shares of the traced loop: inclusive for the steps of the path, exclusive for "
+        "the driver's own code):",
         "",
-        "| store | operation | CPU µs / op | largest shares of the traced time | top function |",
-        "| --- | --- | ---: | --- | --- |",
+        "| store | operation | CPU µs / op (in the kernel) | store read (of it, the pool) "
+        "| decrypt | authenticate | flushes | psycopg + pool, exclusive |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for store, found in profiles.items():
         for op, cpu in found.cpu_us.items():
-            shares = ", ".join(
-                f"{k} {v:.0%}" for k, v in list(found.shares[op].items())[:3] if v >= 0.02
+            part = found.parts[op]
+            driver = found.shares[op].get("psycopg", 0) + found.shares[op].get("psycopg pool", 0)
+            lines.append(
+                f"| {store} | {op} | {cpu:.0f} ({found.kernel_us[op]:.0f}) | "
+                f"{part['store read']:.0%} ({part['of it, the pool']:.0%}) | "
+                f"{part['decrypt']:.0%} | {part['authenticate']:.0%} | {part['flushes']:.0%} | "
+                f"{driver:.0%} |"
             )
-            function, share = found.top[op][0]
-            lines.append(f"| {store} | {op} | {cpu:.0f} | {shares} | `{function}` {share:.0%} |")
     lines.append("")
     if "SQLite" in profiles and "PostgreSQL" in profiles:
         lite, pg = profiles["SQLite"], profiles["PostgreSQL"]
         read_gap = pg.cpu_us["read"] - lite.cpu_us["read"]
-        driver = pg.shares["read"].get("psycopg", 0) + pg.shares["read"].get("psycopg pool", 0)
+        store_pg, store_lite = pg.parts["read"]["store read"], lite.parts["read"]["store read"]
         lines += [
-            f"A read costs {pg.cpu_us['read'] / max(lite.cpu_us['read'], 1e-9):.1f}× the CPU on "
-            f"PostgreSQL that it costs on SQLite in this process ({read_gap:.0f} µs more), and "
-            f"{driver:.0%} of the traced time of a PostgreSQL read is in psycopg and its pool: "
-            "SQLite answers a read of an unchanged row from the process's row cache without a "
-            "query, while on PostgreSQL every read sends one statement (the TOTP code too, "
-            "its code cache is keyed by the row it reads), and each statement is a prepared "
-            "execute whose send, wait and result parsing in the driver outweigh all of "
-            "Loomal's own work (authentication from the cache, decryption, JSON).",
+            f"A read costs {pg.cpu_us['read'] / max(lite.cpu_us['read'], 1e-9):.1f}× the CPU "
+            f"on PostgreSQL that it costs on SQLite in this process ({read_gap:.0f} µs more), "
+            f"and the difference is the store's read of the row: {store_pg:.0%} of a "
+            f"PostgreSQL read's traced time (the pool's checkout and return "
+            f"{pg.parts['read']['of it, the pool']:.0%}, then the statement: parameters dumped, "
+            "the prepared execute sent, the wait on the event loop, the row parsed), against "
+            f"{store_lite:.0%} on SQLite, which answers a read of an unchanged row from the "
+            "process's row cache without a query. The TOTP code reads the same row first and "
+            "pays the same. Loomal's own steps (authentication from the cache, decryption, "
+            "the batched audit and lastUsedAt flushes) come to about "
+            f"{_own(pg, 'read'):.0f} µs on PostgreSQL and {_own(lite, 'read'):.0f} µs on SQLite "
+            "(their shares applied to the untraced CPU). So a read on PostgreSQL cannot get near SQLite's cost while it sends a "
+            "statement: serving unchanged rows from a cache with cross-server invalidation "
+            "(or at least one connection held per task instead of a pool checkout per "
+            "statement) is where the time is.",
             "",
         ]
     return lines
+
+
+def _own(found: Profile, op: str) -> float:
+    """Loomal's own steps of an operation, in µs: their traced shares of its CPU."""
+    part = found.parts[op]
+    return found.cpu_us[op] * (part["decrypt"] + part["authenticate"] + part["flushes"])

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,14 @@ response = function(status, headers, body)
   if status == 200 then out:write(body, "\\n") end
 end
 """
+
+
+@dataclass
+class RoundTrips:
+    """Per operation: round trips, and the statements executed (first words, per op)."""
+
+    per_op: dict[str, float] = field(default_factory=dict)
+    statements: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,11 +148,11 @@ def pop_on_two_servers(
 
 def count_round_trips(
     url: str, headers: dict[str, str], relay: CountingRelay, *, ops: int, credentials: int
-) -> dict[str, float]:
+) -> RoundTrips:
     """Round trips per operation: ``ops`` of each kind, one at a time, through a server
     whose database connections pass the relay; each kind's count includes the flushes
     it causes (audit events, lastUsedAt), waited for until the relay is quiet."""
-    per_op: dict[str, float] = {}
+    found = RoundTrips()
     requests: dict[str, Callable[[httpx.Client, int], Any]] = {
         "read one credential": lambda c, i: c.get(f"/v0/vault/cred-{i % 100:03d}"),
         "TOTP code": lambda c, i: c.get("/v0/vault/gh/totp"),
@@ -161,12 +170,14 @@ def count_round_trips(
             send = requests[name]
             send(client, 0).raise_for_status()  # warm: prepared statements, caches
             quiet(relay)
-            before = relay.round_trips
+            before, statements = relay.round_trips, Counter(relay.statements)
             for i in range(ops):
                 send(client, i).raise_for_status()
             quiet(relay)
-            per_op[name] = (relay.round_trips - before) / ops
-    return per_op
+            found.per_op[name] = (relay.round_trips - before) / ops
+            ran = relay.statements - statements
+            found.statements[name] = [(text, n / ops) for text, n in ran.most_common()]
+    return found
 
 
 def quiet(relay: CountingRelay, *, for_seconds: float = 1.5, limit: float = 10) -> None:

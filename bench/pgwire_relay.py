@@ -21,13 +21,22 @@ _UNTYPED_REQUESTS = {80877103, 80877104}  # SSLRequest, GSSENCRequest: another u
 _ROUND_TRIP_ENDS = (b"S", b"Q")
 
 
-class FrontendParser:
-    """Splits the client side of one connection into messages, counting their types."""
+def _label(query: bytes) -> str:
+    """The start of a statement, whitespace collapsed: enough to tell statements apart."""
+    return " ".join(query.decode(errors="replace").split())[:60]
 
-    def __init__(self, counts: Counter[bytes]) -> None:
+
+class FrontendParser:
+    """Splits the client side of one connection into messages, counting their types and
+    the statements executed (a prepared statement's text is taken from its Parse)."""
+
+    def __init__(self, counts: Counter[bytes], statements: Counter[str] | None = None) -> None:
         self._counts = counts
+        self._statements: Counter[str] = Counter() if statements is None else statements
         self._buffer = bytearray()
         self._startup = True
+        self._prepared: dict[bytes, str] = {}
+        self._bound = ""
 
     def feed(self, data: bytes) -> None:
         self._buffer += data
@@ -46,8 +55,22 @@ class FrontendParser:
             (length,) = struct.unpack_from("!i", self._buffer, 1)
             if len(self._buffer) < 1 + length:
                 return
-            self._counts[bytes(self._buffer[:1])] += 1
+            kind = bytes(self._buffer[:1])
+            self._counts[kind] += 1
+            if kind in (b"Q", b"P", b"B", b"E"):
+                self._observe(kind, bytes(self._buffer[5 : 1 + length]))
             del self._buffer[: 1 + length]
+
+    def _observe(self, kind: bytes, body: bytes) -> None:
+        if kind == b"Q":  # query text
+            self._statements[_label(body.split(b"\0", 1)[0])] += 1
+        elif kind == b"P":  # statement name, query text, ...
+            name, query = body.split(b"\0", 2)[:2]
+            self._prepared[name] = _label(query)
+        elif kind == b"B":  # portal name, statement name, ...
+            self._bound = self._prepared.get(body.split(b"\0", 2)[1], "?")
+        else:  # Execute: the bound statement runs
+            self._statements[self._bound] += 1
 
 
 class CountingRelay:
@@ -56,6 +79,8 @@ class CountingRelay:
     def __init__(self, target_host: str = "127.0.0.1", target_port: int = 5432) -> None:
         self._target = (target_host, target_port)
         self.counts: Counter[bytes] = Counter()
+        self.statements: Counter[str] = Counter()
+        """Statements executed, by their first words, over all connections."""
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -99,7 +124,7 @@ class CountingRelay:
         except OSError:
             client_w.close()
             return
-        parser = FrontendParser(self.counts)
+        parser = FrontendParser(self.counts, self.statements)
         await asyncio.gather(
             _pipe(client_r, server_w, parser.feed),
             _pipe(server_r, client_w, None),

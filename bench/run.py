@@ -408,7 +408,7 @@ def main() -> None:
                 pops[who] = backup_pop(server, lua / f"b-{who}.lua", min(args.seconds, 5))
                 print(f"  backup pop {who} {pops[who].rps:.0f} req/s", flush=True)
         two_servers = None
-        round_trips: dict[str, float] = {}
+        round_trips = pg_section.RoundTrips()
         if pg is not None:
             pg2 = started_server(database_url=pg_url, tag="pg2")
             two_servers = pg_section.pop_on_two_servers(
@@ -433,7 +433,7 @@ def main() -> None:
             round_trips = pg_section.count_round_trips(
                 counted.url, pg.headers, relay, ops=args.count_ops, credentials=BACKUP_CREDENTIALS
             )
-            print(f"  round trips per operation {round_trips}", flush=True)
+            print(f"  round trips per operation {round_trips.per_op}", flush=True)
 
         scale_rows: dict[str, wrk.Result] = {}
         seed_seconds = 0.0

@@ -35,6 +35,7 @@ def test_a_prepared_statement_costs_one_round_trip_each_time(
             row = conn.execute("SELECT %s::int + 1", (n,), prepare=True).fetchone()
             assert row == (n + 1,)
         assert relay.round_trips - before == 5 + 1  # the first run also prepares it
+        assert relay.statements["SELECT $1::int + 1"] == 5
 
 
 def test_a_transaction_costs_its_begin_and_commit_too(
@@ -57,6 +58,7 @@ def test_a_pipelined_executemany_is_one_round_trip(
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO t VALUES (%s)", [(n,) for n in range(50)])
         assert relay.round_trips - before == 1
+        assert relay.statements["INSERT INTO t VALUES ($1)"] == 50
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (50,)
 
 
