@@ -411,6 +411,8 @@ def main() -> None:
         round_trips = pg_section.RoundTrips()
         if pg is not None:
             pg2 = started_server(database_url=pg_url, tag="pg2")
+            backup_pop(pg2, lua / "b-pg2.lua", 1)  # warm: its pool, prepared statements
+            settle(servers + tree_pids(pg2.process.pid) + db_pids())
             two_servers = pg_section.pop_on_two_servers(
                 [pg.url, pg2.url],
                 pg.headers,
