@@ -538,9 +538,16 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/vault/{name}/totp",
         "/v0/vault/{name}/totp/backup",
         "/v0/vault/{name}/fetch",
+        "/v0/vault/{name}/versions",
+        "/v0/vault/{name}/versions/{version}/restore",
+        "/v0/vault/{name}/undelete",
         "/v0/platform/identities",
         "/v0/platform/identities/{identity_id}",
         "/v0/platform/identities/{identity_id}/rotate-key",
+        "/v0/approvals",
+        "/v0/approvals/{approval_id}",
+        "/v0/approvals/{approval_id}/approve",
+        "/v0/approvals/{approval_id}/deny",
     }
     put = doc["paths"]["/v0/vault/{name}"]["put"]
     assert {"200", "400", "401", "403", "413", "422"} <= set(put["responses"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,24 +32,35 @@ from loomal import __version__
 from loomal.config import ServerSettings
 from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
-from loomal.core.models import ErrorBody
+from loomal.core.versions import run_deleted_retention
+from loomal.errors import ApprovalPendingError
 from loomal.runtime import Vault, open_vault
 from loomal.server import broker_routes
+from loomal.server.approval_routes import APPROVAL_ROUTES
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
 from loomal.server.platform_routes import PLATFORM_ROUTER
 from loomal.server.request_log import configure_logging
-from loomal.server.responses import SECURITY_HEADERS, error_body, error_headers, to_loomal_error
+from loomal.server.responses import (
+    SECURITY_HEADERS,
+    approval_pending,
+    error_body,
+    error_headers,
+    to_loomal_error,
+)
 from loomal.server.routes import ROUTES, authenticate
+from loomal.server.version_routes import VERSION_ROUTES
 
 __all__ = ["create_app", "create_app_from_env", "error_response"]
 
 log = logging.getLogger("loomal.server")
 
 
-def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     error = to_loomal_error(exc)
+    if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202, not an error
+        return Response(approval_pending(error, request.scope), status_code=202)
     return Response(error_body(error), status_code=error.http_status, headers=error_headers(error))
 
 
@@ -114,6 +126,10 @@ def create_app(
         if opened.settings.audit_retention_days > 0:
             retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
             flushers.append(asyncio.create_task(retention))
+        deletions = run_deleted_retention(
+            opened.store, opened.settings.deleted_retention_days, clock=time.time
+        )
+        flushers.append(asyncio.create_task(deletions))
         if parent_pid is not None:
             flushers.append(asyncio.create_task(stop_when_orphaned(parent_pid)))
         try:
@@ -132,7 +148,9 @@ def create_app(
     app = Litestar(
         route_handlers=[
             Router(
-                path="/", route_handlers=[*ROUTES, broker_routes.fetch], before_request=authenticate
+                path="/",
+                route_handlers=[*ROUTES, *VERSION_ROUTES, broker_routes.fetch, *APPROVAL_ROUTES],
+                before_request=authenticate,
             ),
             PLATFORM_ROUTER,
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),

@@ -20,12 +20,24 @@ from litestar.params import JSONBody
 from litestar.types import HTTPScope, Receive, Scope, Send
 
 from loomal.broker.outbound import MAX_REQUEST_BYTES as MAX_BODY_BYTES
+from loomal.core.approval_models import ApprovalPending
 from loomal.core.models import ErrorBody, FetchRequest, FetchResponse
 from loomal.core.types import validate_credential_name
-from loomal.errors import BadRequestError, NotFoundError, PayloadTooLargeError
+from loomal.errors import (
+    ApprovalPendingError,
+    BadRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
 from loomal.runtime import Vault
 from loomal.server.edge import authenticate
-from loomal.server.responses import inside_litestar, send_error
+from loomal.server.responses import (
+    approval_pending,
+    encode_json,
+    inside_litestar,
+    send_error,
+    send_json,
+)
 from loomal.server.routes import NameParam, principal
 
 __all__ = ["BROKER_ROUTES", "fetch", "proxy"]
@@ -37,12 +49,14 @@ _FETCH_ERRORS = {
     400: "bad_request: reason not_injectable, no_allowed_hosts, host_not_allowed, "
     "https_required, forbidden_address or vault_key_in_request (nothing was sent)",
     401: "Missing, unknown, revoked or expired API key",
-    403: "The API key lacks vault:use (or vault:read)",
-    404: "No credential of this identity has that name",
-    410: "The credential has expired (expired)",
+    403: "The API key lacks vault:use (or vault:read); request_not_allowed (no rule allows "
+    "it); approval_denied",
+    404: "No credential of this identity has that name (or no such approvalId)",
+    409: "approval_mismatch: the approval was given for another request",
+    410: "The credential has expired (expired); reason approval_expired, approval_used",
     413: "Request body larger than 1 MiB",
     422: "Validation failed (a forbidden header, a bad URL or method); the message names it",
-    429: "Rate limited",
+    429: "Rate limited; budget_exhausted (a rule's budget, with Retry-After)",
     502: "bad_gateway: reason dns_failed, connect_failed, tls_failed, timeout, "
     "response_too_large, unsupported_encoding, redirect_not_allowed, too_many_redirects "
     "or upstream_error",
@@ -56,8 +70,15 @@ _FETCH_ERRORS = {
     status_code=200,
     request_max_body_size=_FETCH_BODY_LIMIT,
     responses={
-        status: ResponseSpec(data_container=ErrorBody, description=text)
-        for status, text in _FETCH_ERRORS.items()
+        202: ResponseSpec(
+            data_container=ApprovalPending,
+            description="approval_pending: a rule holds the request for a person; repeat it "
+            "with approvalId once approved (nothing was sent)",
+        ),
+        **{
+            status: ResponseSpec(data_container=ErrorBody, description=text)
+            for status, text in _FETCH_ERRORS.items()
+        },
     },
     security=[{"bearerAuth": []}],
 )
@@ -141,6 +162,9 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     except ConnectionResetError:
         return
+    except ApprovalPendingError as pending:
+        body = encode_json(approval_pending(pending, scope))
+        await send_json(inside_litestar(send), 202, body)
     except Exception as exc:
         if not started:
             await send_error(inside_litestar(send), exc)

@@ -260,6 +260,8 @@ class Edge:
         vault: Vault | None = getattr(self.litestar.state, "vault", None)
         if vault is None:
             return None
+        if method == "GET" and scope.get("query_string"):
+            return None  # ?version=N: the declared route reads a kept version
         name = path[len(_PREFIX) :]
         call = "get" if method == "GET" else "store"
         if call == "get" and name.endswith(_TOTP):

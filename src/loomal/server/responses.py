@@ -21,8 +21,11 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
+from loomal.core.approval_models import ApprovalPending
 from loomal.core.models import ErrorBody
+from loomal.core.timestamps import from_micros, parse_iso8601
 from loomal.errors import (
+    ApprovalPendingError,
     BadRequestError,
     LoomalError,
     MethodNotAllowedError,
@@ -37,6 +40,8 @@ from loomal.errors import (
 __all__ = [
     "SECURITY_HEADERS",
     "STORE_ERRORS",
+    "approval_pending",
+    "encode_json",
     "error_body",
     "error_headers",
     "etag",
@@ -159,6 +164,27 @@ def etag(version: int) -> dict[str, str]:
     """The header a response carrying a credential sends: its version, which a later
     store may require with ``If-Match`` (see ``core/preconditions.py``)."""
     return {"etag": f'"{version}"'}
+
+
+def approval_pending(error: ApprovalPendingError, scope: Any) -> ApprovalPending:
+    """The 202 of a brokered request held for a person (not an error body: the
+    SPEC's ``{approvalId, status, approvalUrl, expiresAt}``). A relative
+    ``approvalUrl`` (no ``--public-url``) is made absolute on the request's origin."""
+    url = error.approval_url
+    if url.startswith("/"):
+        host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+        if host:
+            url = f"{scope.get('scheme', 'http')}://{host}{url}"
+    return ApprovalPending(
+        approval_id=error.approval_id,
+        status="pending",
+        approval_url=url,
+        expires_at=from_micros(parse_iso8601(error.expires_at, field="expiresAt")),
+    )
+
+
+def encode_json(value: Any) -> bytes:
+    return _encode(value)
 
 
 def error_body(error: LoomalError) -> ErrorBody:

@@ -27,6 +27,7 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.version_models import DeletedList
 from loomal.errors import BadRequestError
 from loomal.runtime import Vault
 from loomal.server import edge
@@ -67,6 +68,15 @@ OptionalPageSize = Annotated[
     Parameter(ge=1, le=1000, description="Page size; without it, every credential"),
 ]
 PageCursor = Annotated[str | None, Parameter(description="nextCursor of the previous page")]
+DeletedParam = Annotated[
+    bool, Parameter(description="List deleted credentials that can still be undeleted instead")
+]
+VersionParam = Annotated[
+    int | None, Parameter(ge=1, description="Read this kept version instead of the current one")
+]
+DestroyParam = Annotated[
+    bool, Parameter(description="Remove the credential and every version now (not recoverable)")
+]
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -109,20 +119,29 @@ async def list_credentials(
     request: Request[Any, Any, Any],
     limit: OptionalPageSize = None,
     cursor: PageCursor = None,
-) -> CredentialList:
+    deleted: DeletedParam = False,
+) -> CredentialList | DeletedList:
     who = principal(request)
+    if deleted:
+        return await _vault(request).service.list_deleted(who)
     return await _vault(request).service.list_credentials(who, limit=limit, cursor=cursor)
 
 
 @get(
     "/v0/vault/{name:str}",
-    summary="Get decrypted credential",
+    summary="Get decrypted credential (or a kept version: ?version=N)",
     responses=_errors(410),
     security=_SECURITY,
 )
-async def get_credential(request: Request[Any, Any, Any], name: NameParam) -> Response[Credential]:
+async def get_credential(
+    request: Request[Any, Any, Any], name: NameParam, version: VersionParam = None
+) -> Response[Credential]:
     who = principal(request)
-    got = await _vault(request).service.get_credential(who, name)
+    service = _vault(request).service
+    if version is not None:  # a kept version: its own number as the ETag
+        old = await service.get_version(who, name, version)
+        return Response(old, headers=etag(old.version))
+    got = await service.get_credential(who, name)
     return Response(got, headers=etag(got.version))
 
 
@@ -177,13 +196,18 @@ async def store_credential(
 
 @delete(
     "/v0/vault/{name:str}",
-    summary="Delete credential",
+    summary="Delete credential (recoverable; ?destroy=true removes every version now)",
     responses=_errors(),
     security=_SECURITY,
 )
-async def delete_credential(request: Request[Any, Any, Any], name: NameParam) -> None:
+async def delete_credential(
+    request: Request[Any, Any, Any], name: NameParam, destroy: DestroyParam = False
+) -> None:
     who = principal(request)
-    await _vault(request).service.delete_credential(who, name)
+    if destroy:
+        await _vault(request).service.destroy_credential(who, name)
+    else:
+        await _vault(request).service.delete_credential(who, name)
 
 
 @get(
