@@ -39,6 +39,7 @@ from loomal.server import broker_routes
 from loomal.server.approval_routes import APPROVAL_ROUTES
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
 from loomal.server.mcp_mount import McpMount
+from loomal.server.oauth_routes import OAUTH_CALLBACK, OAUTH_ROUTES
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
 from loomal.server.platform_routes import PLATFORM_ROUTER
 from loomal.server.request_log import configure_logging
@@ -149,10 +150,17 @@ def create_app(
         route_handlers=[
             Router(
                 path="/",
-                route_handlers=[*ROUTES, *VERSION_ROUTES, broker_routes.fetch, *APPROVAL_ROUTES],
+                route_handlers=[
+                    *ROUTES,
+                    *VERSION_ROUTES,
+                    broker_routes.fetch,
+                    *APPROVAL_ROUTES,
+                    *OAUTH_ROUTES,
+                ],
                 before_request=authenticate,
             ),
             PLATFORM_ROUTER,
+            OAUTH_CALLBACK,
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
             mcp_endpoint,
             broker_routes.proxy,
