@@ -186,9 +186,8 @@ async def open_vault(
     transport = transport or HttpxTransport()
     policy = EgressPolicy(settings.fetch_allow_private)
     token_client = TokenClient(transport, policy)
-    refresher = TokenRefresher(
-        OAuthRows(store, keys, audit, clock), store, token_client, clock=clock
-    )
+    oauth_rows = OAuthRows(store, keys, audit, clock)
+    refresher = TokenRefresher(oauth_rows, store, token_client, clock=clock)
     service = VaultService(
         store,
         keys,
@@ -201,6 +200,7 @@ async def open_vault(
         type_checks={"OAUTH": validate_oauth},
         live_tokens=refresher,
     )
+    oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit)
     return Vault(
         settings=settings,

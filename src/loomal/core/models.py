@@ -461,6 +461,14 @@ class OAuthState(msgspec.Struct, rename="camel"):
     expires_at: str | None
     version: int
 
+    @property
+    def oauthStatus(self) -> str:
+        return self.oauth_status
+
+    @property
+    def expiresAt(self) -> str | None:
+        return self.expires_at
+
 
 class ConnectRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     """``POST /v0/vault/{name}/oauth/connect``: the client settings, or nothing to
@@ -485,3 +493,15 @@ class ConnectStarted(msgspec.Struct, rename="camel"):
     ]
     redirect_uri: str
     expires_at: datetime
+
+    @property
+    def authorizeUrl(self) -> str:
+        return self.authorize_url
+
+    @property
+    def redirectUri(self) -> str:
+        return self.redirect_uri
+
+    @property
+    def expiresAt(self) -> datetime:
+        return self.expires_at

@@ -25,6 +25,7 @@ from loomal.core.keys import KeyManager
 from loomal.core.models import OAuthState
 from loomal.core.store import CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
+from loomal.core.version_store import VersionNote
 from loomal.errors import ConflictError, PreconditionFailedError, ValidationError
 
 __all__ = [
@@ -124,6 +125,9 @@ class OAuthRows:
         self, store: Store, keys: KeyManager, audit: AuditLog, clock: Callable[[], float]
     ) -> None:
         self._store, self._keys, self._audit, self._clock = store, keys, audit, clock
+        self.version_note: Callable[[Principal, str], VersionNote] | None = None
+        """How a refresh enters the credential's history (the service's rule, set in
+        ``runtime.py``): a refresh is a version like any write, kind ``oauth_refresh``."""
 
     def open(self, row: CredentialRow) -> dict[str, Any]:
         return _decode(self._keys.open(row.sealed(), row.binding()))
@@ -149,7 +153,7 @@ class OAuthRows:
                 metadata["expiresAt"] = f"{from_micros(expiry):%Y-%m-%dT%H:%M:%SZ}"
             metadata.pop("oauthStatus", None)
 
-        return await self._write(principal, row, change, rotated=True)
+        return await self._write(principal, row, change, rotated=True, kind="oauth_refresh")
 
     async def mark_needs_reauth(self, principal: Principal, row: CredentialRow) -> None:
         def change(data: dict[str, Any], metadata: dict[str, Any], now: float) -> None:
@@ -157,7 +161,7 @@ class OAuthRows:
 
         # changed meanwhile (reconnected, or refreshed elsewhere): its state wins
         with contextlib.suppress(PreconditionFailedError):
-            await self._write(principal, row, change, rotated=False)
+            await self._write(principal, row, change, rotated=False, kind="oauth_needs_reauth")
 
     async def _write(
         self,
@@ -166,6 +170,7 @@ class OAuthRows:
         change: Callable[[dict[str, Any], dict[str, Any], float], None],
         *,
         rotated: bool,
+        kind: str,
     ) -> CredentialRow:
         async with self._audit.call(principal, "oauth_refresh", row.name, durable=True) as event:
 
@@ -192,8 +197,13 @@ class OAuthRows:
                 )
                 return new, new
 
+            note = None if self.version_note is None else self.version_note(principal, kind)
             return await self._store.modify_credential(
-                identity_id=row.identity_id, name=row.name, change=modify, audit=event
+                identity_id=row.identity_id,
+                name=row.name,
+                change=modify,
+                audit=event,
+                version_note=note,
             )
 
 
