@@ -44,6 +44,10 @@ class _Sql:
         )
         marks = ", ".join([p] * len(_APPROVAL_COLUMNS.split(",")))
         self.insert_approval = f"INSERT INTO approvals ({_APPROVAL_COLUMNS}) VALUES ({marks})"
+        self.count_pending = (
+            f"SELECT count(*) FROM approvals WHERE identity_id = {p} AND status = 'pending' "
+            f"AND expires_at > {p}"
+        )
         self.get_approval = (
             f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE identity_id = {p} "
             f"AND approval_id = {p}"
@@ -140,6 +144,10 @@ class RulesSql:
 
     async def create_approval(self, *, approval: ApprovalRow) -> None:
         await self._run(self.rules.insert_approval, _approval_values(approval))
+
+    async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
+        (count,) = await self._fetch_one(self.rules.count_pending, (identity_id, now))
+        return int(count)
 
     async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None:
         row = await self._fetch_one(self.rules.get_approval, (identity_id, approval_id))
