@@ -75,7 +75,7 @@ def main() -> None:
         app = create_app(settings=settings)
         with TestClient(app) as client:
             vault = app.state.vault
-            client.blocking_portal.call(vault.service.flush)
+            client.blocking_portal.call(vault.flush)
             db = settings.data_dir / "loomal.db"
             before = db_bytes(db)
             started = time.perf_counter()
@@ -83,9 +83,7 @@ def main() -> None:
             elapsed = time.perf_counter() - started
 
             async def write_all() -> None:
-                await vault.service.flush()
-                if hasattr(vault.identities, "flush_refusals"):  # not before issue 15
-                    await vault.identities.flush_refusals(force=True)
+                await vault.flush(final=True)
 
             client.blocking_portal.call(write_all)
             after = db_bytes(db)

@@ -66,7 +66,7 @@ def build_store(data_dir: Path, credentials: int, identities: int) -> None:
             metadata = msgspec.json.encode({"service": "bench", "username": f"user-{n}"})
             binding = Binding(ident, cid, name, 1, "LOGIN", metadata, None)
             plain = msgspec.json.encode({"password": secrets.token_urlsafe(24)})
-            sealed = keyring.seal(plain, binding)
+            sealed = keyring.encrypt(plain, binding)
             batch.append(
                 (cid, ident, name, "LOGIN", metadata, now, now, 1, sealed.key_id,
                  sealed.wrapped_key, sealed.nonce, sealed.ciphertext)

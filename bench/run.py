@@ -269,10 +269,12 @@ def crypto_micro() -> dict[str, float]:
     keyring = Keyring.from_keys(os.urandom(32))
     binding = Binding("id_bench", "cred_bench", "stripe", 1, "API_KEY", b"{}", None)
     plaintext = b'{"key":"sk_live_abc123abc123abc123abc123"}'
-    sealed = keyring.seal(plaintext, binding)
+    sealed = keyring.encrypt(plaintext, binding)
     n = 20_000
-    seal_us = min(timeit.repeat(lambda: keyring.seal(plaintext, binding), number=n, repeat=3)) / n
-    open_us = min(timeit.repeat(lambda: keyring.open(sealed, binding), number=n, repeat=3)) / n
+    seal_us = (
+        min(timeit.repeat(lambda: keyring.encrypt(plaintext, binding), number=n, repeat=3)) / n
+    )
+    open_us = min(timeit.repeat(lambda: keyring.decrypt(sealed, binding), number=n, repeat=3)) / n
     return {
         "seal (new data key + encrypt + wrap)": seal_us * 1e6,
         "open (unwrap + decrypt)": open_us * 1e6,

@@ -30,7 +30,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import IdentityCreated
-from loomal.runtime import Vault, open_store
+from loomal.runtime import RunningVault, open_store
 from loomal.server.app import create_app
 from loomal.server.edge import Edge
 
@@ -97,8 +97,8 @@ class Api:
     app: Edge
 
     @property
-    def vault(self) -> Vault:
-        vault: Vault = self.app.state.vault
+    def vault(self) -> RunningVault:
+        vault: RunningVault = self.app.state.vault
         return vault
 
     def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -123,6 +123,20 @@ class Api:
         return auth(self.new_identity(scopes).api_key)
 
 
+class ManualClock:
+    """A clock that moves only when a test moves it (``open_vault``/``create_app``
+    take it): tests that wait for a window or a throttle advance it, never sleep."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
@@ -130,6 +144,19 @@ def auth(api_key: str) -> dict[str, str]:
 @pytest.fixture
 def api(settings: ServerSettings) -> Iterator[Api]:
     app = create_app(settings=settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=settings, app=app)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def clocked_api(settings: ServerSettings, clock: ManualClock) -> Iterator[Api]:
+    """``api`` on a vault whose time moves only with ``clock``."""
+    app = create_app(settings=settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, settings=settings, app=app)
 

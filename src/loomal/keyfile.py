@@ -4,7 +4,7 @@ default), and the file operations rotation and sealing need.
 
 A key file holds one base64 key per line; the first is primary (new data keys
 are wrapped with it), the others still open older rows. It may instead be
-*sealed*: the same keys encrypted under a passphrase (:mod:`loomal.core.sealing`),
+*sealed*: the same keys encrypted under a passphrase (:mod:`loomal.core.key_file_lock`),
 which only the operator can open. Either is written with mode 0600, atomically,
 and never logged. Commands that change a sealed file ask for its passphrase and
 keep its KDF salt, so a running server that holds the derived key can follow.
@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from loomal.core.crypto import KEY_BYTES, Keyring, derive_key_id, parse_master_key
-from loomal.core.sealing import KdfParams, SealedKeys, check_new_passphrase, is_sealed_key_text
+from loomal.core.key_file_lock import (
+    KdfParams,
+    LockedKeys,
+    check_new_passphrase,
+    is_sealed_key_text,
+)
 from loomal.errors import LoomalError, SealedError, ValidationError
 
 __all__ = [
@@ -135,9 +140,9 @@ def _read_text(path: Path) -> str:
         raise ValidationError(f"Could not read the key file {path}: {exc.strerror}") from None
 
 
-def read_sealed_keys(path: Path) -> SealedKeys:
+def read_sealed_keys(path: Path) -> LockedKeys:
     """The parsed sealed key file (still encrypted)."""
-    return SealedKeys.parse(_read_text(path))
+    return LockedKeys.parse(_read_text(path))
 
 
 def is_sealed_key_file(path: Path) -> bool:
@@ -151,14 +156,14 @@ def _load(path: Path, passphrase: Passphrase | None) -> tuple[list[bytes], _Seal
         if not keys:
             raise ValidationError(f"Master key file {path} holds no key.")
         return keys, None
-    sealed = SealedKeys.parse(text)
+    sealed = LockedKeys.parse(text)
     if passphrase is None:
         raise SealedError(
             f"Master key file {path} is sealed under a passphrase; unseal the server with "
             "`loomal admin unseal`, or start it with --unseal-passphrase-file."
         )
     kek = sealed.kdf.derive(passphrase())
-    return sealed.open(kek), _Seal(sealed.kdf, kek)
+    return sealed.unlock(kek), _Seal(sealed.kdf, kek)
 
 
 def _key_lines(text: str) -> list[str]:
@@ -180,7 +185,7 @@ def read_key_ids(path: Path) -> list[str]:
     """The key ids, primary first, of either kind of file (no passphrase needed)."""
     text = _read_text(path)
     if is_sealed_key_text(text):
-        return list(SealedKeys.parse(text).key_ids)
+        return list(LockedKeys.parse(text).key_ids)
     return [derive_key_id(parse_master_key(line)) for line in _key_lines(text)]
 
 
@@ -192,7 +197,7 @@ def _write_keys(path: Path, keys: list[bytes], seal: _Seal | None) -> None:
     if seal is None:
         _write_text(path, _plain_text(keys))
     else:
-        _write_text(path, SealedKeys.seal(keys, seal.kdf, seal.kek).to_text())
+        _write_text(path, LockedKeys.lock(keys, seal.kdf, seal.kek).to_text())
 
 
 def _write_text(path: Path, text: str, *, exclusive: bool = False) -> None:
@@ -246,7 +251,7 @@ def set_passphrase(
     check_new_passphrase(new_passphrase)
     keys = read_keys(path, current_passphrase) if path.exists() else [os.urandom(KEY_BYTES)]
     kdf = KdfParams.new()
-    sealed = SealedKeys.seal(keys, kdf, kdf.derive(new_passphrase))
+    sealed = LockedKeys.lock(keys, kdf, kdf.derive(new_passphrase))
     _write_text(path, sealed.to_text(), exclusive=not path.exists())
     return list(sealed.key_ids)
 

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loomal.broker.addresses import EgressPolicy
@@ -30,9 +30,10 @@ from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_stor
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
 from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
+from loomal.core.ports import Store
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
-from loomal.core.store import Store
+from loomal.core.write_behind import Flushable
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
 from loomal.oauth.connect import ConnectFlow
@@ -42,7 +43,7 @@ from loomal.oauth.token_client import TokenClient
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
-    "Vault",
+    "RunningVault",
     "check_store_keys",
     "key_session",
     "key_source",
@@ -57,7 +58,7 @@ log = logging.getLogger("loomal.vault")
 
 
 @dataclass(slots=True)
-class Vault:
+class RunningVault:
     settings: ServerSettings
     store: Store
     keys: KeyManager
@@ -67,6 +68,10 @@ class Vault:
     platform: PlatformService
     approvals: ApprovalService
     oauth_connect: ConnectFlow
+    audit: AuditLog
+    buffers: list[Flushable] = field(default_factory=list)
+    """Everything held in memory and written behind, in the order it is flushed:
+    the runtime is the one owner that flushes them."""
 
     @property
     def key_source(self) -> KeySource:
@@ -74,11 +79,17 @@ class Vault:
 
     async def flush(self, *, final: bool = False) -> None:
         """Write what the services hold in memory: lastUsedAt, audit events, wrap
-        counts, identity usage and refusal counts (all of them when ``final``)."""
-        try:
-            await self.service.flush()
-        finally:
-            await self.identities.flush(final=final)
+        counts, identity usage, refusal counts (aggregates whose window is over;
+        all of them when ``final``). Every buffer is tried; the first failure is
+        raised after."""
+        failure: Exception | None = None
+        for buffer in self.buffers:
+            try:
+                await buffer.flush(final=final)
+            except Exception as exc:  # the others still write; this one keeps its values
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     async def run_maintenance(self, interval: float) -> None:
         """The one background loop of a server: every ``interval`` seconds until
@@ -139,12 +150,15 @@ def key_source(
     create: bool = False,
     passphrase: Passphrase | None = None,
     env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> KeySource:
     """Where this process's master keys come from: a worker of a server whose key
     file is sealed asks its parent's unseal agent (``env`` holds the token), else
     ``LOOMAL_MASTER_KEY``, else the key file (generated on first start of the
     default one, with ``create``)."""
-    agent = AgentKeySource.from_env(settings.unseal_socket_path, env or {})
+    agent = AgentKeySource.from_env(
+        settings.unseal_socket_path, env or {}, clock=clock or time.monotonic
+    )
     if agent is not None:
         return agent
     if settings.master_key is not None:
@@ -160,38 +174,43 @@ async def open_vault(
     create_key: bool = True,
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,
-    clock: Callable[[], float] = time.time,
-) -> Vault:
+    clock: Callable[[], float] | None = None,
+) -> RunningVault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests and OAuth token requests go (tests give a fake upstream;
-    default: the network). ``clock``: the vault's wall-clock seconds (request-rule
-    budget windows, approvals, token expiry); tests move an injected one.
+    default: the network). ``clock``: seconds, for every part that tells time
+    (timestamps, token expiry, windows, throttles, request rules' budget windows
+    and approvals); tests move a fake one instead of sleeping. Default: each
+    part's own (the wall clock for timestamps, a monotonic one for intervals).
     """
+    wall, steady = clock or time.time, clock or time.monotonic
     store = await open_store(settings)
     try:
         if create_key and settings.master_key is None and not settings.key_file.exists():
             await refuse_new_key_beside_data(store, settings.key_file)
-        source = key_source(settings, create=create_key, env=os.environ if env is None else env)
-        keys = KeyManager(source, store)
+        source = key_source(
+            settings, create=create_key, env=os.environ if env is None else env, clock=clock
+        )
+        keys = KeyManager(source, store, clock=wall)
         await keys.check_store()
         if keys.keyring is not None:  # sealed: at the next start with the keys
             await reseal_format_1(store, keys.keyring)
     except BaseException:
         await store.close()
         raise
-    audit = AuditLog(store, clock=clock)
+    audit = AuditLog(store, clock=wall)
     transport = transport or HttpxTransport()
     policy = EgressPolicy(settings.fetch_allow_private)
     token_client = TokenClient(transport, policy)
-    oauth_rows = OAuthRows(store, keys, audit, clock)
-    refresher = TokenRefresher(oauth_rows, store, token_client, clock=clock)
+    oauth_rows = OAuthRows(store, keys, audit, wall)
+    refresher = TokenRefresher(oauth_rows, store, token_client, clock=wall)
     service = VaultService(
         store,
         keys,
-        clock=clock,
+        clock=wall,
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
@@ -201,8 +220,16 @@ async def open_vault(
         live_tokens=refresher,
     )
     oauth_rows.version_note = service.version_note
-    identities = open_identities(store, settings, audit)
-    return Vault(
+    identities = open_identities(store, settings, audit, clock=clock)
+    buffers: list[Flushable] = [
+        audit,  # first: a change's own event is written in its transaction, after these
+        service.last_used,
+        keys.wraps,
+        identities.usage,
+        identities.refusals,
+        audit.owner_copies,
+    ]
+    return RunningVault(
         settings=settings,
         store=store,
         keys=keys,
@@ -214,15 +241,18 @@ async def open_vault(
             transport,
             policy=policy,
             guard=keys.require_unsealed,
-            gate=RequestGate(store, public_url=settings.public_url, clock=clock),
+            clock=steady,
+            gate=RequestGate(store, public_url=settings.public_url, clock=wall),
         ),
         platform=PlatformService(
-            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
+            store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
         ),
-        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
+        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=wall),
         oauth_connect=ConnectFlow(
-            store, keys, service, token_client, public_url=settings.browser_url, clock=clock
+            store, keys, service, token_client, public_url=settings.browser_url, clock=wall
         ),
+        audit=audit,
+        buffers=buffers,
     )
 
 
@@ -254,13 +284,21 @@ async def key_session(
         yield KeyManager(key_source(settings, passphrase=passphrase), store)
 
 
-def open_identities(store: Store, settings: ServerSettings, audit: AuditLog) -> IdentityService:
+def open_identities(
+    store: Store,
+    settings: ServerSettings,
+    audit: AuditLog,
+    *,
+    clock: Callable[[], float] | None = None,
+) -> IdentityService:
+    steady = clock or time.monotonic
     return IdentityService(
         store,
         cache_seconds=settings.auth_cache_seconds,
-        failure_throttle=FailureThrottle(limit=settings.auth_failure_limit),
-        key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit),
+        failure_throttle=FailureThrottle(limit=settings.auth_failure_limit, clock=steady),
+        key_rate_limiter=KeyRateLimiter(rate=settings.key_rate_limit, clock=steady),
         audit=audit,
+        clock=clock or time.time,
     )
 
 

@@ -166,13 +166,13 @@ class UnsealAgent:
         with self._unsealing:
             try:  # the file as it is now: a rotation from here on is followed
                 watcher = KeyFileWatcher(
-                    self.key_file, lambda path: read_sealed_keys(path).open(kek)
+                    self.key_file, lambda path: read_sealed_keys(path).unlock(kek)
                 )
             except OSError as exc:
                 raise ValidationError(f"Key file {self.key_file}: {exc.strerror}") from None
             sealed = read_sealed_keys(self.key_file)
             kek = sealed.kdf.derive(passphrase)  # bound before the watcher first reads
-            keys = sealed.open(kek)
+            keys = sealed.unlock(kek)
             ids = [derive_key_id(key) for key in keys]
             self._check_keys(ids)
             with self._state:
@@ -329,9 +329,12 @@ class AgentKeySource:
     for the keys at start, once a second, and (throttled) when a request meets a
     sealed vault."""
 
-    def __init__(self, socket_path: Path, token: str) -> None:
+    def __init__(
+        self, socket_path: Path, token: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.socket_path = socket_path
         self._token = token
+        self._clock = clock
         self._version = -1
         self._keyring: Keyring | None = None
         self._last_check = 0.0
@@ -341,10 +344,16 @@ class AgentKeySource:
         return f"AgentKeySource(socket={str(self.socket_path)!r})"
 
     @classmethod
-    def from_env(cls, socket_path: Path, env: Mapping[str, str]) -> AgentKeySource | None:
+    def from_env(
+        cls,
+        socket_path: Path,
+        env: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AgentKeySource | None:
         """Set up by ``loomal serve`` for its workers when the key file is sealed."""
         token = env.get(TOKEN_ENV)
-        return None if not token else cls(socket_path, token)
+        return None if not token else cls(socket_path, token, clock=clock)
 
     @property
     def description(self) -> str:
@@ -358,8 +367,8 @@ class AgentKeySource:
         return self._keyring
 
     def reload(self, force: bool = False) -> bool:
-        now = time.monotonic()
-        if force and now - self._last_check < _FORCED_CHECK_INTERVAL:
+        since = self._clock() - self._last_check
+        if force and 0 <= since < _FORCED_CHECK_INTERVAL:  # a clock set back: ask
             return False
         try:
             return self._ask()
@@ -374,7 +383,7 @@ class AgentKeySource:
         return [] if keyring is None else ordered_key_ids(keyring)
 
     def _ask(self) -> bool:
-        self._last_check = time.monotonic()
+        self._last_check = self._clock()
         answer = agent_request(
             self.socket_path,
             {"op": "keys", "token": self._token, "version": self._version},

@@ -14,6 +14,7 @@ from loomal.backup.file_format import BackupReader
 from loomal.config import ServerSettings
 from tests.backup.vaults import (
     SECRETS,
+    Served,
     admin,
     fill,
     key_args,
@@ -138,3 +139,30 @@ def test_backup_refuses_to_overwrite_a_file(settings: ServerSettings, tmp_path: 
     assert refused.exit_code == 1 and "already exists" in refused.output
     assert file.read_text() == "keep me"
     assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
+
+
+def _event_ids(client: Served, key: str) -> list[int]:
+    answer = client.get("/v0/audit?limit=1000", key)
+    assert answer.status_code == 200, answer.text
+    return [e["eventId"] for e in answer.json()["events"]]
+
+
+def test_restore_keeps_each_logs_own_event_ids(
+    settings: ServerSettings, target: ServerSettings, tmp_path: Path
+) -> None:
+    """Each identity's log numbers its own events (issue 28.12): a restore keeps the
+    numbers, and the next event of each log comes after them."""
+    with serving(settings) as client:
+        filled = fill(client)
+        client.call(client.vault.flush)
+        before = {who: _event_ids(client, key) for who, key in filled.keys.items()}
+        file = tmp_path / "vault.backup"
+        assert admin("backup", str(file), *store_args(settings)).exit_code == 0
+    restored = admin("restore", str(file), *store_args(target), *key_args(target))
+    assert restored.exit_code == 0, restored.output
+    with serving(target) as client:
+        for who, key in filled.keys.items():
+            assert client.get("/v0/vault/nothing-here", key).status_code == 404
+            after = _event_ids(client, key)
+            assert after[-len(before[who]) :] == before[who]
+            assert after[0] > max(before[who])

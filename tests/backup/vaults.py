@@ -14,7 +14,7 @@ from litestar.testing import TestClient
 
 from loomal.cli import main
 from loomal.config import ServerSettings
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.app import create_app
 from tests.conftest import auth
 
@@ -83,7 +83,7 @@ class Served:
     """The app in-process over a store: its HTTP client and its vault."""
 
     client: TestClient[Any]
-    vault: Vault
+    vault: RunningVault
 
     def call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         async def run() -> Any:

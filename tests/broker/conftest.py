@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from loomal.config import ServerSettings
-from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, FetchRequest, FetchResponse, StoreRequest
-from loomal.runtime import Vault, open_vault
+from loomal.core.principals import Principal
+from loomal.runtime import RunningVault, open_vault
 from tests.broker.fake_upstream import FakeUpstream
 
 PUBLIC = "93.184.216.34"
@@ -22,7 +22,7 @@ PUBLIC = "93.184.216.34"
 
 @dataclass
 class Harness:
-    vault: Vault
+    vault: RunningVault
     upstream: FakeUpstream
 
     async def caller(self, scopes: tuple[str, ...] = ("vault:read", "vault:write")) -> Principal:

@@ -11,7 +11,7 @@ import pytest
 
 from loomal.broker import request_gate
 from loomal.config import ServerSettings
-from loomal.core.identity import Principal
+from loomal.core.principals import Principal
 from loomal.errors import (
     ApprovalPendingError,
     LoomalError,

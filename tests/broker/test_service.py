@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from loomal.core.identity import Principal
+from loomal.core.principals import Principal
 from loomal.errors import BadGatewayError, BadRequestError, LoomalError, ValidationError
 from tests.broker.conftest import PUBLIC, Harness, api_key
 from tests.broker.fake_upstream import Reply, Sent

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from loomal.cli import main
 from loomal.cli.common import operator_name
 from loomal.config import ServerSettings
-from loomal.core.store import AuditEvent
+from loomal.core.ports import AuditEvent
 from loomal.runtime import open_store, open_vault, store_session
 from tests.conftest import create_store
 

@@ -16,7 +16,7 @@ import pytest
 
 from loomal.config import ServerSettings
 from loomal.keyfile import KeyFileSource
-from loomal.runtime import Vault, open_vault
+from loomal.runtime import RunningVault, open_vault
 from tests.conftest import ServerProcess, auth, start_server
 
 RACES = 6
@@ -52,7 +52,7 @@ async def test_first_identity_is_created_once_when_two_starts_count_together(
         await second.close()
 
 
-def _count_then_wait(vault: Vault, barrier: asyncio.Barrier) -> None:
+def _count_then_wait(vault: RunningVault, barrier: asyncio.Barrier) -> None:
     """Make ``vault``'s start wait after counting identities until the other one
     has counted too: the interleaving that two processes hit by chance."""
     count = vault.store.count_identities

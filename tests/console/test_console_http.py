@@ -347,7 +347,7 @@ def test_a_throttled_address_signs_in_with_a_valid_link_or_key_only(api: Api) ->
     # the used link is now a refusal like any other, still throttled
     assert post("/login", "token", token).status_code == 429
     # and the throttled refusals are audited, as the API's are
-    api.call(api.vault.identities.flush_refusals, force=True)
+    api.call(api.vault.identities.refusals.flush, final=True)
 
     async def refusals() -> dict[str, int]:
         rows = await api.vault.store.list_audit_events(

@@ -26,11 +26,11 @@ def keyring() -> Keyring:
 
 
 def test_round_trip(keyring: Keyring) -> None:
-    assert keyring.open(keyring.seal(SECRET, BINDING), BINDING) == SECRET
+    assert keyring.decrypt(keyring.encrypt(SECRET, BINDING), BINDING) == SECRET
 
 
 def test_same_plaintext_twice_gives_different_ciphertexts_and_keys(keyring: Keyring) -> None:
-    a, b = keyring.seal(SECRET, BINDING), keyring.seal(SECRET, BINDING)
+    a, b = keyring.encrypt(SECRET, BINDING), keyring.encrypt(SECRET, BINDING)
     assert a.ciphertext != b.ciphertext
     assert a.nonce != b.nonce
     assert a.wrapped_key != b.wrapped_key
@@ -55,36 +55,36 @@ def test_stored_format_2_still_opens_and_binds_type_expiry_and_metadata() -> Non
     binding = Binding(
         **{**vector["binding"], "metadata_json": vector["binding"]["metadata_json"].encode()}
     )
-    assert keyring.open(sealed, binding) == vector["plaintext"].encode()
+    assert keyring.decrypt(sealed, binding) == vector["plaintext"].encode()
     for edited in (
         replace(binding, type="CUSTOM"),
         replace(binding, expires_at=None),
         replace(binding, metadata_json=b'{"allowedHosts":["attacker.example"]}'),
     ):
         with pytest.raises(IntegrityError):
-            keyring.open(sealed, edited)
+            keyring.decrypt(sealed, edited)
     with pytest.raises(IntegrityError):  # presented as format 1: its binding is not format 2's
-        keyring.open(replace(sealed, nonce=sealed.nonce[1:]), binding)
+        keyring.decrypt(replace(sealed, nonce=sealed.nonce[1:]), binding)
 
 
 def test_stored_format_1_still_opens() -> None:
     """Sealed before type, expiry and metadata were bound: those do not take part."""
     keyring, sealed, vector = _vector("envelope_v1.json")
     binding = Binding(**vector["binding"], type="API_KEY", metadata_json=b"{}", expires_at=None)
-    assert keyring.open(sealed, binding) == vector["plaintext"].encode()
+    assert keyring.decrypt(sealed, binding) == vector["plaintext"].encode()
     with pytest.raises(IntegrityError):
-        keyring.open(sealed, replace(binding, name="github"))
+        keyring.decrypt(sealed, replace(binding, name="github"))
 
 
 @pytest.mark.parametrize("field", ["wrapped_key", "nonce", "ciphertext"])
 def test_every_flipped_byte_of_every_field_is_detected(keyring: Keyring, field: str) -> None:
-    sealed = keyring.seal(SECRET, BINDING)
+    sealed = keyring.encrypt(SECRET, BINDING)
     original: bytes = getattr(sealed, field)
     for index in range(len(original)):
         flipped = bytearray(original)
         flipped[index] ^= 0x01
         with pytest.raises(IntegrityError):
-            keyring.open(replace(sealed, **{field: bytes(flipped)}), BINDING)
+            keyring.decrypt(replace(sealed, **{field: bytes(flipped)}), BINDING)
 
 
 @pytest.mark.parametrize(
@@ -102,33 +102,33 @@ def test_every_flipped_byte_of_every_field_is_detected(keyring: Keyring, field: 
 )
 def test_ciphertext_moved_to_another_binding_fails(keyring: Keyring, other: Binding) -> None:
     with pytest.raises(IntegrityError):
-        keyring.open(keyring.seal(SECRET, BINDING), other)
+        keyring.decrypt(keyring.encrypt(SECRET, BINDING), other)
 
 
 def test_key_id_is_bound_and_unknown_keys_fail(keyring: Keyring) -> None:
-    sealed = keyring.seal(SECRET, BINDING)
+    sealed = keyring.encrypt(SECRET, BINDING)
     with pytest.raises(IntegrityError):
-        keyring.open(replace(sealed, key_id="mk_0000000000000000"), BINDING)
+        keyring.decrypt(replace(sealed, key_id="mk_0000000000000000"), BINDING)
     with pytest.raises(IntegrityError):
-        Keyring.from_keys(os.urandom(32)).open(sealed, BINDING)
+        Keyring.from_keys(os.urandom(32)).decrypt(sealed, BINDING)
 
 
 def test_rewrap_moves_to_new_primary_without_touching_ciphertext(keyring: Keyring) -> None:
     old_key = os.urandom(32)
     old = Keyring.from_keys(old_key)
-    sealed = old.seal(SECRET, BINDING)
+    sealed = old.encrypt(SECRET, BINDING)
     rotated = Keyring.from_keys(os.urandom(32), old_key)
     rewrapped = rotated.rewrap(sealed, BINDING)
     assert rewrapped.key_id == rotated.primary_key_id != sealed.key_id
     assert (rewrapped.nonce, rewrapped.ciphertext) == (sealed.nonce, sealed.ciphertext)
-    assert rotated.open(rewrapped, BINDING) == SECRET
-    assert rotated.open(sealed, BINDING) == SECRET  # not-yet-rewrapped rows still open
+    assert rotated.decrypt(rewrapped, BINDING) == SECRET
+    assert rotated.decrypt(sealed, BINDING) == SECRET  # not-yet-rewrapped rows still open
 
 
 def test_integrity_error_says_nothing_of_the_data(keyring: Keyring) -> None:
-    sealed = keyring.seal(SECRET, BINDING)
+    sealed = keyring.encrypt(SECRET, BINDING)
     with pytest.raises(IntegrityError) as info:
-        keyring.open(replace(sealed, ciphertext=sealed.ciphertext[:-1] + b"\0"), BINDING)
+        keyring.decrypt(replace(sealed, ciphertext=sealed.ciphertext[:-1] + b"\0"), BINDING)
     assert "sk_live" not in str(info.value) and "sk_live" not in repr(info.value)
     assert "sk_live" not in repr(sealed)
 
@@ -155,18 +155,18 @@ def test_property_round_trip_and_any_mutation_fails(
     plaintext: bytes, field: str, position: int, mask: int
 ) -> None:
     keyring = Keyring.from_keys(bytes(32))
-    sealed = keyring.seal(plaintext, BINDING)
-    assert keyring.open(sealed, BINDING) == plaintext
+    sealed = keyring.encrypt(plaintext, BINDING)
+    assert keyring.decrypt(sealed, BINDING) == plaintext
     value = bytearray(getattr(sealed, field))
     value[position % len(value)] ^= mask
     with pytest.raises(IntegrityError):
-        keyring.open(replace(sealed, **{field: bytes(value)}), BINDING)
+        keyring.decrypt(replace(sealed, **{field: bytes(value)}), BINDING)
 
 
 def test_100000_seals_never_repeat_a_nonce(keyring: Keyring) -> None:
     nonces: set[bytes] = set()
     for _ in range(100_000):
-        sealed = keyring.seal(b"x", BINDING)
+        sealed = keyring.encrypt(b"x", BINDING)
         nonces.add(sealed.nonce)
         nonces.add(sealed.wrapped_key[:12])
     assert len(nonces) == 200_000

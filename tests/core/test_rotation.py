@@ -20,7 +20,7 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
     key_file = api.settings.data_dir / "master.key"
     old_id = read_key_file(key_file).primary_key_id
     store = api.vault.store
-    api.call(api.vault.service.flush)
+    api.call(api.vault.flush)
     assert api.call(store.key_wraps) == {old_id: 30}  # one wrapped data key per write
 
     keyring = add_primary_key(key_file)
@@ -40,7 +40,7 @@ def test_interrupted_rotation_resumes_and_old_rows_stay_readable(api: Api) -> No
         "/v0/vault/new", json={"type": "LOGIN", "data": {"password": "n"}}, headers=headers
     )
     assert api.call(store.count_by_key_id) == {keyring.primary_key_id: 31}
-    api.call(api.vault.service.flush)
+    api.call(api.vault.flush)
     assert api.call(store.key_wraps) == {old_id: 30, keyring.primary_key_id: 31}  # 30 rewraps + 1
 
     remove_key(key_file, old_id)
@@ -62,5 +62,5 @@ def test_server_warns_when_a_master_key_nears_its_wrap_bound(
             f"/v0/vault/w{i}", json={"type": "LOGIN", "data": {"password": "p"}}, headers=headers
         )
     with caplog.at_level(logging.WARNING, logger="loomal.keys"):
-        api.call(api.vault.service.flush)
+        api.call(api.vault.flush)
     assert "has wrapped 6 data keys; rotate it" in caplog.text

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
 from loomal.core.types import CredentialType
 from loomal.server.app import create_app
 from tests.conftest import IN_CI, Api, auth

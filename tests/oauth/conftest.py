@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from loomal.config import ServerSettings
-from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
-from loomal.runtime import Vault, open_vault
+from loomal.core.principals import Principal
+from loomal.runtime import RunningVault, open_vault
 from tests.oauth.provider import CLIENT_ID, CLIENT_SECRET, Provider, running_provider
 
 START = 1_800_000_000.0
@@ -36,12 +36,12 @@ class Clock:
 
 @dataclass
 class OAuthHarness:
-    vault: Vault
+    vault: RunningVault
     provider: Provider
     clock: Clock
     settings: ServerSettings
 
-    async def caller(self, vault: Vault | None = None) -> Principal:
+    async def caller(self, vault: RunningVault | None = None) -> Principal:
         vault = vault or self.vault
         created = await vault.identities.create_identity(
             "agent-" + secrets.token_hex(4), scopes=["vault:read", "vault:write"]
@@ -58,7 +58,7 @@ class OAuthHarness:
         request = StoreRequest(type=body["type"], data=body["data"], metadata=body.get("metadata"))
         await self.vault.service.store_credential(who, name, request)
 
-    async def open_another(self) -> Vault:
+    async def open_another(self) -> RunningVault:
         """A second vault on the same store: another worker, or another server."""
         return await open_vault(self.settings, clock=self.clock)
 

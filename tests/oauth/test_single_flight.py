@@ -12,7 +12,7 @@ from typing import Any
 
 from loomal.core.models import FetchRequest, StoreRequest
 from loomal.oauth.refresh import TokenRefresher
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from tests.oauth.conftest import TTL, OAuthHarness
 from tests.upstream import running_upstream
 
@@ -122,7 +122,7 @@ async def test_callers_in_one_process_share_one_refresh(oauth: OAuthHarness) -> 
     assert oauth.provider.state.refreshes == 1
 
 
-def _refresher(vault: Vault) -> TokenRefresher:
+def _refresher(vault: RunningVault) -> TokenRefresher:
     live = vault.service.live_tokens
     assert isinstance(live, TokenRefresher)
     return live

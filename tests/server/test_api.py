@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import Api, auth
+from tests.conftest import Api, ManualClock, auth
 
 SEED_STRIPE = {
     "type": "API_KEY",
@@ -358,13 +358,14 @@ def test_unknown_and_revoked_keys_answer_identically(api: Api) -> None:
     assert revoked.json() == unknown.json()
 
 
-def test_expired_key_is_401(api: Api) -> None:
+def test_expired_key_is_401(clocked_api: Api, clock: ManualClock) -> None:
+    api = clocked_api
     created = api.new_identity()
     api.call(
         api.vault.identities.add_key,
         created.name,
         scopes=["vault:read"],
-        expires_at=int((time.time() + 1) * 1e6),
+        expires_at=int((clock() + 1) * 1e6),
     )
     keys = api.call(api.vault.identities.list_identities)
     assert any(k.expires_at for i in keys for k in i.keys)
@@ -373,10 +374,10 @@ def test_expired_key_is_401(api: Api) -> None:
         api.vault.identities.add_key,
         created.name,
         scopes=["vault:read"],
-        expires_at=int((time.time() + 0.3) * 1e6),
+        expires_at=int((clock() + 0.3) * 1e6),
     )
     assert api.client.get("/v0/vault", headers=auth(short.api_key)).status_code == 200
-    time.sleep(0.4)
+    clock.advance(0.4)
     assert_error(
         api.client.get("/v0/vault", headers=auth(short.api_key)),
         401,

@@ -3,6 +3,7 @@ failures; changes recorded in their own transaction, reads in batches; no secret
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tests.conftest import Api, auth
@@ -61,7 +62,7 @@ def test_changes_are_recorded_in_their_own_transaction(api: Api) -> None:
     # before any flush: the store's event is on disk, the read's is still batched
     rows = sql(api, "SELECT action FROM audit_events WHERE identity_id = ?", (me.identity_id,))
     assert [r[0] for r in rows] == ["store"]
-    api.call(api.vault.service.flush)
+    api.call(api.vault.flush)
     rows = sql(api, "SELECT action FROM audit_events WHERE identity_id = ?", (me.identity_id,))
     assert sorted(r[0] for r in rows) == ["get", "store"]
 
@@ -101,8 +102,8 @@ def test_failed_authentications_are_recorded_without_the_key(api: Api) -> None:
     wrong = "loid-" + "Zq8vWrongKey" * 4
     api.client.get("/v0/vault", headers=auth(wrong))
     api.client.get("/v0/vault")
-    api.call(api.vault.service.flush)
-    api.call(api.vault.identities.flush_refusals, force=True)
+    api.call(api.vault.flush)
+    api.call(api.vault.identities.refusals.flush, final=True)
     rows = sql(
         api,
         "SELECT action, outcome, identity_id, key_prefix, client, occurrences FROM audit_events",
@@ -128,3 +129,56 @@ def test_audit_pagination_and_scope(api: Api) -> None:
     assert api.client.get("/v0/audit", params={"cursor": "x"}, headers=h).status_code == 422
     writer_only = api.headers(("vault:write",))
     assert api.client.get("/v0/audit", headers=writer_only).status_code == 403
+
+
+def test_event_ids_say_nothing_of_another_identitys_log(api: Api) -> None:
+    """Issue 28.12: a refused probe of a name alice holds also lands in alice's log;
+    bob's own ids must step the same whether she holds the name or not."""
+    alice, bob = api.new_identity(), api.new_identity()
+    api.client.put("/v0/vault/held", json=TOTP, headers=auth(alice.api_key))
+    hb = auth(bob.api_key)
+
+    def newest_id_after_probing(name: str) -> int:
+        assert api.client.get(f"/v0/vault/{name}", headers=hb).status_code == 404
+        newest: int = events(api, hb, limit=1)[0]["eventId"]
+        return newest
+
+    ids = [newest_id_after_probing(n) for n in ("held", "unheld", "held", "unheld", "held")]
+    assert len({b - a for a, b in itertools.pairwise(ids)}) == 1, ids
+    owner_log = events(api, auth(alice.api_key), action="get")
+    refused = [e for e in owner_log if e["actorIdentityId"] == bob.identity_id]
+    assert [(e["credentialName"], e["outcome"], e["count"]) for e in refused] == [
+        ("held", "not_found", 3)  # alice still learns of the probes, aggregated
+    ]
+    # the cursor of bob's own numbering pages through his log, one event at a time
+    seen, cursor = [], None
+    while True:
+        response = api.client.get(
+            "/v0/audit",
+            params={"limit": 1, "cursor": cursor} if cursor else {"limit": 1},
+            headers=hb,
+        )
+        page = response.json()
+        seen += [e["eventId"] for e in page["events"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) >= 5
+
+
+def test_another_identitys_refusals_cannot_bury_an_owners_log(api: Api) -> None:
+    """Issue 28.13: bob's refused calls on alice's names are aggregated in her log
+    (one row per name, up to a bound, then one row without a name), counting all."""
+    alice, bob = api.new_identity(), api.new_identity()
+    ha, hb = auth(alice.api_key), auth(bob.api_key)
+    names = [f"otp{i}" for i in range(30)]
+    for name in names:
+        assert api.client.put(f"/v0/vault/{name}", json=TOTP, headers=ha).status_code in (200, 201)
+    calls = 600
+    for i in range(calls):
+        assert api.client.get(f"/v0/vault/{names[i % 30]}/totp", headers=hb).status_code == 404
+    copies = [e for e in events(api, ha, limit=1000) if e["actorIdentityId"] == bob.identity_id]
+    assert len(copies) <= 21, len(copies)
+    assert sum(e["count"] for e in copies) == calls
+    assert {e["outcome"] for e in copies} == {"not_found"}
+    assert [e["credentialName"] for e in copies].count(None) == 1  # the names beyond the bound

@@ -61,7 +61,7 @@ def test_the_caller_is_counted_once_whichever_answers(api: Api) -> None:
     h = api.headers()
     api.client.put("/v0/vault/a", json=BODY, headers=h)  # stored at the edge
     api.client.put("/v0/vault/b", content=b"{not json", headers=h)  # the route answers
-    api.call(api.vault.identities.flush_usage)
+    api.call(api.vault.identities.usage.flush)
     assert api.client.get("/v0/whoami", headers=h).json()["usageCount"] == 3
 
 

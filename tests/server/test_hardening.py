@@ -16,7 +16,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.core.models import StoreRequest
-from loomal.core.store import AuditEvent, CredentialRow
+from loomal.core.ports import AuditEvent, CredentialRow
 from loomal.errors import ConflictError
 from loomal.server.app import create_app
 from tests.conftest import Api, auth
@@ -98,8 +98,8 @@ def test_refused_authentications_are_aggregated_per_address(throttled: Api) -> N
         throttled.client.get("/v0/vault", headers=auth(BAD_KEY))
     for _ in range(20):
         throttled.client.get("/v0/vault/x")  # no key, hot path
-    throttled.call(throttled.vault.service.flush)
-    throttled.call(throttled.vault.identities.flush_refusals, force=True)
+    throttled.call(throttled.vault.flush)
+    throttled.call(throttled.vault.identities.refusals.flush, final=True)
     rows = sorted(r for r in _audit_rows(throttled) if r[0] == "authenticate")
     assert rows == [
         ("authenticate", "rate_limited", "testclient", 315),
@@ -116,7 +116,7 @@ def test_old_audit_events_are_pruned_in_batches(api: Api) -> None:
     api.call(store.append_audit_events, events=[old] * 25)
     me = api.headers()
     api.client.get("/v0/vault", headers=me)
-    api.call(api.vault.service.flush)
+    api.call(api.vault.flush)
     from loomal.core.audit import prune_audit_events
 
     removed = api.call(prune_audit_events, store, retention_days=30, batch_size=10)
@@ -285,8 +285,8 @@ def test_no_secret_in_refusal_rows(throttled: Api) -> None:
     marker = "loid-" + "Zq8vSecretGuess" * 3
     for _ in range(8):
         throttled.client.get("/v0/vault", headers=auth(marker))
-    throttled.call(throttled.vault.service.flush)
-    throttled.call(throttled.vault.identities.flush_refusals, force=True)
+    throttled.call(throttled.vault.flush)
+    throttled.call(throttled.vault.identities.refusals.flush, final=True)
     assert "Zq8v" not in repr(_audit_rows(throttled))
 
 
@@ -294,7 +294,9 @@ def test_refusal_counts_are_written_when_their_window_ends(api: Api) -> None:
     from loomal.core.identities import IdentityService
 
     now = [1_900_000_000.0]
-    identities = IdentityService(api.vault.store, clock=lambda: now[0], refusal_window=60)
+    identities = IdentityService(
+        api.vault.store, clock=lambda: now[0], refusal_window=60, audit=api.vault.audit
+    )
 
     async def refuse(times: int, client: str) -> None:
         for _ in range(times):
@@ -304,12 +306,12 @@ def test_refusal_counts_are_written_when_their_window_ends(api: Api) -> None:
     api.call(refuse, 3, "192.0.2.1")
     now[0] += 30
     api.call(refuse, 2, "192.0.2.1")
-    assert api.call(identities.flush_refusals) == 0  # the window is still open
+    assert api.call(identities.refusals.flush) == 0  # the window is still open
     assert [r for r in _audit_rows(api) if r[0] == "authenticate"] == []
     now[0] += 31
-    assert api.call(identities.flush_refusals) == 1
+    assert api.call(identities.refusals.flush) == 1
     api.call(refuse, 1, "192.0.2.1")  # a new window
-    assert api.call(identities.flush_refusals, force=True) == 1
+    assert api.call(identities.refusals.flush, final=True) == 1
     rows = [r for r in _audit_rows(api) if r[0] == "authenticate"]
     assert rows == [
         ("authenticate", "unauthorized", "192.0.2.1", 1),

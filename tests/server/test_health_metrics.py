@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from loomal.server.app import create_app
 from loomal.server.client_address import ClientAddresses
 from loomal.server.request_log import JsonFormatter
 from loomal.unseal_agent import UnsealAgent
-from tests.conftest import Api, auth
+from tests.conftest import Api, ManualClock, auth
 from tests.server.test_api import assert_error
 from tests.server.test_sealed import PASSPHRASE, agent, sealed_api  # noqa: F401 (fixtures)
 
@@ -56,12 +55,13 @@ def test_health_serves_without_a_key_and_is_never_throttled(observed: Api) -> No
 def test_health_is_503_while_sealed_and_200_once_unsealed(
     sealed_api: Api,  # noqa: F811
     agent: UnsealAgent,  # noqa: F811
+    clock: ManualClock,
 ) -> None:
     sealed = sealed_api.client.get("/v0/health")
     assert sealed.status_code == 503
     assert sealed.json() == {"status": "sealed", "sealed": True, "store": "ok"}
     agent.unseal(PASSPHRASE)
-    time.sleep(0.06)  # past the 50 ms throttle of forced checks (the earlier probe made one)
+    clock.advance(0.06)  # past the 50 ms throttle of forced checks (the earlier probe made one)
     health = sealed_api.client.get("/v0/health")  # the first probe after the unseal
     assert health.status_code == 200
     assert health.json() == {"status": "serving", "sealed": False, "store": "ok"}
@@ -96,7 +96,7 @@ def test_metrics_count_routes_and_statuses_without_names(observed: Api) -> None:
         observed.client.get("/v0/vault/secret-name-Zq8v", headers=h)
     observed.client.get("/v0/vault/other-missing-name", headers=h)
     observed.client.get("/v0/vault", headers=h)
-    observed.call(observed.vault.service.flush)  # wrap counts are written once a second
+    observed.call(observed.vault.flush)  # wrap counts are written once a second
     response = observed.client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +9,7 @@ from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
 from loomal.server.app import create_app
-from tests.conftest import Api, auth
+from tests.conftest import Api, ManualClock, auth
 from tests.server.test_api import assert_error
 
 
@@ -60,7 +59,8 @@ def test_per_key_rate_limit(limited: Api) -> None:
     assert limited.client.get("/v0/vault", headers=limited.headers()).status_code == 200
 
 
-def test_rotate_key_with_grace_then_without(api: Api) -> None:
+def test_rotate_key_with_grace_then_without(clocked_api: Api, clock: ManualClock) -> None:
+    api = clocked_api
     first = api.new_identity()
     rotated = api.call(
         api.vault.identities.rotate_key, first.name, scopes=["vault:read"], grace_seconds=0.5
@@ -68,7 +68,7 @@ def test_rotate_key_with_grace_then_without(api: Api) -> None:
     assert rotated.api_key != first.api_key
     assert api.client.get("/v0/vault", headers=auth(first.api_key)).status_code == 200
     assert api.client.get("/v0/vault", headers=auth(rotated.api_key)).status_code == 200
-    time.sleep(0.6)
+    clock.advance(0.6)
     assert_error(
         api.client.get("/v0/vault", headers=auth(first.api_key)),
         401,

@@ -8,7 +8,6 @@ import os
 import socket
 import stat
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from loomal.keyfile import set_passphrase
 from loomal.runtime import check_store_keys, open_vault
 from loomal.server.app import create_app
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent, agent_request
-from tests.conftest import Api, auth
+from tests.conftest import Api, ManualClock, auth
 
 PASSPHRASE = "correct horse battery staple"
 SECRET = "sk_live_sealed_" + "x" * 16
@@ -50,8 +49,8 @@ def _run(coro: Any) -> Any:
 
 
 @pytest.fixture
-def sealed_api(settings: ServerSettings, agent: UnsealAgent) -> Iterator[Api]:
-    app = create_app(settings=settings)
+def sealed_api(settings: ServerSettings, agent: UnsealAgent, clock: ManualClock) -> Iterator[Api]:
+    app = create_app(settings=settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, settings=settings, app=app)
 
@@ -109,11 +108,13 @@ def test_a_sealed_vault_serves_no_route_and_no_tool(sealed_api: Api, agent: Unse
     assert outcomes == {"sealed"}  # the refused attempts are recorded as such
 
 
-def test_the_request_right_after_an_unseal_is_served(sealed_api: Api, agent: UnsealAgent) -> None:
+def test_the_request_right_after_an_unseal_is_served(
+    sealed_api: Api, agent: UnsealAgent, clock: ManualClock
+) -> None:
     headers = sealed_api.headers()
     assert sealed_api.client.get("/v0/vault", headers=headers).status_code == 503
     agent.unseal(PASSPHRASE)
-    time.sleep(0.06)  # the worker asks again at most every 50 ms while sealed
+    clock.advance(0.06)  # the worker asks again at most every 50 ms while sealed
     body = {"type": "API_KEY", "data": {"key": SECRET}}
     assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 200
     got = sealed_api.client.get("/v0/vault/stripe", headers=headers)
@@ -123,25 +124,28 @@ def test_the_request_right_after_an_unseal_is_served(sealed_api: Api, agent: Uns
     sealed_api.vault.keys.refresh()  # what the once-a-second maintenance does
     assert sealed_api.client.get("/v0/vault/stripe", headers=headers).status_code == 503
     agent.unseal(PASSPHRASE)
-    time.sleep(0.06)
+    clock.advance(0.06)
     assert sealed_api.client.get("/v0/vault/stripe", headers=headers).status_code == 200
 
 
-def test_a_wrong_passphrase_leaves_it_sealed(sealed_api: Api, agent: UnsealAgent) -> None:
+def test_a_wrong_passphrase_leaves_it_sealed(
+    sealed_api: Api, agent: UnsealAgent, clock: ManualClock
+) -> None:
     with pytest.raises(LoomalError) as caught:
         agent_request(agent.socket_path, {"op": "unseal", "passphrase": "not the passphrase!"})
     assert caught.value.code == "wrong_passphrase"
     assert "not the passphrase" not in caught.value.message
     assert agent_request(agent.socket_path, {"op": "status"}) == {"sealed": True, "keyIds": []}
-    time.sleep(0.06)
+    clock.advance(0.06)
     assert sealed_api.client.get("/v0/vault", headers=sealed_api.headers()).status_code == 503
 
 
 def test_keys_that_do_not_open_the_store_are_refused(
-    sealed_api: Api, agent: UnsealAgent, tmp_path: Path
+    sealed_api: Api, agent: UnsealAgent, tmp_path: Path, clock: ManualClock
 ) -> None:
     headers = sealed_api.headers()
     agent.unseal(PASSPHRASE)
+    clock.advance(0.06)  # past the throttle of the worker's checks while sealed
     body = {"type": "API_KEY", "data": {"key": SECRET}}
     assert sealed_api.client.put("/v0/vault/stripe", json=body, headers=headers).status_code == 200
     agent.seal()

@@ -82,7 +82,7 @@ def test_no_plaintext_secret_or_api_key_in_the_database(api: Api) -> None:
     api.client.post("/v0/vault/totp/totp/backup", headers=headers)
     for name in SECRETS:
         api.client.get(f"/v0/vault/{name}", headers=headers)
-    api.call(api.vault.service.flush_usage)
+    api.call(api.vault.service.last_used.flush)
     needles = [s.encode() for s in [*SECRET_STRINGS, identity.api_key, identity.api_key[5:]]]
     if api.settings.database_url:
         dumped = b"\n".join(

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from loomal.config import ServerSettings
 from loomal.core.crypto import Binding, SealedData, derive_key_id
-from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
+from loomal.core.principals import Principal
 from loomal.errors import IntegrityError
-from loomal.runtime import Vault, open_vault
+from loomal.runtime import RunningVault, open_vault
 
 KEY = os.urandom(32)
 SECRET = {"key": "sk_live_Zq8v_format_one"}
@@ -36,7 +36,7 @@ def seal_format_1(plaintext: bytes, binding: Binding) -> SealedData:
     )
 
 
-async def store_in_format_1(vault: Vault, who: Principal, name: str) -> None:
+async def store_in_format_1(vault: RunningVault, who: Principal, name: str) -> None:
     request = StoreRequest(type="API_KEY", data=SECRET, metadata={"allowedHosts": ["a.com"]})
     await vault.service.store_credential(who, name, request)
 
@@ -90,6 +90,6 @@ async def test_format_1_rows_read_and_are_resealed_at_the_next_open(
         assert row is not None
         tampered = msgspec.structs.replace(row, metadata_json=b'{"allowedHosts":["b.com"]}')
         with pytest.raises(IntegrityError):
-            reopened.keys.open(tampered.sealed(), tampered.binding())
+            reopened.keys.decrypt(tampered.sealed(), tampered.binding())
     finally:
         await reopened.close()

@@ -13,10 +13,10 @@ import pytest
 from loomal.config import ServerSettings
 from loomal.core.models import StoreRequest
 from loomal.errors import IntegrityError, NotFoundError
-from loomal.runtime import Vault, open_vault
+from loomal.runtime import RunningVault, open_vault
 
 
-async def two_workers(tmp_path: Path) -> tuple[Vault, Vault]:
+async def two_workers(tmp_path: Path) -> tuple[RunningVault, RunningVault]:
     """Two vaults on one SQLite file, as `loomal serve --workers 2` runs them."""
     key = base64.b64encode(os.urandom(32)).decode()
     settings = ServerSettings.load({"data_dir": str(tmp_path)}, env={"LOOMAL_MASTER_KEY": key})

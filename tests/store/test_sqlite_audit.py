@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loomal.core.store import AuditEvent
+from loomal.core.ports import AuditEvent
 from loomal.store.sqlite import SqliteStore
 
 

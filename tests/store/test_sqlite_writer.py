@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,13 +54,16 @@ async def test_cancelled_before_running_is_not_written(tmp_path: Path) -> None:
     gate = asyncio.Event()
     loop = asyncio.get_running_loop()
 
+    running = threading.Event()
+
     def slow(conn: sqlite3.Connection) -> None:
+        running.set()
         asyncio.run_coroutine_threadsafe(gate.wait(), loop).result(5)
 
     first = asyncio.create_task(writer.submit(slow))
-    await asyncio.sleep(0.05)
+    await asyncio.to_thread(running.wait, 5)  # the writer is inside the first batch
     second = asyncio.create_task(writer.submit(lambda c: c.execute("INSERT INTO t VALUES (1)")))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # the task runs up to its wait: the work is queued
     second.cancel()
     gate.set()
     await first

@@ -138,7 +138,7 @@ def _verify_table(
             else:
                 binding = Binding(identity_id, cid, name, version, kind, metadata, expires_at)
                 try:
-                    keyring.open(SealedData(key_id, wrapped, nonce, ciphertext), binding)
+                    keyring.decrypt(SealedData(key_id, wrapped, nonce, ciphertext), binding)
                     continue
                 except IntegrityError:
                     reason = "integrity check failed"

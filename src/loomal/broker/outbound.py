@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, unquote_plus
 from loomal.broker.injection import TOKEN, BrokerPlan
 from loomal.broker.paths import path_under
 from loomal.broker.urls import Target, parse_url
-from loomal.core.identity import KEY_PREFIX
+from loomal.core.principals import KEY_PREFIX
 from loomal.errors import BadRequestError, PayloadTooLargeError, ValidationError
 
 __all__ = [

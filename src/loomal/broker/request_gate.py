@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from loomal.broker.rules import MatchedRule, canonical_path, match_rule
 from loomal.broker.urls import Target
 from loomal.core.approvals import approval_url
-from loomal.core.identity import Principal
+from loomal.core.principals import Principal
 from loomal.core.rules_store import ApprovalRow, RulesStore
 from loomal.core.service import UsableCredential
 from loomal.core.timestamps import from_micros, to_micros

@@ -32,8 +32,8 @@ from loomal.broker.request_gate import RequestGate
 from loomal.broker.transport import Transport
 from loomal.broker.urls import parse_url
 from loomal.core.audit import AuditLog
-from loomal.core.identity import Principal
 from loomal.core.models import FetchRequest, FetchResponse
+from loomal.core.principals import Principal
 from loomal.core.service import UsableCredential
 from loomal.errors import BadGatewayError, PayloadTooLargeError
 

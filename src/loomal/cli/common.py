@@ -18,7 +18,7 @@ from loomal.errors import LoomalError, MissingApiKeyError, ValidationError
 if TYPE_CHECKING:  # the settings pull in the server's crypto; client commands never need them
     from loomal.config import ServerSettings
     from loomal.core.audit_actions import OperatorNote
-    from loomal.core.store import Store
+    from loomal.core.ports import Store
 
 __all__ = [
     "ask_passphrase",

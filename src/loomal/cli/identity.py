@@ -23,11 +23,12 @@ from loomal.cli.common import (
 )
 from loomal.cli.tables import make_table, print_table
 from loomal.console.sessions import LOGIN_LINK_TTL, ConsoleSessions
+from loomal.core.audit import AuditLog
 from loomal.core.audit_actions import OperatorNote
 from loomal.core.identities import IdentityService
-from loomal.core.identity import KEY_PREFIX, key_display_prefix
 from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.principals import KEY_PREFIX, key_display_prefix
 from loomal.core.timestamps import parse_iso8601
 from loomal.runtime import store_session
 
@@ -39,7 +40,7 @@ T = TypeVar("T")
 
 async def _with_identities(settings_flags: dict[str, Any], action: Any) -> Any:
     async with store_session(server_settings(**settings_flags)) as store:
-        return await action(IdentityService(store, cache_seconds=0))
+        return await action(IdentityService(store, cache_seconds=0, audit=AuditLog(store)))
 
 
 async def _audited(
@@ -53,7 +54,7 @@ async def _audited(
         store_session(settings) as store,
         operator_session(settings, action_name, store) as note,
     ):
-        return await work(IdentityService(store, cache_seconds=0), note)
+        return await work(IdentityService(store, cache_seconds=0, audit=AuditLog(store)), note)
 
 
 def _issued(
@@ -302,7 +303,9 @@ def revoke(target: str, data_dir: str | None, database_url: str | None) -> None:
                 note.detail = f"target={wanted}"
                 found = await store.get_identity(name=wanted)
                 note.identity_id = found.identity_id if found else None
-            count = await IdentityService(store, cache_seconds=0).revoke(wanted)
+            count = await IdentityService(store, cache_seconds=0, audit=AuditLog(store)).revoke(
+                wanted
+            )
             note.detail += f" keys={count}"
             return count
 
@@ -350,7 +353,9 @@ def login_link(
             operator_session(settings, "identity_login_link", store) as note,
         ):
             note.detail = f"name={name} scopes={scopes or 'live keys'} ttl={expires_in:g}s"
-            sessions = ConsoleSessions(store, IdentityService(store, cache_seconds=0))
+            sessions = ConsoleSessions(
+                store, IdentityService(store, cache_seconds=0, audit=AuditLog(store))
+            )
             wanted = None if scopes is None else scopes.split(",")
             return await sessions.issue_login_link(name, scopes=wanted, ttl=expires_in)
 

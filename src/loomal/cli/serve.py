@@ -238,7 +238,7 @@ def _check_port_free(host: str, port: int) -> None:
     type=click.Choice(TOOL_NAME_MODES),
     default="underscore",
     show_default=True,
-    help="How /mcp lists its tools: vault_store (every MCP host accepts it) or the seed's "
+    help="How /mcp lists its tools: vault_store (every MCP host accepts it) or the dotted "
     "vault.store (refused by Claude Desktop, Cursor, ...). Calls work by either name.",
 )
 @click.option(

@@ -37,9 +37,9 @@ from loomal.console.web import (
     redirect,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Scope
 from loomal.errors import (
     LoomalError,
     NotFoundError,

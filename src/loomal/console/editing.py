@@ -41,9 +41,9 @@ from loomal.console.web import (
     redirect,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Scope
 from loomal.errors import (
     LoomalError,
     NotFoundError,
@@ -51,7 +51,7 @@ from loomal.errors import (
     PreconditionFailedError,
     ValidationError,
 )
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 
 __all__ = ["EDIT_ROUTES", "find_summary"]
 
@@ -61,7 +61,9 @@ _NO_READ_CUSTOM = (
 )
 
 
-async def find_summary(vault: Vault, session: ConsoleSession, name: str) -> CredentialSummary:
+async def find_summary(
+    vault: RunningVault, session: ConsoleSession, name: str
+) -> CredentialSummary:
     for summary in (await vault.service.list_credentials(session.principal)).credentials:
         if summary.name == name:
             return summary
@@ -69,7 +71,7 @@ async def find_summary(vault: Vault, session: ConsoleSession, name: str) -> Cred
 
 
 async def _custom_rows(
-    vault: Vault, session: ConsoleSession, name: str
+    vault: RunningVault, session: ConsoleSession, name: str
 ) -> tuple[list[tuple[str, str]], str | None]:
     """A CUSTOM credential's field names as edit rows, or a note when this session
     may not see them."""
@@ -185,7 +187,11 @@ def what_changed(opened: EditSnapshot, now: EditSnapshot) -> list[str]:
 
 
 async def _conflict(
-    vault: Vault, session: ConsoleSession, name: str, form: dict[str, str], opened: EditSnapshot
+    vault: RunningVault,
+    session: ConsoleSession,
+    name: str,
+    form: dict[str, str],
+    opened: EditSnapshot,
 ) -> Response[bytes]:
     """Nothing was saved: say what changed since the form was opened, and give the
     form again on the new version with the person's changes carried over."""

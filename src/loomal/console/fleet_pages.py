@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 from loomal.console.markup import Html, join, render
 from loomal.console.pages import csrf_field, layout, when
 from loomal.console.sessions import PlatformConsoleSession
-from loomal.core.identity import Scope
 from loomal.core.models import ApiKeyInfo
 from loomal.core.platform_models import IdentitySummary
+from loomal.core.principals import Scope
 
 __all__ = [
     "SCOPES",

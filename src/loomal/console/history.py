@@ -23,7 +23,7 @@ from loomal.console.web import (
     redirect,
     vault_of,
 )
-from loomal.core.identity import Scope
+from loomal.core.principals import Scope
 from loomal.core.version_models import DeletedList, VersionList
 from loomal.errors import LoomalError
 

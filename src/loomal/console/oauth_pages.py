@@ -6,8 +6,8 @@ from __future__ import annotations
 from loomal.console.markup import Html, render
 from loomal.console.pages import csrf_field, layout
 from loomal.console.sessions import ConsoleSession
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
+from loomal.core.principals import Scope
 
 __all__ = ["connect_page", "oauth_card"]
 

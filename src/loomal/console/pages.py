@@ -17,8 +17,8 @@ from loomal.console.fields import CREDENTIAL_TYPES
 from loomal.console.markup import Html, join, render
 from loomal.console.sessions import AnySession, ConsoleSession, PlatformConsoleSession
 from loomal.core.data_outline import DataOutline
-from loomal.core.identity import Scope
 from loomal.core.models import CredentialSummary
+from loomal.core.principals import Scope
 
 __all__ = [
     "backup_code_page",

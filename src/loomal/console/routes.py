@@ -37,8 +37,8 @@ from loomal.console.web import (
     same_origin,
     vault_of,
 )
-from loomal.core.identity import Scope
 from loomal.core.models import ConnectRequest, CredentialSummary
+from loomal.core.principals import Scope
 from loomal.errors import (
     LoomalError,
     NotFoundError,
@@ -46,7 +46,7 @@ from loomal.errors import (
     ValidationError,
 )
 from loomal.oauth.connect import CONNECT_SECONDS
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 
 __all__ = ["CONSOLE_ROUTES"]
 
@@ -60,7 +60,7 @@ _static_cache: dict[str, bytes] = {}
 # -- credentials -------------------------------------------------------------------
 
 
-async def _all_summaries(vault: Vault, session: ConsoleSession) -> list[CredentialSummary]:
+async def _all_summaries(vault: RunningVault, session: ConsoleSession) -> list[CredentialSummary]:
     return (await vault.service.list_credentials(session.principal)).credentials
 
 

@@ -38,11 +38,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from loomal.core.identities import IdentityService
-from loomal.core.identity import Principal, Scope, hash_api_key, parse_scopes
 from loomal.core.platform import PlatformPrincipal, PlatformService
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
 from loomal.core.platform_store import PlatformSessionRow
-from loomal.core.store import ConsoleSessionRow, LoginLinkRow, Store
+from loomal.core.ports import ConsoleSessionRow, LoginLinkRow, Store
+from loomal.core.principals import Principal, Scope, hash_api_key, parse_scopes
 from loomal.core.timestamps import to_micros
 from loomal.errors import (
     AuthenticationError,

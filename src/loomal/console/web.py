@@ -40,7 +40,7 @@ from loomal.console.sessions import (
     PlatformConsoleSession,
 )
 from loomal.errors import LoomalError, RequestTimeoutError
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.edge import body_deadline
 
 __all__ = [
@@ -94,8 +94,8 @@ Text = Annotated[str, Parameter()]
 Number = Annotated[int, Parameter()]
 
 
-def vault_of(request: Req) -> Vault:
-    vault: Vault = request.app.state.vault
+def vault_of(request: Req) -> RunningVault:
+    vault: RunningVault = request.app.state.vault
     return vault
 
 

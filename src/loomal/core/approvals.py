@@ -17,7 +17,7 @@ from datetime import datetime
 
 from loomal.core.approval_models import Approval, ApprovalList
 from loomal.core.audit import AuditLog
-from loomal.core.identity import Principal, Scope
+from loomal.core.principals import Principal, Scope
 from loomal.core.rules_store import APPROVAL_STATUSES, ApprovalRow, RulesStore
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.errors import (

@@ -10,6 +10,12 @@ of milliseconds), and at least every second with the usage flush, and on a
 clean stop. So auditing puts no durable commit on the read path. At most
 ``max_pending`` events wait; beyond that new ones are dropped and counted in
 the log (a flood of failed logins must not exhaust memory).
+
+A refused attempt on a name other identities hold goes into their logs too, but
+aggregated (one row per actor, key, action, name and outcome per window, with a
+count), so that one identity cannot bury another's log under its refusals; and
+each log numbers its own events (see the store's ``seq``), so that an identity's
+ids say nothing of what went into other logs.
 """
 
 from __future__ import annotations
@@ -24,11 +30,12 @@ from datetime import datetime
 from msgspec.structs import replace
 
 from loomal.core.audit_actions import check_action
-from loomal.core.identity import Principal
 from loomal.core.models import AuditEntry, AuditPage
-from loomal.core.store import AuditEvent, Store
+from loomal.core.ports import AuditEvent, AuditStore
+from loomal.core.principals import Principal
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import NAME_PATTERN
+from loomal.core.write_behind import WriteBehind
 from loomal.errors import LoomalError, ValidationError
 
 __all__ = ["AuditLog", "AuditedCall", "prune_audit_events", "run_audit_retention"]
@@ -36,16 +43,20 @@ __all__ = ["AuditLog", "AuditedCall", "prune_audit_events", "run_audit_retention
 log = logging.getLogger("loomal.audit")
 
 _SHOWN_TO_OWNERS = frozenset({"not_found", "insufficient_scope"})
+_NAMES_PER_ACTOR = 20
+"""Names one actor's refusals are counted apart under, per owner and window; beyond
+that they share one row without a name."""
 
 
 class AuditLog:
     def __init__(
         self,
-        store: Store,
+        store: AuditStore,
         *,
         clock: Callable[[], float] = time.time,
         max_pending: int = 200_000,
         batch_size: int = 1000,
+        copy_window: float = 60.0,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -54,6 +65,13 @@ class AuditLog:
         self._pending: list[AuditEvent] = []
         self._dropped = 0
         self._flushing: asyncio.Task[int] | None = None
+        self._copy_window = copy_window
+        self.owner_copies: WriteBehind[AuditEvent, tuple[int, int]] = WriteBehind(
+            _add_counts, self._write_copies, due=self._copy_due
+        )
+        """Refusals copied into the logs of the names' owners: the event (its time
+        zeroed) -> (first at, count), written when their window is over."""
+        self._copy_names: dict[tuple[str | None, str | None], set[str | None]] = {}
 
     def call(
         self,
@@ -100,7 +118,33 @@ class AuditLog:
             for owner in await self._store.identities_owning(
                 name=name, except_identity=ok.actor_identity_id or ""
             ):
-                self.note(replace(ok, identity_id=owner, outcome=outcome))
+                self._note_copy(replace(ok, identity_id=owner, outcome=outcome, detail=None))
+
+    def _note_copy(self, event: AuditEvent) -> None:
+        key = replace(event, at=0)
+        if key not in self.owner_copies:
+            names = self._copy_names.setdefault((event.identity_id, event.actor_identity_id), set())
+            if event.credential_name not in names and len(names) >= _NAMES_PER_ACTOR:
+                key = replace(key, credential_name=None, client=None)
+            names.add(key.credential_name)
+        self.owner_copies.note(key, (event.at, 1))
+
+    def _copy_due(self, held: tuple[int, int]) -> bool:
+        return held[0] <= to_micros(self._clock() - self._copy_window)
+
+    async def _write_copies(self, taken: dict[AuditEvent, tuple[int, int]]) -> None:
+        for key in taken:
+            names = self._copy_names.get((key.identity_id, key.actor_identity_id))
+            if names is not None:
+                names.discard(key.credential_name)
+                if not names:
+                    del self._copy_names[(key.identity_id, key.actor_identity_id)]
+        events = [replace(key, at=at, count=count) for key, (at, count) in taken.items()]
+        await self._store.append_audit_events(events=events)
+
+    async def append(self, events: list[AuditEvent]) -> None:
+        """Write ``events`` now (aggregates whose window is over)."""
+        await self._store.append_audit_events(events=events)
 
     @property
     def pending(self) -> int:
@@ -124,7 +168,9 @@ class AuditLog:
         finally:
             self._flushing = None
 
-    async def flush(self) -> int:
+    async def flush(self, *, final: bool = False) -> int:
+        """Write the batched events (all of them: ``final`` is for the runtime's
+        list of buffers, which holds ``owner_copies`` apart)."""
         if self._dropped:
             log.error(
                 "audit: %d events dropped (more than %d waiting)", self._dropped, self._max_pending
@@ -158,6 +204,10 @@ class AuditLog:
         check_action(action)
         before = _decode_cursor(cursor)
         await self.flush()
+        if identity_id is not None:  # the owner's own copies: nobody else's page splits them
+            await self.owner_copies.flush(
+                final=True, only=lambda key: key.identity_id == identity_id
+            )
         rows = await self._store.list_audit_events(
             identity_id=identity_id,
             action=action,
@@ -236,6 +286,11 @@ class AuditedCall:
         return replace(self._ok, detail=self._detail() or None)
 
 
+def _add_counts(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]:
+    """(first at, count) of one aggregated row."""
+    return min(held[0], noted[0]), held[1] + noted[1]
+
+
 _CURSOR = re.compile(r"(?:[0-9]{1,19}-)?([0-9]{1,19})")
 """An event id; cursors of earlier versions were ``<at>-<event id>``. ASCII digits
 only (``str.isdigit`` accepts ``²``), and no more than a 64-bit integer holds."""
@@ -252,7 +307,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
 
 
 async def prune_audit_events(
-    store: Store,
+    store: AuditStore,
     *,
     retention_days: float,
     batch_size: int = 5000,
@@ -271,7 +326,7 @@ async def prune_audit_events(
 
 
 async def run_audit_retention(
-    store: Store, retention_days: float, *, interval: float = 3600.0, first_after: float = 30.0
+    store: AuditStore, retention_days: float, *, interval: float = 3600.0, first_after: float = 30.0
 ) -> None:
     """Prune every ``interval`` seconds until cancelled (every worker may run it:
     deleting what another worker deleted is a no-op)."""

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from loomal.core.store import AuditEvent, Store
+from loomal.core.ports import AuditEvent, AuditStore
 from loomal.core.timestamps import to_micros
 from loomal.errors import LoomalError, ValidationError
 
@@ -101,7 +101,7 @@ class OperatorNote:
 
 @asynccontextmanager
 async def operator_action(
-    store: Store,
+    store: AuditStore,
     operator: str,
     action: str,
     *,

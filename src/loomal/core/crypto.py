@@ -1,6 +1,6 @@
 """Envelope encryption: per-credential data keys wrapped by a master-key keyring.
 
-With core/sealing.py (master keys under a passphrase), the only module that
+With core/key_file_lock.py (master keys under a passphrase), the only module that
 touches cryptographic primitives. Bytes in, bytes out: where keys come from,
 how often they wrapped and when they change belong to :mod:`loomal.core.keys`.
 Layout of one sealed credential (all stored in the credential's row):
@@ -154,7 +154,7 @@ class Keyring:
     def __repr__(self) -> str:
         return f"Keyring(primary={self.primary_key_id!r}, keys={sorted(self._aeads)!r})"
 
-    def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
+    def encrypt(self, plaintext: bytes, binding: Binding) -> SealedData:
         """Encrypt under a fresh data key and wrap that key with the primary master key."""
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(NONCE_BYTES)
@@ -166,7 +166,7 @@ class Keyring:
             ciphertext=ciphertext,
         )
 
-    def open(self, sealed: SealedData, binding: Binding) -> bytes:
+    def decrypt(self, sealed: SealedData, binding: Binding) -> bytes:
         data_key = self._unwrap(sealed, binding)
         stored = sealed.nonce
         if len(stored) == NONCE_BYTES + 1 and stored[:1] == _FORMAT_2:

@@ -17,7 +17,11 @@ from collections.abc import Callable, Iterable
 from msgspec.structs import replace
 
 from loomal.core.audit import AuditLog
-from loomal.core.identity import (
+from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
+from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, IdentityStore
+from loomal.core.principals import (
     KEY_PREFIX,
     Principal,
     Scope,
@@ -28,10 +32,6 @@ from loomal.core.identity import (
     keys_match,
     parse_scopes,
 )
-from loomal.core.limits import FailureThrottle, KeyRateLimiter
-from loomal.core.models import ApiKeyInfo, IdentityCreated, IdentityInfo, IdentityResponse
-from loomal.core.platform_models import PLATFORM_KEY_PREFIX
-from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
 from loomal.core.write_behind import WriteBehind
@@ -57,13 +57,13 @@ _MAX_REFUSAL_KEYS = 1_000
 class IdentityService:
     def __init__(
         self,
-        store: Store,
+        store: IdentityStore,
         *,
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 2.0,
         failure_throttle: FailureThrottle | None = None,
         key_rate_limiter: KeyRateLimiter | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog,
         refusal_window: float = 60.0,
     ) -> None:
         self._store = store
@@ -72,11 +72,16 @@ class IdentityService:
         self._cache: dict[bytes, tuple[float, Principal]] = {}
         self._throttle = failure_throttle or FailureThrottle(limit=0)
         self._key_limiter = key_rate_limiter or KeyRateLimiter(rate=0)
-        self._audit = audit or AuditLog(store)
-        self._usage: WriteBehind[str, tuple[int, int]] = WriteBehind(_add_usage)
+        self._audit = audit
+        self.usage: WriteBehind[str, tuple[int, int]] = WriteBehind(
+            _add_usage, lambda usage: store.record_identity_usage(usage=usage)
+        )
         """Authenticated requests not yet written: identity id -> (count, last at)."""
-        self._refusals: dict[tuple[str | None, str], list[int]] = {}
-        """Refused authentications not yet written: (client, outcome) -> [first at, count]."""
+        self.refusals: WriteBehind[tuple[str | None, str], tuple[int, int]] = WriteBehind(
+            _add_counts, self._write_refusals, due=self._refusal_due
+        )
+        """Refused authentications not yet written: (client, outcome) -> (first at,
+        count), written once their window is over. The runtime flushes both."""
         self._refusal_window = refusal_window
 
     async def authenticate(self, authorization: str | None, *, client: str = "") -> Principal:
@@ -95,7 +100,7 @@ class IdentityService:
             self.record_refusal(client, error)
             raise
         self._key_limiter.take(principal.key_prefix)
-        self._usage.note(principal.identity_id, (1, to_micros(self._clock())))
+        self.usage.note(principal.identity_id, (1, to_micros(self._clock())))
         return replace(principal, client=client) if client else principal
 
     def limit_rate(self, key_prefix: str) -> None:
@@ -111,14 +116,14 @@ class IdentityService:
     @property
     def audit_backlog(self) -> int:
         """Audit events held in memory: batched events and refusal counts (metrics)."""
-        return self._audit.pending + len(self._refusals)
+        return self._audit.pending + len(self.refusals)
 
     async def whoami(self, principal: Principal) -> IdentityResponse:
         """The caller's identity as ``GET /v0/whoami`` shows it (any valid key)."""
         row = await self._store.get_identity_by_id(identity_id=principal.identity_id)
         if row is None:  # deleted since the key was cached
             raise _invalid_key()
-        pending, pending_at = self._usage.get(row.identity_id) or (0, 0)
+        pending, pending_at = self.usage.get(row.identity_id) or (0, 0)
         last_used = max(row.last_used_at or 0, pending_at) or None
         return IdentityResponse(
             identity_id=row.identity_id,
@@ -133,68 +138,36 @@ class IdentityService:
             created_at=from_micros(row.created_at),
         )
 
-    async def flush_usage(self) -> None:
-        """Write the counted requests in one batch (like a credential's lastUsedAt)."""
-        await self._usage.flush(lambda usage: self._store.record_identity_usage(usage=usage))
-
-    async def flush(self, *, final: bool = False) -> None:
-        """Write the usage counts, and the refusal counts whose window is over (every
-        one held, ``final``: on a clean stop)."""
-        try:
-            await self.flush_usage()
-        finally:
-            await self.flush_refusals(force=final)
-
     def _note_refusal(self, error: LoomalError, client: str) -> None:
         """Refused authentications are audited without any part of the presented
         key, and aggregated: one event per address and outcome per window, with
         a count, so a flood of keyless requests adds a row a minute, not a row
         a request."""
         key = (client or None, error.code)
-        held = self._refusals.get(key)
-        if held is not None:
-            held[1] += 1
-            return
-        if len(self._refusals) >= _MAX_REFUSAL_KEYS:  # many addresses: one shared row
-            key = (None, error.code)
-            held = self._refusals.get(key)
-            if held is not None:
-                held[1] += 1
-                return
-        self._refusals[key] = [to_micros(self._clock()), 1]
+        if key not in self.refusals and len(self.refusals) >= _MAX_REFUSAL_KEYS:
+            key = (None, error.code)  # many addresses: one shared row
+        self.refusals.note(key, (to_micros(self._clock()), 1))
 
-    async def flush_refusals(self, *, force: bool = False) -> int:
-        """Write the refusal counts whose window has ended (all of them with
-        ``force``, at shutdown); returns how many events were written."""
-        if not self._refusals:
-            return 0
-        cutoff = to_micros(self._clock() - self._refusal_window)
-        due = [k for k, (at, _) in self._refusals.items() if force or at <= cutoff]
-        if not due:
-            return 0
-        taken = {key: self._refusals.pop(key) for key in due}  # refusals during the write
-        events = [  # start new windows, never lost counts
-            AuditEvent(
-                at=at,
-                identity_id=None,
-                actor_identity_id=None,
-                key_prefix=None,
-                action="authenticate",
-                credential_name=None,
-                outcome=outcome,
-                client=client,
-                count=count,
-            )
-            for (client, outcome), (at, count) in taken.items()
-        ]
-        try:
-            await self._store.append_audit_events(events=events)
-        except Exception:
-            for key, (at, count) in taken.items():  # the next flush retries them
-                held = self._refusals.setdefault(key, [at, 0])
-                held[0], held[1] = min(held[0], at), held[1] + count
-            raise
-        return len(events)
+    def _refusal_due(self, held: tuple[int, int]) -> bool:
+        return held[0] <= to_micros(self._clock() - self._refusal_window)
+
+    async def _write_refusals(self, taken: dict[tuple[str | None, str], tuple[int, int]]) -> None:
+        await self._audit.append(
+            [
+                AuditEvent(
+                    at=at,
+                    identity_id=None,
+                    actor_identity_id=None,
+                    key_prefix=None,
+                    action="authenticate",
+                    credential_name=None,
+                    outcome=outcome,
+                    client=client,
+                    count=count,
+                )
+                for (client, outcome), (at, count) in taken.items()
+            ]
+        )
 
     async def _principal_for(self, authorization: str | None) -> Principal:
         return await self.principal_for_key_hash(hash_api_key(_bearer_token(authorization)))
@@ -449,3 +422,8 @@ def _bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
         raise _invalid_key()
     return token
+
+
+def _add_counts(held: tuple[int, int], noted: tuple[int, int]) -> tuple[int, int]:
+    """(first at, count) of one aggregated refusal row."""
+    return min(held[0], noted[0]), held[1] + noted[1]

@@ -23,7 +23,7 @@ The :class:`KeyManager` is the one owner of every rule about master keys:
 from __future__ import annotations
 
 import logging
-import threading
+import operator
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
@@ -31,9 +31,10 @@ from typing import Protocol, runtime_checkable
 import msgspec
 
 from loomal.core.crypto import Binding, Keyring, SealedData
+from loomal.core.ports import KeyLedger
 from loomal.core.rotation import RotationResult, RotationSkipped, rewrap_all
-from loomal.core.store import Store
 from loomal.core.timestamps import to_micros
+from loomal.core.write_behind import WriteBehind
 from loomal.errors import KeyUnavailableError, SealedError, ValidationError
 
 __all__ = [
@@ -138,15 +139,16 @@ class KeyManager:
     """The master keys of one process over one store; see the module docstring."""
 
     def __init__(
-        self, source: KeySource, store: Store, *, clock: Callable[[], float] = time.time
+        self, source: KeySource, store: KeyLedger, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.source = source
         self._store = store
         self._clock = clock
         self._keyring: Keyring | None = None
         self._loaded = False
-        self._wraps: dict[str, int] = {}
-        self._wraps_lock = threading.Lock()  # seals run on the store's writer thread too
+        self.wraps: WriteBehind[str, int] = WriteBehind(operator.add, self._add_wraps)
+        """Data keys wrapped since the last flush, by master key (seals run on the
+        store's writer thread too: the buffer is thread-safe); the runtime flushes it."""
         self._warned = False
 
     def __repr__(self) -> str:
@@ -188,12 +190,12 @@ class KeyManager:
 
     # -- crypto through the held keys, counting wraps --------------------------------
 
-    def seal(self, plaintext: bytes, binding: Binding) -> SealedData:
-        sealed = self._held().seal(plaintext, binding)
-        self._count_wrap(sealed.key_id)
+    def encrypt(self, plaintext: bytes, binding: Binding) -> SealedData:
+        sealed = self._held().encrypt(plaintext, binding)
+        self.wraps.note(sealed.key_id, 1)
         return sealed
 
-    def open(self, sealed: SealedData, binding: Binding) -> bytes:
+    def decrypt(self, sealed: SealedData, binding: Binding) -> bytes:
         """Decrypt; a row under a key not held is re-checked against the source
         (rewrapped by a rotation we have not seen yet) before KeyUnavailableError."""
         keyring = self._held()
@@ -205,30 +207,20 @@ class KeyManager:
                     f"This credential is wrapped by master key {sealed.key_id}, which this "
                     "server does not hold: give it the key file of the server that wrote it."
                 )
-        return keyring.open(sealed, binding)
+        return keyring.decrypt(sealed, binding)
 
-    def _count_wrap(self, key_id: str) -> None:
-        with self._wraps_lock:
-            self._wraps[key_id] = self._wraps.get(key_id, 0) + 1
-
-    async def flush_wrap_counts(self) -> None:
+    async def _add_wraps(self, counts: dict[str, int]) -> None:
         """Add the wraps made since the last flush to the store's counts; warn once
         per key when the primary nears its bound."""
-        with self._wraps_lock:
-            counts, self._wraps = self._wraps, {}
-        if not counts:
-            return
-        try:
-            await self._store.add_key_wraps(counts=counts)
-        except Exception:
-            with self._wraps_lock:
-                for key_id, n in counts.items():
-                    self._wraps[key_id] = self._wraps.get(key_id, 0) + n
-            raise
+        await self._store.add_key_wraps(counts=counts)
         keyring = self._keyring
         primary = None if keyring is None else keyring.primary_key_id
         if primary in counts and not self._warned:
-            total = (await self._store.key_wraps()).get(primary or "", 0)
+            try:  # the counts are written: a failure here must not write them twice
+                total = (await self._store.key_wraps()).get(primary or "", 0)
+            except Exception as exc:
+                log.error("could not read the wrap counts: %s", type(exc).__name__)
+                return
             if total >= WRAP_WARNING:
                 self._warned = True
                 log.warning(
@@ -353,7 +345,7 @@ class KeyManager:
 
 
 async def verify_store_keys(
-    store: Store, key_ids: Sequence[str], where: str, *, clock: Callable[[], float] = time.time
+    store: KeyLedger, key_ids: Sequence[str], where: str, *, clock: Callable[[], float] = time.time
 ) -> None:
     """Refuse keys (``key_ids``, primary first, from ``where``) that lack one the
     store's credentials are wrapped by, or the key the store recorded at its first

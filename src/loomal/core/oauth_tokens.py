@@ -20,10 +20,10 @@ from typing import Any, Protocol
 import msgspec
 
 from loomal.core.audit import AuditLog
-from loomal.core.identity import Principal
 from loomal.core.keys import KeyManager
 from loomal.core.models import OAuthState
-from loomal.core.store import CredentialRow, Store
+from loomal.core.ports import CredentialRow, Store
+from loomal.core.principals import Principal
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.version_store import VersionNote
 from loomal.errors import ConflictError, PreconditionFailedError, ValidationError
@@ -130,7 +130,7 @@ class OAuthRows:
         ``runtime.py``): a refresh is a version like any write, kind ``oauth_refresh``."""
 
     def open(self, row: CredentialRow) -> dict[str, Any]:
-        return _decode(self._keys.open(row.sealed(), row.binding()))
+        return _decode(self._keys.decrypt(row.sealed(), row.binding()))
 
     async def current(self, row: CredentialRow) -> CredentialRow | None:
         return await self._store.get_credential(identity_id=row.identity_id, name=row.name)
@@ -188,7 +188,7 @@ class OAuthRows:
                     metadata_json=_encode(metadata),
                 )
                 new = CredentialRow.from_sealed(
-                    self._keys.seal(_encode(data), binding),
+                    self._keys.encrypt(_encode(data), binding),
                     binding,
                     created_at=existing.created_at,
                     updated_at=to_micros(now),

@@ -26,7 +26,6 @@ import msgspec
 
 from loomal.core.audit import AuditLog
 from loomal.core.identities import IdentityService
-from loomal.core.identity import Scope, hash_api_key, parse_scopes
 from loomal.core.models import ApiKeyInfo
 from loomal.core.platform_models import (
     PLATFORM_KEY_PREFIX,
@@ -39,8 +38,9 @@ from loomal.core.platform_models import (
     UpdateIdentityRequest,
 )
 from loomal.core.platform_store import PlatformKeyRow
+from loomal.core.ports import ApiKeyRow, AuditEvent, IdentityRow, Store
+from loomal.core.principals import Scope, hash_api_key, parse_scopes
 from loomal.core.slugs import readable_slug
-from loomal.core.store import ApiKeyRow, AuditEvent, IdentityRow, Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.errors import (
     AuthenticationError,

@@ -1,7 +1,7 @@
 """What the platform service needs of a store beyond identities and keys:
 platform keys, a page of identities, renaming, re-scoping and deleting one, and
 the console sessions opened with a platform key. Both stores implement it
-(``store/platform_sql.py``)."""
+(``store/sql.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from loomal.core.store import IdentityRow
+    from loomal.core.ports import IdentityRow
 
 __all__ = ["PlatformKeyRow", "PlatformSessionRow", "PlatformStore"]
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import msgspec
 
 from loomal.core.crypto import Keyring
-from loomal.core.store import CredentialRow, Store
+from loomal.core.ports import CredentialRow, KeyLedger
 from loomal.core.versions import rewrap_versions_to_primary
 from loomal.errors import IntegrityError, ServerError
 
@@ -59,7 +59,7 @@ class RotationResult(msgspec.Struct, rename="camel"):
 
 
 async def rewrap_all(
-    store: Store,
+    store: KeyLedger,
     keyring: Keyring,
     *,
     batch_size: int,
@@ -97,7 +97,7 @@ async def rewrap_all(
 
 
 async def rewrap_to_primary(
-    store: Store,
+    store: KeyLedger,
     keyring: Keyring,
     *,
     batch_size: int = 500,
@@ -163,7 +163,7 @@ def _report_unreadable(
         log.error("rotation skipped credential %s: its integrity check failed", row.credential_id)
 
 
-async def _rewrap(store: Store, keyring: Keyring, row: CredentialRow) -> bool | None:
+async def _rewrap(store: KeyLedger, keyring: Keyring, row: CredentialRow) -> bool | None:
     """True if moved, False if the row changed under us, None if it cannot be opened."""
     try:
         sealed = keyring.rewrap(row.sealed(), row.binding())
@@ -178,7 +178,7 @@ async def _rewrap(store: Store, keyring: Keyring, row: CredentialRow) -> bool | 
     )
 
 
-async def reseal_format_1(store: Store, keyring: Keyring, *, batch_size: int = 500) -> int:
+async def reseal_format_1(store: KeyLedger, keyring: Keyring, *, batch_size: int = 500) -> int:
     """Seal every format-1 row again as format 2 (type, expiry and metadata bound,
     see :mod:`loomal.core.crypto`): same plaintext, version and binding, a fresh
     data key. Run when a server opens the store with its keys; a concurrent write
@@ -190,7 +190,9 @@ async def reseal_format_1(store: Store, keyring: Keyring, *, batch_size: int = 5
         after = rows[-1].credential_id
         for row in rows:
             try:
-                sealed = keyring.seal(keyring.open(row.sealed(), row.binding()), row.binding())
+                sealed = keyring.encrypt(
+                    keyring.decrypt(row.sealed(), row.binding()), row.binding()
+                )
             except IntegrityError:
                 log.error("credential %s did not open; left in storage format 1", row.credential_id)
                 continue

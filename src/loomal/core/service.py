@@ -25,7 +25,6 @@ from loomal.core.audit import AuditedCall, AuditLog
 from loomal.core.crypto import Binding
 from loomal.core.data_outline import DataOutline
 from loomal.core.edits import CredentialEdit
-from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import (
     AuditEntry,
@@ -40,12 +39,13 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, is_refreshable, oauth_state
+from loomal.core.ports import CredentialListing, CredentialRow, VersionedCredentialStore
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Principal, Scope
 from loomal.core.request_rules import validate_request_rules
-from loomal.core.store import CredentialListing, CredentialRow, Store
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
-from loomal.core.totp_codes import CurrentCode, CurrentCodes
+from loomal.core.totp_cache import CurrentCode, CurrentCodes
 from loomal.core.types import (
     CredentialType,
     decode_name_cursor,
@@ -105,12 +105,12 @@ class UsableCredential:
 class VaultService(CredentialHistory):
     def __init__(
         self,
-        store: Store,
+        store: VersionedCredentialStore,
         keys: KeyManager,
         *,
         clock: Callable[[], float] = time.time,
         max_credentials_per_identity: int | None = None,
-        audit: AuditLog | None = None,
+        audit: AuditLog,
         metadata_checks: Sequence[MetadataCheck] = (),
         max_versions: int = DEFAULT_MAX_VERSIONS,
         deleted_retention_days: float = DEFAULT_DELETED_RETENTION_DAYS,
@@ -127,13 +127,16 @@ class VaultService(CredentialHistory):
         self._metadata_checks = tuple(metadata_checks)
         self._type_checks = dict(type_checks or {})
         """Checks of one credential type (OAUTH: ``metadata.oauth``), by type name."""
-        self._audit = audit or AuditLog(store, clock=clock)
+        self._audit = audit
         self._keys = keys
         self._clock = clock
         self._max_credentials = max_credentials_per_identity
         self._codes = CurrentCodes()
-        self._last_used: WriteBehind[str, int] = WriteBehind(max)
-        """Retrievals not yet written: credential id -> when (``lastUsedAt``)."""
+        self.last_used: WriteBehind[str, int] = WriteBehind(
+            max, lambda noted: store.record_last_used(last_used=noted)
+        )
+        """Retrievals not yet written: credential id -> when (``lastUsedAt``); the
+        runtime flushes it."""
 
     # -- the use cases (what adapters call) -----------------------------------------
     #
@@ -338,7 +341,7 @@ class VaultService(CredentialHistory):
                 data["usedBackupCodes"] = [*data.get("usedBackupCodes", []), code]
                 binding = msgspec.structs.replace(existing.binding(), version=existing.version + 1)
                 row = CredentialRow.from_sealed(
-                    self._keys.seal(_json_encode(data), binding),
+                    self._keys.encrypt(_json_encode(data), binding),
                     binding,
                     created_at=existing.created_at,
                     updated_at=now,
@@ -487,7 +490,7 @@ class VaultService(CredentialHistory):
 
     def note_use(self, credential: UsableCredential) -> None:
         """``lastUsedAt`` of a credential the broker used (written behind)."""
-        self._last_used.note(credential.credential_id, to_micros(self._clock()))
+        self.last_used.note(credential.credential_id, to_micros(self._clock()))
 
     def _check_metadata(
         self, ctype: CredentialType, metadata: Mapping[str, Any], data: Mapping[str, Any]
@@ -499,24 +502,6 @@ class VaultService(CredentialHistory):
             validate_request_rules(metadata["rules"])
         for check in self._metadata_checks:
             check(metadata, data)
-
-    # -- lastUsedAt, written behind --------------------------------------------------
-
-    async def flush_usage(self) -> int:
-        """Write the noted retrievals in one batch; returns how many credentials."""
-        return await self._last_used.flush(
-            lambda last_used: self._store.record_last_used(last_used=last_used)
-        )
-
-    async def flush(self) -> None:
-        """Write what is held in memory: lastUsedAt updates, audit events, wrap counts."""
-        try:
-            await self.flush_usage()
-        finally:
-            try:
-                await self._audit.flush()
-            finally:
-                await self._keys.flush_wrap_counts()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -599,7 +584,7 @@ class VaultService(CredentialHistory):
             expires_at,
         )
         return CredentialRow.from_sealed(
-            self._keys.seal(_json_encode(data), binding),
+            self._keys.encrypt(_json_encode(data), binding),
             binding,
             created_at=created_at,
             updated_at=now,
@@ -615,7 +600,7 @@ class VaultService(CredentialHistory):
 
     def _open(self, row: CredentialRow) -> dict[str, Any]:
         try:
-            return _json_decode(self._keys.open(row.sealed(), row.binding()))
+            return _json_decode(self._keys.decrypt(row.sealed(), row.binding()))
         except IntegrityError:
             log.error("integrity check failed for credential %s", row.credential_id)
             raise
@@ -625,7 +610,7 @@ class VaultService(CredentialHistory):
 
     def _note_use(self, row: CredentialRow) -> int:
         now = to_micros(self._clock())
-        self._last_used.note(row.credential_id, now)
+        self.last_used.note(row.credential_id, now)
         return now
 
     def _data_changed(self, existing: CredentialRow, data: dict[str, Any]) -> bool:
@@ -640,7 +625,7 @@ class VaultService(CredentialHistory):
         """One instant for the whole page, so every row's ``expired`` is judged alike;
         about 1 µs per row (a 100-row page builds 100 of these)."""
         now = to_micros(self._clock())
-        noted_use = self._last_used.get
+        noted_use = self.last_used.get
         summaries = []
         for row in rows:
             noted = noted_use(row.credential_id)

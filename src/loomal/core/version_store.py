@@ -17,7 +17,7 @@ import msgspec
 from loomal.core.crypto import Binding, SealedData
 
 if TYPE_CHECKING:
-    from loomal.core.store import AuditEvent
+    from loomal.core.rows import AuditEvent
 
 __all__ = [
     "TOMBSTONE_COLUMNS",

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from loomal.core.crypto import Binding, Keyring
-from loomal.core.identity import Principal, Scope
 from loomal.core.models import Credential, StoreResponse
-from loomal.core.store import CredentialRow, Store
+from loomal.core.ports import CredentialRow, KeyLedger, Store, VersionedCredentialStore
+from loomal.core.principals import Principal, Scope
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import redact_totp_seed, validate_credential_name
 from loomal.core.version_models import (
@@ -103,7 +103,7 @@ class CredentialHistory:
     """The history use cases of the vault service (versions, restore, undelete, destroy)."""
 
     if TYPE_CHECKING:
-        _store: Store
+        _store: VersionedCredentialStore
         _keys: KeyManager
         _clock: Callable[[], float]
         _max_credentials: int | None
@@ -302,7 +302,7 @@ class CredentialHistory:
         return kept
 
     def _open_version(self, kept: VersionRow) -> dict[str, Any]:
-        return _json_decode(self._keys.open(kept.sealed(), kept.binding()))
+        return _json_decode(self._keys.decrypt(kept.sealed(), kept.binding()))
 
     def _sealed_row(
         self,
@@ -325,7 +325,7 @@ class CredentialHistory:
             kept.expires_at,
         )
         return CredentialRow.from_sealed(
-            self._keys.seal(_json_encode(data), binding),
+            self._keys.encrypt(_json_encode(data), binding),
             binding,
             created_at=existing.created_at if existing is not None else (created_at or now),
             updated_at=now,
@@ -335,7 +335,7 @@ class CredentialHistory:
 
 
 async def rewrap_versions_to_primary(
-    store: Store, keyring: Keyring, *, batch_size: int = 500
+    store: KeyLedger, keyring: Keyring, *, batch_size: int = 500
 ) -> tuple[int, list[VersionRow]]:
     """Re-wrap every kept version's data key under the keyring's primary (a master-key
     rotation's second half: the current rows are done by :mod:`loomal.core.rotation`).

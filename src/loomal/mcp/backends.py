@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform
 from loomal.core.identities import IdentityService
-from loomal.core.identity import Principal
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -30,6 +29,7 @@ from loomal.core.platform_models import (
     RotateKeyResponse,
     UpdateIdentityRequest,
 )
+from loomal.core.principals import Principal
 from loomal.core.service import VaultService
 
 if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker

@@ -52,7 +52,7 @@ def stdio_options(func: Callable[P, R]) -> Callable[P, R]:
         type=click.Choice(TOOL_NAME_MODES),
         default="underscore",
         show_default=True,
-        help="List tools as vault_store (every MCP host accepts it) or as the seed's "
+        help="List tools as vault_store (every MCP host accepts it) or dotted, as "
         "vault.store (refused by Claude Desktop, Cursor, ...). Calls work by either name.",
     )(func)
     func = click.option(

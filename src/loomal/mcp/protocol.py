@@ -44,7 +44,7 @@ from mcp_types import (
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-from loomal.core.identity import Scope
+from loomal.core.principals import Scope
 
 __all__ = [
     "Listing",

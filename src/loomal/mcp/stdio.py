@@ -31,8 +31,8 @@ from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
 
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform
 from loomal.client.async_ import AsyncClient
-from loomal.core.identity import Scope
 from loomal.core.platform_models import PLATFORM_KEY_PREFIX
+from loomal.core.principals import Scope
 from loomal.mcp.backends import PlatformBackend, SdkBackend, SdkPlatformBackend, VaultBackend
 from loomal.mcp.names import ToolNameMode
 from loomal.mcp.platform_tools import build_platform_mcp_server

@@ -33,7 +33,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
 from loomal._version import __version__
-from loomal.core.identity import Scope, scopes_allow
+from loomal.core.principals import Scope, scopes_allow
 from loomal.errors import ApprovalPendingError, LoomalError, ServerError
 from loomal.mcp.names import ToolNameMode, spelled
 from loomal.mcp.protocol import Listing, ScopesFor, VaultMiddleware

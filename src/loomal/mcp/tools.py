@@ -24,7 +24,6 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from loomal.core.identity import Scope
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -37,6 +36,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.principals import Scope
 from loomal.core.types import TYPE_RULES, CredentialType
 from loomal.mcp.backends import VaultBackend
 from loomal.mcp.names import ToolNameMode

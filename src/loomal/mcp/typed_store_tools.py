@@ -18,8 +18,8 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from loomal.client._base import Call, calls
-from loomal.core.identity import Scope
 from loomal.core.models import StoreRequest, StoreResponse
+from loomal.core.principals import Scope
 from loomal.mcp.backends import VaultBackend
 from loomal.mcp.toolkit import DESTRUCTIVE_IDEMPOTENT, Name, ToolSpec
 

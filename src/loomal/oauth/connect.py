@@ -26,13 +26,13 @@ from urllib.parse import urlencode
 import msgspec
 
 from loomal.core.crypto import Binding, SealedData
-from loomal.core.identity import Principal, Scope
 from loomal.core.keys import KeyManager
 from loomal.core.models import ConnectRequest, ConnectStarted, StoreRequest
 from loomal.core.oauth_store import ConnectState
 from loomal.core.oauth_tokens import stored_metadata
+from loomal.core.ports import Store
+from loomal.core.principals import Principal, Scope
 from loomal.core.service import VaultService
-from loomal.core.store import Store
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.core.types import validate_credential_name
 from loomal.errors import BadRequestError, IntegrityError, ServiceUnavailableError, ValidationError
@@ -106,7 +106,7 @@ class ConnectFlow:
         expires_at = to_micros(now + CONNECT_SECONDS)
         state_hash = _state_hash(state)
         pending = {"metadata": metadata, "data": data, "verifier": verifier}
-        sealed = self._keys.seal(
+        sealed = self._keys.encrypt(
             _encode(pending), _binding(principal.identity_id, name, state_hash, expires_at)
         )
         await self._store.add_connect_state(
@@ -149,7 +149,7 @@ class ConnectFlow:
                            found.expires_at)  # fmt: skip
         try:
             sealed = msgspec.msgpack.decode(found.pending, type=SealedData)
-            pending = _decode(self._keys.open(sealed, binding))
+            pending = _decode(self._keys.decrypt(sealed, binding))
         except msgspec.DecodeError:
             raise IntegrityError() from None
         if error is not None or not code:
@@ -199,7 +199,7 @@ class ConnectFlow:
         row = await self._store.get_credential(identity_id=principal.identity_id, name=name)
         if row is not None and row.type == "OAUTH":
             metadata = stored_metadata(row)
-            secret = _decode(self._keys.open(row.sealed(), row.binding())).get("clientSecret")
+            secret = _decode(self._keys.decrypt(row.sealed(), row.binding())).get("clientSecret")
             if secret:
                 data["clientSecret"] = secret
         oauth = dict(metadata.get("oauth") or {})

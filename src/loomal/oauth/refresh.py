@@ -33,7 +33,6 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from loomal.core.identity import Principal
 from loomal.core.oauth_store import OAuthStore
 from loomal.core.oauth_tokens import (
     NEEDS_REAUTH,
@@ -44,7 +43,8 @@ from loomal.core.oauth_tokens import (
     refresh_due,
     stored_metadata,
 )
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
+from loomal.core.principals import Principal
 from loomal.core.timestamps import to_micros
 from loomal.errors import (
     BadGatewayError,

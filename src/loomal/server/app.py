@@ -34,7 +34,7 @@ from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
 from loomal.core.versions import run_deleted_retention
 from loomal.errors import ApprovalPendingError
-from loomal.runtime import Vault, open_vault
+from loomal.runtime import RunningVault, open_vault
 from loomal.server import broker_routes
 from loomal.server.approval_routes import APPROVAL_ROUTES
 from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
@@ -99,16 +99,18 @@ def _openapi_config() -> OpenAPIConfig:
 
 
 def create_app(
-    vault: Vault | None = None,
+    vault: RunningVault | None = None,
     *,
     settings: ServerSettings | None = None,
-    on_startup: Callable[[Vault], Awaitable[None]] | None = None,
+    on_startup: Callable[[RunningVault], Awaitable[None]] | None = None,
     parent_pid: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> Edge:
     """The server. Pass an open ``vault`` (tests), or ``settings`` to open one at start;
-    ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker)."""
+    ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker);
+    ``clock``: the vault's clock (see ``open_vault``; tests move a fake one)."""
 
-    opened_vault: list[Vault] = []
+    opened_vault: list[RunningVault] = []
     mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
 
     @asgi("/mcp", is_mount=True, copy_scope=True)
@@ -117,7 +119,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        opened = vault or await open_vault(settings or ServerSettings.load())
+        opened = vault or await open_vault(settings or ServerSettings.load(), clock=clock)
         app.state.vault = opened
         opened_vault.append(opened)
         if on_startup is not None:

@@ -29,7 +29,7 @@ from loomal.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.edge import authenticate
 from loomal.server.responses import (
     approval_pending,
@@ -40,7 +40,7 @@ from loomal.server.responses import (
 )
 from loomal.server.routes import NameParam, principal
 
-__all__ = ["BROKER_ROUTES", "fetch", "proxy"]
+__all__ = ["fetch", "proxy"]
 
 _PROXY_PREFIX = "/v0/proxy/"
 _FETCH_BODY_LIMIT = MAX_BODY_BYTES * 4 // 3 + 64 * 1024  # a 1 MiB body, base64, plus the rest
@@ -89,7 +89,7 @@ async def fetch(
         raise BadRequestError(
             "The request body must be a JSON object with method and url.", reason="malformed_json"
         )
-    vault: Vault = request.app.state.vault
+    vault: RunningVault = request.app.state.vault
     return await vault.broker.fetch(principal(request), name, data)
 
 
@@ -126,7 +126,7 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != ScopeType.HTTP:
         return
     http: HTTPScope = scope
-    vault: Vault = scope["app"].state.vault
+    vault: RunningVault = scope["app"].state.vault
     raw_path = scope.get("raw_path") or scope["path"].encode()
     full = raw_path.decode("latin-1").split("?", 1)[0]  # some servers leave the query in
     name, _, rest = full.removeprefix(_PROXY_PREFIX).partition("/")
@@ -170,6 +170,3 @@ async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
             await send_error(inside_litestar(send), exc)
         # else: the answer was cut short (too large, timed out); the client sees a cut
         # connection, and the audit log has the reason
-
-
-BROKER_ROUTES = [fetch, proxy]

@@ -35,12 +35,12 @@ from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
 from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS
-from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Principal
 from loomal.core.types import NAME_RULE
 from loomal.errors import RequestTimeoutError, ValidationError
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.client_address import ClientAddresses, client_address
 from loomal.server.cors import Cors
 from loomal.server.health import HEALTH_PATH, Health
@@ -164,7 +164,9 @@ def request_header(scope: Any, name: bytes) -> str | None:
     return None
 
 
-async def authenticate(vault: Vault, scope: Any, *, authorization: str | None = None) -> Principal:
+async def authenticate(
+    vault: RunningVault, scope: Any, *, authorization: str | None = None
+) -> Principal:
     """The principal of a request: its ``Authorization`` header (or the value given,
     for callers that carry the key elsewhere) checked by the core, from the client
     address the edge resolved."""
@@ -233,7 +235,7 @@ class Edge:
                 await self._serve(*hot, scope, receive, send)
                 return
             path: str = scope["path"]
-            vault: Vault | None = getattr(self.litestar.state, "vault", None)
+            vault: RunningVault | None = getattr(self.litestar.state, "vault", None)
             if path == HEALTH_PATH and scope["method"] == "GET":
                 await send_json(send, *await self._health.answer(vault))
                 return
@@ -245,7 +247,7 @@ class Edge:
                 return
         await self.litestar(scope, receive, send)
 
-    def _hot_route(self, scope: Scope) -> tuple[Vault, str, str] | None:
+    def _hot_route(self, scope: Scope) -> tuple[RunningVault, str, str] | None:
         """``(vault, name, call)`` for ``GET /v0/vault/{name}`` (``get``),
         ``GET /v0/vault/{name}/totp`` (``totp``) and ``PUT /v0/vault/{name}``
         (``store``), once started; None for everything else."""
@@ -257,7 +259,7 @@ class Edge:
         path: str = scope["path"]
         if not path.startswith(_PREFIX):
             return None
-        vault: Vault | None = getattr(self.litestar.state, "vault", None)
+        vault: RunningVault | None = getattr(self.litestar.state, "vault", None)
         if vault is None:
             return None
         if method == "GET" and scope.get("query_string"):
@@ -272,7 +274,7 @@ class Edge:
 
     async def _serve(
         self,
-        vault: Vault,
+        vault: RunningVault,
         name: str,
         call: str,
         scope: Scope,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 if TYPE_CHECKING:
-    from loomal.runtime import Vault
+    from loomal.runtime import RunningVault
 
 __all__ = ["HEALTH_PATH", "Health"]
 
@@ -40,7 +40,7 @@ class Health:
         self._cached: tuple[float, int, bytes] | None = None
         self._lock = asyncio.Lock()
 
-    async def answer(self, vault: Vault | None) -> tuple[int, bytes]:
+    async def answer(self, vault: RunningVault | None) -> tuple[int, bytes]:
         """Status code and JSON body."""
         now = time.monotonic()
         cached = self._cached
@@ -57,7 +57,7 @@ class Health:
                 self._cached = (time.monotonic() + self._cache_seconds, status, body)
             return status, body
 
-    async def _check(self, vault: Vault | None) -> tuple[int, bytes, bool]:
+    async def _check(self, vault: RunningVault | None) -> tuple[int, bytes, bool]:
         if vault is None:
             body = _encode(HealthBody(status="starting", sealed=False, store="unknown"))
             return 503, body, True  # not kept either: the vault is about to open

@@ -46,8 +46,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import INTERNAL_ERROR, PARSE_ERROR, ErrorData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from loomal.core.identity import Principal
-from loomal.core.identity import Scope as ApiScope
+from loomal.core.principals import Principal
+from loomal.core.principals import Scope as ApiScope
 from loomal.errors import (
     AuthenticationError,
     LoomalError,
@@ -58,7 +58,7 @@ from loomal.mcp.backends import ServiceBackend, VaultBackend
 from loomal.mcp.names import ToolNameMode
 from loomal.mcp.protocol import envelope_error, http_status_error, public_error
 from loomal.mcp.tools import build_mcp_server
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.edge import (
     API_MAX_BODY_BYTES,
     PRINCIPAL_SCOPE_KEY,
@@ -81,7 +81,7 @@ class McpMount:
     """
 
     def __init__(
-        self, vault_of: Callable[[], Vault], tool_names: ToolNameMode | None = None
+        self, vault_of: Callable[[], RunningVault], tool_names: ToolNameMode | None = None
     ) -> None:
         self._vault_of = vault_of
         self._tool_names = tool_names

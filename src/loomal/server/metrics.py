@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from loomal.server.responses import SECURITY_HEADERS, STORE_ERRORS, Send
 
 if TYPE_CHECKING:
-    from loomal.runtime import Vault
+    from loomal.runtime import RunningVault
 
 __all__ = ["METRICS_PATH", "Metrics", "route_template", "send_metrics"]
 
@@ -85,7 +85,7 @@ class Metrics:
         histogram.count += 1
         histogram.total += seconds
 
-    async def render(self, vault: Vault | None) -> bytes:
+    async def render(self, vault: RunningVault | None) -> bytes:
         """The text exposition of this worker's metrics and the vault's state."""
         worker = f'worker="{self._pid}"'
         lines = [
@@ -117,7 +117,7 @@ class Metrics:
         return ("\n".join(lines) + "\n").encode()
 
 
-async def _vault_lines(vault: Vault, worker: str) -> list[str]:
+async def _vault_lines(vault: RunningVault, worker: str) -> list[str]:
     lines = [
         "# HELP loomal_sealed 1 while the master keys are sealed.",
         "# TYPE loomal_sealed gauge",

@@ -14,7 +14,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
 
-from loomal.core.identity import Principal
 from loomal.core.models import (
     AuditPage,
     Credential,
@@ -27,9 +26,10 @@ from loomal.core.models import (
     TotpResponse,
 )
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.principals import Principal
 from loomal.core.version_models import DeletedList
 from loomal.errors import BadRequestError
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server import edge
 from loomal.server.responses import etag
 
@@ -86,8 +86,8 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def _vault(request: Request[Any, Any, Any]) -> Vault:
-    vault: Vault = request.app.state.vault
+def _vault(request: Request[Any, Any, Any]) -> RunningVault:
+    vault: RunningVault = request.app.state.vault
     return vault
 
 

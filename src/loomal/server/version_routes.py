@@ -13,7 +13,7 @@ from litestar.params import Parameter, QueryParameter
 
 from loomal.core.models import ErrorBody, StoreResponse
 from loomal.core.version_models import VersionList
-from loomal.runtime import Vault
+from loomal.runtime import RunningVault
 from loomal.server.responses import etag
 from loomal.server.routes import NameParam, principal
 
@@ -44,8 +44,8 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def _vault(request: Request[Any, Any, Any]) -> Vault:
-    vault: Vault = request.app.state.vault
+def _vault(request: Request[Any, Any, Any]) -> RunningVault:
+    vault: RunningVault = request.app.state.vault
     return vault
 
 

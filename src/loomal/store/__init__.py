@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from loomal.core.crypto import SealedData
-from loomal.core.store import ApiKeyRow, CredentialRow
+from loomal.core.ports import ApiKeyRow, CredentialRow
 
 __all__ = [
     "API_KEY_COLUMNS",
@@ -70,9 +70,10 @@ def audit_query(
     since: int | None = None,
     until: int | None = None,
 ) -> tuple[str, list[Any]]:
-    """Newest-first page of audit events (by event id: the order they were written),
-    filtered (``since`` <= at < ``until``), strictly before the event id ``before``;
-    SQL and parameters."""
+    """Newest-first page of audit events (in the order they were written), filtered
+    (``since`` <= at < ``until``), strictly before the id ``before``; SQL and
+    parameters. One identity's log is numbered by its own ``seq`` (ids that say
+    nothing of other logs); the whole log, across identities, by ``event_id``."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (("identity_id", identity_id), ("action", action)):
@@ -83,14 +84,15 @@ def audit_query(
         if bound is not None:
             clauses.append(f"{clause}{placeholder}")
             params.append(bound)
+    id_column = "event_id" if identity_id is None else "seq"
     if before is not None:
-        clauses.append(f"event_id < {placeholder}")
+        clauses.append(f"{id_column} < {placeholder}")
         params.append(before)
     where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
     params.append(limit)
     sql = (
-        f"SELECT event_id, {AUDIT_COLUMNS} FROM audit_events {where}"
-        f"ORDER BY event_id DESC LIMIT {placeholder}"
+        f"SELECT {id_column}, {AUDIT_COLUMNS} FROM audit_events {where}"
+        f"ORDER BY {id_column} DESC LIMIT {placeholder}"
     )
     return sql, params
 
@@ -112,9 +114,9 @@ _UPDATED_COLUMNS = (
 def load_migrations(dialect: str) -> list[tuple[int, str]]:
     """The numbered ``NNNN_name.sql`` files of a dialect, in order.
 
-    SQLite runs them statement by statement, split on ``;`` (so that a
-    migration stays inside the caller's transaction): no ``;`` in comments or
-    string literals.
+    SQLite runs them statement by statement, split on the ``;`` that end a
+    complete statement (so that a migration stays inside the caller's
+    transaction): no ``;`` in comments.
     """
     folder = resources.files("loomal.store") / "migrations" / dialect
     found = []

@@ -1,6 +1,6 @@
-"""The OAuth statements (refresh leases, connect states), written once, and the two
-mixins that run them on SQLite and PostgreSQL (inherited by ``SqliteStore`` and
-``PostgresStore``, as ``platform_sql.py``'s are).
+"""The OAuth statements (refresh leases, connect states), written once per
+placeholder style, and the mixin of ``store/sql.py``'s layer that runs them on
+either database (as ``version_sql.py`` and ``rules_sql.py`` do).
 
 A lease is taken by one upsert that succeeds only over a lapsed lease, so two
 workers or servers can never both hold it; on SQLite it is one short write
@@ -9,13 +9,13 @@ transaction, never held across the call to the provider.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from loomal.core.oauth_store import ConnectState, OAuthLease
+from loomal.store.steps import Fetch, Run, Script
 
-__all__ = ["PostgresOAuthStore", "SqliteOAuthStore"]
+__all__ = ["OAUTH_POSTGRES", "OAUTH_SQLITE", "OAuthSql"]
 
 T = TypeVar("T")
 
@@ -46,8 +46,8 @@ class _Sql:
         )
 
 
-_LITE = _Sql("?")
-_PG = _Sql("%s")
+OAUTH_SQLITE = _Sql("?")
+OAUTH_POSTGRES = _Sql("%s")
 
 
 def _lease(row: Sequence[Any] | None) -> OAuthLease | None:
@@ -60,70 +60,51 @@ def _state(state_hash: bytes, row: Sequence[Any] | None) -> ConnectState | None:
     return ConnectState(state_hash, row[0], row[1], bytes(row[2]), int(row[3]))
 
 
-class SqliteOAuthStore:
-    if TYPE_CHECKING:
-        _reader: sqlite3.Connection
+class OAuthSql:
+    """The OAuthStore port over ``store/sql.py``'s primitives (declared here for type
+    checking; ``SqlStore`` supplies them)."""
 
-        async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T: ...
+    oauth: ClassVar[_Sql]
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    async def _transact(self, script: Callable[[], Script[T]]) -> T:
+        raise NotImplementedError
 
     async def take_oauth_lease(
         self, *, credential_id: str, holder: str, now: int, until: int, state: str
     ) -> bool:
         values = (credential_id, holder, until, state, now)
-        return await self._write(lambda conn: conn.execute(_LITE.take, values).rowcount > 0)
+        return await self._run(self.oauth.take, values) > 0
 
     async def oauth_lease(self, *, credential_id: str) -> OAuthLease | None:
-        return _lease(self._reader.execute(_LITE.get, (credential_id,)).fetchone())
+        return _lease(await self._fetch_one(self.oauth.get, (credential_id,)))
 
     async def set_oauth_lease(
         self, *, credential_id: str, holder: str, until: int, state: str
     ) -> None:
-        values = (until, state, credential_id, holder)
-        await self._write(lambda conn: conn.execute(_LITE.set, values))
+        await self._run(self.oauth.set, (until, state, credential_id, holder))
 
     async def release_oauth_lease(self, *, credential_id: str, holder: str) -> None:
-        await self._write(lambda conn: conn.execute(_LITE.release, (credential_id, holder)))
+        await self._run(self.oauth.release, (credential_id, holder))
 
     async def add_connect_state(self, *, state: ConnectState, now: int) -> None:
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(_LITE.drop_expired_states, (now,))
-            conn.execute(_LITE.insert_state, state.values())
+        sql, values = self.oauth, state.values()
 
-        await self._write(work)
+        def script() -> Script[None]:
+            yield Run(sql.drop_expired_states, (now,))
+            yield Run(sql.insert_state, values)
 
-    async def pop_connect_state(self, *, state_hash: bytes) -> ConnectState | None:
-        def work(conn: sqlite3.Connection) -> ConnectState | None:
-            return _state(state_hash, conn.execute(_LITE.pop_state, (state_hash,)).fetchone())
-
-        return await self._write(work)
-
-
-class PostgresOAuthStore:
-    if TYPE_CHECKING:
-
-        async def _fetchone(self, query: str, params: Sequence[Any]) -> Any: ...
-
-        async def _execute(self, query: str, params: Sequence[Any]) -> int: ...
-
-    async def take_oauth_lease(
-        self, *, credential_id: str, holder: str, now: int, until: int, state: str
-    ) -> bool:
-        return await self._execute(_PG.take, (credential_id, holder, until, state, now)) > 0
-
-    async def oauth_lease(self, *, credential_id: str) -> OAuthLease | None:
-        return _lease(await self._fetchone(_PG.get, (credential_id,)))
-
-    async def set_oauth_lease(
-        self, *, credential_id: str, holder: str, until: int, state: str
-    ) -> None:
-        await self._execute(_PG.set, (until, state, credential_id, holder))
-
-    async def release_oauth_lease(self, *, credential_id: str, holder: str) -> None:
-        await self._execute(_PG.release, (credential_id, holder))
-
-    async def add_connect_state(self, *, state: ConnectState, now: int) -> None:
-        await self._execute(_PG.drop_expired_states, (now,))
-        await self._execute(_PG.insert_state, state.values())
+        await self._transact(script)
 
     async def pop_connect_state(self, *, state_hash: bytes) -> ConnectState | None:
-        return _state(state_hash, await self._fetchone(_PG.pop_state, (state_hash,)))
+        sql = self.oauth
+
+        def script() -> Script[Any]:
+            return (yield Fetch(sql.pop_state, (state_hash,)))
+
+        return _state(state_hash, await self._transact(script))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
 
 __all__ = ["RowCache"]
 

@@ -1,6 +1,5 @@
-"""Request rules' statements (budgets, approvals), written once, and the two
-mixins that run them on SQLite and on PostgreSQL (the pattern of
-``platform_sql.py``).
+"""Request rules' statements (budgets, approvals), written once per placeholder
+style, and the mixin of ``store/sql.py``'s layer that runs them on either database.
 
 Every change here is one statement, so it is atomic on its own: a budget is
 counted by one upsert that refuses to count past the limit (no read-then-write
@@ -11,13 +10,13 @@ it leaves, so of two racing uses exactly one changes a row.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from loomal.core.rules_store import ApprovalRow
+from loomal.store.steps import Fetch, Script
 
-__all__ = ["PostgresRulesStore", "SqliteRulesStore"]
+__all__ = ["RULES_POSTGRES", "RULES_SQLITE", "RulesSql"]
 
 T = TypeVar("T")
 
@@ -78,9 +77,7 @@ class _Sql:
 
 
 def _approval(row: Sequence[Any]) -> ApprovalRow:
-    values = list(row)
-    values[10] = bytes(values[10])
-    return ApprovalRow(*values)
+    return ApprovalRow(*row)
 
 
 def _approval_values(a: ApprovalRow) -> tuple[Any, ...]:
@@ -115,39 +112,52 @@ def _list(
     return sql.list_approvals_by_status, (identity_id, status, limit)
 
 
-_LITE = _Sql("?")
-_PG = _Sql("%s")
+RULES_SQLITE = _Sql("?")
+RULES_POSTGRES = _Sql("%s")
 
 
-class SqliteRulesStore:
-    if TYPE_CHECKING:
-        _reader: sqlite3.Connection
+class RulesSql:
+    """The RulesStore port over ``store/sql.py``'s primitives (declared here for type
+    checking; ``SqlStore`` supplies them)."""
 
-        async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T: ...
+    rules: ClassVar[_Sql]
+
+    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    async def _transact(self, script: Callable[[], Script[T]]) -> T:
+        raise NotImplementedError
 
     async def take_budget(self, *, budget_key: str, window_start: int, limit: int) -> bool:
-        values = (budget_key, window_start, limit)
-        return await self._write(
-            lambda conn: conn.execute(_LITE.take_budget, values).fetchone() is not None
-        )
+        statement, values = self.rules.take_budget, (budget_key, window_start, limit)
+
+        def script() -> Script[bool]:
+            return (yield Fetch(statement, values)) is not None
+
+        return await self._transact(script)
 
     async def create_approval(self, *, approval: ApprovalRow) -> None:
-        values = _approval_values(approval)
-        await self._write(lambda conn: conn.execute(_LITE.insert_approval, values))
+        await self._run(self.rules.insert_approval, _approval_values(approval))
 
     async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
-        (count,) = self._reader.execute(_LITE.count_pending, (identity_id, now)).fetchone()
+        (count,) = await self._fetch_one(self.rules.count_pending, (identity_id, now))
         return int(count)
 
     async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None:
-        row = self._reader.execute(_LITE.get_approval, (identity_id, approval_id)).fetchone()
+        row = await self._fetch_one(self.rules.get_approval, (identity_id, approval_id))
         return None if row is None else _approval(row)
 
     async def list_approvals(
         self, *, identity_id: str, status: str | None, limit: int
     ) -> list[ApprovalRow]:
-        sql, params = _list(status, identity_id, limit, _LITE)
-        return [_approval(r) for r in self._reader.execute(sql, params)]
+        sql, params = _list(status, identity_id, limit, self.rules)
+        return [_approval(r) for r in await self._fetch_all(sql, params)]
 
     async def decide_approval(
         self,
@@ -160,72 +170,16 @@ class SqliteRulesStore:
         now: int,
     ) -> bool:
         values = (status, decided_by, now, window_until, identity_id, approval_id, now)
-        return await self._write(lambda conn: conn.execute(_LITE.decide, values).rowcount == 1)
+        return await self._run(self.rules.decide, values) == 1
 
     async def use_approval(
         self, *, identity_id: str, approval_id: str, request_hash: bytes, now: int
     ) -> bool:
         values = (now, identity_id, approval_id, request_hash, now)
-        return await self._write(lambda conn: conn.execute(_LITE.use, values).rowcount == 1)
+        return await self._run(self.rules.use, values) == 1
 
     async def approval_window_open(
         self, *, identity_id: str, credential_id: str, rule_fingerprint: str, now: int
     ) -> bool:
         values = (credential_id, rule_fingerprint, identity_id, now)
-        return self._reader.execute(_LITE.window, values).fetchone() is not None
-
-
-class PostgresRulesStore:
-    if TYPE_CHECKING:
-
-        async def _fetchone(self, query: str, params: Sequence[Any]) -> Any: ...
-
-        async def _fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]: ...
-
-        async def _execute(self, query: str, params: Sequence[Any]) -> int: ...
-
-    async def take_budget(self, *, budget_key: str, window_start: int, limit: int) -> bool:
-        row = await self._fetchone(_PG.take_budget, (budget_key, window_start, limit))
-        return row is not None
-
-    async def create_approval(self, *, approval: ApprovalRow) -> None:
-        await self._execute(_PG.insert_approval, _approval_values(approval))
-
-    async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
-        (count,) = await self._fetchone(_PG.count_pending, (identity_id, now))
-        return int(count)
-
-    async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None:
-        row = await self._fetchone(_PG.get_approval, (identity_id, approval_id))
-        return None if row is None else _approval(row)
-
-    async def list_approvals(
-        self, *, identity_id: str, status: str | None, limit: int
-    ) -> list[ApprovalRow]:
-        sql, params = _list(status, identity_id, limit, _PG)
-        return [_approval(r) for r in await self._fetchall(sql, params)]
-
-    async def decide_approval(
-        self,
-        *,
-        identity_id: str,
-        approval_id: str,
-        status: str,
-        decided_by: str,
-        window_until: int | None,
-        now: int,
-    ) -> bool:
-        values = (status, decided_by, now, window_until, identity_id, approval_id, now)
-        return await self._execute(_PG.decide, values) == 1
-
-    async def use_approval(
-        self, *, identity_id: str, approval_id: str, request_hash: bytes, now: int
-    ) -> bool:
-        values = (now, identity_id, approval_id, request_hash, now)
-        return await self._execute(_PG.use, values) == 1
-
-    async def approval_window_open(
-        self, *, identity_id: str, credential_id: str, rule_fingerprint: str, now: int
-    ) -> bool:
-        values = (credential_id, rule_fingerprint, identity_id, now)
-        return await self._fetchone(_PG.window, values) is not None
+        return await self._fetch_one(self.rules.window, values) is not None

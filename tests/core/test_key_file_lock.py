@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from loomal.core.crypto import derive_key_id
-from loomal.core.sealing import KdfParams, SealedKeys
+from loomal.core.key_file_lock import KdfParams, LockedKeys
 from loomal.errors import AuthenticationError, SealedError, ValidationError
 from loomal.keyfile import (
     add_primary_key,
@@ -33,12 +33,12 @@ def fast_kdf() -> KdfParams:
 
 def sealed_text(keys: list[bytes], passphrase: str = PASSPHRASE) -> str:
     kdf = fast_kdf()
-    return SealedKeys.seal(keys, kdf, kdf.derive(passphrase)).to_text()
+    return LockedKeys.lock(keys, kdf, kdf.derive(passphrase)).to_text()
 
 
 def open_text(text: str, passphrase: str = PASSPHRASE) -> list[bytes]:
-    sealed = SealedKeys.parse(text)
-    return sealed.open(sealed.kdf.derive(passphrase))
+    sealed = LockedKeys.parse(text)
+    return sealed.unlock(sealed.kdf.derive(passphrase))
 
 
 def test_round_trip_and_the_file_holds_no_key() -> None:
@@ -48,8 +48,8 @@ def test_round_trip_and_the_file_holds_no_key() -> None:
     for key in keys:
         assert base64.b64encode(key).decode() not in text
         assert key.hex() not in text
-    assert SealedKeys.parse(text).key_ids == tuple(derive_key_id(k) for k in keys)
-    assert repr(SealedKeys.parse(text)) == f"SealedKeys(key_ids={[derive_key_id(k) for k in keys]})"
+    assert LockedKeys.parse(text).key_ids == tuple(derive_key_id(k) for k in keys)
+    assert repr(LockedKeys.parse(text)) == f"LockedKeys(key_ids={[derive_key_id(k) for k in keys]})"
 
 
 def test_the_same_keys_sealed_twice_share_nothing() -> None:
@@ -112,7 +112,7 @@ def test_forged_costs_are_refused_before_any_derivation(kdf: dict[str, object]) 
     parsed = msgspec.json.decode(body)
     parsed["kdf"].update(kdf)
     with pytest.raises(ValidationError):
-        SealedKeys.parse(msgspec.json.encode(parsed).decode())
+        LockedKeys.parse(msgspec.json.encode(parsed).decode())
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_forged_costs_are_refused_before_any_derivation(kdf: dict[str, object]) 
 )
 def test_malformed_files_get_a_clear_error(text: str) -> None:
     with pytest.raises(ValidationError, match="sealed key file"):
-        SealedKeys.parse(text)
+        LockedKeys.parse(text)
 
 
 def test_truncated_ciphertext_is_refused() -> None:
@@ -129,7 +129,7 @@ def test_truncated_ciphertext_is_refused() -> None:
     parsed = msgspec.json.decode(body)
     parsed["ciphertext"] = base64.b64encode(base64.b64decode(parsed["ciphertext"])[:-1]).decode()
     with pytest.raises(ValidationError, match="truncated"):
-        SealedKeys.parse(msgspec.json.encode(parsed).decode())
+        LockedKeys.parse(msgspec.json.encode(parsed).decode())
 
 
 # -- the key file commands on a sealed file -------------------------------------------
@@ -165,18 +165,18 @@ def test_rotation_keeps_the_file_sealed_and_openable_by_the_same_derived_key(
 ) -> None:
     path = tmp_path / "master.key"
     set_passphrase(path, PASSPHRASE)
-    before = SealedKeys.parse(path.read_text())
+    before = LockedKeys.parse(path.read_text())
     kek = before.kdf.derive(PASSPHRASE)  # what a running server holds after its unseal
     keyring = add_primary_key(path, lambda: PASSPHRASE)
-    after = SealedKeys.parse(path.read_text())
+    after = LockedKeys.parse(path.read_text())
     assert after.kdf == before.kdf
     assert after.nonce != before.nonce
-    assert [derive_key_id(k) for k in after.open(kek)] == [
+    assert [derive_key_id(k) for k in after.unlock(kek)] == [
         keyring.primary_key_id,
         *before.key_ids,
     ]
     remove_key(path, before.key_ids[0], lambda: PASSPHRASE)
-    assert [derive_key_id(k) for k in SealedKeys.parse(path.read_text()).open(kek)] == [
+    assert [derive_key_id(k) for k in LockedKeys.parse(path.read_text()).unlock(kek)] == [
         keyring.primary_key_id
     ]
 

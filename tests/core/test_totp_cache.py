@@ -11,8 +11,8 @@ from pathlib import Path
 import pyotp
 
 from loomal.config import ServerSettings
-from loomal.core.identity import Principal
 from loomal.core.models import StoreRequest
+from loomal.core.principals import Principal
 from loomal.core.service import VaultService
 from loomal.runtime import open_vault
 
@@ -25,7 +25,7 @@ async def test_codes_follow_the_clock_the_seed_and_the_backup_codes(tmp_path: Pa
     settings = ServerSettings.load({"data_dir": str(tmp_path)}, env={"LOOMAL_MASTER_KEY": key})
     vault = await open_vault(settings, env={"LOOMAL_MASTER_KEY": key})
     now = [1_700_000_010.0]
-    service = VaultService(vault.store, vault.keys, clock=lambda: now[0])
+    service = VaultService(vault.store, vault.keys, clock=lambda: now[0], audit=vault.audit)
     try:
         created = await vault.identities.create_identity("a", scopes=["vault:read", "vault:write"])
         who: Principal = await vault.identities.authenticate(f"Bearer {created.api_key}")

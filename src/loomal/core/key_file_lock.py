@@ -35,7 +35,7 @@ from loomal.errors import AuthenticationError, ValidationError
 __all__ = [
     "MIN_PASSPHRASE_CHARS",
     "KdfParams",
-    "SealedKeys",
+    "LockedKeys",
     "check_new_passphrase",
     "is_sealed_key_text",
 ]
@@ -118,7 +118,7 @@ class KdfParams:
 
 
 @dataclass(frozen=True, slots=True)
-class SealedKeys:
+class LockedKeys:
     """The master keys (primary first), encrypted; the parsed form of a sealed key file."""
 
     kdf: KdfParams
@@ -127,10 +127,10 @@ class SealedKeys:
     ciphertext: bytes
 
     def __repr__(self) -> str:
-        return f"SealedKeys(key_ids={list(self.key_ids)!r})"
+        return f"LockedKeys(key_ids={list(self.key_ids)!r})"
 
     @classmethod
-    def seal(cls, keys: list[bytes], kdf: KdfParams, kek: bytes) -> SealedKeys:
+    def lock(cls, keys: list[bytes], kdf: KdfParams, kek: bytes) -> LockedKeys:
         """Encrypt ``keys`` under ``kek`` (from ``kdf.derive``) with a fresh nonce."""
         if not keys or any(len(key) != KEY_BYTES for key in keys):
             raise ValueError("master keys must be 32 bytes each, at least one")
@@ -139,7 +139,7 @@ class SealedKeys:
         ciphertext = AESGCM(kek).encrypt(nonce, b"".join(keys), _aad(kdf, key_ids))
         return cls(kdf=kdf, key_ids=key_ids, nonce=nonce, ciphertext=ciphertext)
 
-    def open(self, kek: bytes) -> list[bytes]:
+    def unlock(self, kek: bytes) -> list[bytes]:
         """The master keys; a wrong passphrase or any changed byte raises the same error."""
         try:
             plain = AESGCM(kek).decrypt(self.nonce, self.ciphertext, _aad(self.kdf, self.key_ids))
@@ -164,7 +164,7 @@ class SealedKeys:
         return HEADER + msgspec.json.encode(body).decode() + "\n"
 
     @classmethod
-    def parse(cls, text: str) -> SealedKeys:
+    def parse(cls, text: str) -> LockedKeys:
         body = "".join(line for line in text.splitlines() if not line.startswith("#"))
         try:
             parsed = msgspec.json.decode(body, type=_File)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from loomal.core.store import CredentialRow
+from loomal.core.ports import CredentialRow
 
 __all__ = ["CurrentCode", "CurrentCodes"]
 
