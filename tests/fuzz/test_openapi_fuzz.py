@@ -91,6 +91,12 @@ def test_every_operation_conforms_under_generated_input(
         operations.append(result.ok())
     labels = {operation.label for operation in operations}
     assert labels >= VAULT_OPERATIONS, VAULT_OPERATIONS - labels
+    # described, not fuzzed: health has no input, and the proxy answers what the
+    # credential's upstream answers (tests/server/test_proxy.py holds its behaviour)
+    unfuzzed = {label for label in labels if " /v0/health" in label or " /v0/proxy/" in label}
+    assert {"GET /v0/health", "HEAD /v0/health", "POST /v0/proxy/{name}/{path}"} <= unfuzzed
+    operations = [operation for operation in operations if operation.label not in unfuzzed]
+    labels -= unfuzzed
     platform = labels - VAULT_OPERATIONS  # the platform API, answered 401 to an identity key
     assert platform and all(" /v0/platform/" in label for label in platform), platform
     total = 0
