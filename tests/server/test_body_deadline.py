@@ -88,7 +88,7 @@ def test_a_trickled_body_is_cut_at_the_deadline_with_408(
     sent = _trickle(impatient, method, path, {**headers, **key})
     start, body = sent[0], sent[-1]
     assert start["status"] == 408, (path, sent)
-    names = {k: v for k, v in start["headers"]}
+    names = dict(start["headers"])
     assert names[b"connection"] == b"close"
     assert names[b"cache-control"] == b"no-store"
     assert b"x-request-id" in names
