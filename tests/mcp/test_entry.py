@@ -101,4 +101,6 @@ def test_a_vault_error_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("LOOMAL_API_KEY", raising=False)
     result = CliRunner().invoke(entry._command, [], input="")
     assert result.exit_code == 1
-    assert result.output.strip() == "error: No API key: pass api_key=... or set LOOMAL_API_KEY."
+    assert result.output.strip() == (
+        "error: No API key: export LOOMAL_API_KEY=loid-... (or pass --api-key)."
+    )

@@ -217,7 +217,9 @@ def test_stdio_without_key_fails_clearly_at_start(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: No API key: pass api_key=... or set LOOMAL_API_KEY."
+    assert result.stderr.strip() == (
+        "error: No API key: export LOOMAL_API_KEY=loid-... (or pass --api-key)."
+    )
 
 
 def test_another_identity_cannot_reach_a_credential_through_any_tool(

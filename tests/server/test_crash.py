@@ -55,7 +55,14 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: P
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
     for thread in threads:
         thread.start()
-    time.sleep(1.5)
+    # Kill in the middle of the traffic, once enough of it was acknowledged (a count,
+    # not a time: a loaded machine only makes the wait longer).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acknowledged) > 50 and len(popped) > 10:
+                break
+        time.sleep(0.01)
     server.kill()
     stop.set()
     for thread in threads:

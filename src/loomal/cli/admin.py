@@ -8,6 +8,9 @@
     unseal / seal       give a running server with a sealed key file its keys / take them away
     seal-status         whether that server is sealed
     audit               the audit log of every identity (``admin_audit.py``)
+    backup / restore    a consistent snapshot to a file, and back (``admin_backup.py``)
+    migrate             the store copied into another one (SQLite to PostgreSQL)
+    verify              every credential opened with the master keys
 
 Every change is audited with the OS user who ran it (``operator``).
 Running servers re-read the key file within a second of a change and at once
@@ -28,6 +31,7 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from loomal.cli.admin_audit import audit
+from loomal.cli.admin_backup import backup, migrate, restore, verify
 from loomal.cli.common import (
     ask_passphrase,
     fail,
@@ -73,10 +77,12 @@ def _passphrase(file: str | None) -> Passphrase:
 
 @click.group()
 def admin() -> None:
-    """Master keys: rotation, status, sealing; the audit log (run on the server host)."""
+    """Master keys, backup and restore, the audit log (run on the server host)."""
 
 
 admin.add_command(audit)
+for _command in (backup, restore, migrate, verify):
+    admin.add_command(_command)
 
 
 @admin.command("rotate-master-key")

@@ -50,14 +50,18 @@ class Health:
             cached = self._cached
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1], cached[2]
-            status, body = await self._check(vault)
-            self._cached = (time.monotonic() + self._cache_seconds, status, body)
+            status, body, sealed = await self._check(vault)
+            # A sealed answer is not kept: the next probe asks the keys again, so an
+            # unseal shows at once (the key source throttles those checks itself).
+            if not sealed:
+                self._cached = (time.monotonic() + self._cache_seconds, status, body)
             return status, body
 
-    async def _check(self, vault: Vault | None) -> tuple[int, bytes]:
+    async def _check(self, vault: Vault | None) -> tuple[int, bytes, bool]:
         if vault is None:
-            return 503, _encode(HealthBody(status="starting", sealed=False, store="unknown"))
-        sealed = vault.service.sealed
+            body = _encode(HealthBody(status="starting", sealed=False, store="unknown"))
+            return 503, body, True  # not kept either: the vault is about to open
+        sealed = vault.service.sealed_now()
         try:
             await asyncio.wait_for(vault.store.ping(), self._timeout)
             store = "ok"
@@ -65,4 +69,4 @@ class Health:
             store = "unreachable"
         status = "store_unreachable" if store != "ok" else "sealed" if sealed else "serving"
         code = 200 if status == "serving" else 503
-        return code, _encode(HealthBody(status=status, sealed=sealed, store=store))
+        return code, _encode(HealthBody(status=status, sealed=sealed, store=store)), sealed

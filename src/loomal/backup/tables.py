@@ -1,0 +1,58 @@
+"""Which tables a backup carries, in the order a restore inserts them.
+
+A new table is one line here. A table the store has but this list does not
+name stops every backup with an error naming it, so data is never left out
+silently; ``tests/backup/test_tables.py`` fails first, on the migrated schema.
+Columns are not listed: a backup carries every column a table has, by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["SCHEMA_TABLE", "TABLES", "Carried", "TableSpec", "carried_tables", "unknown_tables"]
+
+
+class Carried(Enum):
+    ALWAYS = "always"
+    AUDIT = "audit"
+    """Carried unless ``--no-audit``."""
+    NEVER = "never"
+    """Short-lived sign-in state: a restored vault asks people to sign in again."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    carried: Carried
+    key_id_column: str | None = None
+    """A column naming the master key a row needs (the backup lists them all)."""
+
+
+TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
+    TableSpec("identities", Carried.ALWAYS),
+    TableSpec("api_keys", Carried.ALWAYS),
+    TableSpec("credentials", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("platform_keys", Carried.ALWAYS),
+    TableSpec("master_key_usage", Carried.ALWAYS),
+    TableSpec("store_master_key", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("audit_events", Carried.AUDIT),
+    TableSpec("console_sessions", Carried.NEVER),
+    TableSpec("console_login_links", Carried.NEVER),
+    TableSpec("platform_sessions", Carried.NEVER),
+)
+SCHEMA_TABLE = "schema_migrations"
+"""Not carried as rows: the target's own migrations write it; the manifest keeps
+the version."""
+
+
+def carried_tables(*, audit: bool) -> list[TableSpec]:
+    wanted = {Carried.ALWAYS, Carried.AUDIT} if audit else {Carried.ALWAYS}
+    return [spec for spec in TABLES if spec.carried in wanted]
+
+
+def unknown_tables(present: list[str]) -> list[str]:
+    """Tables of a store that this list does not classify."""
+    known = {spec.name for spec in TABLES} | {SCHEMA_TABLE}
+    return sorted(set(present) - known)
