@@ -120,3 +120,34 @@ def test_each_endpoint_is_declared_once_and_served_one_way() -> None:
 )
 def test_labels_come_from_the_table(method: str, path: str, label: tuple[str, str]) -> None:
     assert TABLE.labels(method, path) == label
+
+
+def test_the_hot_routes_check_the_host_header_like_the_rest(api: Api) -> None:
+    """Issue 28: one rule for every endpoint (Litestar's), checked in one place; the
+    hot read, TOTP and store answered a request with any Host before."""
+    h = api.headers()
+    api.client.put("/v0/vault/x", json=LOGIN, headers=h)
+    bad = h | {"host": "F_/"}
+    for method, path in (("GET", "/v0/vault/x"), ("GET", "/v0/vault/x/totp"), ("GET", "/v0/vault")):
+        answer = api.client.request(method, path, headers=bad)
+        assert answer.status_code == 400, (path, answer.text)
+        assert answer.json()["message"] == "The Host header is not a valid host name."
+    stored = api.client.put("/v0/vault/x", json=LOGIN, headers=bad)
+    assert stored.status_code == 400
+    assert api.client.get("/v0/vault/x", headers=h).json()["version"] == 1  # nothing written
+
+
+@pytest.mark.parametrize("field", ["data", "metadata"])
+def test_a_number_no_float_holds_is_a_422_naming_the_field(api: Api, field: str) -> None:
+    """``1e400`` is valid JSON but no float: 422 naming where it is (it was a 400 that
+    called the body malformed JSON), and nothing is stored."""
+    h = api.headers() | {"content-type": "application/json"}
+    inner = '{"deep": [1, -1e400]}' if field == "data" else '{"x": 1e400}'
+    data = inner if field == "data" else '{"x": "y"}'
+    metadata = inner if field == "metadata" else "{}"
+    body = f'{{"type": "CUSTOM", "data": {data}, "metadata": {metadata}}}'
+    answer = api.client.put("/v0/vault/big-number", content=body, headers=h)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "validation_error"
+    assert answer.json()["message"].startswith(f"{field}: a number is out of range")
+    assert api.client.get("/v0/vault/big-number", headers=h).status_code == 404

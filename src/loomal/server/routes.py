@@ -28,7 +28,7 @@ from loomal.core.models import (
     TotpBackupResponse,
 )
 from loomal.core.preconditions import WritePrecondition
-from loomal.errors import BadRequestError
+from loomal.errors import BadRequestError, ValidationError
 from loomal.runtime import Vault
 from loomal.server.calls import Answer, FastCall, identity_caller
 from loomal.server.request_body import request_header
@@ -91,8 +91,26 @@ def _decode_store(body: bytes) -> StoreRequest | None:
     accepts, the handler's decoding accepts alike)."""
     try:
         return _store_decoder.decode(body)
+    except msgspec.ValidationError as error:
+        _refuse_infinite_number(str(error))
+        return None
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
+
+
+_OUT_OF_RANGE = "Number out of range - at `$."
+
+
+def _refuse_infinite_number(problem: str) -> None:
+    """A number JSON allows but no 64-bit float holds (``1e400``), in ``data`` or
+    ``metadata``: a 422 that names the field. Storing it "as given" would store
+    infinity, which JSON cannot write back; the SPEC's 422 says which field."""
+    if problem.startswith(_OUT_OF_RANGE):
+        field = problem[len(_OUT_OF_RANGE) :].split("[", 1)[0].rstrip("`")
+        raise ValidationError(
+            f"{field}: a number is out of range (JSON numbers here must fit a 64-bit "
+            "float; store a larger one as a string)."
+        )
 
 
 async def fast_store_credential(call: FastCall) -> Answer | None:
