@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from loomal._version import __version__
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform, Loomal, LoomalPlatform
+from loomal.core.approval_models import Approval, ApprovalList
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -28,6 +29,7 @@ from loomal.core.platform_models import (
     RotateKeyResponse,
 )
 from loomal.errors import (
+    ApprovalPendingError,
     AuthenticationError,
     BadGatewayError,
     BadRequestError,
@@ -53,6 +55,9 @@ CredentialMetadata = CredentialSummary
 CredentialWithData = Credential
 
 __all__ = [
+    "Approval",
+    "ApprovalList",
+    "ApprovalPendingError",
     "AsyncLoomal",
     "AsyncLoomalPlatform",
     "AuthenticationError",

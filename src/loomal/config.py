@@ -47,6 +47,8 @@ _ENV = {
     "mcp_tool_names": "LOOMAL_MCP_TOOL_NAMES",
     "trusted_proxies": "LOOMAL_TRUSTED_PROXIES",
     "audit_retention_days": "LOOMAL_AUDIT_RETENTION_DAYS",
+    "max_versions": "LOOMAL_MAX_VERSIONS",
+    "deleted_retention_days": "LOOMAL_DELETED_RETENTION_DAYS",
     "metrics": "LOOMAL_METRICS",
     "log_format": "LOOMAL_LOG_FORMAT",
     "access_log": "LOOMAL_ACCESS_LOG",
@@ -89,6 +91,10 @@ class ServerSettings:
     """Networks (CIDR) of reverse proxies whose X-Forwarded-For / Forwarded is believed."""
     audit_retention_days: float = 90.0
     """Audit events older than this are pruned in the background (0: kept forever)."""
+    max_versions: int = 10
+    """Versions of each credential kept, the current one included (older ones destroyed)."""
+    deleted_retention_days: float = 30.0
+    """How long a deleted credential stays recoverable before it is destroyed."""
     metrics: bool = False
     """Serve Prometheus metrics at /metrics."""
     log_format: str = "text"
@@ -149,6 +155,8 @@ class ServerSettings:
                 mcp_tool_names=values.get("mcp_tool_names", "underscore"),
                 trusted_proxies=_networks(values.get("trusted_proxies")),
                 audit_retention_days=float(values.get("audit_retention_days", 90.0)),
+                max_versions=int(values.get("max_versions", 10)),
+                deleted_retention_days=float(values.get("deleted_retention_days", 30.0)),
                 metrics=_flag(values.get("metrics", False)),
                 log_format=str(values.get("log_format", "text")).lower(),
                 access_log=_flag(values.get("access_log", False)),
@@ -179,6 +187,10 @@ class ServerSettings:
             raise ValidationError("MCP tool names must be underscore or dotted.")
         if self.audit_retention_days < 0:
             raise ValidationError("audit retention days must not be negative (0: keep forever).")
+        if not 1 <= self.max_versions <= 1000:
+            raise ValidationError("max versions must be between 1 and 1000.")
+        if self.deleted_retention_days < 0:
+            raise ValidationError("deleted retention days must not be negative.")
         if not 0 < self.body_timeout_seconds <= 600:
             raise ValidationError("body timeout must be between 0 and 600 seconds.")
         if self.log_format not in ("text", "json"):

@@ -8,19 +8,23 @@ same class with :func:`error_from_status`. Messages are written for people and
 never contain a secret value: callers pass field *names*, never field values.
 
     LoomalError                    base; code, status (also http_status), message, reason
+    ├── ApprovalPendingError       202 approval_pending: a brokered request waits for a person
+    │                              (approval_id, approval_url, expires_at); nothing was sent
     ├── BadRequestError            400 bad_request; reason malformed_json, not_totp, no_backup_codes
     ├── AuthenticationError        401 unauthorized; reason missing_api_key, invalid_api_key
     │   └── MissingApiKeyError     the SDK has no key (also a ValueError, as the official SDK's)
-    ├── PermissionDeniedError      403 forbidden; reason insufficient_scope
+    ├── PermissionDeniedError      403 forbidden; reason insufficient_scope; also
+    │                              request_not_allowed, approval_denied (request rules)
     ├── NotFoundError              404 not_found
     ├── MethodNotAllowedError      405 method_not_allowed
     ├── RequestTimeoutError        408 request_timeout (a request body not received in time)
-    ├── ConflictError              409 conflict, credential_limit, identity_exists
-    ├── ExpiredError               410 expired
+    ├── ConflictError              409 conflict, credential_limit, identity_exists,
+    │                              approval_mismatch
+    ├── ExpiredError               410 expired; reason approval_expired, approval_used
     ├── PreconditionFailedError    412 version_conflict; reason exists, not_found, changed
     ├── PayloadTooLargeError       413 payload_too_large
     ├── ValidationError            422 validation_error
-    ├── RateLimitError             429 rate_limited
+    ├── RateLimitError             429 rate_limited, budget_exhausted (retry_after)
     ├── ServerError                500 internal_error
     │   ├── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
     │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
@@ -33,6 +37,7 @@ never contain a secret value: callers pass field *names*, never field values.
 from __future__ import annotations
 
 __all__ = [
+    "ApprovalPendingError",
     "AuthenticationError",
     "BadGatewayError",
     "BadRequestError",
@@ -94,6 +99,30 @@ class LoomalError(Exception):
             f"{type(self).__name__}(status={self.http_status}, code={self.code!r}{reason}, "
             f"message={self.message!r})"
         )
+
+
+class ApprovalPendingError(LoomalError):
+    """202 ``approval_pending``: a credential's rule wants a person to approve this
+    brokered request first; nothing was sent. Repeat the same request with
+    ``approval_id`` once ``GET /v0/approvals/{id}`` says ``approved``."""
+
+    http_status = 202
+    default_code = "approval_pending"
+    default_message = "This request waits for a person's approval; nothing was sent."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        approval_id: str = "",
+        approval_url: str = "",
+        expires_at: str = "",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.approval_id = approval_id
+        self.approval_url = approval_url
+        self.expires_at = expires_at
 
 
 class BadRequestError(LoomalError):

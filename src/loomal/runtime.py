@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.httpx_transport import HttpxTransport
 from loomal.broker.injection import validate_broker_metadata
+from loomal.broker.request_gate import RequestGate
 from loomal.broker.service import BrokerService
 from loomal.broker.transport import Transport
 from loomal.config import ServerSettings
+from loomal.core.approvals import ApprovalService
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
@@ -57,6 +60,7 @@ class Vault:
     identities: IdentityService
     broker: BrokerService
     platform: PlatformService
+    approvals: ApprovalService
 
     @property
     def key_source(self) -> KeySource:
@@ -150,12 +154,15 @@ async def open_vault(
     create_key: bool = True,
     env: Mapping[str, str] | None = None,
     transport: Transport | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Vault:
     """Open the store and the master keys, and refuse keys that cannot read the store.
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
     brokered requests go (tests give a fake upstream; default: the network).
+    ``clock``: wall-clock seconds for request rules (budget windows, approvals);
+    tests move an injected one.
     """
     store = await open_store(settings)
     try:
@@ -176,6 +183,8 @@ async def open_vault(
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
+        max_versions=settings.max_versions,
+        deleted_retention_days=settings.deleted_retention_days,
     )
     identities = open_identities(store, settings, audit)
     return Vault(
@@ -190,10 +199,12 @@ async def open_vault(
             transport or HttpxTransport(),
             policy=EgressPolicy(settings.fetch_allow_private),
             guard=keys.require_unsealed,
+            gate=RequestGate(store, public_url=settings.public_url, clock=clock),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
+        approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
     )
 
 

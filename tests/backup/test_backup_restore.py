@@ -42,6 +42,8 @@ def test_restore_keeps_every_credential_and_key(
 ) -> None:
     with serving(settings) as client:
         filled = fill(client)
+        key = filled.keys["agent-0"]
+        history = client.get("/v0/vault/github-2fa/versions", key).json()  # stored, then popped
         file = tmp_path / "vault.backup"
         made = admin("backup", str(file), *store_args(settings))
         assert made.exit_code == 0, made.output
@@ -61,6 +63,8 @@ def test_restore_keeps_every_credential_and_key(
 
     with serving(target) as client:
         assert read_all(client, filled.keys) == filled.seen
+        assert len(history["versions"]) == 2  # the store and the pop, kept across a restore
+        assert client.get("/v0/vault/github-2fa/versions", key).json() == history
         for key in filled.keys.values():  # the keys of before, and backup codes popped in order
             used = client.post("/v0/vault/github-2fa/totp/backup", key)
             assert used.json()["code"] == "efgh-5678"

@@ -447,6 +447,9 @@ def test_public_names_are_what_the_docs_list() -> None:
         "IdentityList",
         "CreateIdentityResponse",
         "RotateKeyResponse",
+        "ApprovalPendingError",
+        "Approval",
+        "ApprovalList",
         "__version__",
     }
     assert set(loomal.__all__) == documented

@@ -21,6 +21,8 @@ from tests.conftest import Api
             {"methods": ["*"], "paths": ["/a/*", "/b"], "budget": {"max": 5, "perSeconds": 60}},
             {"methods": ["post"], "paths": ["/x"], "approval": {"windowSeconds": 600}},
         ],
+        # windowSeconds 0: every call is approved on its own (the example)
+        [{"methods": ["DELETE"], "paths": ["/v1/**"], "approval": {"windowSeconds": 0}}],
     ],
 )
 def test_rules_of_the_spec_shape_are_accepted(rules: Any) -> None:
@@ -46,8 +48,8 @@ def test_rules_of_the_spec_shape_are_accepted(rules: Any) -> None:
             "metadata.rules[0].budget.max must be a whole number of at least 1",
         ),
         (
-            [{"methods": ["GET"], "paths": ["/"], "approval": {"windowSeconds": 0}}],
-            "metadata.rules[0].approval.windowSeconds must be a whole number",
+            [{"methods": ["GET"], "paths": ["/"], "approval": {"windowSeconds": -1}}],
+            "metadata.rules[0].approval.windowSeconds must be a whole number of at least 0",
         ),
     ],
 )

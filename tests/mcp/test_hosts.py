@@ -72,6 +72,9 @@ def test_default_listing_passes_the_strictest_host_rule(
         assert tools["vault_store"].annotations.idempotent_hint is True
         assert tools["vault_delete"].annotations.idempotent_hint is True
         assert "returns the secret into your context" in (tools["vault_get"].description or "")
+        delete = tools["vault_delete"].description or ""
+        assert "recoverable for the server's retention period" in delete
+        assert "POST /v0/vault/{name}/undelete" in delete
         store = tools["vault_store"].description or ""
         assert "a LOGIN's username goes in metadata" in store
         assert "- API_KEY: data.key, or data.clientId and data.secret" in store

@@ -538,11 +538,18 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/vault/{name}/totp",
         "/v0/vault/{name}/totp/backup",
         "/v0/vault/{name}/fetch",
+        "/v0/vault/{name}/versions",
+        "/v0/vault/{name}/versions/{version}/restore",
+        "/v0/vault/{name}/undelete",
         "/v0/platform/identities",
         "/v0/platform/identities/{identity_id}",
         "/v0/platform/identities/{identity_id}/rotate-key",
         "/v0/health",
         "/v0/proxy/{name}/{path}",
+        "/v0/approvals",
+        "/v0/approvals/{approval_id}",
+        "/v0/approvals/{approval_id}/approve",
+        "/v0/approvals/{approval_id}/deny",
     }
     assert set(doc["paths"]["/v0/health"]) == {"get", "head"}
     assert set(doc["paths"]["/v0/proxy/{name}/{path}"]) == {"get", "post", "put", "patch", "delete"}

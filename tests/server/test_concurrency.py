@@ -94,6 +94,18 @@ def test_each_backup_code_is_handed_out_exactly_once(
         data = httpx.get(url + "/v0/vault/shared", headers=h).json()["data"]
         assert data["backupCodes"] == []
         assert data["usedBackupCodes"] == all_codes  # in the order they were stored
+    # every pop kept a version (the newest 10 stay); restoring the oldest kept one
+    # never hands a used code out again
+    url = cluster.urls[-1]
+    history = httpx.get(url + "/v0/vault/shared/versions", headers=h).json()["versions"]
+    assert [v["version"] for v in history] == list(range(codes + 1, codes - 9, -1))
+    assert {v["kind"] for v in history} == {"backup_code"}
+    oldest = history[-1]["version"]
+    assert httpx.post(f"{url}/v0/vault/shared/versions/{oldest}/restore", headers=h).is_success
+    data = httpx.get(url + "/v0/vault/shared", headers=h).json()["data"]
+    assert data["backupCodes"] == [] and data["usedBackupCodes"] == all_codes
+    again = httpx.post(url + "/v0/vault/shared/totp/backup", headers=h)
+    assert again.status_code == 400 and again.json()["reason"] == "no_backup_codes"
 
 
 def test_racing_creates_and_overwrites_lose_nothing(cluster: Cluster) -> None:

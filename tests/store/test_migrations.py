@@ -11,7 +11,11 @@ from loomal.store.sqlite import SqliteStore
 
 def test_dialects_have_the_same_numbered_migrations() -> None:
     sqlite, postgres = load_migrations("sqlite"), load_migrations("postgres")
-    assert [n for n, _ in sqlite] == [n for n, _ in postgres] == list(range(1, len(sqlite) + 1))
+    numbers = [n for n, _ in sqlite]
+    # Parallel branches reserve numbers ahead (0014 before 0011-0013 land): the
+    # numbers must match across dialects and never repeat, gaps are allowed.
+    assert numbers == [n for n, _ in postgres] == sorted(set(numbers))
+    assert numbers[:10] == list(range(1, 11))
     for (_, a), (_, b) in zip(sqlite, postgres, strict=True):
         assert re.findall(r"CREATE (?:TABLE|INDEX) (\w+)", a) == re.findall(
             r"CREATE (?:TABLE|INDEX) (\w+)", b

@@ -8,6 +8,7 @@
 
 import { AuthenticationError, MissingApiKeyError } from "./errors.js";
 import { Transport, type FetchLike } from "./http.js";
+import { ApprovalsResource } from "./approvals.js";
 import { IdentityResource } from "./identity.js";
 import { Vault } from "./vault.js";
 
@@ -130,6 +131,8 @@ export class Loomal {
   readonly vault: Vault;
   /** `whoami()`. */
   readonly identity: IdentityResource;
+  /** `list`, `get`, `approve`, `deny`: requests a credential's rules hold for a person. */
+  readonly approvals: ApprovalsResource;
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly maxRetries: number;
@@ -146,5 +149,6 @@ export class Loomal {
     this.maxRetries = config.maxRetries;
     this.vault = new Vault(config.transport);
     this.identity = new IdentityResource(config.transport);
+    this.approvals = new ApprovalsResource(config.transport);
   }
 }

@@ -5,17 +5,19 @@
  * NotFoundError) ... }` works across every call.
  *
  *     LoomalApiError              .status, .code, .message, .reason (alias LoomalError)
+ *     ├── ApprovalPendingError    202 approval_pending: vault.fetch waits for a person
+ *     │                           (.approvalId, .approvalUrl, .expiresAt); nothing was sent
  *     ├── BadRequestError         400 bad_request (e.g. reason no_backup_codes)
  *     ├── AuthenticationError     401 unauthorized
  *     │   └── MissingApiKeyError  no API key at construction (code missing_api_key, status 0)
- *     ├── PermissionDeniedError   403 the key lacks the scope
+ *     ├── PermissionDeniedError   403 the key lacks the scope; request_not_allowed, approval_denied
  *     ├── NotFoundError           404 not_found
  *     ├── ConflictError           409
  *     ├── ExpiredError            410 expired
  *     ├── PreconditionFailedError 412 version_conflict (If-Match / If-None-Match did not hold)
  *     ├── PayloadTooLargeError    413 body over 64 KiB
  *     ├── ValidationError         422 (the message names the field)
- *     ├── RateLimitError          429, .retryAfter in seconds
+ *     ├── RateLimitError          429 (also budget_exhausted), .retryAfter in seconds
  *     ├── ServerError             5xx
  *     │   ├── IntegrityError      500 integrity_error (a stored ciphertext failed its check)
  *     │   └── BadGatewayError     502 bad_gateway: a brokered request's upstream failed (.reason)
@@ -65,6 +67,27 @@ export class LoomalApiError extends Error {
 /** The Python SDK's name for the base class: the same class. */
 export { LoomalApiError as LoomalError };
 
+/**
+ * 202 `approval_pending`: a credential's rule holds this `vault.fetch` for a
+ * person; nothing was sent. Show `approvalUrl`, wait (`approvals.get`), then
+ * repeat the same fetch with `approvalId`.
+ */
+export class ApprovalPendingError extends LoomalApiError {
+  readonly approvalId: string;
+  readonly approvalUrl: string;
+  readonly expiresAt: string;
+
+  constructor(init: { approvalId: string; approvalUrl: string; expiresAt: string }) {
+    super({
+      status: 202,
+      code: "approval_pending",
+      message: `This request waits for a person's approval at ${init.approvalUrl}; nothing was sent. Repeat it with approvalId once approved.`,
+    });
+    this.approvalId = init.approvalId;
+    this.approvalUrl = init.approvalUrl;
+    this.expiresAt = init.expiresAt;
+  }
+}
 export class BadRequestError extends LoomalApiError {}
 export class AuthenticationError extends LoomalApiError {}
 /** No API key was given and `LOOMAL_API_KEY` is unset: thrown by `new Loomal()`. */
@@ -97,6 +120,7 @@ export class ConnectionError extends LoomalApiError {}
 // a minifier may rename the classes.
 const NAMES: ReadonlyArray<readonly [Function, string]> = [
   [LoomalApiError, "LoomalApiError"],
+  [ApprovalPendingError, "ApprovalPendingError"],
   [BadRequestError, "BadRequestError"],
   [AuthenticationError, "AuthenticationError"],
   [MissingApiKeyError, "MissingApiKeyError"],

@@ -18,7 +18,9 @@ export {
   type LoomalConfig,
   type LoomalOptions,
 } from "./client.js";
+export { ApprovalsResource } from "./approvals.js";
 export {
+  ApprovalPendingError,
   AuthenticationError,
   BadGatewayError,
   BadRequestError,

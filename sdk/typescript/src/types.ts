@@ -218,6 +218,8 @@ export interface StoredCredential {
   lastRotatedAt?: string | null;
   /** When the secret was last read; this server sends it in lists and `get`, not on store. */
   lastUsedAt?: string | null;
+  /** 1 when created; every write adds one (this server's extra field). */
+  version?: number;
 }
 
 /** One item of `vault.list()`: never any field of `data`. */
@@ -233,6 +235,8 @@ export interface CredentialSummary {
   updatedAt?: string;
   /** Whether `expiresAt` has passed (this server adds it; the hosted API may not). */
   expired?: boolean;
+  /** 1 when created; every write adds one (this server adds it; the hosted API may not). */
+  version?: number;
 }
 
 /**
@@ -301,6 +305,37 @@ export interface VaultFetchInput {
   headers?: Record<string, string>;
   /** Text, bytes (sent as base64), or a JSON object/array (sent as application/json). At most 1 MiB. */
   body?: string | Uint8Array | JsonObject | unknown[];
+  /** After an `ApprovalPendingError`, once a person approved: its `approvalId` (used once). */
+  approvalId?: string;
+}
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "used" | "expired";
+
+/** A brokered request that needed a person: what would be sent (never the body, only its size). */
+export interface Approval {
+  approvalId: string;
+  status: ApprovalStatus;
+  credentialName: string;
+  method: string;
+  host: string;
+  /** The path as it will be sent, without the query string. */
+  path: string;
+  bodySize: number;
+  /** Display prefix of the key that asked. */
+  requestedBy: string;
+  createdAt: string;
+  expiresAt: string;
+  approvalUrl: string;
+  decidedAt?: string | null;
+  decidedBy?: string | null;
+  /** Until when the same rule needs no new approval. */
+  windowUntil?: string | null;
+  usedAt?: string | null;
+}
+
+export interface ApprovalList {
+  approvals: Approval[];
+  count: number;
 }
 
 /**
@@ -355,3 +390,58 @@ export type TotpResponse = TotpCode;
 export type TotpBackupResponse = BackupCode;
 /** The official name of {@link Identity} (`identity.whoami`). */
 export type IdentityResponse = Identity;
+
+/** One kept version of a credential (`vault.versions()`): never its data. */
+export interface CredentialVersion {
+  version: number;
+  writtenAt: string;
+  /** The writing key's label and prefix ("billing-bot (loid-AbCd1234)"), or console-link. */
+  writtenBy: string | null;
+  /** How it was written: store, edit, restore, undelete, backup_code. */
+  kind: string;
+  type: CredentialType;
+  current: boolean;
+}
+
+/** `vault.versions(name)`: the kept versions, newest first. */
+export interface VersionList {
+  name: string;
+  credentialId: string;
+  versions: CredentialVersion[];
+}
+
+/** A deleted credential that `vault.undelete()` can still bring back. */
+export interface DeletedCredential {
+  credentialId: string;
+  name: string;
+  type: CredentialType;
+  /** The version an undelete brings back. */
+  version: number;
+  deletedAt: string;
+  deletedBy: string | null;
+  /** When the server destroys it for good. */
+  recoverableUntil: string;
+  /** A credential holds the name now: undelete it with `{ as: "other-name" }`. */
+  nameInUse: boolean;
+}
+
+/** `vault.deleted()`: most recently deleted first. */
+export interface DeletedList {
+  deleted: DeletedCredential[];
+  count: number;
+}
+
+export interface GetOptions {
+  /** A kept version instead of the current one (see `vault.versions()`). */
+  version?: number;
+}
+
+export interface DeleteOptions {
+  /** Remove the credential and every version now: it cannot be undeleted. */
+  destroy?: boolean;
+}
+
+export interface UndeleteOptions {
+  /** Bring it back under this name (its own holds another credential now). */
+  as?: string;
+}

@@ -4,7 +4,7 @@
  * `storeShippingAddress`). Each method's doc names its verb and path.
  */
 
-import { ValidationError } from "./errors.js";
+import { ApprovalPendingError, ValidationError } from "./errors.js";
 import type { ApiCall, Transport } from "./http.js";
 import type {
   ApiKeyMetadata,
@@ -14,6 +14,9 @@ import type {
   Credential,
   CredentialList,
   CredentialSummary,
+  DeletedList,
+  DeleteOptions,
+  GetOptions,
   JsonObject,
   ListAllOptions,
   ListOptions,
@@ -22,8 +25,10 @@ import type {
   StoreHelperOptions,
   StoredCredential,
   TotpCode,
+  UndeleteOptions,
   VaultFetchInput,
   VaultFetchResult,
+  VersionList,
 } from "./types.js";
 
 /** `{clientId, secret}` for OAuth-style client credentials. */
@@ -78,9 +83,17 @@ export class Vault {
     return this.#send({ method: "PUT", path: credentialPath(name), body, safeToRetry: true });
   }
 
-  /** The credential with its decrypted `data` (GET /v0/vault/{name}). Expired: ExpiredError. */
-  async get(name: string): Promise<Credential> {
-    return this.#send({ method: "GET", path: credentialPath(name), safeToRetry: true });
+  /**
+   * The credential with its decrypted `data` (GET /v0/vault/{name}). Expired:
+   * ExpiredError. `{ version }`: a kept version instead (`?version=N`).
+   */
+  async get(name: string, options: GetOptions = {}): Promise<Credential> {
+    return this.#send({
+      method: "GET",
+      path: credentialPath(name),
+      query: { version: options.version },
+      safeToRetry: true,
+    });
   }
 
   /**
@@ -107,9 +120,60 @@ export class Vault {
     } while (cursor !== undefined);
   }
 
-  /** Delete a credential (DELETE /v0/vault/{name}, 204). */
-  async delete(name: string): Promise<void> {
-    await this.#send<undefined>({ method: "DELETE", path: credentialPath(name), safeToRetry: true });
+  /**
+   * Delete a credential (DELETE /v0/vault/{name}, 204): gone at once, yet
+   * recoverable with `undelete` for the server's retention period (30 days by
+   * default). `{ destroy: true }` removes it and every version now.
+   */
+  async delete(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.#send<undefined>({
+      method: "DELETE",
+      path: credentialPath(name),
+      query: { destroy: options.destroy ? "true" : undefined },
+      safeToRetry: true,
+    });
+  }
+
+  /** The kept versions, newest first, never a secret (GET /v0/vault/{name}/versions). */
+  async versions(name: string): Promise<VersionList> {
+    return this.#send({ method: "GET", path: credentialPath(name, "/versions"), safeToRetry: true });
+  }
+
+  /**
+   * Make kept `version` current again, as a new version
+   * (POST /v0/vault/{name}/versions/{version}/restore). A backup code used since
+   * stays used. Never retried: a repeat would add one more version.
+   */
+  async restore(name: string, version: number): Promise<StoredCredential> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, `/versions/${encodeURIComponent(String(version))}/restore`),
+      safeToRetry: false,
+    });
+  }
+
+  /**
+   * Bring back a deleted credential (POST /v0/vault/{name}/undelete). Its name
+   * holds another credential now: ConflictError (code `name_in_use`); pass
+   * `{ as: "other-name" }`.
+   */
+  async undelete(name: string, options: UndeleteOptions = {}): Promise<StoredCredential> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, "/undelete"),
+      query: { as: options.as },
+      safeToRetry: false,
+    });
+  }
+
+  /** Deleted credentials that can still be undeleted (GET /v0/vault?deleted=true). */
+  async deleted(): Promise<DeletedList> {
+    return this.#send({
+      method: "GET",
+      path: "/v0/vault",
+      query: { deleted: "true" },
+      safeToRetry: true,
+    });
   }
 
   /**
@@ -138,7 +202,8 @@ export class Vault {
    * Make an HTTP request with credential `name` injected by the server, without
    * ever receiving the secret (POST /v0/vault/{name}/fetch; needs vault:use).
    * Never retried: the upstream request may have effects. The upstream failing
-   * is a BadGatewayError (502, `reason` says how).
+   * is a BadGatewayError (502, `reason` says how). A request a rule holds for a
+   * person throws ApprovalPendingError; repeat with `approvalId` once approved.
    */
   async fetch(name: string, input: VaultFetchInput): Promise<VaultFetchResult> {
     const body: JsonObject = { method: input.method ?? "GET", url: input.url };
@@ -149,7 +214,16 @@ export class Vault {
     } else if (input.body !== undefined) {
       body["body"] = input.body as JsonObject;
     }
-    return this.#send({ method: "POST", path: credentialPath(name, "/fetch"), body, safeToRetry: false });
+    if (input.approvalId !== undefined) body["approvalId"] = input.approvalId;
+    const answer = await this.#send<VaultFetchResult | HeldForApproval>({
+      method: "POST",
+      path: credentialPath(name, "/fetch"),
+      body,
+      safeToRetry: false,
+    });
+    // A 202 held for a person has a string status ("pending"); an upstream's answer a number.
+    if (typeof answer.status === "string") throw new ApprovalPendingError(answer as HeldForApproval);
+    return answer as VaultFetchResult;
   }
 
   /**
@@ -215,4 +289,12 @@ function bytesToBase64(bytes: Uint8Array): string {
 
 function withExpiry(options: StoreHelperOptions<JsonObject>): { expiresAt?: string | Date } {
   return options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt };
+}
+
+/** The 202 body of a fetch a rule holds for a person. */
+interface HeldForApproval {
+  approvalId: string;
+  status: "pending";
+  approvalUrl: string;
+  expiresAt: string;
 }

@@ -159,6 +159,8 @@ describe("the package", () => {
 
   test("exports exactly the documented runtime names", () => {
     assert.deepEqual(Object.keys(sdk).sort(), [
+      "ApprovalPendingError",
+      "ApprovalsResource",
       "AuthenticationError",
       "BadGatewayError",
       "BadRequestError",

@@ -34,9 +34,15 @@ TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
     TableSpec("identities", Carried.ALWAYS),
     TableSpec("api_keys", Carried.ALWAYS),
     TableSpec("credentials", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("credential_versions", Carried.ALWAYS, key_id_column="key_id"),
+    TableSpec("credential_tombstones", Carried.ALWAYS),
     TableSpec("platform_keys", Carried.ALWAYS),
     TableSpec("master_key_usage", Carried.ALWAYS),
     TableSpec("store_master_key", Carried.ALWAYS, key_id_column="key_id"),
+    # Request rules: spent budgets and decided approvals survive a restore, so a
+    # restore neither refills a budget nor revives a used approval.
+    TableSpec("request_budgets", Carried.ALWAYS),
+    TableSpec("approvals", Carried.NEVER),  # in flight: not carried (issue 30)
     TableSpec("audit_events", Carried.AUDIT),
     TableSpec("console_sessions", Carried.NEVER),
     TableSpec("console_login_links", Carried.NEVER),

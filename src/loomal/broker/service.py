@@ -28,6 +28,7 @@ from loomal.broker.outbound import (
     proxied_headers,
     proxy_target,
 )
+from loomal.broker.request_gate import RequestGate
 from loomal.broker.transport import Transport
 from loomal.broker.urls import parse_url
 from loomal.core.audit import AuditLog
@@ -62,9 +63,12 @@ class BrokerService:
         guard: Callable[[], object] | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         """``guard``: runs first in every call, refusing it (the vault's "not while
-        sealed"); ``clock``: monotonic seconds, for the durations the audit keeps."""
+        sealed"); ``clock``: monotonic seconds, for the durations the audit keeps;
+        ``gate``: the credentials' request rules, budgets and approvals (without
+        one, rules are not enforced: tests of the exchange alone)."""
         self._credentials = credentials
         self._audit = audit
         self._transport = transport
@@ -72,6 +76,7 @@ class BrokerService:
         self._guard = guard
         self._limits = limits or Limits()
         self._clock = clock
+        self._gate = gate
 
     async def fetch(self, principal: Principal, name: str, request: FetchRequest) -> FetchResponse:
         """Make ``request`` with the credential injected and return the answer,
@@ -84,9 +89,14 @@ class BrokerService:
             method = check_method(request.method)
             target = parse_url(request.url)
             trace.method, trace.host, trace.path = method, target.host, target.path
-            plan = await self._plan(principal, name)
+            plan, credential = await self._plan(principal, name)
             check_no_vault_key("URL", unquote(f"{target.path}?{target.query}"))
             body, content_type = encode_request_body(request.body, request.body_encoding)
+            if self._gate is not None:
+                target = await self._gate.admit(
+                    principal, credential, name, method, target, body, request.approval_id
+                )
+                trace.path = target.path
             headers = check_caller_headers(request.headers, plan.injection.header_names)
             if content_type and not any(k == "content-type" for k, _ in headers):
                 headers.append(("content-type", content_type))
@@ -119,12 +129,17 @@ class BrokerService:
         ):
             method = check_method(method)
             trace.method = method
-            plan = await self._plan(principal, name)
+            plan, credential = await self._plan(principal, name)
             target = proxy_target(plan, name, path, query)
+            headers, approval_id = _without_approval_header(headers)
             forwarded = proxied_headers(headers, plan.injection.header_names)
             if body is not None and len(body) > self._limits.max_body_bytes:
                 raise PayloadTooLargeError("A brokered request's body may be at most 1 MiB.")
             check_no_vault_key("body", body)
+            if self._gate is not None:
+                target = await self._gate.admit(
+                    principal, credential, name, method, target, body, approval_id
+                )
             first = Hop(0, method, target, tuple(forwarded), body)
             try:
                 async with exchange(
@@ -148,8 +163,25 @@ class BrokerService:
                     error.args = (error.message,)
                 raise
 
-    async def _plan(self, principal: Principal, name: str) -> BrokerPlan:
+    async def _plan(self, principal: Principal, name: str) -> tuple[BrokerPlan, UsableCredential]:
         credential = await self._credentials.open_for_use(principal, name)
         plan = plan_broker(name, credential.type, credential.metadata, credential.data)
         self._credentials.note_use(credential)
-        return plan
+        return plan, credential
+
+
+APPROVAL_HEADER = b"loomal-approval"
+"""The proxy's way to name an approval (the fetch body has ``approvalId``); never forwarded."""
+
+
+def _without_approval_header(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], str | None]:
+    kept: list[tuple[bytes, bytes]] = []
+    approval_id: str | None = None
+    for key, value in headers:
+        if key.lower() == APPROVAL_HEADER:
+            approval_id = value.decode("latin-1").strip() or None
+        else:
+            kept.append((key, value))
+    return kept, approval_id

@@ -20,9 +20,11 @@ from typing import Any
 import click
 
 from loomal._version import __version__
+from loomal.cli.approvals import approvals
 from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
+from loomal.cli.vault_history import HISTORY_COMMANDS
 
 __all__ = ["main"]
 
@@ -73,6 +75,10 @@ def _needs_extra(name: str, extra: str, missing: str) -> click.Command:
     )
 
 
+for _command in HISTORY_COMMANDS:
+    vault.add_command(_command)
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="loomal")
 def main() -> None:
@@ -83,3 +89,4 @@ main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)
 main.add_command(platform)
+main.add_command(approvals)

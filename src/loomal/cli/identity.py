@@ -109,7 +109,8 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
     "--scopes",
     default="vault:read,vault:write",
     show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
+    "vault:approve (decide approvals).",
 )
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
 @_label_option
@@ -147,7 +148,8 @@ def create(
     "--scopes",
     default="vault:read,vault:write",
     show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
+    "vault:approve (decide approvals).",
 )
 @click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
 @_label_option
@@ -185,7 +187,8 @@ def add_key(
     "--scopes",
     default="vault:read,vault:write",
     show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets).",
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
+    "vault:approve (decide approvals).",
 )
 @click.option(
     "--grace-seconds",

@@ -156,7 +156,8 @@ def _print_new_key(created: CreateIdentityResponse | None, raw_key: str, what: s
 @click.option("--email", "email_name", help="Email prefix: accepted and ignored (no mail here).")
 @click.option(
     "--scopes",
-    help="Comma-separated: vault:read, vault:write, vault:use [default: vault:read,vault:write].",
+    help="Comma-separated: vault:read, vault:write, vault:use, vault:approve "
+    "[default: vault:read,vault:write].",
 )
 @click.option("--purpose", type=click.Choice(["BUYER", "SELLER"]), help="Stored [default: BUYER].")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON (with the key).")

@@ -258,6 +258,22 @@ def _check_port_free(host: str, port: int) -> None:
     help="Prune audit events older than this, in the background (0 = keep forever).",
 )
 @click.option(
+    "--max-versions",
+    envvar="LOOMAL_MAX_VERSIONS",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Versions of each credential kept, the current one included (older ones destroyed).",
+)
+@click.option(
+    "--deleted-retention-days",
+    envvar="LOOMAL_DELETED_RETENTION_DAYS",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="A deleted credential stays recoverable (undelete) this long, then is destroyed.",
+)
+@click.option(
     "--metrics",
     is_flag=True,
     envvar="LOOMAL_METRICS",
@@ -297,6 +313,8 @@ def serve(
     mcp_tool_names: str,
     trusted_proxies: tuple[str, ...],
     audit_retention_days: float,
+    max_versions: int,
+    deleted_retention_days: float,
     metrics: bool,
     log_format: str,
     access_log: bool,
@@ -322,6 +340,8 @@ def serve(
         mcp_tool_names=mcp_tool_names,
         trusted_proxies=trusted_proxies or None,
         audit_retention_days=audit_retention_days,
+        max_versions=max_versions,
+        deleted_retention_days=deleted_retention_days,
         metrics=metrics,
         log_format=log_format,
         access_log=access_log,

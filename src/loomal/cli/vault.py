@@ -22,7 +22,7 @@ from loomal.client import Loomal
 from loomal.core.totp import parse_otpauth_uri
 from loomal.errors import PreconditionFailedError, ValidationError
 
-__all__ = ["client_options", "vault", "whoami"]
+__all__ = ["client_of", "client_options", "output", "vault", "whoami"]
 
 
 def client_options(func: Any) -> Any:
@@ -45,7 +45,7 @@ def vault(ctx: click.Context, api_key: str | None, base_url: str | None) -> None
     ctx.obj = {"api_key": api_key, "base_url": base_url}
 
 
-def _client(ctx: click.Context) -> Loomal:
+def client_of(ctx: click.Context) -> Loomal:
     options: dict[str, Any] = next(
         (c.obj for c in (ctx, ctx.parent) if c is not None and c.obj), {}
     )
@@ -71,7 +71,7 @@ def _read_json_option(option: str, value: str) -> dict[str, Any]:
     return parsed
 
 
-def _output(result: Any, as_json: bool, field: str | None) -> bool:
+def output(result: Any, as_json: bool, field: str | None) -> bool:
     """Handle --field and --json; returns False when the caller should print for people."""
     if field:
         echo_raw(pick_field(result, field))
@@ -125,7 +125,7 @@ def store(
         if ctype is None or data is None:
             raise click.UsageError("--type and --data are required (or use --otpauth).")
         secret_data = _read_json_option("--data", data)
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         try:
             stored = client.vault.store(
                 name,
@@ -149,7 +149,7 @@ def store(
             "(get, totp and backup codes answer 410 until it is stored again).",
             err=True,
         )
-    if not _output(stored, as_json, None):
+    if not output(stored, as_json, None):
         if stored.version == 1:
             click.echo(f"Created {stored.name} ({stored.type}, {stored.credential_id}).")
         else:
@@ -163,13 +163,18 @@ def store(
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--field", help="Print one value, e.g. data.key (raw, for piping).")
+@click.option(
+    "--version", "version", type=click.IntRange(min=1), help="A kept version (see history)."
+)
 @click.pass_context
 @reports_errors
-def get(ctx: click.Context, name: str, as_json: bool, field: str | None) -> None:
+def get(
+    ctx: click.Context, name: str, as_json: bool, field: str | None, version: int | None
+) -> None:
     """Show credential NAME with its decrypted data."""
-    with _client(ctx) as client:
-        credential = client.vault.get(name)
-    if not _output(credential, as_json, field):
+    with client_of(ctx) as client:
+        credential = client.vault.get(name, version=version)
+    if not output(credential, as_json, field):
         print_credential(credential)
 
 
@@ -181,31 +186,39 @@ def get(ctx: click.Context, name: str, as_json: bool, field: str | None) -> None
 @reports_errors
 def list_(ctx: click.Context, limit: int | None, cursor: str | None, as_json: bool) -> None:
     """List credentials (metadata only, never secrets)."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         if limit is not None:
             page = client.vault.list(limit=limit, cursor=cursor)
-            if not _output(page, as_json, None):
+            if not output(page, as_json, None):
                 print_summaries(page.credentials)
                 if page.next_cursor:
                     click.echo(f"next page: --cursor {page.next_cursor}")
             return
         everything = client.vault.list()
-    if not _output(everything, as_json, None):  # the API's {"credentials", "count"}
+    if not output(everything, as_json, None):  # the API's {"credentials", "count"}
         print_summaries(everything.credentials)
 
 
 @vault.command()
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--destroy", is_flag=True, help="Remove it and every version now (cannot be undeleted)."
+)
 @click.pass_context
 @reports_errors
-def delete(ctx: click.Context, name: str, yes: bool) -> None:
-    """Delete credential NAME."""
+def delete(ctx: click.Context, name: str, yes: bool, destroy: bool) -> None:
+    """Delete credential NAME (recoverable with `loomal vault undelete` for the
+    server's retention period, 30 days by default, unless --destroy)."""
     if not yes and sys.stdin.isatty():
-        click.confirm(f"Delete credential {name}?", abort=True)
-    with _client(ctx) as client:
-        client.vault.delete(name)
-    click.echo(f"Deleted {name}.")
+        what = "Destroy credential {} and every version" if destroy else "Delete credential {}"
+        click.confirm(what.format(name) + "?", abort=True)
+    with client_of(ctx) as client:
+        client.vault.delete(name, destroy=destroy)
+    if destroy:
+        click.echo(f"Destroyed {name} and every version of it.")
+    else:
+        click.echo(f"Deleted {name} (recoverable: loomal vault undelete {name}).")
 
 
 @vault.command()
@@ -216,9 +229,9 @@ def delete(ctx: click.Context, name: str, yes: bool) -> None:
 @reports_errors
 def totp(ctx: click.Context, name: str, as_json: bool, field: str | None) -> None:
     """Print the current TOTP code of NAME and how long it stays valid."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         code = client.vault.totp(name)
-    if not _output(code, as_json, field):
+    if not output(code, as_json, field):
         click.echo(
             f"{code.code}  (valid {code.remaining}s more; "
             f"{_backup_codes_left(code.backup_codes_remaining)})"
@@ -232,9 +245,9 @@ def totp(ctx: click.Context, name: str, as_json: bool, field: str | None) -> Non
 @reports_errors
 def totp_use_backup(ctx: click.Context, name: str, as_json: bool) -> None:
     """Consume one backup code of NAME (atomically) and print it."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         backup = client.vault.totp_use_backup(name)
-    if not _output(backup, as_json, None):
+    if not output(backup, as_json, None):
         click.echo(backup.code)
         click.echo(f"{_backup_codes_left(backup.remaining)}.", err=True)
 
@@ -263,6 +276,9 @@ def _read_data(value: str) -> str:
 @click.option("-d", "--data", help="Request body: text, @file, or - for stdin.")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and headers first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+@click.option(
+    "--approval", "approval_id", help="The approval a person gave this request (after a 202)."
+)
 @click.pass_context
 @reports_errors
 def fetch(
@@ -274,6 +290,7 @@ def fetch(
     data: str | None,
     include: bool,
     as_json: bool,
+    approval_id: str | None,
 ) -> None:
     """Request URL with credential NAME injected by the server; the secret never
     reaches this machine (needs vault:use, and URL's host in the credential's
@@ -285,15 +302,16 @@ def fetch(
             raise click.UsageError(f"-H {header!r}: expected 'Name: value'.")
         extra[key.strip()] = value.strip()
     body = _read_data(data) if data is not None else None
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         answer = client.vault.fetch(
             name,
             method=method or ("POST" if body is not None else "GET"),
             url=url,
             headers=extra,
             body=body,
+            approval_id=approval_id,
         )
-    if _output(answer, as_json, None):
+    if output(answer, as_json, None):
         return
     if include:
         click.echo(f"HTTP {answer.status}")
@@ -313,7 +331,7 @@ def whoami(ctx: click.Context, api_key: str | None, base_url: str | None, as_jso
     """Show the identity of the API key in use (GET /v0/whoami)."""
     with Loomal(api_key=api_key, base_url=base_url) as client:
         me = client.identity.whoami()
-    if not _output(me, as_json, None):
+    if not output(me, as_json, None):
         click.echo(f"{me.name} ({me.identity_id})")
         click.echo(f"scopes: {' '.join(me.scopes)}")
         click.echo(f"requests: {me.usage_count}")

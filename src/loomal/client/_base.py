@@ -24,6 +24,7 @@ import msgspec
 
 from loomal import errors
 from loomal._version import __version__
+from loomal.core.approval_models import Approval, ApprovalList, ApprovalPending
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -33,7 +34,14 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.errors import LoomalError, MissingApiKeyError, RateLimitError, error_from_status
+from loomal.core.version_models import DeletedList, VersionList
+from loomal.errors import (
+    ApprovalPendingError,
+    LoomalError,
+    MissingApiKeyError,
+    RateLimitError,
+    error_from_status,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "BaseClient", "Call", "FetchBody", "calls", "env_base_url"]
 
@@ -160,9 +168,10 @@ class calls:
         return calls.store(name, "SHIPPING_ADDRESS", dict(address), metadata, expires_at)
 
     @staticmethod
-    def get(name: str) -> Call[Credential]:
-        """GET /v0/vault/{name}"""
-        return Call("GET", _path(name), Credential)
+    def get(name: str, version: int | None = None) -> Call[Credential]:
+        """GET /v0/vault/{name} (``?version=N``: a kept version)"""
+        params = None if version is None else {"version": version}
+        return Call("GET", _path(name), Credential, params=params)
 
     @staticmethod
     def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialList]:
@@ -171,9 +180,32 @@ class calls:
         return Call("GET", "/v0/vault", CredentialList, params=params)
 
     @staticmethod
-    def delete(name: str) -> Call[None]:
-        """DELETE /v0/vault/{name}"""
-        return Call("DELETE", _path(name), None)
+    def delete(name: str, destroy: bool = False) -> Call[None]:
+        """DELETE /v0/vault/{name} (``?destroy=true``: every version, now)"""
+        return Call("DELETE", _path(name), None, params={"destroy": "true"} if destroy else None)
+
+    @staticmethod
+    def versions(name: str) -> Call[VersionList]:
+        """GET /v0/vault/{name}/versions"""
+        return Call("GET", _path(name, "/versions"), VersionList)
+
+    @staticmethod
+    def restore(name: str, version: int) -> Call[StoreResponse]:
+        """POST /v0/vault/{name}/versions/{version}/restore (not retried: a retry
+        would make one more version)"""
+        path = _path(name, f"/versions/{int(version)}/restore")
+        return Call("POST", path, StoreResponse, idempotent=False)
+
+    @staticmethod
+    def undelete(name: str, as_name: str | None = None) -> Call[StoreResponse]:
+        """POST /v0/vault/{name}/undelete (``?as=OTHER``: under another name)"""
+        params = None if as_name is None else {"as": as_name}
+        return Call("POST", _path(name, "/undelete"), StoreResponse, params=params)
+
+    @staticmethod
+    def deleted() -> Call[DeletedList]:
+        """GET /v0/vault?deleted=true"""
+        return Call("GET", "/v0/vault", DeletedList, params={"deleted": "true"})
 
     @staticmethod
     def totp(name: str) -> Call[TotpResponse]:
@@ -192,11 +224,15 @@ class calls:
         url: str,
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
+        approval_id: str | None = None,
     ) -> Call[FetchResponse]:
         """POST /v0/vault/{name}/fetch: the server makes the request with the credential
         injected. ``bytes`` go as base64; a dict or list as JSON. Never retried: the
-        upstream request may have effects."""
+        upstream request may have effects. A 202 (a rule holds it for a person) raises
+        :class:`~loomal.ApprovalPendingError`; repeat with its ``approval_id``."""
         request: dict[str, Any] = {"method": method, "url": url}
+        if approval_id is not None:
+            request["approvalId"] = approval_id
         if headers:
             request["headers"] = dict(headers)
         if isinstance(body, bytes):
@@ -205,6 +241,30 @@ class calls:
         elif body is not None:
             request["body"] = body if isinstance(body, str | list) else dict(body)
         return Call("POST", _path(name, "/fetch"), FetchResponse, json=request, idempotent=False)
+
+    @staticmethod
+    def list_approvals(status: str | None = None, limit: int | None = None) -> Call[ApprovalList]:
+        """GET /v0/approvals (pending first)"""
+        params = {k: v for k, v in (("status", status), ("limit", limit)) if v is not None}
+        return Call("GET", "/v0/approvals", ApprovalList, params=params)
+
+    @staticmethod
+    def get_approval(approval_id: str) -> Call[Approval]:
+        """GET /v0/approvals/{id}"""
+        return Call("GET", f"/v0/approvals/{quote(approval_id, safe='')}", Approval)
+
+    @staticmethod
+    def approve(approval_id: str, window_seconds: int | None = None) -> Call[Approval]:
+        """POST /v0/approvals/{id}/approve (optional body {"windowSeconds": N})"""
+        body = None if window_seconds is None else {"windowSeconds": window_seconds}
+        path = f"/v0/approvals/{quote(approval_id, safe='')}/approve"
+        return Call("POST", path, Approval, json=body, idempotent=False)
+
+    @staticmethod
+    def deny(approval_id: str) -> Call[Approval]:
+        """POST /v0/approvals/{id}/deny"""
+        path = f"/v0/approvals/{quote(approval_id, safe='')}/deny"
+        return Call("POST", path, Approval, idempotent=False)
 
     @staticmethod
     def whoami() -> Call[IdentityResponse]:
@@ -270,6 +330,8 @@ class BaseClient:
 
     def parse(self, call: Call[T], response: httpx.Response) -> T:
         """Decode a success into the call's model, or raise the error the server named."""
+        if response.status_code == 202 and call.result is FetchResponse:
+            raise _approval_pending(response)
         if response.is_success:
             if call.result is None:
                 return None  # type: ignore[return-value]
@@ -351,3 +413,18 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _approval_pending(response: httpx.Response) -> LoomalError:
+    """The 202 of a held fetch, as the error the caller catches to wait and repeat."""
+    try:
+        held = msgspec.json.decode(response.content, type=ApprovalPending)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return LoomalError("Unexpected 202 response.", code="invalid_response", status=202)
+    return ApprovalPendingError(
+        f"This request waits for a person's approval at {held.approval_url}; nothing was "
+        "sent. Repeat it with approval_id once approved.",
+        approval_id=held.approval_id,
+        approval_url=held.approval_url,
+        expires_at=held.expires_at.isoformat().replace("+00:00", "Z"),
+    )

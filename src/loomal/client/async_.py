@@ -16,6 +16,7 @@ from loomal.client._base import (
     FetchBody,
     calls,
 )
+from loomal.client.approvals import AsyncApprovals
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -26,6 +27,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.version_models import DeletedList, VersionList
 
 __all__ = ["AsyncClient", "AsyncLoomal"]
 
@@ -99,6 +101,7 @@ class AsyncLoomal(AsyncClient):
         )
         self.vault = AsyncVault(self)
         self.identity = AsyncIdentity(self)
+        self.approvals = AsyncApprovals(self)
 
 
 class AsyncVault:
@@ -160,9 +163,10 @@ class AsyncVault:
             calls.store_shipping_address(name, address, metadata, expires_at)
         )
 
-    async def get(self, name: str) -> Credential:
-        """The credential with its decrypted data (GET /v0/vault/{name})."""
-        return await self._client.send(calls.get(name))
+    async def get(self, name: str, *, version: int | None = None) -> Credential:
+        """The credential with its decrypted data (GET /v0/vault/{name}); ``version``:
+        a kept version instead (``?version=N``, see :meth:`versions`)."""
+        return await self._client.send(calls.get(name, version))
 
     async def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialList:
         """Every credential's summary, no secrets (GET /v0/vault); with ``limit``, one
@@ -181,9 +185,29 @@ class AsyncVault:
                 return
             cursor = page.next_cursor
 
-    async def delete(self, name: str) -> None:
-        """Delete a credential (DELETE /v0/vault/{name})."""
-        await self._client.send(calls.delete(name))
+    async def delete(self, name: str, *, destroy: bool = False) -> None:
+        """Delete a credential (DELETE /v0/vault/{name}): recoverable with
+        :meth:`undelete` for the server's retention period; ``destroy=True`` removes
+        it and every version now."""
+        await self._client.send(calls.delete(name, destroy))
+
+    async def versions(self, name: str) -> VersionList:
+        """Its kept versions, newest first, no secrets (GET /v0/vault/{name}/versions)."""
+        return await self._client.send(calls.versions(name))
+
+    async def restore(self, name: str, version: int) -> StoreResponse:
+        """Make kept ``version`` current again, as a new version
+        (POST /v0/vault/{name}/versions/{version}/restore). Never retried."""
+        return await self._client.send(calls.restore(name, version))
+
+    async def undelete(self, name: str, *, as_name: str | None = None) -> StoreResponse:
+        """Bring back a deleted credential (POST /v0/vault/{name}/undelete); ``as_name``
+        when its name holds another credential now (else ConflictError, name_in_use)."""
+        return await self._client.send(calls.undelete(name, as_name))
+
+    async def deleted(self) -> DeletedList:
+        """Deleted credentials that can still be undeleted (GET /v0/vault?deleted=true)."""
+        return await self._client.send(calls.deleted())
 
     async def totp(self, name: str) -> TotpResponse:
         """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
@@ -202,13 +226,16 @@ class AsyncVault:
         url: str,
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
+        approval_id: str | None = None,
     ) -> FetchResponse:
         """Make an HTTP request with credential ``name`` injected, without ever receiving
         the secret (POST /v0/vault/{name}/fetch; needs vault:use). Only to the
         credential's ``metadata.allowedHosts``; the answer's ``status``, ``headers`` and
         ``body`` come back with the secret replaced by ``[REDACTED]`` (``.json()``,
-        ``.content()`` to read the body). Never retried."""
-        return await self._client.send(calls.fetch(name, method, url, headers, body))
+        ``.content()`` to read the body). Never retried. When a rule holds the request
+        for a person: :class:`~loomal.ApprovalPendingError` (its ``approval_id``,
+        ``approval_url``); repeat with ``approval_id=`` once approved."""
+        return await self._client.send(calls.fetch(name, method, url, headers, body, approval_id))
 
 
 class AsyncIdentity:

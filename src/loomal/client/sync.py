@@ -16,6 +16,7 @@ from loomal.client._base import (
     FetchBody,
     calls,
 )
+from loomal.client.approvals import Approvals
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -26,6 +27,7 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.version_models import DeletedList, VersionList
 
 __all__ = ["Loomal", "SyncClient"]
 
@@ -97,6 +99,7 @@ class Loomal(SyncClient):
         )
         self.vault = Vault(self)
         self.identity = Identity(self)
+        self.approvals = Approvals(self)
 
 
 class Vault:
@@ -154,9 +157,10 @@ class Vault:
         """Store a SHIPPING_ADDRESS (every field encrypted at rest)."""
         return self._client.send(calls.store_shipping_address(name, address, metadata, expires_at))
 
-    def get(self, name: str) -> Credential:
-        """The credential with its decrypted data (GET /v0/vault/{name})."""
-        return self._client.send(calls.get(name))
+    def get(self, name: str, *, version: int | None = None) -> Credential:
+        """The credential with its decrypted data (GET /v0/vault/{name}); ``version``:
+        a kept version instead (``?version=N``, see :meth:`versions`)."""
+        return self._client.send(calls.get(name, version))
 
     def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialList:
         """Every credential's summary, no secrets (GET /v0/vault); with ``limit``, one
@@ -174,9 +178,29 @@ class Vault:
                 return
             cursor = page.next_cursor
 
-    def delete(self, name: str) -> None:
-        """Delete a credential (DELETE /v0/vault/{name})."""
-        self._client.send(calls.delete(name))
+    def delete(self, name: str, *, destroy: bool = False) -> None:
+        """Delete a credential (DELETE /v0/vault/{name}): recoverable with
+        :meth:`undelete` for the server's retention period; ``destroy=True`` removes
+        it and every version now."""
+        self._client.send(calls.delete(name, destroy))
+
+    def versions(self, name: str) -> VersionList:
+        """Its kept versions, newest first, no secrets (GET /v0/vault/{name}/versions)."""
+        return self._client.send(calls.versions(name))
+
+    def restore(self, name: str, version: int) -> StoreResponse:
+        """Make kept ``version`` current again, as a new version
+        (POST /v0/vault/{name}/versions/{version}/restore). Never retried."""
+        return self._client.send(calls.restore(name, version))
+
+    def undelete(self, name: str, *, as_name: str | None = None) -> StoreResponse:
+        """Bring back a deleted credential (POST /v0/vault/{name}/undelete); ``as_name``
+        when its name holds another credential now (else ConflictError, name_in_use)."""
+        return self._client.send(calls.undelete(name, as_name))
+
+    def deleted(self) -> DeletedList:
+        """Deleted credentials that can still be undeleted (GET /v0/vault?deleted=true)."""
+        return self._client.send(calls.deleted())
 
     def totp(self, name: str) -> TotpResponse:
         """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
@@ -195,13 +219,16 @@ class Vault:
         url: str,
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
+        approval_id: str | None = None,
     ) -> FetchResponse:
         """Make an HTTP request with credential ``name`` injected, without ever receiving
         the secret (POST /v0/vault/{name}/fetch; needs vault:use). Only to the
         credential's ``metadata.allowedHosts``; the answer's ``status``, ``headers`` and
         ``body`` come back with the secret replaced by ``[REDACTED]`` (``.json()``,
-        ``.content()`` to read the body). Never retried."""
-        return self._client.send(calls.fetch(name, method, url, headers, body))
+        ``.content()`` to read the body). Never retried. When a rule holds the request
+        for a person: :class:`~loomal.ApprovalPendingError` (its ``approval_id``,
+        ``approval_url``); repeat with ``approval_id=`` once approved."""
+        return self._client.send(calls.fetch(name, method, url, headers, body, approval_id))
 
 
 class Identity:

@@ -207,6 +207,7 @@ def credentials_page(
     now = datetime.now(UTC)
     can_write = session.can(Scope.WRITE)
     add = Html('<p><a class="button" href="/add">Add credential</a></p>')
+    recover = Html('<p class="muted"><a href="/deleted">Recently deleted</a></p>')
     options = join(
         render('<option value="{v}"{sel}>{label}</option>', v=t, label=t or "All types", sel=sel)
         for t in ("", *CREDENTIAL_TYPES)
@@ -232,7 +233,8 @@ def credentials_page(
         return layout(
             "Credentials",
             (add if can_write else Html(""))
-            + Html(f'<div class="empty card"><h2>No credentials yet</h2><p>{how}</p></div>'),
+            + Html(f'<div class="empty card"><h2>No credentials yet</h2><p>{how}</p></div>')
+            + recover,
             session,
         )
     rows = join(
@@ -262,11 +264,15 @@ def credentials_page(
         if summaries
         else Html('<p class="empty card">No credential matches this search.</p>')
     )
-    return layout("Credentials", (add if can_write else Html("")) + filters + table, session)
+    body = (add if can_write else Html("")) + filters + table + recover
+    return layout("Credentials", body, session)
 
 
 def credential_page(
-    session: ConsoleSession, summary: CredentialSummary, outline: DataOutline
+    session: ConsoleSession,
+    summary: CredentialSummary,
+    outline: DataOutline,
+    history: Html | None = None,
 ) -> Html:
     """A credential's details; its live TOTP code (any type holding a seed) at once;
     its secret fields behind Reveal for a session that may read them."""
@@ -335,7 +341,7 @@ def credential_page(
             '</a> <a class="button danger" href="/credentials/{name}/delete">Delete</a></p>',
             name=name,
         )
-    return layout(name, details + totp + secrets + actions, session)
+    return layout(name, details + totp + secrets + actions + (history or Html("")), session)
 
 
 def confirm_page(

@@ -17,6 +17,7 @@ from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
 from loomal.console.fleet import FLEET_ROUTES
+from loomal.console.history import HISTORY_ROUTES, history_section
 from loomal.console.qr import MAX_SIDE, decode_otpauth_qr
 from loomal.console.sessions import ConsoleSession
 from loomal.console.sign_in import SIGN_IN_ROUTES
@@ -89,9 +90,11 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
     try:
         summary = await find_summary(vault, session, name)
         outline = await vault.service.outline(session.principal, name)
+        history = await vault.service.list_versions(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    return html_response(pages.credential_page(session, summary, outline))
+    page = pages.credential_page(session, summary, outline, history_section(session, history))
+    return html_response(page)
 
 
 @post("/credentials/{name:str}/reveal", include_in_schema=False, status_code=200)
@@ -150,7 +153,8 @@ async def confirm_delete(request: Req, name: Name) -> Response[bytes]:
         session,
         title=f"Delete {name}?",
         question=f"Delete the credential “{name}”? Agents using it lose it at once. "
-        "This cannot be undone.",
+        "You can undelete it from Recently deleted for "
+        f"{vault_of(request).settings.deleted_retention_days:g} days.",
         action=f"/credentials/{name}/delete",
         button=f"Delete {name}",
         cancel=f"/credentials/{name}",
@@ -236,6 +240,7 @@ CONSOLE_ROUTES = [
     reveal,
     totp,
     *EDIT_ROUTES,
+    *HISTORY_ROUTES,
     confirm_delete,
     delete,
     confirm_backup,

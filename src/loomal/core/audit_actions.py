@@ -44,8 +44,13 @@ CREDENTIAL_ACTIONS = (
     "totp",
     "totp_use_backup",
     "delete",
+    "restore_version",
+    "undelete",
+    "destroy",
     "fetch",
     "proxy",
+    "approval_approve",
+    "approval_deny",
 )
 """Calls that touch a credential, made with an identity's key."""
 

@@ -41,9 +41,12 @@ class Scope(StrEnum):
     USE = "vault:use"
     """Use a credential without receiving its secret fields: list, TOTP codes,
     brokered requests (``POST /v0/vault/{name}/fetch``, ``/v0/proxy/{name}/...``)."""
+    APPROVE = "vault:approve"
+    """Approve or deny the identity's brokered requests that wait for a person
+    (``vault:write`` may too); never a request its own key asked for."""
 
 
-_SCOPE_NAMES = "vault:read, vault:write, vault:use"
+_SCOPE_NAMES = "vault:read, vault:write, vault:use, vault:approve"
 
 
 def parse_scopes(scopes: Iterable[str]) -> frozenset[Scope]:

@@ -328,6 +328,11 @@ class KeyManager:
             raise ValidationError(
                 f"{key_id} still wraps {in_use} credential(s); run rotate-master-key to finish."
             )
+        kept = (await self._store.count_versions_by_key_id()).get(key_id, 0)
+        if kept:
+            raise ValidationError(
+                f"{key_id} still wraps {kept} kept version(s); run rotate-master-key to finish."
+            )
         if key_id == await self._store.recorded_master_key():
             raise ValidationError(
                 f"{key_id} is the key this store recorded; run rotate-master-key to finish."

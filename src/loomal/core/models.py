@@ -252,8 +252,8 @@ class AuditEntry(msgspec.Struct, rename="camel"):
     action: Annotated[
         str,
         Meta(
-            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy or "
-            "authenticate"
+            description="store, get, list, totp, totp_use_backup, delete, fetch, proxy, "
+            "approval_approve, approval_deny or authenticate"
         ),
     ]
     credential_name: str | None
@@ -402,6 +402,13 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
     body_encoding: Annotated[
         BodyEncoding, Meta(description="How body is written: text (UTF-8) or base64")
     ] = "text"
+    approval_id: Annotated[
+        str | None,
+        Meta(
+            description="The approval a person gave this exact request (after a 202 "
+            "approval_pending); used once",
+        ),
+    ] = None
 
 
 class FetchResponse(msgspec.Struct, rename="camel"):

@@ -51,18 +51,18 @@ def validate_request_rules(rules: Any) -> None:
         if "budget" in rule:
             _counts(rule["budget"], f"{where}.budget", ("max", "perSeconds"))
         if "approval" in rule:
-            _counts(rule["approval"], f"{where}.approval", ("windowSeconds",))
+            _counts(rule["approval"], f"{where}.approval", ("windowSeconds",), least=0)
 
 
 def _strings(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
-def _counts(value: Any, where: str, fields: tuple[str, ...]) -> None:
+def _counts(value: Any, where: str, fields: tuple[str, ...], *, least: int = 1) -> None:
     shape = ", ".join(f'"{f}": <whole number>' for f in fields)
     if not isinstance(value, Mapping) or set(value) != set(fields):
         raise ValidationError(f"{where} must be {{{shape}}}.")
     for name in fields:
         count = value[name]
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValidationError(f"{where}.{name} must be a whole number of at least 1.")
+        if isinstance(count, bool) or not isinstance(count, int) or count < least:
+            raise ValidationError(f"{where}.{name} must be a whole number of at least {least}.")

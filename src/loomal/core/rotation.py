@@ -21,6 +21,7 @@ import msgspec
 
 from loomal.core.crypto import Keyring
 from loomal.core.store import CredentialRow, Store
+from loomal.core.versions import rewrap_versions_to_primary
 from loomal.errors import IntegrityError, ServerError
 
 __all__ = [
@@ -85,10 +86,14 @@ async def rewrap_all(
             on_progress=on_progress,
             on_unreadable=note,
         )
-    if not bad:
+    # kept versions too, so that a retired key leaves no history unreadable
+    _, unreadable_versions = await rewrap_versions_to_primary(store, keyring, batch_size=batch_size)
+    if not bad and not unreadable_versions:
         return moved, []
     owners = {i.identity_id: i.name for i, _ in await store.list_identities()}
-    return moved, sorted(f"{owners.get(r.identity_id, '?')}/{r.name}" for r in bad.values())
+    names = {f"{owners.get(r.identity_id, '?')}/{r.name}" for r in bad.values()}
+    names |= {f"{owners.get(v.identity_id, '?')}/{v.name}@{v.version}" for v in unreadable_versions}
+    return moved, sorted(names)
 
 
 async def rewrap_to_primary(

@@ -55,6 +55,11 @@ from loomal.core.types import (
     validate_data,
     validate_metadata,
 )
+from loomal.core.versions import (
+    DEFAULT_DELETED_RETENTION_DAYS,
+    DEFAULT_MAX_VERSIONS,
+    CredentialHistory,
+)
 from loomal.core.write_behind import WriteBehind
 from loomal.errors import (
     BadRequestError,
@@ -95,7 +100,7 @@ class UsableCredential:
         return f"UsableCredential({self.credential_id}, {self.type}, data='***')"
 
 
-class VaultService:
+class VaultService(CredentialHistory):
     def __init__(
         self,
         store: Store,
@@ -105,8 +110,13 @@ class VaultService:
         max_credentials_per_identity: int | None = None,
         audit: AuditLog | None = None,
         metadata_checks: Sequence[MetadataCheck] = (),
+        max_versions: int = DEFAULT_MAX_VERSIONS,
+        deleted_retention_days: float = DEFAULT_DELETED_RETENTION_DAYS,
     ) -> None:
         self._store = store
+        self.max_versions = max_versions
+        """Versions of a credential kept, the current one included (see core/versions.py)."""
+        self.deleted_retention_days = deleted_retention_days
         self._metadata_checks = tuple(metadata_checks)
         self._audit = audit or AuditLog(store, clock=clock)
         self._keys = keys
@@ -165,6 +175,7 @@ class VaultService:
                 change=change,
                 audit=audit,
                 max_credentials=self._max_credentials,
+                version_note=self.version_note(principal, "store"),
             )
             return _store_response(row, metadata), created
 
@@ -213,7 +224,11 @@ class VaultService:
                 return row, (row, metadata)
 
             row, metadata = await self._store.modify_credential(
-                identity_id=principal.identity_id, name=name, change=change, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                change=change,
+                audit=audit,
+                version_note=self.version_note(principal, "edit"),
             )
             return _store_response(row, metadata)
 
@@ -324,7 +339,11 @@ class VaultService:
                 )
 
             return await self._store.modify_credential(
-                identity_id=principal.identity_id, name=name, change=change, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                change=change,
+                audit=audit,
+                version_note=self.version_note(principal, "backup_code"),
             )
 
     async def list_credentials(
@@ -355,11 +374,16 @@ class VaultService:
             return CredentialList(credentials=page, count=len(page), next_cursor=next_cursor)
 
     async def delete_credential(self, principal: Principal, name: str) -> None:
+        """Hide ``name`` at once, recoverable for ``deleted_retention_days`` (see
+        :meth:`undelete_credential`, :meth:`destroy_credential`)."""
         async with self._call(principal, "delete", name, durable=True) as audit:
             principal.require(Scope.WRITE)
             validate_credential_name(name)
             deleted = await self._store.delete_credential(
-                identity_id=principal.identity_id, name=name, audit=audit
+                identity_id=principal.identity_id,
+                name=name,
+                audit=audit,
+                deletion=self.deletion_note(principal),
             )
             if not deleted:
                 raise _not_found(name)

@@ -24,6 +24,8 @@ import msgspec
 
 from loomal.core.crypto import Binding, SealedData
 from loomal.core.platform_store import PlatformStore
+from loomal.core.rules_store import RulesStore
+from loomal.core.version_store import DeletionNote, VersionNote, VersionStore
 
 __all__ = [
     "ApiKeyRow",
@@ -209,7 +211,7 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(PlatformStore, Protocol):
+class Store(PlatformStore, VersionStore, RulesStore, Protocol):
     """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...
@@ -231,6 +233,7 @@ class Store(PlatformStore, Protocol):
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         """Run ``change`` on the current row (or None) inside one write
         transaction and store the row it returns, with ``audit`` in the same
@@ -240,13 +243,23 @@ class Store(PlatformStore, Protocol):
         With ``max_credentials``, a create (no current row) first counts the
         identity's credentials in the same transaction, serialised against the
         identity's other creates, and refuses through
-        :func:`loomal.core.limits.check_credential_limit`."""
+        :func:`loomal.core.limits.check_credential_limit`.
+
+        With ``version_note``, the new row is kept as a version too and versions
+        beyond ``version_note.keep`` are destroyed, in the same transaction."""
         ...
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
-        """Delete, and record ``audit`` in the same transaction if a row was deleted."""
+        """Delete, and record ``audit`` in the same transaction if a row was deleted.
+        With ``deletion`` the credential leaves a tombstone and keeps its versions
+        (recoverable); without, its versions go with it."""
         ...
 
     async def identities_owning(self, *, name: str, except_identity: str) -> list[str]:

@@ -128,7 +128,12 @@ class SdkBackend:
 
     async def fetch(self, name: str, request: FetchRequest) -> FetchResponse:
         return await self._vault.fetch(
-            name, method=request.method, url=request.url, headers=request.headers, body=request.body
+            name,
+            method=request.method,
+            url=request.url,
+            headers=request.headers,
+            body=request.body,
+            approval_id=request.approval_id,
         )
 
     async def whoami(self) -> IdentityResponse:

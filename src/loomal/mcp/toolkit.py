@@ -34,7 +34,7 @@ from pydantic import Field
 
 from loomal._version import __version__
 from loomal.core.identity import Scope, scopes_allow
-from loomal.errors import LoomalError, ServerError
+from loomal.errors import ApprovalPendingError, LoomalError, ServerError
 from loomal.mcp.names import ToolNameMode, spelled
 from loomal.mcp.protocol import Listing, ScopesFor, VaultMiddleware
 
@@ -186,6 +186,15 @@ def _result(value: Any) -> CallToolResult:
 
 
 def _error(error: LoomalError) -> CallToolResult:
+    if isinstance(error, ApprovalPendingError):
+        # An error result (a tool with an output schema must return it on success), with
+        # words the model relays: the step is the user's, then the same call again.
+        text = (
+            f"approval_pending: nothing was sent yet. Ask the user to approve this request at "
+            f"{error.approval_url} (expires {error.expires_at}), then call the tool again with "
+            f'the same arguments and approval_id "{error.approval_id}".'
+        )
+        return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     code = f"{error.code} ({error.reason})" if error.reason else error.code
     return CallToolResult(
         content=[TextContent(type="text", text=f"{code}: {error.message}")], is_error=True

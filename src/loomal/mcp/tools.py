@@ -232,7 +232,10 @@ def build_mcp_server(
         return await call(ctx, lambda b: b.store(name, request))
 
     async def vault_delete(name: Name, ctx: Context) -> CallToolResult:
-        """Delete a credential permanently: its secret cannot be recovered. Deleting a name
+        """Delete a credential: it is gone at once (not_found everywhere, its name free to
+        store again), yet recoverable for the server's retention period (30 days unless
+        configured otherwise): undelete it with POST /v0/vault/{{name}}/undelete, `loomal
+        vault undelete NAME` or the console's Recently deleted page. Deleting a name
         that does not exist (or was already deleted) answers not_found and changes
         nothing."""
 
@@ -269,6 +272,13 @@ def build_mcp_server(
                 "application/json); at most 1 MiB"
             ),
         ] = None,
+        approval_id: Annotated[
+            str | None,
+            Field(
+                description="Only after an approval_pending answer, once the user approved: "
+                "the approval id it gave, with the same other arguments"
+            ),
+        ] = None,
     ) -> CallToolResult:
         """Call an HTTP API with a stored credential without ever seeing it: the vault makes
         the request, adds the credential (e.g. Authorization: Bearer <key>) and returns
@@ -276,8 +286,12 @@ def build_mcp_server(
         answer echoes it. Prefer this to {vault_get} whenever you only need to call the
         API: it works with a vault:use key, and the key never enters this conversation.
         Only hosts in the credential's metadata.allowedHosts are reachable; an answer with
-        an HTTP error status (401, 404, 429...) is still a result, read its status."""
-        request = FetchRequest(method=method, url=url, headers=headers, body=body)
+        an HTTP error status (401, 404, 429...) is still a result, read its status. When
+        the credential's rules want a person to approve the request, nothing is sent and
+        the answer says where the user approves; then call again with approval_id."""
+        request = FetchRequest(
+            method=method, url=url, headers=headers, body=body, approval_id=approval_id
+        )
         return await call(ctx, lambda b: b.fetch(name, request))
 
     async def identity_whoami(ctx: Context) -> CallToolResult:

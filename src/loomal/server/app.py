@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from litestar import Litestar, Router
 from loomal.config import ServerSettings
 from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
+from loomal.core.versions import run_deleted_retention
 from loomal.runtime import Vault, open_vault
 from loomal.server.calls import EdgeState
 from loomal.server.edge import Edge
@@ -65,6 +67,10 @@ def create_app(
         if opened.settings.audit_retention_days > 0:
             retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
             flushers.append(asyncio.create_task(retention))
+        deletions = run_deleted_retention(
+            opened.store, opened.settings.deleted_retention_days, clock=time.time
+        )
+        flushers.append(asyncio.create_task(deletions))
         if parent_pid is not None:
             flushers.append(asyncio.create_task(stop_when_orphaned(parent_pid)))
         try:

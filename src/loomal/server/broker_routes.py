@@ -114,7 +114,7 @@ async def proxy(edge: EdgeState, scope: Any, receive: Receive, send: Any) -> Non
         return
     except Exception as exc:
         if not started:
-            await edge.errors.send(send, exc)
+            await edge.errors.send(send, exc, scope=scope)
             return
         # The status line is out: all that is left is to cut the stream, so the
         # client cannot take a truncated body for a whole one (the broker has

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from loomal.core.approval_models import ApprovalPending
 from loomal.core.models import (
     AuditPage,
     Credential,
@@ -28,7 +29,13 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
-from loomal.server import broker_routes, platform_routes, routes
+from loomal.server import (
+    approval_routes,
+    broker_routes,
+    platform_routes,
+    routes,
+    version_routes,
+)
 from loomal.server.calls import Answer, EdgeState, FastCall
 from loomal.server.health import HEALTH_PATH, HealthBody
 
@@ -132,17 +139,50 @@ def _platform_errors(*extra: int) -> dict[int, str]:
 
 
 _FETCH_ERRORS = _vault_errors(
+    202,
     408,
+    409,
     410,
     413,
     502,
     503,
+    e202="approval_pending: a rule holds the request for a person; repeat it with "
+    "approvalId once approved (nothing was sent)",
     e400="bad_request: reason not_injectable, no_allowed_hosts, host_not_allowed, "
     "https_required, forbidden_address or vault_key_in_request (nothing was sent)",
-    e403="The API key lacks vault:use (or vault:read)",
+    e403="The API key lacks vault:use (or vault:read); request_not_allowed (no rule allows "
+    "it); approval_denied",
+    e404="No credential of this identity has that name (or no such approvalId)",
+    e409="approval_mismatch: the approval was given for another request",
+    e410="The credential has expired (expired); reason approval_expired, approval_used",
     e413="Request body larger than 1 MiB",
     e422="Validation failed (a forbidden header, a bad URL or method); the message names it",
+    e429="Rate limited; budget_exhausted (a rule's budget, with Retry-After)",
 )
+_HELD = {202: ApprovalPending}
+"""A brokered request a rule holds for a person answers 202 with this body."""
+
+_VERSION_ERRORS = _vault_errors(
+    409,
+    e404="No such credential, kept version (no_such_version) or recoverable deletion",
+    e409="name_in_use: a credential holds the name now (undelete with ?as=OTHER); credential_limit",
+)
+_APPROVAL_TEXT = {
+    400: "bad_request: malformed JSON",
+    401: _VAULT_ERRORS[401],
+    403: "insufficient_scope (deciding needs vault:approve or vault:write) or own_request "
+    "(the key that asked never decides)",
+    404: "No approval of this identity has that id",
+    408: _VAULT_ERRORS[408],
+    409: "approval_decided: already approved or denied",
+    410: "approval_expired",
+    422: "Validation failed; the message names the field",
+    429: "Rate limited",
+}
+
+
+def _approval_errors(*extra: int) -> dict[int, str]:
+    return {status: _APPROVAL_TEXT[status] for status in sorted({400, 401, 422, 429, *extra})}
 
 
 _HEALTH_ERRORS = {
@@ -194,8 +234,9 @@ _STORE_TEXT = (
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     # the calls agents make most: served raw by the edge
-    Endpoint("GET", _NAMED, "Get decrypted credential", fast=routes.fast_get_credential,
-             scope="vault:read", response=Credential, errors=_vault_errors(410)),
+    Endpoint("GET", _NAMED, "Get decrypted credential (or a kept version: ?version=N)",
+             fast=routes.fast_get_credential, route=routes.get_credential, scope="vault:read",
+             response=Credential, errors=_vault_errors(410)),
     Endpoint("GET", _NAMED + "/totp", "Generate TOTP code", fast=routes.fast_totp,
              scope="vault:use", response=TotpResponse, errors=_vault_errors(400, 410)),
     Endpoint("PUT", _NAMED, "Store/update credential", fast=routes.fast_store_credential,
@@ -205,15 +246,39 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/v0/vault", "List credentials (metadata only)",
              route=routes.list_credentials, scope="vault:use", response=CredentialList,
              errors=_vault_errors()),
-    Endpoint("DELETE", _NAMED, "Delete credential", route=routes.delete_credential, status=204,
-             scope="vault:write", errors=_vault_errors()),
+    Endpoint("DELETE", _NAMED,
+             "Delete credential (recoverable; ?destroy=true removes every version now)",
+             route=routes.delete_credential, status=204, scope="vault:write",
+             errors=_vault_errors()),
     Endpoint("POST", _NAMED + "/totp/backup", "Consume one TOTP backup code",
              route=routes.totp_use_backup, scope="vault:read", response=TotpBackupResponse,
              errors=_vault_errors(400, 408, 410)),
     Endpoint("POST", _NAMED + "/fetch",
              "Make an HTTP request with the credential injected (the secret never returns)",
              route=broker_routes.fetch, scope="vault:use", response=FetchResponse,
-             errors=_FETCH_ERRORS, body_limit=broker_routes.FETCH_BODY_LIMIT),
+             errors=_FETCH_ERRORS, bodies=_HELD, body_limit=broker_routes.FETCH_BODY_LIMIT),
+    # a credential's history and recoverable delete
+    Endpoint("GET", _NAMED + "/versions",
+             "A credential's kept versions, newest first (never a secret)",
+             route=version_routes.list_versions, scope="vault:use", errors=_VERSION_ERRORS),
+    Endpoint("POST", _NAMED + "/versions/{version}/restore",
+             "Make a kept version current again, as a new version",
+             route=version_routes.restore_version, scope="vault:write",
+             errors=_VERSION_ERRORS),
+    Endpoint("POST", _NAMED + "/undelete", "Bring back a deleted credential (its latest version)",
+             route=version_routes.undelete, scope="vault:write", errors=_VERSION_ERRORS),
+    # the person's side of request rules
+    Endpoint("GET", "/v0/approvals", "List the identity's approvals, pending first",
+             route=approval_routes.list_approvals, errors=_approval_errors()),
+    Endpoint("GET", "/v0/approvals/{approval_id}",
+             "One approval: what would be sent, who asked, its status",
+             route=approval_routes.get_approval, errors=_approval_errors(404)),
+    Endpoint("POST", "/v0/approvals/{approval_id}/approve",
+             "Approve a held request (vault:approve or vault:write; never the key that asked)",
+             route=approval_routes.approve, errors=_approval_errors(403, 404, 408, 409, 410)),
+    Endpoint("POST", "/v0/approvals/{approval_id}/deny",
+             "Deny a held request (vault:approve or vault:write; never the key that asked)",
+             route=approval_routes.deny, errors=_approval_errors(403, 404, 409, 410)),
     Endpoint("GET", "/v0/whoami", "The caller's identity", route=routes.whoami,
              response=IdentityResponse, errors=_vault_errors()),
     Endpoint("GET", "/v0/audit", "This identity's audit events, newest first",
@@ -221,9 +286,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("*", "/v0/proxy/{name}/{path...}",
              "Pass-through proxy: the request goes to the credential's baseUrl with the "
              "credential in place of the caller's key (Authorization or X-Api-Key)",
-             auth="own", raw=broker_routes.proxy, scope="vault:use",
-             errors=_vault_errors(408, 410, 413, 502, 503,
-                                  e413="Request body larger than 1 MiB")),
+             auth="own", raw=broker_routes.proxy, scope="vault:use", bodies=_HELD,
+             errors={**_FETCH_ERRORS, 400: _VAULT_ERRORS[400] + "; the brokered refusals"}),
     # the platform API (lopk- keys)
     Endpoint("POST", "/v0/platform/identities", "Create an identity and its API key (shown once)",
              auth="platform", route=platform_routes.create_identity, status=201,

@@ -24,8 +24,11 @@ from litestar.exceptions import (
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
+from loomal.core.approval_models import ApprovalPending
 from loomal.core.models import ErrorBody
+from loomal.core.timestamps import from_micros, parse_iso8601
 from loomal.errors import (
+    ApprovalPendingError,
     BadRequestError,
     LoomalError,
     MethodNotAllowedError,
@@ -40,6 +43,7 @@ from loomal.errors import (
 __all__ = [
     "SECURITY_HEADERS",
     "ErrorWriter",
+    "approval_pending",
     "encode",
     "error_body",
     "error_headers",
@@ -159,6 +163,23 @@ def etag(version: int) -> dict[str, str]:
     return {"etag": f'"{version}"'}
 
 
+def approval_pending(error: ApprovalPendingError, scope: Any) -> ApprovalPending:
+    """The 202 of a brokered request held for a person (not an error body: the
+    SPEC's ``{approvalId, status, approvalUrl, expiresAt}``). A relative
+    ``approvalUrl`` (no ``--public-url``) is made absolute on the request's origin."""
+    url = error.approval_url
+    if url.startswith("/"):
+        host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+        if host:
+            url = f"{scope.get('scheme', 'http')}://{host}{url}"
+    return ApprovalPending(
+        approval_id=error.approval_id,
+        status="pending",
+        approval_url=url,
+        expires_at=from_micros(parse_iso8601(error.expires_at, field="expiresAt")),
+    )
+
+
 def error_body(error: LoomalError) -> ErrorBody:
     return ErrorBody(
         error=error.code, message=error.message, status=error.http_status, reason=error.reason
@@ -236,9 +257,21 @@ class ErrorWriter:
             self.store_errors += 1
         return to_loomal_error(exc)
 
-    async def send(self, send: Send, exc: Exception, *, request_id: bytes | None = None) -> None:
-        """The answer to ``exc`` on a raw ASGI ``send``, security headers included."""
+    async def send(
+        self,
+        send: Send,
+        exc: Exception,
+        *,
+        request_id: bytes | None = None,
+        scope: Any = None,
+    ) -> None:
+        """The answer to ``exc`` on a raw ASGI ``send``, security headers included
+        (``scope``: the request's, for the held request's absolute approvalUrl)."""
         error = self.error_of(exc)
+        if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202
+            held = encode(approval_pending(error, scope or {}))
+            await send_json(send, 202, held, request_id=request_id)
+            return
         await send_json(
             send,
             error.http_status,
@@ -247,9 +280,11 @@ class ErrorWriter:
             request_id=request_id,
         )
 
-    def response(self, request: Any, exc: Exception) -> Response[ErrorBody]:
+    def response(self, request: Any, exc: Exception) -> Response[Any]:
         """Litestar's exception handler: the same answer as a Litestar response."""
         error = self.error_of(exc)
+        if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202
+            return Response(approval_pending(error, request.scope), status_code=202)
         return Response(
             error_body(error), status_code=error.http_status, headers=error_headers(error)
         )

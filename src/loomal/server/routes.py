@@ -21,6 +21,7 @@ from litestar.params import JSONBody, Parameter
 from loomal.core.identity import Principal
 from loomal.core.models import (
     AuditPage,
+    Credential,
     CredentialList,
     IdentityResponse,
     StoreRequest,
@@ -28,6 +29,7 @@ from loomal.core.models import (
     TotpBackupResponse,
 )
 from loomal.core.preconditions import WritePrecondition
+from loomal.core.version_models import DeletedList
 from loomal.errors import BadRequestError, ValidationError
 from loomal.runtime import Vault
 from loomal.server.calls import Answer, FastCall, identity_caller
@@ -41,6 +43,7 @@ __all__ = [
     "fast_get_credential",
     "fast_store_credential",
     "fast_totp",
+    "get_credential",
     "list_credentials",
     "principal",
     "store_credential",
@@ -61,6 +64,15 @@ OptionalPageSize = Annotated[
     Parameter(ge=1, le=1000, description="Page size; without it, every credential"),
 ]
 PageCursor = Annotated[str | None, Parameter(description="nextCursor of the previous page")]
+DeletedParam = Annotated[
+    bool, Parameter(description="List deleted credentials that can still be undeleted instead")
+]
+VersionParam = Annotated[
+    int | None, Parameter(ge=1, description="Read this kept version instead of the current one")
+]
+DestroyParam = Annotated[
+    bool, Parameter(description="Remove the credential and every version now (not recoverable)")
+]
 
 _encode = msgspec.json.Encoder().encode
 _store_decoder = msgspec.json.Decoder(StoreRequest)
@@ -75,7 +87,10 @@ async def principal(request: Request[Any, Any, Any]) -> Principal:
     return await identity_caller(_vault(request), request.scope)
 
 
-async def fast_get_credential(call: FastCall) -> Answer:
+async def fast_get_credential(call: FastCall) -> Answer | None:
+    """The current version; None hands ``?version=N`` (any query) to :func:`get_credential`."""
+    if call.scope.get("query_string"):
+        return None
     got = await call.vault.service.get_credential(call.identity, call.params["name"])
     return Answer(200, _encode(got), etag(got.version))
 
@@ -132,9 +147,26 @@ async def list_credentials(
     request: Request[Any, Any, Any],
     limit: OptionalPageSize = None,
     cursor: PageCursor = None,
-) -> CredentialList:
+    deleted: DeletedParam = False,
+) -> CredentialList | DeletedList:
     who = await principal(request)
+    if deleted:
+        return await _vault(request).service.list_deleted(who)
     return await _vault(request).service.list_credentials(who, limit=limit, cursor=cursor)
+
+
+async def get_credential(
+    request: Request[Any, Any, Any], name: NameParam, version: VersionParam = None
+) -> Response[Credential]:
+    """A read with a query (``?version=N``: a kept version, its own number as the
+    ETag); the plain read is :func:`fast_get_credential`."""
+    who = await principal(request)
+    service = _vault(request).service
+    if version is not None:
+        old = await service.get_version(who, name, version)
+        return Response(old, headers=etag(old.version))
+    got = await service.get_credential(who, name)
+    return Response(got, headers=etag(got.version))
 
 
 async def totp_use_backup(request: Request[Any, Any, Any], name: NameParam) -> TotpBackupResponse:
@@ -157,9 +189,14 @@ async def store_credential(
     return Response(stored, headers=etag(stored.version))
 
 
-async def delete_credential(request: Request[Any, Any, Any], name: NameParam) -> None:
+async def delete_credential(
+    request: Request[Any, Any, Any], name: NameParam, destroy: DestroyParam = False
+) -> None:
     who = await principal(request)
-    await _vault(request).service.delete_credential(who, name)
+    if destroy:
+        await _vault(request).service.destroy_credential(who, name)
+    else:
+        await _vault(request).service.delete_credential(who, name)
 
 
 async def whoami(request: Request[Any, Any, Any]) -> IdentityResponse:

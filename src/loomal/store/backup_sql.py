@@ -152,7 +152,12 @@ class _SqliteReader(SnapshotReader):
         self, table: str, columns: Sequence[str], batch_size: int
     ) -> Iterator[list[tuple[Any, ...]]]:
         names = ", ".join(_quote_sqlite(c) for c in columns)
-        cursor = self._conn.execute(f"SELECT {names} FROM {_quote_sqlite(table)} ORDER BY rowid")
+        (sql,) = self._conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        # A WITHOUT ROWID table has no rowid and is scanned in primary-key order anyway.
+        order = "" if "WITHOUT ROWID" in str(sql).upper() else " ORDER BY rowid"
+        cursor = self._conn.execute(f"SELECT {names} FROM {_quote_sqlite(table)}{order}")
         while batch := cursor.fetchmany(batch_size):
             yield [tuple(r) for r in batch]
 

@@ -30,6 +30,7 @@ from loomal.core.store import (
     IdentityRow,
     LoginLinkRow,
 )
+from loomal.core.version_store import DeletionNote, VersionNote
 from loomal.errors import ConflictError, NotFoundError, ServerError
 from loomal.store import (
     API_KEY_COLUMNS,
@@ -50,6 +51,8 @@ from loomal.store import (
     sealed_values,
 )
 from loomal.store.platform_sql import PostgresPlatformStore
+from loomal.store.rules_sql import PostgresRulesStore
+from loomal.store.version_sql import PostgresVersionStore
 
 __all__ = ["PostgresStore"]
 
@@ -93,7 +96,7 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(PostgresPlatformStore):
+class PostgresStore(PostgresPlatformStore, PostgresVersionStore, PostgresRulesStore):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
@@ -203,10 +206,13 @@ class PostgresStore(PostgresPlatformStore):
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         for _ in range(_CREATE_RACE_RETRIES):
             try:
-                return await self._modify_once(identity_id, name, change, audit, max_credentials)
+                return await self._modify_once(
+                    identity_id, name, change, audit, max_credentials, version_note
+                )
             except _LostCreateRace:
                 continue
         raise ServerError("Could not store the credential under contention; retry.")
@@ -218,6 +224,7 @@ class PostgresStore(PostgresPlatformStore):
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -235,6 +242,8 @@ class PostgresStore(PostgresPlatformStore):
                 (count,) = await cur.fetchone() or (0,)
                 check_credential_limit(int(count), max_credentials)
             new, result = change(existing)
+            if version_note is not None:
+                await self._keep_version(conn, new, version_note)
             if existing is None:
                 cur = await conn.execute(_INSERT_CREDENTIAL, credential_values(new))
                 if cur.rowcount == 0:
@@ -248,13 +257,15 @@ class PostgresStore(PostgresPlatformStore):
             return result
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                b"DELETE FROM credentials WHERE identity_id = %s AND name = %s", (identity_id, name)
-            )
-            deleted: bool = cur.rowcount > 0
+            deleted = await self._bury(conn, identity_id, name, deletion)
             if deleted and audit is not None:
                 await conn.execute(_INSERT_AUDIT, audit.values())
             return deleted

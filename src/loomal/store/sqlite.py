@@ -32,6 +32,7 @@ from loomal.core.store import (
     IdentityRow,
     LoginLinkRow,
 )
+from loomal.core.version_store import DeletionNote, VersionNote
 from loomal.errors import ConflictError
 from loomal.store import (
     API_KEY_COLUMNS,
@@ -53,7 +54,9 @@ from loomal.store import (
 )
 from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
+from loomal.store.rules_sql import SqliteRulesStore
 from loomal.store.sqlite_writer import GroupCommitWriter
+from loomal.store.version_sql import SqliteVersionStore
 from loomal.store.wal_index import open_wal_index
 
 __all__ = ["SqliteStore"]
@@ -87,10 +90,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows' pages are zeroed, so a destroyed credential's versions leave the
+    # file at the next checkpoint (many builds default to it; not all).
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
-class SqliteStore(SqlitePlatformStore):
+class SqliteStore(SqlitePlatformStore, SqliteVersionStore, SqliteRulesStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -170,6 +176,7 @@ class SqliteStore(SqlitePlatformStore):
         change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
     ) -> T:
         def work(conn: sqlite3.Connection) -> T:
             found = conn.execute(_SELECT_CREDENTIAL, (identity_id, name)).fetchone()
@@ -180,6 +187,8 @@ class SqliteStore(SqlitePlatformStore):
                 ).fetchone()
                 check_credential_limit(int(count), max_credentials)
             new, result = change(existing)
+            if version_note is not None:
+                self._keep_version(conn, new, version_note)
             if existing is None:
                 conn.execute(_INSERT_CREDENTIAL, credential_values(new))
             else:
@@ -193,13 +202,15 @@ class SqliteStore(SqlitePlatformStore):
         return await self._write(work)
 
     async def delete_credential(
-        self, *, identity_id: str, name: str, audit: AuditEvent | None = None
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
     ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "DELETE FROM credentials WHERE identity_id = ? AND name = ?", (identity_id, name)
-            )
-            deleted = cur.rowcount > 0
+            deleted = self._bury(conn, identity_id, name, deletion)
             if deleted and audit is not None:
                 conn.execute(_INSERT_AUDIT, audit.values())
             return deleted

@@ -1,0 +1,106 @@
+"""``loomal approvals list|approve|deny``: a person's side of request rules, as a
+client of a running server (``LOOMAL_API_KEY``: a key with vault:approve or
+vault:write of the identity; never the agent's own key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from loomal.cli.common import reports_errors
+from loomal.cli.output import echo_json
+from loomal.cli.vault import client_options
+from loomal.client import Loomal
+from loomal.core.approval_models import Approval
+
+__all__ = ["approvals"]
+
+
+@click.group()
+@client_options
+@click.pass_context
+def approvals(ctx: click.Context, api_key: str | None, base_url: str | None) -> None:
+    """Approve or deny brokered requests held by a credential's rules."""
+    ctx.obj = {"api_key": api_key, "base_url": base_url}
+
+
+def _client(ctx: click.Context) -> Loomal:
+    options: dict[str, Any] = next(
+        (c.obj for c in (ctx, ctx.parent) if c is not None and c.obj), {}
+    )
+    return Loomal(api_key=options.get("api_key"), base_url=options.get("base_url"))
+
+
+def _line(approval: Approval) -> str:
+    """One approval for people: what would be sent (never a body, only its size)."""
+    when = approval.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
+    return (
+        f"{approval.approval_id}  {approval.status:<8}  {approval.credential_name}  "
+        f"{approval.method} {approval.host}{approval.path}  {approval.body_size} B  "
+        f"asked by {approval.requested_by} at {when}"
+    )
+
+
+@approvals.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "approved", "denied", "used", "expired"]),
+    help="Only approvals in this state [default: all, pending first].",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def list_approvals(ctx: click.Context, status: str | None, as_json: bool) -> None:
+    """List the identity's approvals (GET /v0/approvals)."""
+    with _client(ctx) as client:
+        listed = client.approvals.list(status=status)
+    if as_json:
+        echo_json(listed)
+        return
+    if not listed.approvals:
+        click.echo("No approvals.")
+    for approval in listed.approvals:
+        click.echo(_line(approval))
+
+
+@approvals.command()
+@click.argument("approval_id")
+@click.option(
+    "--window",
+    "window_seconds",
+    type=click.IntRange(0, 30 * 86400),
+    help="Also let the same rule through for this many seconds [default: the rule's].",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def approve(
+    ctx: click.Context, approval_id: str, window_seconds: int | None, as_json: bool
+) -> None:
+    """Approve APPROVAL_ID: the agent's identical request then goes through once."""
+    with _client(ctx) as client:
+        approval = client.approvals.approve(approval_id, window_seconds=window_seconds)
+    if as_json:
+        echo_json(approval)
+        return
+    click.echo(_line(approval))
+    if approval.window_until is not None:
+        click.echo(
+            f"the same rule needs no approval until {approval.window_until:%Y-%m-%d %H:%M:%SZ}"
+        )
+
+
+@approvals.command()
+@click.argument("approval_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@reports_errors
+def deny(ctx: click.Context, approval_id: str, as_json: bool) -> None:
+    """Deny APPROVAL_ID: the agent's request is refused (403 approval_denied)."""
+    with _client(ctx) as client:
+        approval = client.approvals.deny(approval_id)
+    if as_json:
+        echo_json(approval)
+    else:
+        click.echo(_line(approval))
