@@ -41,8 +41,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 FULL = IN_CI or os.environ.get("LOOMAL_FUZZ_FULL", "") == "1"
-EXAMPLES_PER_OPERATION = 334 if FULL else 60  # x 15 operations x 2 modes
-VAULT_OPERATIONS = {  # the identity's API: six vault routes, whoami, the audit log and fetch
+EXAMPLES_PER_OPERATION = 334 if FULL else 60  # x 22 operations x 2 modes
+VAULT_OPERATIONS = {  # the identity's API: vault routes, history, approvals, whoami, audit, fetch
     "GET /v0/vault",
     "GET /v0/vault/{name}",
     "PUT /v0/vault/{name}",
@@ -52,6 +52,13 @@ VAULT_OPERATIONS = {  # the identity's API: six vault routes, whoami, the audit 
     "POST /v0/vault/{name}/fetch",
     "GET /v0/whoami",
     "GET /v0/audit",
+    "GET /v0/vault/{name}/versions",
+    "POST /v0/vault/{name}/versions/{version}/restore",
+    "POST /v0/vault/{name}/undelete",
+    "GET /v0/approvals",
+    "GET /v0/approvals/{approval_id}",
+    "POST /v0/approvals/{approval_id}/approve",
+    "POST /v0/approvals/{approval_id}/deny",
 }
 FRAMING_HEADERS = frozenset(  # (Host stays: our router answers a bad one, in our shape)
     {"transfer-encoding", "content-length", "connection", "keep-alive", "te", "trailer"}
