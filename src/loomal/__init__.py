@@ -46,6 +46,7 @@ from loomal.errors import (
     RateLimitError,
     SealedError,
     ServerError,
+    ServiceUnavailableError,
     ValidationError,
 )
 
@@ -90,6 +91,7 @@ __all__ = [
     "RotateKeyResponse",
     "SealedError",
     "ServerError",
+    "ServiceUnavailableError",
     "StoreResponse",
     "TotpBackupResponse",
     "TotpResponse",

@@ -208,6 +208,21 @@ class ServerSettings:
         return self.unseal_socket or self.data_dir / "unseal.sock"
 
     @property
+    def browser_url(self) -> str:
+        """Where browsers reach the servers (sign-in links, approval and OAuth
+        callback URLs): the configured public URL, else this host's address."""
+        return self.public_url or self.local_url
+
+    @property
+    def local_url(self) -> str:
+        """The server's address as a browser on this host reaches it (a wildcard
+        listen address becomes loopback)."""
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 (reading a listen address, not binding)
+            host = "127.0.0.1"
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+    @property
     def is_postgres(self) -> bool:
         return bool(self.database_url)
 

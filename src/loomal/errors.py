@@ -29,6 +29,8 @@ never contain a secret value: callers pass field *names*, never field values.
     │   ├── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
     │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
     │                              dns_failed, connect_failed, timeout, response_too_large, ...
+    ├── ServiceUnavailableError    503 unavailable; retry_after (an OAuth provider down, no
+    │                              valid token left: reason provider_unavailable)
     ├── SealedError                503 sealed
     │   └── KeyUnavailableError    503 key_unavailable (a row under a master key this server lacks)
     └── ConnectionError            the SDK could not reach the server (no status)
@@ -57,6 +59,7 @@ __all__ = [
     "RequestTimeoutError",
     "SealedError",
     "ServerError",
+    "ServiceUnavailableError",
     "ValidationError",
     "error_from_status",
 ]
@@ -263,6 +266,22 @@ class BadGatewayError(ServerError):
     default_message = "The upstream server of a brokered request failed."
 
 
+class ServiceUnavailableError(LoomalError):
+    """503 ``unavailable``: something the vault depends on (an OAuth provider's token
+    endpoint) did not answer and nothing valid is left to serve; ``retry_after``
+    seconds is when trying again makes sense (sent as ``Retry-After``)."""
+
+    http_status = 503
+    default_code = "unavailable"
+    default_message = "A service the vault depends on is unavailable; retry later."
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = max(1, retry_after)
+
+
 class SealedError(LoomalError):
     http_status = 503
     default_code = "sealed"
@@ -308,6 +327,7 @@ _BY_CODE: dict[str, type[LoomalError]] = {
     IntegrityError.default_code: IntegrityError,
     SealedError.default_code: SealedError,
     BadGatewayError.default_code: BadGatewayError,
+    ServiceUnavailableError.default_code: ServiceUnavailableError,
     KeyUnavailableError.default_code: KeyUnavailableError,
 }
 

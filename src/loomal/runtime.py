@@ -28,12 +28,17 @@ from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.store import Store
 from loomal.errors import NotFoundError, ValidationError
 from loomal.keyfile import KeyFileSource, Passphrase
+from loomal.oauth.connect import ConnectFlow
+from loomal.oauth.presets import validate_oauth
+from loomal.oauth.refresh import TokenRefresher
+from loomal.oauth.token_client import TokenClient
 from loomal.unseal_agent import AgentKeySource
 
 __all__ = [
@@ -61,6 +66,7 @@ class Vault:
     broker: BrokerService
     platform: PlatformService
     approvals: ApprovalService
+    oauth_connect: ConnectFlow
 
     @property
     def key_source(self) -> KeySource:
@@ -160,9 +166,9 @@ async def open_vault(
 
     A worker of a ``loomal serve`` whose key file is sealed gets its keys from
     the parent's unseal agent instead, and may start sealed. ``transport``: where
-    brokered requests go (tests give a fake upstream; default: the network).
-    ``clock``: wall-clock seconds for request rules (budget windows, approvals);
-    tests move an injected one.
+    brokered requests and OAuth token requests go (tests give a fake upstream;
+    default: the network). ``clock``: the vault's wall-clock seconds (request-rule
+    budget windows, approvals, token expiry); tests move an injected one.
     """
     store = await open_store(settings)
     try:
@@ -176,16 +182,25 @@ async def open_vault(
     except BaseException:
         await store.close()
         raise
-    audit = AuditLog(store)
+    audit = AuditLog(store, clock=clock)
+    transport = transport or HttpxTransport()
+    policy = EgressPolicy(settings.fetch_allow_private)
+    token_client = TokenClient(transport, policy)
+    oauth_rows = OAuthRows(store, keys, audit, clock)
+    refresher = TokenRefresher(oauth_rows, store, token_client, clock=clock)
     service = VaultService(
         store,
         keys,
+        clock=clock,
         max_credentials_per_identity=settings.max_credentials_per_identity,
         audit=audit,
         metadata_checks=[validate_broker_metadata],
         max_versions=settings.max_versions,
         deleted_retention_days=settings.deleted_retention_days,
+        type_checks={"OAUTH": validate_oauth},
+        live_tokens=refresher,
     )
+    oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit)
     return Vault(
         settings=settings,
@@ -196,8 +211,8 @@ async def open_vault(
         broker=BrokerService(
             service,
             audit,
-            transport or HttpxTransport(),
-            policy=EgressPolicy(settings.fetch_allow_private),
+            transport,
+            policy=policy,
             guard=keys.require_unsealed,
             gate=RequestGate(store, public_url=settings.public_url, clock=clock),
         ),
@@ -205,6 +220,9 @@ async def open_vault(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds
         ),
         approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=clock),
+        oauth_connect=ConnectFlow(
+            store, keys, service, token_client, public_url=settings.browser_url, clock=clock
+        ),
     )
 
 

@@ -44,6 +44,10 @@ def test_restore_keeps_every_credential_and_key(
         filled = fill(client)
         key = filled.keys["agent-0"]
         history = client.get("/v0/vault/github-2fa/versions", key).json()  # stored, then popped
+        temp = {"type": "LOGIN", "data": {"password": "temp-pw"}}
+        assert client.put("/v0/vault/temp", temp, key).status_code == 200
+        gone = client.client.delete("/v0/vault/temp", headers={"Authorization": f"Bearer {key}"})
+        assert gone.status_code == 204
         file = tmp_path / "vault.backup"
         made = admin("backup", str(file), *store_args(settings))
         assert made.exit_code == 0, made.output
@@ -62,9 +66,14 @@ def test_restore_keeps_every_credential_and_key(
     assert "Checked 6 credential(s): 6 open, 0 failed" in checked.output
 
     with serving(target) as client:
+        # kept versions and recoverable deletes come along
+        old = client.get("/v0/vault/github-2fa?version=1", key).json()["data"]
+        assert old["backupCodes"] == ["abcd-1234", "efgh-5678", "ijkl-9012"]
         assert read_all(client, filled.keys) == filled.seen
         assert len(history["versions"]) == 2  # the store and the pop, kept across a restore
         assert client.get("/v0/vault/github-2fa/versions", key).json() == history
+        assert client.post("/v0/vault/temp/undelete", key).status_code == 200
+        assert client.get("/v0/vault/temp", key).json()["data"]["password"] == "temp-pw"
         for key in filled.keys.values():  # the keys of before, and backup codes popped in order
             used = client.post("/v0/vault/github-2fa/totp/backup", key)
             assert used.json()["code"] == "efgh-5678"

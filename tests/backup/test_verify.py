@@ -25,7 +25,9 @@ def test_a_clean_store_verifies(settings: ServerSettings) -> None:
         fill(served)
     result = admin("verify", *store_args(settings), *key_args(settings))
     assert result.exit_code == 0, result.output
-    assert "Checked 6 credential(s): 6 open, 0 failed (by master key: mk_" in result.output
+    assert "Checked 6 credential(s): 6 open, 0 failed." in result.output
+    assert "Checked 8 kept version(s): 8 open, 0 failed." in result.output  # 6 stores, 2 pops
+    assert "By master key: mk_" in result.output
 
 
 def test_a_tampered_row_is_named(settings: ServerSettings) -> None:
@@ -48,8 +50,9 @@ def test_a_tampered_row_is_named(settings: ServerSettings) -> None:
     assert result.exit_code == 1
     assert "FAILED agent-1/stripe: integrity check failed" in result.output
     assert "FAILED agent-0/github-login: integrity check failed" in result.output
-    assert "Checked 6 credential(s): 4 open, 2 failed" in result.output
-    assert "2 credential(s) failed verification." in result.output
+    assert "Checked 6 credential(s): 4 open, 2 failed." in result.output
+    assert "Checked 8 kept version(s): 8 open, 0 failed." in result.output
+    assert "2 row(s) failed verification." in result.output
     assert not any(secret in result.output for secret in SECRETS)
 
 
@@ -62,3 +65,18 @@ def test_a_row_under_a_key_not_held_is_named(settings: ServerSettings) -> None:
     assert "FAILED agent-0/stripe: wrapped by master key mk_0000, which is not held" in (
         result.output
     )
+
+
+def test_a_tampered_kept_version_is_named(settings: ServerSettings) -> None:
+    with serving(settings) as served:
+        fill(served, identities=1)
+    run_sql(
+        settings,
+        "UPDATE credential_versions SET name = %s WHERE name = %s AND version = 1",
+        ("renamed", "github-2fa"),
+    )
+    result = admin("verify", *store_args(settings), *key_args(settings))
+    assert result.exit_code == 1
+    assert "FAILED agent-0/renamed (kept version 1): integrity check failed" in result.output
+    assert "Checked 3 credential(s): 3 open, 0 failed." in result.output
+    assert "Checked 4 kept version(s): 3 open, 1 failed." in result.output

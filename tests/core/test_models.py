@@ -126,6 +126,24 @@ SAMPLES: list[tuple[msgspec.Struct, str]] = [
         '{"status":200,"headers":{"a":"b"},"body":"{}","bodyEncoding":"text",'
         '"url":"https://x.test/"}',
     ),
+    (
+        m.OAuthState(
+            name="gmail",
+            refreshable=True,
+            oauth_status="live",
+            expires_at="2026-02-03T04:05:06Z",
+            version=2,
+        ),
+        '{"name":"gmail","refreshable":true,"oauthStatus":"live",'
+        '"expiresAt":"2026-02-03T04:05:06Z","version":2}',
+    ),
+    (
+        m.ConnectStarted(
+            authorize_url="https://a.test/auth?x=1", redirect_uri="https://v.test/cb", expires_at=T1
+        ),
+        '{"authorizeUrl":"https://a.test/auth?x=1","redirectUri":"https://v.test/cb",'
+        '"expiresAt":"2026-02-03T04:05:06Z"}',
+    ),
 ]
 IDS = [type(struct).__name__ for struct, _ in SAMPLES]
 
@@ -137,7 +155,7 @@ def _camel(snake: str) -> str:
 
 def test_every_struct_with_multi_word_fields_is_sampled() -> None:
     # Requests are decoded from callers, never read by them; IdentityCreated is the CLI's.
-    not_returned = {"StoreRequest", "FetchRequest", "IdentityCreated"}
+    not_returned = {"StoreRequest", "FetchRequest", "IdentityCreated", "ConnectRequest"}
     multi_word = {
         name for name in m.__all__ if any("_" in f for f in getattr(m, name).__struct_fields__)
     }

@@ -274,6 +274,17 @@ export interface ListAllOptions {
   pageSize?: number;
 }
 
+/** `vault.oauthRefresh(name)` / `vault.oauthStatus(name)`: never a token. */
+export interface OAuthState {
+  name: string;
+  /** Whether the credential names how to refresh it (`metadata.oauth`). */
+  refreshable: boolean;
+  /** `live`, `expired` (due, the provider failing) or `needs_reauth`. */
+  oauthStatus: "live" | "expired" | "needs_reauth";
+  expiresAt: string | null;
+  version: number;
+}
+
 /** `vault.totp(name)`: the live code and how long it stays valid. */
 export interface TotpCode {
   code: string;

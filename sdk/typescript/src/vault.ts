@@ -20,6 +20,7 @@ import type {
   JsonObject,
   ListAllOptions,
   ListOptions,
+  OAuthState,
   ShippingAddressData,
   StoreCredentialInput,
   StoreHelperOptions,
@@ -196,6 +197,26 @@ export class Vault {
       path: credentialPath(name, "/totp/backup"),
       safeToRetry: false,
     });
+  }
+
+  /**
+   * Refresh an OAUTH credential's access token now (POST
+   * /v0/vault/{name}/oauth/refresh; vault:use). Answers the token's state, never
+   * a token: `get` already hands out a live one, so this is for a token the
+   * provider revoked early. A refresh token the provider refused:
+   * ConflictError with code `needs_reauth` (a person must connect it again).
+   */
+  async oauthRefresh(name: string): Promise<OAuthState> {
+    return this.#send({
+      method: "POST",
+      path: credentialPath(name, "/oauth/refresh"),
+      safeToRetry: true,
+    });
+  }
+
+  /** The state of an OAUTH credential's access token, no refresh (GET /v0/vault/{name}/oauth). */
+  async oauthStatus(name: string): Promise<OAuthState> {
+    return this.#send({ method: "GET", path: credentialPath(name, "/oauth"), safeToRetry: true });
   }
 
   /**

@@ -204,6 +204,21 @@ describe("the SDK against a real vault", skip ? { skip } : {}, () => {
     assert.ok(refused.every((e) => e instanceof BadRequestError && e.reason === "no_backup_codes"));
   });
 
+  test("oauthStatus and oauthRefresh answer the token's state, never a token", async () => {
+    await loomal.vault.store("plain-oauth", { type: "OAUTH", data: { accessToken: "at-1" } });
+    const state = await loomal.vault.oauthStatus("plain-oauth");
+    assert.deepEqual(state, {
+      name: "plain-oauth",
+      refreshable: false,
+      oauthStatus: "live",
+      expiresAt: null,
+      version: 1,
+    });
+    const error = await loomal.vault.oauthRefresh("plain-oauth").catch((e: unknown) => e);
+    assert.ok(error instanceof BadRequestError);
+    assert.equal(error.reason, "not_refreshable");
+  });
+
   test("whoami answers the key's identity", async () => {
     const me = await loomal.identity.whoami();
     assert.match(me.identityId, /^id_/);

@@ -47,6 +47,8 @@ TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
     TableSpec("console_sessions", Carried.NEVER),
     TableSpec("console_login_links", Carried.NEVER),
     TableSpec("platform_sessions", Carried.NEVER),
+    TableSpec("oauth_leases", Carried.NEVER),  # who refreshes now: moot in a restored vault
+    TableSpec("oauth_connect_states", Carried.NEVER),  # connect flows under way (10 minutes)
 )
 SCHEMA_TABLE = "schema_migrations"
 """Not carried as rows: the target's own migrations write it; the manifest keeps

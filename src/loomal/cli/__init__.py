@@ -21,6 +21,7 @@ import click
 
 from loomal._version import __version__
 from loomal.cli.approvals import approvals
+from loomal.cli.oauth import oauth
 from loomal.cli.platform import platform
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
@@ -85,6 +86,7 @@ def main() -> None:
     """Loomal Vault: encrypted credentials for AI agents."""
 
 
+vault.add_command(oauth)
 main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)

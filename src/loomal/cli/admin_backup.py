@@ -308,11 +308,12 @@ def verify(
             location, keyring, batch_size=batch_size, on_start=start, on_progress=advance
         )
     for failure in report.failures:
-        click.echo(f"FAILED {failure.identity}/{failure.credential}: {failure.reason}", err=True)
+        click.echo(f"FAILED {failure.what}: {failure.reason}", err=True)
     keys = ", ".join(f"{key}: {n}" for key, n in sorted(report.by_key.items()))
-    click.echo(
-        f"Checked {report.checked} credential(s): {report.ok} open, {len(report.failures)} "
-        f"failed{f' (by master key: {keys})' if keys else ''}."
-    )
+    for label, checked in report.checked.items():
+        failed = report.failed(label)
+        click.echo(f"Checked {checked} {label}(s): {checked - failed} open, {failed} failed.")
+    if keys:
+        click.echo(f"By master key: {keys}.")
     if report.failures:
-        fail(f"{len(report.failures)} credential(s) failed verification.")
+        fail(f"{len(report.failures)} row(s) failed verification.")

@@ -149,17 +149,3 @@ def ask_passphrase(file: str | None, prompt: str, *, confirm: bool = False) -> s
         return read_passphrase_file(file)
     answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return answer
-
-
-def public_url_of(settings: ServerSettings) -> str:
-    """Where browsers reach the servers: the configured public URL, else this host's."""
-    return settings.public_url or local_url(settings)
-
-
-def local_url(settings: ServerSettings) -> str:
-    """The server's address as a browser on this host reaches it (a wildcard
-    listen address becomes loopback)."""
-    host = settings.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (reading a listen address, not binding)
-        host = "127.0.0.1"
-    return f"http://{'[' + host + ']' if ':' in host else host}:{settings.port}"

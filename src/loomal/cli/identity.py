@@ -15,9 +15,7 @@ import click
 import msgspec
 
 from loomal.cli.common import (
-    local_url,
     operator_session,
-    public_url_of,
     reports_errors,
     run_async,
     server_settings,
@@ -359,10 +357,10 @@ def login_link(
     token = run_async(issue())
     if settings.public_url is None:
         click.echo(
-            f"No public URL is set: this link points at {local_url(settings)}, this host's "
+            f"No public URL is set: this link points at {settings.local_url}, this host's "
             "address from LOOMAL_HOST/LOOMAL_PORT. Where browsers reach the servers "
             "elsewhere, set LOOMAL_PUBLIC_URL (or --public-url).",
             err=True,
         )
     click.echo(f"Sign-in link for {name}, valid once within {expires_in:g} s:", err=True)
-    click.echo(f"{public_url_of(settings)}/login#{token}")
+    click.echo(f"{settings.browser_url}/login#{token}")

@@ -25,7 +25,6 @@ from granian.log import LogLevels
 from loomal import __version__
 from loomal.cli.common import (
     fail,
-    public_url_of,
     read_passphrase_file,
     reports_errors,
     run_async,
@@ -386,7 +385,7 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         click.echo(f"    {created.api_key}\n")
         click.echo(f"  export LOOMAL_API_KEY={created.api_key}\n")
     click.echo(
-        f"Console:    {public_url_of(settings)}/ (sign in with an API key, or "
+        f"Console:    {settings.browser_url}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
     os.environ.update(settings.to_env())  # each worker builds its app from these

@@ -26,10 +26,13 @@ from loomal import errors
 from loomal._version import __version__
 from loomal.core.approval_models import Approval, ApprovalList, ApprovalPending
 from loomal.core.models import (
+    ConnectRequest,
+    ConnectStarted,
     Credential,
     CredentialList,
     FetchResponse,
     IdentityResponse,
+    OAuthState,
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
@@ -211,6 +214,24 @@ class calls:
     def totp(name: str) -> Call[TotpResponse]:
         """GET /v0/vault/{name}/totp"""
         return Call("GET", _path(name, "/totp"), TotpResponse)
+
+    @staticmethod
+    def oauth_refresh(name: str) -> Call[OAuthState]:
+        """POST /v0/vault/{name}/oauth/refresh"""
+        return Call("POST", _path(name, "/oauth/refresh"), OAuthState)
+
+    @staticmethod
+    def oauth_status(name: str) -> Call[OAuthState]:
+        """GET /v0/vault/{name}/oauth"""
+        return Call("GET", _path(name, "/oauth"), OAuthState)
+
+    @staticmethod
+    def oauth_connect(name: str, settings: ConnectRequest) -> Call[ConnectStarted]:
+        """POST /v0/vault/{name}/oauth/connect (never retried: each call mints a state)."""
+        body = msgspec.to_builtins(settings)
+        return Call(
+            "POST", _path(name, "/oauth/connect"), ConnectStarted, json=body, idempotent=False
+        )
 
     @staticmethod
     def totp_use_backup(name: str) -> Call[TotpBackupResponse]:

@@ -18,11 +18,14 @@ from loomal.client._base import (
 )
 from loomal.client.approvals import AsyncApprovals
 from loomal.core.models import (
+    ConnectRequest,
+    ConnectStarted,
     Credential,
     CredentialList,
     CredentialSummary,
     FetchResponse,
     IdentityResponse,
+    OAuthState,
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
@@ -212,6 +215,22 @@ class AsyncVault:
     async def totp(self, name: str) -> TotpResponse:
         """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
         return await self._client.send(calls.totp(name))
+
+    async def oauth_refresh(self, name: str) -> OAuthState:
+        """Refresh an OAUTH credential's access token now (POST
+        /v0/vault/{name}/oauth/refresh); answers its state, never a token. ``get``
+        already hands out a live token: this is for a token the provider revoked early."""
+        return await self._client.send(calls.oauth_refresh(name))
+
+    async def oauth_status(self, name: str) -> OAuthState:
+        """Whether its token is live, expired or needs a person (GET /v0/vault/{name}/oauth)."""
+        return await self._client.send(calls.oauth_status(name))
+
+    async def oauth_connect(self, name: str, **settings: Any) -> ConnectStarted:
+        """Start the connect flow (POST /v0/vault/{name}/oauth/connect): open
+        ``authorize_url`` in a browser. ``settings``: provider, client_id,
+        client_secret, token_url, authorize_url, auth_method, scopes, resource."""
+        return await self._client.send(calls.oauth_connect(name, ConnectRequest(**settings)))
 
     async def totp_use_backup(self, name: str) -> TotpBackupResponse:
         """Consume one backup code atomically (POST /v0/vault/{name}/totp/backup);

@@ -273,9 +273,11 @@ def credential_page(
     summary: CredentialSummary,
     outline: DataOutline,
     history: Html | None = None,
+    extra: Html = Html(""),  # noqa: B008 (an immutable str)
 ) -> Html:
-    """A credential's details; its live TOTP code (any type holding a seed) at once;
-    its secret fields behind Reveal for a session that may read them."""
+    """A credential's details; ``extra`` (an OAuth card) below them; its live TOTP
+    code (any type holding a seed) at once; its secret fields behind Reveal for a
+    session that may read them."""
     now = datetime.now(UTC)
     can_write = session.can(Scope.WRITE)
     name = summary.name
@@ -341,7 +343,7 @@ def credential_page(
             '</a> <a class="button danger" href="/credentials/{name}/delete">Delete</a></p>',
             name=name,
         )
-    return layout(name, details + totp + secrets + actions + (history or Html("")), session)
+    return layout(name, details + extra + totp + secrets + actions + (history or Html("")), session)
 
 
 def confirm_page(

@@ -12,7 +12,7 @@ from importlib import resources
 
 from litestar import Response, get, post
 
-from loomal.console import pages
+from loomal.console import oauth_pages, pages
 from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
@@ -38,13 +38,14 @@ from loomal.console.web import (
     vault_of,
 )
 from loomal.core.identity import Scope
-from loomal.core.models import CredentialSummary
+from loomal.core.models import ConnectRequest, CredentialSummary
 from loomal.errors import (
     LoomalError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
+from loomal.oauth.connect import CONNECT_SECONDS
 from loomal.runtime import Vault
 
 __all__ = ["CONSOLE_ROUTES"]
@@ -93,7 +94,10 @@ async def credential(request: Req, name: Name) -> Response[bytes]:
         history = await vault.service.list_versions(session.principal, name)
     except LoomalError as error:
         return error_page(session, error)
-    page = pages.credential_page(session, summary, outline, history_section(session, history))
+    card = oauth_pages.oauth_card(session, summary)
+    page = pages.credential_page(
+        session, summary, outline, extra=card, history=history_section(session, history)
+    )
     return html_response(page)
 
 
@@ -142,6 +146,23 @@ async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes
     except ValidationError as error:
         return json_response({"error": error.code, "message": error.message}, 422)
     return json_response({"uri": uri})
+
+
+@post("/credentials/{name:str}/connect", include_in_schema=False, status_code=200)
+async def connect(request: Req, name: Name) -> Response[bytes]:
+    """Start the OAuth connect flow with the stored client settings."""
+    checked = await authorised_post(request)
+    if isinstance(checked, Response):
+        return checked
+    session, _ = checked
+    try:
+        started = await vault_of(request).oauth_connect.start(
+            session.principal, name, ConnectRequest()
+        )
+    except LoomalError as error:
+        return error_page(session, error)
+    minutes = CONNECT_SECONDS // 60
+    return html_response(oauth_pages.connect_page(session, name, started.authorize_url, minutes))
 
 
 @get("/credentials/{name:str}/delete", include_in_schema=False)
@@ -241,6 +262,7 @@ CONSOLE_ROUTES = [
     totp,
     *EDIT_ROUTES,
     *HISTORY_ROUTES,
+    connect,
     confirm_delete,
     delete,
     confirm_backup,

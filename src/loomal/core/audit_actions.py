@@ -51,6 +51,8 @@ CREDENTIAL_ACTIONS = (
     "proxy",
     "approval_approve",
     "approval_deny",
+    "oauth_refresh",
+    "oauth_connect",
 )
 """Calls that touch a credential, made with an identity's key."""
 

@@ -22,6 +22,8 @@ __all__ = [
     "ApiKeyInfo",
     "AuditEntry",
     "AuditPage",
+    "ConnectRequest",
+    "ConnectStarted",
     "Credential",
     "CredentialList",
     "CredentialSummary",
@@ -32,6 +34,7 @@ __all__ = [
     "IdentityCreated",
     "IdentityInfo",
     "IdentityResponse",
+    "OAuthState",
     "StoreRequest",
     "StoreResponse",
     "TotpBackupResponse",
@@ -443,3 +446,62 @@ class FetchResponse(msgspec.Struct, rename="camel"):
     @property
     def bodyEncoding(self) -> BodyEncoding:
         return self.body_encoding
+
+
+class OAuthState(msgspec.Struct, rename="camel"):
+    """``GET /v0/vault/{name}/oauth`` and ``POST .../oauth/refresh``: the state of an
+    OAUTH credential's access token, never a token."""
+
+    name: str
+    refreshable: bool
+    oauth_status: Annotated[
+        str,
+        Meta(description="live, expired (a refresh is due and was not made) or needs_reauth"),
+    ]
+    expires_at: str | None
+    version: int
+
+    @property
+    def oauthStatus(self) -> str:
+        return self.oauth_status
+
+    @property
+    def expiresAt(self) -> str | None:
+        return self.expires_at
+
+
+class ConnectRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    """``POST /v0/vault/{name}/oauth/connect``: the client settings, or nothing to
+    reuse those of the stored credential. Masked in repr."""
+
+    provider: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_url: str | None = None
+    authorize_url: str | None = None
+    auth_method: str | None = None
+    scopes: list[str] | str | None = None
+    resource: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ConnectRequest(provider={self.provider!r}, client_id={self.client_id!r}, '***')"
+
+
+class ConnectStarted(msgspec.Struct, rename="camel"):
+    authorize_url: Annotated[
+        str, Meta(description="Open it in a browser: the provider asks, then calls back")
+    ]
+    redirect_uri: str
+    expires_at: datetime
+
+    @property
+    def authorizeUrl(self) -> str:
+        return self.authorize_url
+
+    @property
+    def redirectUri(self) -> str:
+        return self.redirect_uri
+
+    @property
+    def expiresAt(self) -> datetime:
+        return self.expires_at

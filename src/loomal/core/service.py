@@ -33,11 +33,13 @@ from loomal.core.models import (
     Credential,
     CredentialList,
     CredentialSummary,
+    OAuthState,
     StoreRequest,
     StoreResponse,
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, is_refreshable, oauth_state
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.request_rules import validate_request_rules
 from loomal.core.store import CredentialListing, CredentialRow, Store
@@ -112,12 +114,19 @@ class VaultService(CredentialHistory):
         metadata_checks: Sequence[MetadataCheck] = (),
         max_versions: int = DEFAULT_MAX_VERSIONS,
         deleted_retention_days: float = DEFAULT_DELETED_RETENTION_DAYS,
+        type_checks: Mapping[str, MetadataCheck] | None = None,
+        live_tokens: LiveTokens | None = None,
     ) -> None:
         self._store = store
         self.max_versions = max_versions
         """Versions of a credential kept, the current one included (see core/versions.py)."""
         self.deleted_retention_days = deleted_retention_days
+        self.live_tokens = live_tokens
+        """Refreshes an OAUTH credential's access token before it is handed out
+        (``loomal.oauth.refresh``, set in ``runtime.py``); None: stored tokens as they are."""
         self._metadata_checks = tuple(metadata_checks)
+        self._type_checks = dict(type_checks or {})
+        """Checks of one credential type (OAUTH: ``metadata.oauth``), by type name."""
         self._audit = audit or AuditLog(store, clock=clock)
         self._keys = keys
         self._clock = clock
@@ -151,7 +160,7 @@ class VaultService(CredentialHistory):
             data = validate_data(ctype, request.data)
             has_totp = totp_seed(ctype, data) is not None
             metadata = validate_metadata(ctype, request.metadata, has_totp=has_totp)
-            self._check_metadata(metadata, data)
+            self._check_metadata(ctype, metadata, data)
             expires_at = (
                 None
                 if request.expires_at is None
@@ -216,7 +225,7 @@ class VaultService(CredentialHistory):
                 metadata = validate_metadata(
                     ctype, edit.applied_to_metadata(_stored_metadata(existing)), has_totp=has_totp
                 )
-                self._check_metadata(metadata, data)
+                self._check_metadata(ctype, metadata, data)
                 expiry = expires_at if edit.change_expiry else existing.expires_at
                 row = self._next_row(
                     principal, name, ctype, data, _json_encode(metadata), expiry, existing
@@ -251,9 +260,12 @@ class VaultService(CredentialHistory):
     async def get_credential(self, principal: Principal, name: str) -> Credential:
         """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
         async with self._call(principal, "get", name):
-            row = await self._readable_row(principal, name)
+            row = await self._live_row(principal, await self._readable_row(principal, name))
             data = self._open(row)
             has_totp = redact_totp_seed(row.type, data)
+            if is_refreshable(row):
+                for field in VAULT_HELD_FIELDS:
+                    data.pop(field, None)
             last_used_at = self._note_use(row)
             return Credential(
                 credential_id=row.credential_id,
@@ -439,7 +451,7 @@ class VaultService(CredentialHistory):
         """The decrypted credential for a brokered request: vault:use is enough,
         since the broker never hands the data back. Call it inside the broker's own
         audited call (its refusals are that call's outcome)."""
-        row = await self._readable_row(principal, name, Scope.USE)
+        row = await self._live_row(principal, await self._readable_row(principal, name, Scope.USE))
         return UsableCredential(
             credential_id=row.credential_id,
             type=row.type,
@@ -447,11 +459,42 @@ class VaultService(CredentialHistory):
             data=self._open(row),
         )
 
+    # -- OAuth: live tokens ---------------------------------------------------------
+
+    async def oauth_refresh(self, principal: Principal, name: str) -> OAuthState:
+        """Refresh the access token now, whatever its expiry (vault:use: the token is
+        not returned); the refresh itself is audited as ``oauth_refresh``."""
+        async with self._call(principal, "oauth_refresh", name):
+            row = await self._readable_row(principal, name, Scope.USE)
+            if self.live_tokens is None or not is_refreshable(row):
+                raise BadRequestError(
+                    f"{name!r} is not a refreshable OAUTH credential (no metadata.oauth).",
+                    reason="not_refreshable",
+                )
+            row = await self.live_tokens.live(principal, row, force=True)
+            return oauth_state(row, self._clock())
+
+    async def oauth_status(self, principal: Principal, name: str) -> OAuthState:
+        """Whether the credential's token is live, expired or needs a person; no refresh."""
+        async with self._call(principal, "list", name):
+            row = await self._readable_row(principal, name, Scope.USE)
+            return oauth_state(row, self._clock())
+
+    async def _live_row(self, principal: Principal, row: CredentialRow) -> CredentialRow:
+        if self.live_tokens is None or row.type != "OAUTH":
+            return row
+        return await self.live_tokens.live(principal, row)
+
     def note_use(self, credential: UsableCredential) -> None:
         """``lastUsedAt`` of a credential the broker used (written behind)."""
         self._last_used.note(credential.credential_id, to_micros(self._clock()))
 
-    def _check_metadata(self, metadata: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    def _check_metadata(
+        self, ctype: CredentialType, metadata: Mapping[str, Any], data: Mapping[str, Any]
+    ) -> None:
+        type_check = self._type_checks.get(ctype.value)
+        if type_check is not None:
+            type_check(metadata, data)
         if "rules" in metadata:
             validate_request_rules(metadata["rules"])
         for check in self._metadata_checks:

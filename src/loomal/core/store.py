@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import msgspec
 
 from loomal.core.crypto import Binding, SealedData
+from loomal.core.oauth_store import OAuthStore
 from loomal.core.platform_store import PlatformStore
 from loomal.core.rules_store import RulesStore
 from loomal.core.version_store import DeletionNote, VersionNote, VersionStore
@@ -211,7 +212,7 @@ class LoginLinkRow:
         return f"LoginLinkRow(identity_name={self.identity_name!r})"
 
 
-class Store(PlatformStore, VersionStore, RulesStore, Protocol):
+class Store(PlatformStore, VersionStore, RulesStore, OAuthStore, Protocol):
     """Persistence for identities, API keys and sealed credentials (and platform keys)."""
 
     async def close(self) -> None: ...

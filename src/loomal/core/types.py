@@ -79,7 +79,7 @@ def _rule(known: str, *required: str) -> TypeRule:
 TYPE_RULES: Mapping[CredentialType, TypeRule] = {
     CredentialType.LOGIN: _rule("password totp", "password"),
     CredentialType.API_KEY: _rule("key clientId secret totp", "key", "clientId secret"),
-    CredentialType.OAUTH: _rule("accessToken refreshToken totp", "accessToken"),
+    CredentialType.OAUTH: _rule("accessToken refreshToken clientSecret totp", "accessToken"),
     CredentialType.TOTP: _rule("secret", "secret"),
     CredentialType.SSH_KEY: _rule("privateKey passphrase totp", "privateKey"),
     CredentialType.DATABASE: _rule(

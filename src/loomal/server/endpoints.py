@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from loomal.core.approval_models import ApprovalPending
 from loomal.core.models import (
     AuditPage,
     Credential,
@@ -29,13 +28,16 @@ from loomal.core.models import (
     TotpBackupResponse,
     TotpResponse,
 )
+from loomal.oauth.connect import CALLBACK_PATH
 from loomal.server import (
     approval_routes,
     broker_routes,
+    oauth_routes,
     platform_routes,
     routes,
     version_routes,
 )
+from loomal.server import error_texts as texts
 from loomal.server.calls import Answer, EdgeState, FastCall
 from loomal.server.health import HEALTH_PATH, HealthBody
 
@@ -90,107 +92,6 @@ class Endpoint:
         return self.raw is None and self.method in ("POST", "PUT", "PATCH")
 
 
-_VAULT_ERRORS = {
-    400: "bad_request: malformed JSON, a Host header that is not a host name, "
-    "or (reason) not_totp / no_backup_codes",
-    401: "Missing, unknown, revoked or expired API key",
-    403: "The API key lacks the scope this route needs",
-    404: "No credential of this identity has that name",
-    408: "request_timeout: the body did not arrive within the server's deadline",
-    409: "Conflict (credential_limit)",
-    410: "The credential has expired (expired)",
-    412: "version_conflict: If-Match / If-None-Match did not hold (reason exists, not_found, "
-    "changed); nothing was written",
-    413: "Body larger than 64 KiB",
-    422: "Validation failed; the message names the field",
-    429: "Rate limited",
-    500: "Integrity error or internal error (never with a secret)",
-    502: "bad_gateway: reason dns_failed, connect_failed, tls_failed, timeout, "
-    "response_too_large, unsupported_encoding, redirect_not_allowed, too_many_redirects "
-    "or upstream_error",
-    503: "Sealed",
-}
-_VAULT_COMMON = (400, 401, 403, 404, 422, 429, 500)
-
-
-def _vault_errors(*extra: int, **replaced: str) -> dict[int, str]:
-    chosen = sorted({*_VAULT_COMMON, *extra})
-    texts = {**_VAULT_ERRORS, **{int(k.removeprefix("e")): v for k, v in replaced.items()}}
-    return {status: texts[status] for status in chosen}
-
-
-_PLATFORM_ERRORS = {
-    400: "bad_request: malformed JSON",
-    401: "Missing, unknown or revoked platform key",
-    403: "An identity's key (loid-...) on a platform route (platform_key_required)",
-    404: "No identity with this id",
-    408: _VAULT_ERRORS[408],
-    409: "An identity with this name exists (identity_exists)",
-    413: "Body larger than 64 KiB",
-    422: "Validation failed; the message names the field (an unknown scope, limit, pageToken)",
-    429: "Rate limited",
-    500: "Internal error",
-}
-
-
-def _platform_errors(*extra: int) -> dict[int, str]:
-    chosen = sorted({400, 401, 403, 422, 429, 500, *extra})
-    return {status: _PLATFORM_ERRORS[status] for status in chosen}
-
-
-_FETCH_ERRORS = _vault_errors(
-    202,
-    408,
-    409,
-    410,
-    413,
-    502,
-    503,
-    e202="approval_pending: a rule holds the request for a person; repeat it with "
-    "approvalId once approved (nothing was sent)",
-    e400="bad_request: reason not_injectable, no_allowed_hosts, host_not_allowed, "
-    "https_required, forbidden_address or vault_key_in_request (nothing was sent)",
-    e403="The API key lacks vault:use (or vault:read); request_not_allowed (no rule allows "
-    "it); approval_denied",
-    e404="No credential of this identity has that name (or no such approvalId)",
-    e409="approval_mismatch: the approval was given for another request",
-    e410="The credential has expired (expired); reason approval_expired, approval_used",
-    e413="Request body larger than 1 MiB",
-    e422="Validation failed (a forbidden header, a bad URL or method); the message names it",
-    e429="Rate limited; budget_exhausted (a rule's budget, with Retry-After)",
-)
-_HELD = {202: ApprovalPending}
-"""A brokered request a rule holds for a person answers 202 with this body."""
-
-_VERSION_ERRORS = _vault_errors(
-    409,
-    e404="No such credential, kept version (no_such_version) or recoverable deletion",
-    e409="name_in_use: a credential holds the name now (undelete with ?as=OTHER); credential_limit",
-)
-_APPROVAL_TEXT = {
-    400: "bad_request: malformed JSON",
-    401: _VAULT_ERRORS[401],
-    403: "insufficient_scope (deciding needs vault:approve or vault:write) or own_request "
-    "(the key that asked never decides)",
-    404: "No approval of this identity has that id",
-    408: _VAULT_ERRORS[408],
-    409: "approval_decided: already approved or denied",
-    410: "approval_expired",
-    422: "Validation failed; the message names the field",
-    429: "Rate limited",
-}
-
-
-def _approval_errors(*extra: int) -> dict[int, str]:
-    return {status: _APPROVAL_TEXT[status] for status in sorted({400, 401, 422, 429, *extra})}
-
-
-_HEALTH_ERRORS = {
-    400: "bad_request: a Host header that is not a host name",
-    503: "Not serving: status sealed, store_unreachable or starting",
-}
-
-
 async def _health(call: FastCall) -> Answer:
     status, body = await call.edge.health.answer(call.edge.vault)
     return Answer(status, body)
@@ -236,87 +137,109 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # the calls agents make most: served raw by the edge
     Endpoint("GET", _NAMED, "Get decrypted credential (or a kept version: ?version=N)",
              fast=routes.fast_get_credential, route=routes.get_credential, scope="vault:read",
-             response=Credential, errors=_vault_errors(410)),
+             response=Credential, errors=texts.vault_errors(410)),
     Endpoint("GET", _NAMED + "/totp", "Generate TOTP code", fast=routes.fast_totp,
-             scope="vault:use", response=TotpResponse, errors=_vault_errors(400, 410)),
+             scope="vault:use", response=TotpResponse, errors=texts.vault_errors(400, 410)),
     Endpoint("PUT", _NAMED, "Store/update credential", fast=routes.fast_store_credential,
              route=routes.store_credential, scope="vault:write", response=StoreResponse,
-             errors=_vault_errors(400, 408, 409, 412, 413), description=_STORE_TEXT),
+             errors=texts.vault_errors(400, 408, 409, 412, 413), description=_STORE_TEXT),
     # the rest of the identity's API, through Litestar
     Endpoint("GET", "/v0/vault", "List credentials (metadata only)",
              route=routes.list_credentials, scope="vault:use", response=CredentialList,
-             errors=_vault_errors()),
+             errors=texts.vault_errors()),
     Endpoint("DELETE", _NAMED,
              "Delete credential (recoverable; ?destroy=true removes every version now)",
              route=routes.delete_credential, status=204, scope="vault:write",
-             errors=_vault_errors()),
+             errors=texts.vault_errors()),
     Endpoint("POST", _NAMED + "/totp/backup", "Consume one TOTP backup code",
              route=routes.totp_use_backup, scope="vault:read", response=TotpBackupResponse,
-             errors=_vault_errors(400, 408, 410)),
+             errors=texts.vault_errors(400, 408, 410)),
     Endpoint("POST", _NAMED + "/fetch",
              "Make an HTTP request with the credential injected (the secret never returns)",
              route=broker_routes.fetch, scope="vault:use", response=FetchResponse,
-             errors=_FETCH_ERRORS, bodies=_HELD, body_limit=broker_routes.FETCH_BODY_LIMIT),
+             errors=texts.FETCH_ERRORS, bodies=texts.HELD,
+             body_limit=broker_routes.FETCH_BODY_LIMIT),
     # a credential's history and recoverable delete
     Endpoint("GET", _NAMED + "/versions",
              "A credential's kept versions, newest first (never a secret)",
-             route=version_routes.list_versions, scope="vault:use", errors=_VERSION_ERRORS),
+             route=version_routes.list_versions, scope="vault:use", errors=texts.VERSION_ERRORS),
     Endpoint("POST", _NAMED + "/versions/{version}/restore",
              "Make a kept version current again, as a new version",
              route=version_routes.restore_version, scope="vault:write",
-             errors=_VERSION_ERRORS),
+             errors=texts.VERSION_ERRORS),
     Endpoint("POST", _NAMED + "/undelete", "Bring back a deleted credential (its latest version)",
-             route=version_routes.undelete, scope="vault:write", errors=_VERSION_ERRORS),
+             route=version_routes.undelete, scope="vault:write", errors=texts.VERSION_ERRORS),
+    # OAuth credentials: token state, forced refresh, the connect flow
+    Endpoint("GET", _NAMED + "/oauth",
+             "The state of an OAUTH credential's access token (no refresh, no token)",
+             route=oauth_routes.oauth_status, scope="vault:use", errors=texts.OAUTH_ERRORS),
+    Endpoint("POST", _NAMED + "/oauth/refresh", "Refresh an OAUTH credential's access token now",
+             route=oauth_routes.oauth_refresh, scope="vault:use", errors=texts.OAUTH_ERRORS,
+             description="Forces a refresh through the provider's token endpoint, one at a "
+             "time per credential across servers. Answers the token's state, never a token."),
+    Endpoint("POST", _NAMED + "/oauth/connect",
+             "Start the connect flow: the provider's authorization URL for a person",
+             route=oauth_routes.oauth_connect, scope="vault:write", errors=texts.OAUTH_ERRORS,
+             description="Authorization code with PKCE (S256) and a single-use state bound to "
+             "this identity and credential, valid 10 minutes. The provider calls back "
+             f"{CALLBACK_PATH} on the server's public URL, which stores the tokens."),
+    Endpoint("GET", CALLBACK_PATH,
+             "The connect flow's callback (the provider redirects a browser here)",
+             auth="none", route=oauth_routes.oauth_callback, errors=texts.OAUTH_ERRORS,
+             description="Exchanges the code, stores the tokens in the credential the flow was "
+             "started for and answers a page for the person. A replayed, foreign or expired "
+             "state is refused (400 bad_state, state_expired)."),
     # the person's side of request rules
     Endpoint("GET", "/v0/approvals", "List the identity's approvals, pending first",
-             route=approval_routes.list_approvals, errors=_approval_errors()),
+             route=approval_routes.list_approvals, errors=texts.approval_errors()),
     Endpoint("GET", "/v0/approvals/{approval_id}",
              "One approval: what would be sent, who asked, its status",
-             route=approval_routes.get_approval, errors=_approval_errors(404)),
+             route=approval_routes.get_approval, errors=texts.approval_errors(404)),
     Endpoint("POST", "/v0/approvals/{approval_id}/approve",
              "Approve a held request (vault:approve or vault:write; never the key that asked)",
-             route=approval_routes.approve, errors=_approval_errors(403, 404, 408, 409, 410)),
+             route=approval_routes.approve, errors=texts.approval_errors(403, 404, 408, 409, 410)),
     Endpoint("POST", "/v0/approvals/{approval_id}/deny",
              "Deny a held request (vault:approve or vault:write; never the key that asked)",
-             route=approval_routes.deny, errors=_approval_errors(403, 404, 409, 410)),
+             route=approval_routes.deny, errors=texts.approval_errors(403, 404, 409, 410)),
     Endpoint("GET", "/v0/whoami", "The caller's identity", route=routes.whoami,
-             response=IdentityResponse, errors=_vault_errors()),
+             response=IdentityResponse, errors=texts.vault_errors()),
     Endpoint("GET", "/v0/audit", "This identity's audit events, newest first",
-             route=routes.audit_events, response=AuditPage, errors=_vault_errors()),
+             route=routes.audit_events, response=AuditPage, errors=texts.vault_errors()),
     Endpoint("*", "/v0/proxy/{name}/{path...}",
              "Pass-through proxy: the request goes to the credential's baseUrl with the "
              "credential in place of the caller's key (Authorization or X-Api-Key)",
-             auth="own", raw=broker_routes.proxy, scope="vault:use", bodies=_HELD,
-             errors={**_FETCH_ERRORS, 400: _VAULT_ERRORS[400] + "; the brokered refusals"}),
+             auth="own", raw=broker_routes.proxy, scope="vault:use", bodies=texts.HELD,
+             errors=texts.FETCH_ERRORS),
     # the platform API (lopk- keys)
     Endpoint("POST", "/v0/platform/identities", "Create an identity and its API key (shown once)",
              auth="platform", route=platform_routes.create_identity, status=201,
-             errors=_platform_errors(408, 409, 413), tags=("platform",)),
+             errors=texts.platform_errors(408, 409, 413), tags=("platform",)),
     Endpoint("GET", "/v0/platform/identities", "List identities, one page", auth="platform",
-             route=platform_routes.list_identities, errors=_platform_errors(),
+             route=platform_routes.list_identities, errors=texts.platform_errors(),
              tags=("platform",)),
     Endpoint("GET", "/v0/platform/identities/{identity_id}",
              "One identity, with its key's prefix", auth="platform",
-             route=platform_routes.get_identity, errors=_platform_errors(404),
+             route=platform_routes.get_identity, errors=texts.platform_errors(404),
              tags=("platform",)),
     Endpoint("PATCH", "/v0/platform/identities/{identity_id}",
              "Rename, add or remove scopes", auth="platform",
-             route=platform_routes.update_identity, errors=_platform_errors(404, 408, 409, 413),
+             route=platform_routes.update_identity,
+             errors=texts.platform_errors(404, 408, 409, 413),
              tags=("platform",)),
     Endpoint("POST", "/v0/platform/identities/{identity_id}/rotate-key",
              "A new API key (shown once); the old ones stop", auth="platform",
-             route=platform_routes.rotate_key, errors=_platform_errors(404),
+             route=platform_routes.rotate_key, errors=texts.platform_errors(404),
              tags=("platform",)),
     Endpoint("DELETE", "/v0/platform/identities/{identity_id}",
              "Delete an identity, its keys and its credentials", auth="platform", status=204,
-             route=platform_routes.delete_identity, errors=_platform_errors(404),
+             route=platform_routes.delete_identity, errors=texts.platform_errors(404),
              tags=("platform",)),
     # no key
     Endpoint("GET", HEALTH_PATH, "Liveness and readiness: 200 serving, else 503 and why",
-             auth="none", fast=_health, response=HealthBody, errors=_HEALTH_ERRORS,
+             auth="none", fast=_health, response=HealthBody, errors=texts.HEALTH_ERRORS,
              bodies={503: HealthBody}),
     Endpoint("HEAD", HEALTH_PATH, "Liveness and readiness, without a body", auth="none",
-             fast=_health_head, errors=_HEALTH_ERRORS),
+             fast=_health_head, errors=texts.HEALTH_ERRORS),
     Endpoint("GET", "/v0/openapi.json", "This document", auth="none", fast=_openapi,
              documented=False),
     Endpoint("GET", "/metrics", "Prometheus metrics (loomal serve --metrics)", auth="none",

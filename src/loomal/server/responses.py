@@ -37,6 +37,7 @@ from loomal.errors import (
     RateLimitError,
     RequestTimeoutError,
     ServerError,
+    ServiceUnavailableError,
     ValidationError,
 )
 
@@ -190,7 +191,7 @@ def error_headers(error: LoomalError) -> dict[str, str]:
     headers = {}
     if error.http_status == 401:
         headers["www-authenticate"] = "Bearer"
-    if isinstance(error, RateLimitError):
+    if isinstance(error, RateLimitError | ServiceUnavailableError):
         headers["retry-after"] = str(error.retry_after)
     if isinstance(error, RequestTimeoutError):
         # the rest of a late body may still come: the connection is not reused

@@ -50,6 +50,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.oauth_sql import PostgresOAuthStore
 from loomal.store.platform_sql import PostgresPlatformStore
 from loomal.store.rules_sql import PostgresRulesStore
 from loomal.store.version_sql import PostgresVersionStore
@@ -96,7 +97,9 @@ def _where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
-class PostgresStore(PostgresPlatformStore, PostgresVersionStore, PostgresRulesStore):
+class PostgresStore(
+    PostgresPlatformStore, PostgresVersionStore, PostgresRulesStore, PostgresOAuthStore
+):
     """The Store Protocol on PostgreSQL."""
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:

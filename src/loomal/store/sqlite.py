@@ -52,6 +52,7 @@ from loomal.store import (
     load_migrations,
     sealed_values,
 )
+from loomal.store.oauth_sql import SqliteOAuthStore
 from loomal.store.platform_sql import SqlitePlatformStore
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import SqliteRulesStore
@@ -96,7 +97,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SqlitePlatformStore, SqliteVersionStore, SqliteRulesStore):
+class SqliteStore(SqlitePlatformStore, SqliteVersionStore, SqliteRulesStore, SqliteOAuthStore):
     """The Store Protocol on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
