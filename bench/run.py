@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import platform
 import re
@@ -29,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import openbao, wrk  # noqa: E402
+from bench import openbao, pg_profile, pg_report, pg_section, pgdb, pgwire_relay, wrk  # noqa: E402
 
 PYTHON = Path(sys.executable)
 CODES_PER_CREDENTIAL = 1000
@@ -129,10 +131,17 @@ class Loomal:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-def start_loomal(workdir: Path, master_key: str) -> Loomal:
+def start_loomal(
+    workdir: Path, master_key: str, *, database_url: str | None = None, tag: str = "loomal"
+) -> Loomal:
+    """``loomal serve --workers 2``: on SQLite in the work dir, or on ``database_url``
+    (a second server on the same database prints no key: the caller has the first's)."""
     port = free_port()
     env = {**os.environ, "LOOMAL_MASTER_KEY": master_key}
-    log = open(workdir / "loomal.log", "wb")  # noqa: SIM115
+    env.pop("LOOMAL_DATABASE_URL", None)
+    if database_url:
+        env["LOOMAL_DATABASE_URL"] = database_url
+    log = open(workdir / f"{tag}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [
             str(PYTHON),
@@ -144,7 +153,7 @@ def start_loomal(workdir: Path, master_key: str) -> Loomal:
             "--workers",
             "2",
             "--data-dir",
-            str(workdir / "loomal-data"),
+            str(workdir / f"{tag}-data"),
         ],
         stdout=subprocess.PIPE,
         stderr=log,
@@ -190,20 +199,25 @@ def start_bare(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def seed(loomal: Loomal, bao: openbao.OpenBao) -> None:
-    with (
-        httpx.Client(base_url=loomal.url, headers=loomal.headers, timeout=30) as ours,
-        httpx.Client(base_url=bao.url, headers=bao.headers, timeout=30) as theirs,
-    ):
+def seed(loomal: Loomal | None, bao: openbao.OpenBao) -> None:
+    if loomal is not None:
+        seed_ours(loomal)
+    with httpx.Client(base_url=bao.url, headers=bao.headers, timeout=30) as theirs:
+        for i in range(SEEDED):
+            secret = {"key": f"sk_live_{i:04d}_{'x' * 24}"}
+            theirs.post(f"/v1/secret/data/cred-{i:03d}", json={"data": secret}).raise_for_status()
+        theirs.post("/v1/totp/keys/gh", json={"key": "JBSWY3DPEHPK3PXP", "generate": False})
+
+
+def seed_ours(loomal: Loomal) -> None:
+    with httpx.Client(base_url=loomal.url, headers=loomal.headers, timeout=30) as ours:
         for i in range(SEEDED):
             secret = {"key": f"sk_live_{i:04d}_{'x' * 24}"}
             ours.put(
                 f"/v0/vault/cred-{i:03d}",
                 json={"type": "API_KEY", "data": secret, "metadata": {"service": "bench"}},
             ).raise_for_status()
-            theirs.post(f"/v1/secret/data/cred-{i:03d}", json={"data": secret}).raise_for_status()
         ours.put("/v0/vault/gh", json={"type": "TOTP", "data": {"secret": "JBSWY3DPEHPK3PXP"}})
-        theirs.post("/v1/totp/keys/gh", json={"key": "JBSWY3DPEHPK3PXP", "generate": False})
         for i in range(BACKUP_CREDENTIALS):
             codes = [f"{i:02d}-{n:05d}" for n in range(CODES_PER_CREDENTIAL)]
             ours.put(
@@ -273,6 +287,11 @@ class Row:
     ours_cpu: list[float] = field(default_factory=list)
     """Server CPU µs per request (all its processes), one per round."""
     theirs_cpu: list[float] = field(default_factory=list)
+    pg: list[wrk.Result] = field(default_factory=list)
+    """Loomal on PostgreSQL, measured in the same rounds."""
+    pg_cpu: list[float] = field(default_factory=list)
+    pg_db_cpu: list[float] = field(default_factory=list)
+    """CPU µs per request of PostgreSQL's backends serving the bench's database."""
 
 
 def mean(results: list[wrk.Result], attr: str) -> float:
@@ -285,179 +304,291 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scale", type=int, default=100_000)
+    parser.add_argument(
+        "--store", choices=("both", "sqlite", "postgresql"), default="both", help="Loomal's store"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=pgdb.DEFAULT_URL,
+        help="a database on the PostgreSQL server to use: the bench creates its own beside it",
+    )
+    parser.add_argument("--count-ops", type=int, default=500, help="per kind, through the relay")
+    parser.add_argument("--profile-ops", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    with_sqlite, with_pg = args.store != "postgresql", args.store != "sqlite"
     started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="loomal-bench-"))
     lua = workdir / "lua"
     lua.mkdir()
     master_key = base64.b64encode(os.urandom(32)).decode()
-    print(f"work dir {workdir}", flush=True)
+    print(f"work dir {workdir}; load average (1 min) {load_at_start:.1f}", flush=True)
+    tick = os.sysconf("SC_CLK_TCK")
 
-    bao = openbao.start(workdir)
-    loomal = start_loomal(workdir, master_key)
-    bare, bare_url = start_bare(workdir)
-    try:
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(pgdb.fresh_database(args.postgres)) if with_pg else ""
+        pg_version = pgdb.server_version(pg_url) if pg_url else ""
+        bao = openbao.start(workdir)
+        stack.callback(bao.stop)
+
+        def started_server(**kwargs: Any) -> Loomal:
+            server = start_loomal(workdir, master_key, **kwargs)
+            stack.callback(stop_process, server.process)
+            return server
+
+        loomal = started_server() if with_sqlite else None
+        pg = started_server(database_url=pg_url, tag="pg") if with_pg else None
+        bare, bare_url = start_bare(workdir)
+        stack.callback(stop_process, bare)
         seed(loomal, bao)
-        ours_h, bao_h = loomal.headers, bao.headers
-        body_ours = '\'{"type":"API_KEY","data":{"key":"sk_live_written_0123456789"}}\''
-        body_bao = '\'{"data":{"key":"sk_live_written_0123456789"}}\''
-        rand_name = "string.format('w-%03d', math.random(0, 999))"
-        # Every scenario has an OpenBao counterpart: the rounds and the report need both.
-        scenarios: dict[str, tuple[tuple[str, Path], tuple[str, Path]]] = {
-            "read one credential": (
-                (loomal.url + "/v0/vault/cred-007", wrk.script(lua / "r1.lua", headers=ours_h)),
-                (bao.url + "/v1/secret/data/cred-007", wrk.script(lua / "r2.lua", headers=bao_h)),
-            ),
-            "durable write (overwrite 1 of 1000)": (
-                (
-                    loomal.url + "/",
-                    wrk.script(
-                        lua / "w1.lua",
-                        method="PUT",
-                        headers=ours_h | {"Content-Type": "application/json"},
-                        paths_lua=f"'/v0/vault/' .. {rand_name}",
-                        body_lua=body_ours,
-                    ),
-                ),
-                (
-                    bao.url + "/",
-                    wrk.script(
-                        lua / "w2.lua",
-                        method="POST",
-                        headers=bao_h | {"Content-Type": "application/json"},
-                        paths_lua=f"'/v1/secret/data/' .. {rand_name}",
-                        body_lua=body_bao,
-                    ),
-                ),
-            ),
-            "TOTP code": (
-                (loomal.url + "/v0/vault/gh/totp", wrk.script(lua / "t1.lua", headers=ours_h)),
-                (bao.url + "/v1/totp/code/gh", wrk.script(lua / "t2.lua", headers=bao_h)),
-            ),
-            "list 100 credentials": (
-                (loomal.url + "/v0/vault?limit=100", wrk.script(lua / "l1.lua", headers=ours_h)),
-                (
-                    bao.url + "/v1/secret/metadata/?list=true",
-                    wrk.script(lua / "l2.lua", headers=bao_h),
-                ),
-            ),
+        if pg is not None:
+            seed_ours(pg)
+        systems = {"ours": loomal, "pg": pg}
+        scenarios = {
+            name: {who: target for who, target in targets.items() if target is not None}
+            for name, targets in scenario_targets(systems, bao, lua).items()
         }
         rows = {name: Row(name) for name in scenarios}
         bare_target = (bare_url + "/bare", wrk.script(lua / "bare.lua", headers={}))
         bare_results: list[wrk.Result] = []
         bare_cpu: list[float] = []
-        tree = {
-            "ours": tree_pids(loomal.process.pid),
-            "theirs": tree_pids(bao.process.pid),
-            "bare": tree_pids(bare.pid),
-        }
+        tree = {"theirs": tree_pids(bao.process.pid), "bare": tree_pids(bare.pid)}
+        tree |= {who: tree_pids(s.process.pid) for who, s in systems.items() if s is not None}
         servers = [pid for pids in tree.values() for pid in pids]
+
+        def db_pids() -> list[int]:
+            return pgdb.backend_pids(pg_url) if pg_url else []
+
         steal_at_start = steal_share()
         print("warm-up", flush=True)
         wrk.run(bare_target[0], script=bare_target[1], seconds=2)
-        for ours_target, theirs_target in scenarios.values():
-            wrk.run(ours_target[0], script=ours_target[1], seconds=2)
-            wrk.run(theirs_target[0], script=theirs_target[1], seconds=2)
+        for targets in scenarios.values():
+            for url, script in targets.values():
+                wrk.run(url, script=script, seconds=2)
         for round_no in range(args.rounds):
-            for name, (ours_target, theirs_target) in scenarios.items():
-                order = [("ours", ours_target), ("theirs", theirs_target)]
+            for name, targets in scenarios.items():
+                order = list(targets.items())
                 if name == "read one credential":  # the ceiling, measured beside the read
                     order.insert(1, ("bare", bare_target))
                 if round_no % 2:
                     order.reverse()
                 for who, (url, script) in order:
-                    waited = settle(servers)
+                    waited = settle(servers + db_pids())
                     cpu_before = cpu_seconds(tree[who])
+                    db_before = pg_section.cpu_by_pid(db_pids(), tick)
                     result = wrk.run(url, script=script, seconds=args.seconds)
-                    cpu = (cpu_seconds(tree[who]) - cpu_before) / max(result.requests, 1) * 1e6
+                    requests = max(result.requests, 1)
+                    cpu = (cpu_seconds(tree[who]) - cpu_before) / requests * 1e6
+                    db_cpu = pg_section.cpu_spent(db_before, pg_section.cpu_by_pid(db_pids(), tick))
+                    db_cpu = db_cpu / requests * 1e6
+                    row = rows[name]
                     if who == "bare":
                         bare_results.append(result)
                         bare_cpu.append(cpu)
                     elif who == "ours":
-                        rows[name].ours.append(result)
-                        rows[name].ours_cpu.append(cpu)
+                        row.ours.append(result)
+                        row.ours_cpu.append(cpu)
+                    elif who == "pg":
+                        row.pg.append(result)
+                        row.pg_cpu.append(cpu)
+                        row.pg_db_cpu.append(db_cpu)
                     else:
-                        rows[name].theirs.append(result)
-                        rows[name].theirs_cpu.append(cpu)
+                        row.theirs.append(result)
+                        row.theirs_cpu.append(cpu)
                     print(
                         f"  {name:40s} {who:6s} {result.rps:9.0f} req/s  p99 {result.p99_ms:7.2f} ms"
-                        f"  {cpu:6.0f} µs CPU/req  (after {waited:.1f} s to settle)",
+                        f"  {cpu:6.0f} µs CPU/req  (db {db_cpu:4.0f} µs; after {waited:.1f} s to settle)",
                         flush=True,
                     )
 
-        backup_script = wrk.script(
-            lua / "b1.lua",
-            method="POST",
-            headers=ours_h,
-            paths_lua=f"string.format('/v0/vault/bk-%02d/totp/backup', math.random(0, {BACKUP_CREDENTIALS - 1}))",
-        )
-        backup = wrk.run(loomal.url + "/", script=backup_script, seconds=min(args.seconds, 5))
-        print(f"  backup pop {backup.rps:.0f} req/s", flush=True)
+        pops: dict[str, wrk.Result] = {}
+        for who, server in systems.items():
+            if server is not None:
+                pops[who] = backup_pop(server, lua / f"b-{who}.lua", min(args.seconds, 5))
+                print(f"  backup pop {who} {pops[who].rps:.0f} req/s", flush=True)
+        two_servers = None
+        round_trips = pg_section.RoundTrips()
+        if pg is not None:
+            pg2 = started_server(database_url=pg_url, tag="pg2")
+            backup_pop(pg2, lua / "b-pg2.lua", 1)  # warm: its pool, prepared statements
+            settle(servers + tree_pids(pg2.process.pid) + db_pids())
+            two_servers = pg_section.pop_on_two_servers(
+                [pg.url, pg2.url],
+                pg.headers,
+                lua,
+                credentials=BACKUP_CREDENTIALS,
+                seconds=min(args.seconds, 5),
+                server_pids=tree["pg"] + tree_pids(pg2.process.pid),
+                db_pids=db_pids,
+                clock_tick=tick,
+            )
+            print(
+                f"  backup pop on two servers {two_servers.rps:.0f} req/s, "
+                f"{two_servers.handed_out} codes, {two_servers.duplicates} handed out twice",
+                flush=True,
+            )
+            relay = pgwire_relay.CountingRelay().start()
+            stack.callback(relay.stop)
+            counted_url = pgdb.with_port(pg_url, relay.port) + "?sslmode=disable"
+            counted = started_server(database_url=counted_url, tag="pg-counted")
+            round_trips = pg_section.count_round_trips(
+                counted.url, pg.headers, relay, ops=args.count_ops, credentials=BACKUP_CREDENTIALS
+            )
+            print(f"  round trips per operation {round_trips.per_op}", flush=True)
 
-        scale_key = ""
         scale_rows: dict[str, wrk.Result] = {}
-        if args.scale:
+        seed_seconds = 0.0
+        if args.scale and loomal is not None:
             t0 = time.monotonic()
             scale_key = seed_scale(loomal, workdir, master_key, args.scale)
             seed_seconds = time.monotonic() - t0
             print(f"  seeded {args.scale} credentials in {seed_seconds:.1f} s", flush=True)
-            scale_h = {"Authorization": f"Bearer {scale_key}"}
-            middle = f"cred-{args.scale // 2:06d}"
-            cursor = base64.urlsafe_b64encode(middle.encode()).decode().rstrip("=")
-            for label, path in (
-                ("read one credential", f"/v0/vault/{middle}"),
-                ("list 100 credentials", f"/v0/vault?limit=100&cursor={cursor}"),
-            ):
-                script = wrk.script(lua / f"s-{len(scale_rows)}.lua", headers=scale_h)
-                wrk.run(loomal.url + path, script=script, seconds=2)
-                scale_rows[label] = wrk.run(loomal.url + path, script=script, seconds=args.seconds)
-        else:
-            seed_seconds = 0.0
+            scale_rows = measure_scale(loomal, scale_key, args, lua)
 
         steal_at_end = steal_share()
         steal = (steal_at_end[0] - steal_at_start[0]) / max(steal_at_end[1] - steal_at_start[1], 1)
-        rss_ours = tree_peak_rss_mb(loomal.process.pid)
+        rss_ours = tree_peak_rss_mb(loomal.process.pid) if loomal else {}
+        rss_pg = tree_peak_rss_mb(pg.process.pid) if pg else {}
         rss_bao = tree_peak_rss_mb(bao.process.pid)
-        crypto = crypto_micro()
-    finally:
-        for proc in (loomal.process, bare):
-            proc.terminate()
-            proc.wait(20)
-        bao.stop()
+    crypto = crypto_micro()
+    profiles = {}
+    if with_pg:
+        print("profiling a read and a TOTP code in-process", flush=True)
+        profiles["SQLite"] = pg_profile.profile(None, args.profile_ops)
+        with pgdb.fresh_database(args.postgres) as profile_url:
+            profiles["PostgreSQL"] = pg_profile.profile(profile_url, args.profile_ops)
 
-    report = render(
-        rows,
-        backup,
-        bare_results,
-        bare_cpu,
-        steal,
-        scale_rows,
-        args,
-        seed_seconds,
-        rss_ours,
-        rss_bao,
-        crypto,
-        time.monotonic() - started,
-    )
+    lines = render_header(args, steal, load_at_start, time.monotonic() - started)
+    if with_sqlite:
+        lines += render(
+            rows, pops["ours"], bare_results, bare_cpu, scale_rows, args, seed_seconds, rss_ours
+        )
+    if with_pg:
+        lines += pg_report.render(
+            rows,
+            pops["pg"],
+            two_servers,
+            round_trips,
+            profiles,
+            rss_pg,
+            server_version=pg_version,
+            ops=args.count_ops,
+            sqlite_measured=with_sqlite,
+        )
+    lines += render_footer(rss_ours, rss_bao, crypto)
+    report = "\n".join(lines)
     args.out.write_text(report)
     print(report)
 
 
-def render(
-    rows: dict[str, Row],
-    backup: wrk.Result,
-    bare: list[wrk.Result],
-    bare_cpu: list[float],
-    steal: float,
-    scale: dict[str, wrk.Result],
-    args: argparse.Namespace,
-    seed_seconds: float,
-    rss_ours: dict[int, float],
-    rss_bao: dict[int, float],
-    crypto: dict[str, float],
-    elapsed: float,
-) -> str:
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(20)
+
+
+def scenario_targets(
+    systems: dict[str, Loomal | None], bao: openbao.OpenBao, lua: Path
+) -> dict[str, dict[str, tuple[str, Path] | None]]:
+    """Every scenario's wrk target on each system (None for a system not started)."""
+    body_ours = '\'{"type":"API_KEY","data":{"key":"sk_live_written_0123456789"}}\''
+    body_bao = '\'{"data":{"key":"sk_live_written_0123456789"}}\''
+    rand_name = "string.format('w-%03d', math.random(0, 999))"
+    bao_h = bao.headers
+    json_h = {"Content-Type": "application/json"}
+    scenarios: dict[str, dict[str, tuple[str, Path] | None]] = {
+        "read one credential": {
+            "theirs": (
+                bao.url + "/v1/secret/data/cred-007",
+                wrk.script(lua / "r2.lua", headers=bao_h),
+            )
+        },
+        "durable write (overwrite 1 of 1000)": {
+            "theirs": (
+                bao.url + "/",
+                wrk.script(
+                    lua / "w2.lua",
+                    method="POST",
+                    headers=bao_h | json_h,
+                    paths_lua=f"'/v1/secret/data/' .. {rand_name}",
+                    body_lua=body_bao,
+                ),
+            )
+        },
+        "TOTP code": {
+            "theirs": (bao.url + "/v1/totp/code/gh", wrk.script(lua / "t2.lua", headers=bao_h))
+        },
+        "list 100 credentials": {
+            "theirs": (
+                bao.url + "/v1/secret/metadata/?list=true",
+                wrk.script(lua / "l2.lua", headers=bao_h),
+            )
+        },
+    }
+    for who, server in systems.items():
+        if server is None:
+            for targets in scenarios.values():
+                targets[who] = None
+            continue
+        h = server.headers
+        scenarios["read one credential"][who] = (
+            server.url + "/v0/vault/cred-007",
+            wrk.script(lua / f"r-{who}.lua", headers=h),
+        )
+        scenarios["durable write (overwrite 1 of 1000)"][who] = (
+            server.url + "/",
+            wrk.script(
+                lua / f"w-{who}.lua",
+                method="PUT",
+                headers=h | json_h,
+                paths_lua=f"'/v0/vault/' .. {rand_name}",
+                body_lua=body_ours,
+            ),
+        )
+        scenarios["TOTP code"][who] = (
+            server.url + "/v0/vault/gh/totp",
+            wrk.script(lua / f"t-{who}.lua", headers=h),
+        )
+        scenarios["list 100 credentials"][who] = (
+            server.url + "/v0/vault?limit=100",
+            wrk.script(lua / f"l-{who}.lua", headers=h),
+        )
+    # ours first, then PostgreSQL, then OpenBao: the order of the rounds
+    rank = {"ours": 0, "pg": 1, "theirs": 2}
+    return {
+        name: dict(sorted(targets.items(), key=lambda kv: rank[kv[0]]))
+        for name, targets in scenarios.items()
+    }
+
+
+def backup_pop(server: Loomal, script_path: Path, seconds: int) -> wrk.Result:
+    script = wrk.script(
+        script_path,
+        method="POST",
+        headers=server.headers,
+        paths_lua=f"string.format('/v0/vault/bk-%02d/totp/backup', math.random(0, {BACKUP_CREDENTIALS - 1}))",
+    )
+    return wrk.run(server.url + "/", script=script, seconds=seconds)
+
+
+def measure_scale(
+    loomal: Loomal, scale_key: str, args: argparse.Namespace, lua: Path
+) -> dict[str, wrk.Result]:
+    scale_rows: dict[str, wrk.Result] = {}
+    scale_h = {"Authorization": f"Bearer {scale_key}"}
+    middle = f"cred-{args.scale // 2:06d}"
+    cursor = base64.urlsafe_b64encode(middle.encode()).decode().rstrip("=")
+    for label, path in (
+        ("read one credential", f"/v0/vault/{middle}"),
+        ("list 100 credentials", f"/v0/vault?limit=100&cursor={cursor}"),
+    ):
+        script = wrk.script(lua / f"s-{len(scale_rows)}.lua", headers=scale_h)
+        wrk.run(loomal.url + path, script=script, seconds=2)
+        scale_rows[label] = wrk.run(loomal.url + path, script=script, seconds=args.seconds)
+    return scale_rows
+
+
+def render_header(args: argparse.Namespace, steal: float, load: float, elapsed: float) -> list[str]:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -466,7 +597,7 @@ def render(
         ),
         platform.processor(),
     )
-    lines = [
+    return [
         "# Benchmarks",
         "",
         "Generated by `make bench` (`bench/run.py`); every figure below comes from that run.",
@@ -483,6 +614,25 @@ def render(
         "system still does after its load is not counted against the next",
         f"- steal: the host ran something else for {steal:.0%} of this VM's CPU time during the "
         "measured rounds (req/s drift with it; CPU per request below hardly does)",
+        f"- machine load at start: 1-minute load average {load:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine slows req/s; CPU per request and round trips hold)",
+        "",
+    ]
+
+
+def render(
+    rows: dict[str, Row],
+    backup: wrk.Result,
+    bare: list[wrk.Result],
+    bare_cpu: list[float],
+    scale: dict[str, wrk.Result],
+    args: argparse.Namespace,
+    seed_seconds: float,
+    rss_ours: dict[int, float],
+) -> list[str]:
+    """The SQLite server against OpenBao."""
+    lines = [
+        "## SQLite",
         "",
         "| scenario | Loomal req/s | OpenBao req/s | ratio | Loomal p50 / p99 ms | OpenBao p50 / p99 ms | errors L / O |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -536,8 +686,16 @@ def render(
             )
         lines.append("")
     lines += targets(rows, bare, scale, rss_ours)
-    lines += [
-        "**Peak RSS** (VmHWM): Loomal "
+    return lines
+
+
+def render_footer(
+    rss_ours: dict[int, float], rss_bao: dict[int, float], crypto: dict[str, float]
+) -> list[str]:
+    return [
+        "## Memory and crypto",
+        "",
+        "**Peak RSS** (VmHWM): Loomal on SQLite "
         + ", ".join(f"{mb:.0f} MB" for mb in rss_ours.values())
         + " (supervisor, workers); OpenBao "
         + ", ".join(f"{mb:.0f} MB" for mb in rss_bao.values())
@@ -548,7 +706,6 @@ def render(
         + ".",
         "",
     ]
-    return "\n".join(lines)
 
 
 def ceiling_share(rows: dict[str, Row], bare: list[wrk.Result]) -> float:

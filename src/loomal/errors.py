@@ -160,6 +160,13 @@ class MissingApiKeyError(AuthenticationError, ValueError):
         self.env_var = env_var
         """The variable the client looked in (a CLI tells its user to set it)."""
 
+    @property
+    def shell_hint(self) -> str:
+        """The same news for a shell user, who sets a variable or an option, not
+        the SDK's ``api_key=`` argument (the CLI and ``python -m loomal.mcp``)."""
+        prefix = "lopk-" if self.env_var == "LOOMAL_PLATFORM_KEY" else "loid-"
+        return f"No API key: export {self.env_var}={prefix}... (or pass --api-key)."
+
 
 class PermissionDeniedError(LoomalError):
     """403 ``forbidden``, the hosted API's code; a key without the scope a route needs

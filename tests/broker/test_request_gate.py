@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from loomal.broker import request_gate
 from loomal.config import ServerSettings
 from loomal.core.identity import Principal
 from loomal.errors import (
@@ -306,3 +307,18 @@ async def test_listing_shows_pending_first(harness: Harness) -> None:
     assert listed.approvals[0].body_size == 3
     pending = await harness.vault.approvals.list_approvals(agent, status="pending")
     assert [a.approval_id for a in pending.approvals] == [second]
+
+
+async def test_an_identity_holds_at_most_so_many_pending_approvals(
+    harness: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_gate, "MAX_PENDING_APPROVALS", 3)
+    agent = await crm(harness)
+    for n in range(3):
+        await ask(harness, agent, f"/v1/contacts/{n}", method="DELETE")
+    error = await refused(
+        harness, harness.fetch(agent, "crm", f"{BASE}/v1/contacts/9", method="DELETE")
+    )
+    assert isinstance(error, RateLimitError) and error.reason == "too_many_pending_approvals"
+    clock.now += 3601  # the pending ones expire
+    await ask(harness, agent, "/v1/contacts/9", method="DELETE")

@@ -117,6 +117,21 @@ def test_restore_never_brings_back_a_used_backup_code(api: Api) -> None:
     assert api.client.post("/v0/vault/mfa/totp/backup", headers=h).json()["code"] == "c3"
 
 
+def test_restore_never_brings_back_a_rotated_refresh_token(api: Api) -> None:
+    h = api.headers()
+
+    def oauth(access: str, refresh: str, scopes: str) -> dict[str, Any]:
+        data = {"accessToken": access, "refreshToken": refresh}
+        return {"type": "OAUTH", "data": data, "metadata": {"scopes": scopes}}
+
+    assert api.client.put("/v0/vault/crm", json=oauth("a1", "r1", "read"), headers=h).is_success
+    assert api.client.put("/v0/vault/crm", json=oauth("a2", "r2", "write"), headers=h).is_success
+    assert api.client.post("/v0/vault/crm/versions/1/restore", headers=h).is_success
+    got = api.client.get("/v0/vault/crm", headers=h).json()
+    assert got["metadata"]["scopes"] == "read"  # the restored version's settings
+    assert got["data"] == {"accessToken": "a2", "refreshToken": "r2"}  # the live family
+
+
 def test_only_the_newest_versions_stay(short_history: Api) -> None:
     api = short_history
     h = api.headers()

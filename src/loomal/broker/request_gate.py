@@ -35,10 +35,14 @@ from loomal.errors import (
     RateLimitError,
 )
 
-__all__ = ["APPROVAL_TTL_SECONDS", "RequestGate", "request_hash"]
+__all__ = ["APPROVAL_TTL_SECONDS", "MAX_PENDING_APPROVALS", "RequestGate", "request_hash"]
 
 APPROVAL_TTL_SECONDS = 3600
 """How long an approval may wait for a person, then for its one use."""
+
+MAX_PENDING_APPROVALS = 100
+"""Pending approvals an identity may hold at once: an agent looping on held
+requests fills neither the store nor a person's list."""
 
 
 def request_hash(credential_id: str, method: str, target: Target, body: bytes | None) -> bytes:
@@ -134,6 +138,16 @@ class RequestGate:
         bound: bytes,
     ) -> NoReturn:
         now = to_micros(self._clock())
+        pending = await self._store.count_pending_approvals(
+            identity_id=principal.identity_id, now=now
+        )
+        if pending >= MAX_PENDING_APPROVALS:
+            raise RateLimitError(
+                f"This identity has {pending} approvals waiting for a person; nothing was "
+                "sent. Wait for them to be decided or to expire (one hour).",
+                reason="too_many_pending_approvals",
+                retry_after=60,
+            )
         row = ApprovalRow(
             approval_id="apr_" + secrets.token_urlsafe(18),
             identity_id=principal.identity_id,

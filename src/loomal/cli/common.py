@@ -41,12 +41,6 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def no_api_key(env_var: str) -> str:
-    """The SDK's own message names its ``api_key=`` argument; a shell user sets a variable."""
-    prefix = "lopk-" if env_var == "LOOMAL_PLATFORM_KEY" else "loid-"
-    return f"No API key: export {env_var}={prefix}... (or pass --api-key)."
-
-
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn any Loomal error into one line on stderr and exit code 1."""
 
@@ -55,7 +49,7 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except MissingApiKeyError as exc:
-            fail(no_api_key(exc.env_var))
+            fail(exc.shell_hint)
             raise  # unreachable: fail() exits
         except LoomalError as exc:
             fail(exc.message)

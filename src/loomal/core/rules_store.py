@@ -54,6 +54,10 @@ class RulesStore(Protocol):
 
     async def create_approval(self, *, approval: ApprovalRow) -> None: ...
 
+    async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
+        """Pending approvals of the identity not yet expired."""
+        ...
+
     async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None: ...
 
     async def list_approvals(

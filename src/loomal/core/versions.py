@@ -7,7 +7,9 @@
   version number), so a version row moved onto another number fails to open.
 - A restore writes the old version's data as a new version. Backup codes
   already handed out stay used: a code in the current ``usedBackupCodes`` never
-  comes back into ``backupCodes``, whatever the restored version held.
+  comes back into ``backupCodes``, whatever the restored version held; an OAuth
+  token family rotated since stays the current one (a provider that sees a used
+  refresh token again revokes the whole family).
 - A delete hides the credential at once and leaves a tombstone; the name is free.
   An undelete brings the latest version back (409 ``name_in_use`` if the name was
   taken since; ``as_name`` restores it under another name); destroy removes every
@@ -77,7 +79,9 @@ def writer_of(principal: Principal) -> str:
 
 def restored_data(restored: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
     """``restored`` as it may come back: every backup code used by now (in the
-    current ``usedBackupCodes`` or the restored one) stays used."""
+    current ``usedBackupCodes`` or the restored one) stays used, and the current
+    OAuth refresh and access tokens stay when the restored ones were rotated away
+    (the restored ``expiresAt`` may then be early, which costs one refresh)."""
     data = dict(restored)
     used = list(data.get("usedBackupCodes", []))
     for code in (current or {}).get("usedBackupCodes", []):
@@ -87,6 +91,11 @@ def restored_data(restored: dict[str, Any], current: dict[str, Any] | None) -> d
         data["backupCodes"] = [c for c in data.get("backupCodes", []) if c not in used]
     if used:
         data["usedBackupCodes"] = used
+    live = (current or {}).get("refreshToken")
+    if live and data.get("refreshToken") != live:  # rotated away since: keep the live family
+        data["refreshToken"] = live
+        if "accessToken" in (current or {}):
+            data["accessToken"] = (current or {})["accessToken"]
     return data
 
 

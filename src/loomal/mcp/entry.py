@@ -17,7 +17,6 @@ from typing import ParamSpec, TypeVar, cast
 
 import click
 
-from loomal.cli.common import no_api_key
 from loomal.errors import LoomalError, MissingApiKeyError
 from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
@@ -92,7 +91,7 @@ def _command(api_key: str | None, base_url: str | None, tool_names: str) -> None
     try:
         run(settings_from_options(api_key, base_url, tool_names))
     except MissingApiKeyError as exc:  # say it in this command's terms, not the SDK's
-        click.echo(f"error: {no_api_key(exc.env_var)}", err=True)
+        click.echo(f"error: {exc.shell_hint}", err=True)
         sys.exit(1)
     except LoomalError as exc:  # one line and exit 1, as every loomal command reports
         click.echo(f"error: {exc.message}", err=True)

@@ -45,6 +45,10 @@ class _Sql:
         )
         marks = ", ".join([p] * len(_APPROVAL_COLUMNS.split(",")))
         self.insert_approval = f"INSERT INTO approvals ({_APPROVAL_COLUMNS}) VALUES ({marks})"
+        self.count_pending = (
+            f"SELECT count(*) FROM approvals WHERE identity_id = {p} AND status = 'pending' "
+            f"AND expires_at > {p}"
+        )
         self.get_approval = (
             f"SELECT {_APPROVAL_COLUMNS} FROM approvals WHERE identity_id = {p} "
             f"AND approval_id = {p}"
@@ -131,6 +135,10 @@ class SqliteRulesStore:
         values = _approval_values(approval)
         await self._write(lambda conn: conn.execute(_LITE.insert_approval, values))
 
+    async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
+        (count,) = self._reader.execute(_LITE.count_pending, (identity_id, now)).fetchone()
+        return int(count)
+
     async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None:
         row = self._reader.execute(_LITE.get_approval, (identity_id, approval_id)).fetchone()
         return None if row is None else _approval(row)
@@ -182,6 +190,10 @@ class PostgresRulesStore:
 
     async def create_approval(self, *, approval: ApprovalRow) -> None:
         await self._execute(_PG.insert_approval, _approval_values(approval))
+
+    async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
+        (count,) = await self._fetchone(_PG.count_pending, (identity_id, now))
+        return int(count)
 
     async def get_approval(self, *, identity_id: str, approval_id: str) -> ApprovalRow | None:
         row = await self._fetchone(_PG.get_approval, (identity_id, approval_id))
