@@ -122,6 +122,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
                 sent += len(piece)
             self.wfile.write(b"0\r\n\r\n")
+        elif route == "/truncated":
+            # announces n bytes, sends `sent` of them, and hangs up
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", query["n"][0])
+            self.end_headers()
+            self.wfile.write(b"t" * int(query["sent"][0]))
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)  # SHUT_RDWR: the rest never comes
         elif route == "/binary":
             self._answer(200, bytes(range(256)), "application/octet-stream")
         elif route.startswith("/v1/"):

@@ -103,3 +103,27 @@ def test_an_unsupported_protocol_version_is_not_repeated_over_stdio(
     finally:
         errors = stdio.close()
     assert SECRET not in errors
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_deep_nesting_over_stdio_is_bounded_like_http(
+    server: ServerProcess, tmp_path: Path, depth: int
+) -> None:
+    """Issue 28 (also known): a line nested deeper than the parser allows is one
+    parse error, answered at once (not a stack overflow, not a silent drop), and
+    the server goes on serving."""
+    stdio = StdioServer(server, server.api_key or "", tmp_path)
+    try:
+        _, initialized = stdio.answer(initialize_request("2025-06-18"))
+        assert "result" in initialized
+        stdio.send(INITIALIZED)
+        deep = "[" * depth + "]" * depth
+        line = '{"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "x", '
+        raw, answer = stdio.answer(line + '"arguments": {"' + SECRET + '": ' + deep + "}}}")
+        assert SECRET not in raw
+        assert answer["error"]["code"] in (-32700, -32600), answer
+        _, listed = stdio.answer('{"jsonrpc": "2.0", "id": 8, "method": "tools/list"}')
+        assert listed["id"] == 8 and listed["result"]["tools"]
+    finally:
+        errors = stdio.close()
+    assert SECRET not in errors

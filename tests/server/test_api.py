@@ -549,11 +549,20 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/platform/identities",
         "/v0/platform/identities/{identity_id}",
         "/v0/platform/identities/{identity_id}/rotate-key",
+        "/v0/health",
+        "/v0/proxy/{name}/{path}",
         "/v0/approvals",
         "/v0/approvals/{approval_id}",
         "/v0/approvals/{approval_id}/approve",
         "/v0/approvals/{approval_id}/deny",
     }
+    assert set(doc["paths"]["/v0/health"]) == {"get", "head"}
+    assert set(doc["paths"]["/v0/proxy/{name}/{path}"]) == {"get", "post", "put", "patch", "delete"}
+    read = doc["paths"]["/v0/vault/{name}"]["get"]  # served by the edge, described all the same
+    assert read["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Credential"
+    }
+    assert "vault:read" in read["description"]
     put = doc["paths"]["/v0/vault/{name}"]["put"]
     assert {"200", "400", "401", "403", "413", "422"} <= set(put["responses"])
     assert "requestBody" in put

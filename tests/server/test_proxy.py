@@ -249,3 +249,53 @@ def test_a_dot_dot_path_never_reaches_above_the_base_path(api: Api, upstream: Up
     inside = api.client.get("/v0/proxy/tenant/a/%2e%2e/echo", headers=h)
     assert inside.status_code == 404  # the upstream's own 404, for /v1/tenant-a/echo
     assert [s.path for s in upstream.seen] == ["/v1/tenant-a/echo"]
+
+
+def test_an_upstream_failing_before_its_body_gets_our_json_502(
+    api: Api, upstream: Upstream
+) -> None:
+    """Issue 28.6: headers, then the upstream hangs up. The status line goes out with
+    the first chunk, so the caller gets a 502 in our shape (it got granian's bare
+    text 500), with its request id and the security headers once, and it is audited."""
+    h = api.headers()
+    api.client.put("/v0/vault/openai", json=openai_credential(upstream), headers=h)
+    failed = api.client.get("/v0/proxy/openai/truncated?n=100&sent=0", headers=h)
+    assert_error(failed, 502, "bad_gateway", "upstream_error")
+    assert "x-request-id" in failed.headers
+    for name in ("cache-control", "x-content-type-options", "referrer-policy"):
+        assert len(failed.headers.get_list(name)) == 1, (name, failed.headers)
+    events = api.client.get("/v0/audit", headers=h).json()["events"]
+    assert events[0]["action"] == "proxy" and events[0]["outcome"] == "upstream_error"
+
+
+@pytest.mark.slow
+def test_a_real_server_answers_502_or_cuts_the_stream_never_a_bare_500(tmp_path: Path) -> None:
+    """Through granian: an upstream that fails before its body gets a JSON 502; one
+    that fails after the answer started has the stream cut (the client sees a
+    truncated body, never a short one passed off as whole); both are audited."""
+    with running_upstream() as upstream:
+        server = start_server(
+            "--data-dir", str(tmp_path / "data"), "--fetch-allow-private", "127.0.0.1",
+            cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            h = auth(server.api_key or "")
+            stored = httpx.put(
+                server.base_url + "/v0/vault/up", json=openai_credential(upstream), headers=h
+            )
+            assert stored.status_code == 200
+            proxied = server.base_url + "/v0/proxy/up/truncated"
+            failed = httpx.get(proxied + "?n=100&sent=0", headers=h)
+            assert failed.status_code == 502, failed.text
+            assert failed.json()["reason"] == "upstream_error"
+            assert failed.headers["content-type"] == "application/json"
+            assert (
+                "x-request-id" in failed.headers and failed.headers["cache-control"] == "no-store"
+            )
+            with pytest.raises(httpx.RemoteProtocolError):
+                httpx.get(proxied + "?n=400000&sent=200000", headers=h, timeout=30)
+            events = httpx.get(server.base_url + "/v0/audit", headers=h).json()["events"]
+            assert [e["outcome"] for e in events[:2]] == ["upstream_error"] * 2
+        finally:
+            output = server.stop()
+    assert "Traceback" not in output and " 500" not in output, output

@@ -18,7 +18,6 @@ import socket
 import sys
 
 import click
-from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
@@ -38,6 +37,7 @@ from loomal.core.models import IdentityCreated
 from loomal.keyfile import KeyFileSource, is_sealed_key_file
 from loomal.mcp.names import TOOL_NAME_MODES
 from loomal.runtime import check_store_keys, open_identities, open_vault, store_session
+from loomal.server.bound_server import BoundFirstGranian
 from loomal.server.parent_watch import PARENT_ENV
 from loomal.server.request_log import configure_logging
 from loomal.unseal_agent import TOKEN_ENV, UnsealAgent
@@ -388,15 +388,19 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
         f"Console:    {settings.browser_url}/ (sign in with an API key, or "
         "run `loomal identity login-link NAME` for a one-time link)"
     )
-    click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)")
-    sys.stdout.flush()
     os.environ.update(settings.to_env())  # each worker builds its app from these
     os.environ[PARENT_ENV] = str(os.getpid())  # workers stop if this process is killed
     if agent is not None:
         os.environ[TOKEN_ENV] = agent.token  # workers fetch the keys from the agent
     text_access_log = settings.access_log and settings.log_format == "text"
-    server = Granian(
+
+    def listening() -> None:  # the port accepts connections from now on
+        click.echo(f"Listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)")
+        sys.stdout.flush()
+
+    server = BoundFirstGranian(
         "loomal.server.app:create_app_from_env",
+        on_listening=listening,
         factory=True,
         address=settings.host,
         port=settings.port,

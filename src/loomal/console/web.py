@@ -24,6 +24,7 @@ left.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -41,7 +42,6 @@ from loomal.console.sessions import (
 )
 from loomal.errors import LoomalError, RequestTimeoutError
 from loomal.runtime import RunningVault
-from loomal.server.edge import body_deadline
 
 __all__ = [
     "BINDING_HEADER",
@@ -197,12 +197,19 @@ def same_origin(request: Req) -> bool:
     return origin in (None, "null", f"{request.url.scheme}://{request.url.netloc}")
 
 
+def _body_deadline(request: Req) -> asyncio.Timeout:
+    """The server's body deadline (``LOOMAL_BODY_TIMEOUT_SECONDS``), as the edge
+    applies it to the API's bodies."""
+    vault: RunningVault = request.app.state.vault
+    return asyncio.timeout(vault.settings.body_timeout_seconds)
+
+
 async def read_form(request: Req) -> dict[str, str]:
     """The form's text fields, the body read within the server's body deadline
     (RequestTimeoutError, 408, after it: ``POST /sign-in`` reads a form before any
     check, so a client without a key could otherwise hold a connection forever)."""
     try:
-        async with body_deadline():
+        async with _body_deadline(request):
             form = await request.form()
     except TimeoutError:
         raise RequestTimeoutError() from None
@@ -212,7 +219,7 @@ async def read_form(request: Req) -> dict[str, str]:
 async def read_body(request: Req) -> bytes:
     """The raw request body, within the same deadline as :func:`read_form`."""
     try:
-        async with body_deadline():
+        async with _body_deadline(request):
             return await request.body()
     except TimeoutError:
         raise RequestTimeoutError() from None

@@ -1,9 +1,10 @@
-"""The ASGI application: routes, the one error handler, limits, OpenAPI, lifespan.
+"""The ASGI application: the endpoint table's Litestar handlers, the console, the
+one error handler, lifespan; wrapped in the edge, the one way in.
 
-Every error, ours or the framework's, leaves through :func:`error_response` as
-``{"error": code, "message", "status", "reason"?}``. Unexpected exceptions are logged by type
-and location only (their text could hold a value), and answered with a plain
-500 that carries neither a trace nor a secret.
+Every error, ours or the framework's, leaves through the edge's one error writer
+as ``{"error": code, "message", "status", "reason"?}``. Unexpected exceptions
+are logged by type and location only (their text could hold a value), and
+answered with a plain 500 that carries neither a trace nor a secret.
 """
 
 from __future__ import annotations
@@ -16,86 +17,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router
-from litestar.connection import ASGIConnection
-from litestar.exceptions import (
-    NotFoundException,
-)
-from litestar.handlers import asgi
-from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import Message, Receive, Scope, Send
+from litestar import Litestar, Router
 
-from loomal import __version__
 from loomal.config import ServerSettings
 from loomal.console.routes import CONSOLE_ROUTES
 from loomal.core.audit import run_audit_retention
 from loomal.core.versions import run_deleted_retention
-from loomal.errors import ApprovalPendingError
 from loomal.runtime import RunningVault, open_vault
-from loomal.server import broker_routes
-from loomal.server.approval_routes import APPROVAL_ROUTES
-from loomal.server.edge import API_MAX_BODY_BYTES, Edge, set_body_timeout
+from loomal.server.calls import EdgeState
+from loomal.server.edge import Edge
+from loomal.server.endpoints import API_MAX_BODY_BYTES, ENDPOINTS
 from loomal.server.mcp_mount import McpMount
-from loomal.server.oauth_routes import OAUTH_CALLBACK, OAUTH_ROUTES
+from loomal.server.metrics import Metrics
+from loomal.server.openapi import litestar_handler
 from loomal.server.parent_watch import PARENT_ENV, stop_when_orphaned
-from loomal.server.platform_routes import PLATFORM_ROUTER
 from loomal.server.request_log import configure_logging
-from loomal.server.responses import (
-    SECURITY_HEADERS,
-    approval_pending,
-    error_body,
-    error_headers,
-    to_loomal_error,
-)
-from loomal.server.routes import ROUTES, authenticate
-from loomal.server.version_routes import VERSION_ROUTES
 
-__all__ = ["create_app", "create_app_from_env", "error_response"]
+__all__ = ["create_app", "create_app_from_env"]
 
 log = logging.getLogger("loomal.server")
-
-
-def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    error = to_loomal_error(exc)
-    if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202, not an error
-        return Response(approval_pending(error, request.scope), status_code=202)
-    return Response(error_body(error), status_code=error.http_status, headers=error_headers(error))
-
-
-async def _add_security_headers(message: Message, scope: Scope) -> None:
-    # Appended, not searched for: no response of ours sets these headers itself.
-    if message["type"] == "http.response.start":
-        message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
-
-
-def _only_openapi_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Litestar's docs router answers unknown ``/v0/*`` paths with an HTML page;
-    this guard sends them through our JSON 404 instead."""
-    if connection.scope["path"] != "/v0/openapi.json":
-        raise NotFoundException()
-
-
-def _openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="Loomal Vault",
-        version=__version__,
-        description="Encrypted credential vault for AI agents.",
-        openapi_router=Router(
-            path="/v0", route_handlers=[], guards=[_only_openapi_json], include_in_schema=False
-        ),
-        render_plugins=[JsonRenderPlugin(path="/openapi.json")],
-        create_examples=False,
-        components=Components(
-            security_schemes={
-                "bearerAuth": SecurityScheme(
-                    type="http", scheme="bearer", description="Authorization: Bearer loid-..."
-                )
-            }
-        ),
-    )
 
 
 def create_app(
@@ -110,18 +50,18 @@ def create_app(
     ``parent_pid``: stop when that process is gone (a ``loomal serve`` worker);
     ``clock``: the vault's clock (see ``open_vault``; tests move a fake one)."""
 
-    opened_vault: list[RunningVault] = []
-    mcp_mount = McpMount(vault_of=lambda: opened_vault[0])
-
-    @asgi("/mcp", is_mount=True, copy_scope=True)
-    async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        await mcp_mount(scope, receive, send)  # type: ignore[arg-type]
+    configured = settings or (vault.settings if vault is not None else ServerSettings.load())
+    state = EdgeState(
+        body_timeout=configured.body_timeout_seconds,
+        metrics=Metrics() if configured.metrics else None,
+    )
+    mcp_mount = McpMount(state.open_vault, state.errors, configured.body_timeout_seconds)
+    state.mcp = mcp_mount
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         opened = vault or await open_vault(settings or ServerSettings.load(), clock=clock)
-        app.state.vault = opened
-        opened_vault.append(opened)
+        app.state.vault = state.vault = opened
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
@@ -147,41 +87,25 @@ def create_app(
             else:
                 await opened.flush(final=True)
 
-    handlers: dict[Any, Any] = {Exception: error_response, 404: error_response, 405: error_response}
+    answer_error = state.errors.response
+    handlers: dict[Any, Any] = {Exception: answer_error, 404: answer_error, 405: answer_error}
     app = Litestar(
         route_handlers=[
-            Router(
-                path="/",
-                route_handlers=[
-                    *ROUTES,
-                    *VERSION_ROUTES,
-                    broker_routes.fetch,
-                    *APPROVAL_ROUTES,
-                    *OAUTH_ROUTES,
-                ],
-                before_request=authenticate,
-            ),
-            PLATFORM_ROUTER,
-            OAUTH_CALLBACK,
+            *(litestar_handler(endpoint) for endpoint in ENDPOINTS if endpoint.route is not None),
             Router(path="/", route_handlers=CONSOLE_ROUTES, include_in_schema=False),
-            mcp_endpoint,
-            broker_routes.proxy,
         ],
         lifespan=[lifespan],
         exception_handlers=handlers,
         request_max_body_size=API_MAX_BODY_BYTES,
-        openapi_config=_openapi_config(),
-        before_send=[_add_security_headers],
+        openapi_config=None,  # the edge serves the table's document
         logging_config=None,
         debug=False,
     )
-    configured = settings or (vault.settings if vault is not None else ServerSettings.load())
-    set_body_timeout(configured.body_timeout_seconds)  # every body this process reads
     return Edge(
         app,
+        state,
         cors_origins=configured.cors_origins,
         trusted_proxies=configured.trusted_proxies,
-        metrics=configured.metrics,
         log_access=configured.access_log and configured.log_format == "json",
         tag_logs=configured.log_format == "json",
     )

@@ -16,7 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from loomal.errors import PermissionDeniedError
-from loomal.server.responses import SECURITY_HEADERS, send_error
+from loomal.server.responses import SECURITY_HEADERS, ErrorWriter
 
 __all__ = ["Cors"]
 
@@ -26,8 +26,9 @@ MAX_AGE = b"600"
 
 
 class Cors:
-    def __init__(self, app: ASGIApp, origins: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, origins: tuple[str, ...], errors: ErrorWriter) -> None:
         self.app = app
+        self._errors = errors
         self._any = "*" in origins
         self._origins = frozenset(origin.encode() for origin in origins)
 
@@ -55,7 +56,7 @@ class Cors:
 
     async def _preflight(self, send: Send, origin: bytes) -> None:
         if not self._allowed(origin):
-            await send_error(
+            await self._errors.send(
                 send,
                 PermissionDeniedError(
                     "This origin may not call the API.", code="origin_not_allowed"

@@ -1,328 +1,249 @@
-"""The edge: the one place a request enters, for REST routes, the hot reads, /mcp,
-the broker proxy and the console alike. It owns what every transport shares:
-the client's address (trusted proxies), the request id, access logs and
-metrics, CORS, the request-body limit of the API, reading the
-``Authorization`` header and authenticating it (:func:`authenticate`).
+"""The edge: the one way a request enters, whatever serves it.
 
-It also serves the calls agents make most without the framework's per-request
-machinery: ``GET /v0/vault/{name}``, ``GET /v0/vault/{name}/totp`` and, for a
-plain well-formed body, ``PUT /v0/vault/{name}`` (any other body goes on to the
-declared route, so every error and its message stays the route's).
+Every HTTP request takes one path: the client's address (trusted proxies), the
+request id, access log and metrics (labelled from the endpoint table), CORS;
+then the endpoint table (``server/endpoints.py``) routes it. For an entry of the
+table the edge checks the ``Host`` header (Litestar's rule), authenticates the
+caller (identity or platform key), reads the body within its limit and the body
+deadline (:func:`~loomal.server.request_body.read_body`), and then:
 
-Why: measured on this project's 2-core machine, the TOTP use case served 30k
-requests/s behind a plain ASGI path and 15.6k through a Litestar route (same
-service, store, crypto and server; see docs/benchmarks.md). Litestar's
-signature parsing, hooks and response objects cost half the throughput.
+- a ``fast`` entry's handler answers, written raw here (the calls agents make
+  most: measured on this project's 2-core machine, Litestar's signature parsing,
+  hooks and response objects cost half the throughput of a plain ASGI path);
+- a ``raw`` entry (the proxy, /mcp) gets the request as it is;
+- a ``route`` entry goes to Litestar, to the handler generated from the same
+  entry, with the caller and the body already known.
 
-What it is not: a second implementation. It authenticates with the same
-IdentityService call, runs the same VaultService method, encodes the same
-model, and answers errors through the same mapping and headers
-(``server.responses``). The routes stay declared in ``routes.py`` (OpenAPI, and
-Litestar serves everything this path does not match: other methods, trailing
-slashes, names with a ``/``). The whole API test suite runs through it.
+What the table does not name (the console's pages, an unknown path) goes to
+Litestar as it is. Every error leaves through the one writer
+(``EdgeState.errors``); every answer gets the security headers once. The edge's
+state is one object (:class:`~loomal.server.calls.EdgeState`), no globals.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-import msgspec
 from litestar import Litestar
+from litestar._asgi.utils import is_valid_host
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
-from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS
-from loomal.core.models import StoreRequest
-from loomal.core.preconditions import WritePrecondition
+from loomal.core.platform import PlatformPrincipal
 from loomal.core.principals import Principal
 from loomal.core.types import NAME_RULE
-from loomal.errors import RequestTimeoutError, ValidationError
-from loomal.runtime import RunningVault
-from loomal.server.client_address import ClientAddresses, client_address
+from loomal.errors import (
+    BadRequestError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from loomal.server.broker_routes import ProxyStreamCut
+from loomal.server.calls import (
+    PLATFORM_SCOPE_KEY,
+    PRINCIPAL_SCOPE_KEY,
+    EdgeState,
+    FastCall,
+    authenticate,
+    authenticate_platform,
+)
+from loomal.server.client_address import ClientAddresses
 from loomal.server.cors import Cors
-from loomal.server.health import HEALTH_PATH, Health
-from loomal.server.metrics import METRICS_PATH, Metrics, send_metrics
+from loomal.server.endpoints import TABLE, Endpoint, EndpointTable, Match
+from loomal.server.request_body import ClientDisconnected, read_body, replay_body, request_header
 from loomal.server.request_log import RequestObserver
-from loomal.server.responses import etag, incomplete_body, send_error, send_json
+from loomal.server.responses import (
+    encode,
+    error_body,
+    error_headers,
+    incomplete_body,
+    send_json,
+    with_security_headers,
+)
 
-__all__ = [
-    "API_MAX_BODY_BYTES",
-    "PRINCIPAL_SCOPE_KEY",
-    "ClientDisconnected",
-    "Edge",
-    "authenticate",
-    "body_deadline",
-    "body_timeout",
-    "incomplete_body",
-    "read_body",
-    "replay_body",
-    "request_header",
-    "set_body_timeout",
-]
+__all__ = ["Edge"]
 
-API_MAX_BODY_BYTES = 64 * 1024
-"""The largest request body the API and /mcp read (the broker's own limit is larger)."""
-
-PRINCIPAL_SCOPE_KEY = "loomal.principal"
-"""Where the edge leaves the caller it has authenticated, for what handles the request
-next (the store route's hook, the MCP tools): authenticated, and counted, once."""
-
-_PREFIX = "/v0/vault/"
-_TOTP = "/totp"
-_encode = msgspec.json.Encoder().encode
-_store_decoder = msgspec.json.Decoder(StoreRequest)
-
-
-def _decode_store(body: bytes) -> StoreRequest | None:
-    """A store's body, decoded strictly; None when it is not a plain, valid one (the
-    declared route then answers with its own error; what strict decoding accepts,
-    the route's decoding accepts alike)."""
-    try:
-        return _store_decoder.decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None
-
-
-AnyReceive = Callable[[], Awaitable[Any]]
-"""Any ASGI ``receive`` (Litestar's and Starlette's type it differently)."""
-
-
-def replay_body(body: bytes, receive: AnyReceive) -> AnyReceive:
-    """``receive`` with ``body`` given back first (it was read already), for the app
-    the request goes on to (a declared route, the MCP server)."""
-    given = False
-
-    async def replay() -> Any:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
-class ClientDisconnected(Exception):
-    """The client went away (or closed its side) in the middle of its request body."""
-
-
-_body_timeout = [DEFAULT_BODY_TIMEOUT_SECONDS]
-"""The deadline for a whole request body, in seconds: one per process (each worker
-serves one app, whose settings set it: :func:`set_body_timeout`)."""
-
-
-def set_body_timeout(seconds: float) -> None:
-    """Set the deadline every body read of this process gets (``create_app`` does)."""
-    _body_timeout[0] = seconds
-
-
-def body_timeout() -> float:
-    """The deadline, in seconds, for receiving a whole request body."""
-    return _body_timeout[0]
-
-
-def body_deadline() -> asyncio.Timeout:
-    """``async with body_deadline():`` around reading a request body: TimeoutError
-    once :func:`body_timeout` has passed (callers answer it with
-    :class:`~loomal.errors.RequestTimeoutError`). A client that sends its headers
-    then trickles (or never sends) its body would otherwise hold its connection,
-    and one of the HTTP server's connection slots, for as long as it likes."""
-    return asyncio.timeout(_body_timeout[0])
-
-
-async def read_body(receive: AnyReceive) -> bytes:
-    """The request body, read to its end, or until more than the API's limit came:
-    then what was read (longer than the limit: the caller refuses it, or hands it on
-    replayed). ClientDisconnected if the client leaves first; RequestTimeoutError
-    (408, its answer closes the connection) if the body has not come within
-    :func:`body_timeout` seconds."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with body_deadline():
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    raise ClientDisconnected()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                chunks.append(chunk)
-                if size > API_MAX_BODY_BYTES or not message.get("more_body", False):
-                    return b"".join(chunks)
-    except TimeoutError:
-        raise RequestTimeoutError() from None
-
-
-def request_header(scope: Any, name: bytes) -> str | None:
-    """The first value of header ``name`` (lower-case bytes), as the ASGI scope holds it."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-async def authenticate(
-    vault: RunningVault, scope: Any, *, authorization: str | None = None
-) -> Principal:
-    """The principal of a request: its ``Authorization`` header (or the value given,
-    for callers that carry the key elsewhere) checked by the core, from the client
-    address the edge resolved."""
-    if authorization is None:
-        authorization = request_header(scope, b"authorization")
-    return await vault.identities.authenticate(authorization, client=client_address(scope))
+_VAULT_PREFIX = "/v0/vault/"
+_BAD_HOST = "The Host header is not a valid host name."
 
 
 def _slashed_name(scope: Scope) -> bool:
     """Whether a ``/v0/vault/...`` path names a credential with a ``/`` in it:
-    ``NAME/`` or ``NAME%2F...``. The router would strip the one and decode the
+    ``NAME/`` or ``NAME%2F...``. A router would strip the one and decode the
     other, and act on ``NAME`` (docs/api.md: such a name is a 422)."""
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
-    rest = raw.split(b"?", 1)[0][len(_PREFIX) :]
+    rest = raw.split(b"?", 1)[0][len(_VAULT_PREFIX) :]
     name, slash, tail = rest.partition(b"/")
     return b"%2f" in name.lower() or (bool(name) and bool(slash) and not tail)
 
 
+def _host_is_valid(scope: Scope) -> bool:
+    """Litestar's own check (its router applies it to what it routes), for what the
+    edge serves itself: one rule for every endpoint."""
+    for key, value in scope["headers"]:
+        if key == b"host":
+            return is_valid_host(value)
+    return True
+
+
 class Edge:
-    """ASGI app: client address, request id, metrics, CORS, health, metrics and the
-    hot routes, else the wrapped Litestar app (``litestar``)."""
+    """ASGI app: the one way in. ``litestar`` serves the route entries of the table
+    and the console; ``state`` is everything the edge keeps."""
 
     def __init__(
         self,
         app: Litestar,
+        state: EdgeState,
         *,
         cors_origins: tuple[str, ...] = (),
         trusted_proxies: tuple[str, ...] = (),
-        metrics: bool = False,
         log_access: bool = False,
         tag_logs: bool = False,
+        table: EndpointTable = TABLE,
     ) -> None:
         self.litestar = app
-        self._cors = Cors(self._dispatch, cors_origins) if cors_origins else None
+        self.edge_state = state
+        self._table = table
+        self._litestar_secured = self._litestar_with_headers
+        self._cors = Cors(self._dispatch, cors_origins, state.errors) if cors_origins else None
         self._proxies = ClientAddresses(trusted_proxies)
-        self._metrics = Metrics() if metrics else None
         self._observer = RequestObserver(
-            metrics=self._metrics, log_access=log_access, tag_logs=tag_logs
+            metrics=state.metrics, log_access=log_access, tag_logs=tag_logs, labels=table.labels
         )
-        self._health = Health()
         self._direct = self._cors is None and self._observer.passive
-        """Whether the hot routes may answer before the observer (adding the request id
+        """Whether fast entries may answer before the observer (adding the request id
         themselves): saves wrapping ``send`` on the calls agents make most."""
 
     @property
     def state(self) -> State:
-        """The application state (``state.vault`` once started)."""
+        """The Litestar application state (``state.vault`` once started)."""
         return self.litestar.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        inner = self._dispatch if self._cors is None else self._cors
-        if scope["type"] != ScopeType.HTTP:
-            await inner(scope, receive, send)
+        if scope["type"] != ScopeType.HTTP:  # lifespan
+            await self.litestar(scope, receive, send)
             return
         if self._proxies:
             self._proxies.apply(scope)
-        if self._direct and (hot := self._hot_route(scope)) is not None:
-            await self._serve(*hot, scope, receive, send, self._observer.request_id(scope))
-            return
+        if self._direct:
+            found = self._route(scope)
+            endpoint = found.endpoint(scope["method"]) if found is not None else None
+            if endpoint is not None and found is not None and endpoint.fast is not None:
+                rid = self._observer.request_id(scope)
+                await self._serve(endpoint, found, scope, receive, send, rid)
+                return
+        inner = self._dispatch if self._cors is None else self._cors
         await self._observer(inner, scope, receive, send)
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            # (answered before the observer already when direct)
-            if not self._direct and (hot := self._hot_route(scope)) is not None:
-                await self._serve(*hot, scope, receive, send)
-                return
-            path: str = scope["path"]
-            vault: RunningVault | None = getattr(self.litestar.state, "vault", None)
-            if path == HEALTH_PATH and scope["method"] == "GET":
-                await send_json(send, *await self._health.answer(vault))
-                return
-            if path == METRICS_PATH and scope["method"] == "GET" and self._metrics is not None:
-                await send_metrics(send, await self._metrics.render(vault))
-                return
-            if path.startswith(_PREFIX) and _slashed_name(scope):
-                await send_error(send, ValidationError(NAME_RULE))
-                return
-        await self.litestar(scope, receive, send)
-
-    def _hot_route(self, scope: Scope) -> tuple[RunningVault, str, str] | None:
-        """``(vault, name, call)`` for ``GET /v0/vault/{name}`` (``get``),
-        ``GET /v0/vault/{name}/totp`` (``totp``) and ``PUT /v0/vault/{name}``
-        (``store``), once started; None for everything else."""
-        if scope["type"] != ScopeType.HTTP:
-            return None
-        method = scope["method"]
-        if method != "GET" and method != "PUT":
-            return None
+    def _route(self, scope: Scope) -> Match | None:
         path: str = scope["path"]
-        if not path.startswith(_PREFIX):
-            return None
-        vault: RunningVault | None = getattr(self.litestar.state, "vault", None)
-        if vault is None:
-            return None
-        if method == "GET" and scope.get("query_string"):
-            return None  # ?version=N: the declared route reads a kept version
-        name = path[len(_PREFIX) :]
-        call = "get" if method == "GET" else "store"
-        if call == "get" and name.endswith(_TOTP):
-            name, call = name[: -len(_TOTP)], "totp"
-        if not name or "/" in name:
-            return None
-        return vault, name, call
+        if (
+            path.startswith(_VAULT_PREFIX)
+            and (path[-1] == "/" or b"%" in (scope.get("raw_path") or b""))
+            and _slashed_name(scope)
+        ):
+            return None  # _dispatch refuses it (a name with a "/")
+        return self._table.match(path)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        found = self._route(scope)
+        method: str = scope["method"]  # type: ignore[typeddict-item]  # HTTP only
+        endpoint = found.endpoint(method) if found is not None else None
+        if endpoint is not None and found is not None:
+            await self._serve(endpoint, found, scope, receive, send, None)
+            return
+        if found is not None:
+            await self._other_method(found, method, scope, send)
+            return
+        if scope["path"].startswith(_VAULT_PREFIX) and _slashed_name(scope):
+            await self.edge_state.errors.send(send, ValidationError(NAME_RULE))
+            return
+        await self._litestar_secured(scope, receive, send)  # a 404, 405, or the console
+
+    async def _other_method(self, found: Match, method: str, scope: Scope, send: Send) -> None:
+        """A method the path's template does not declare: OPTIONS lists the ones it
+        does (to a caller with a key, when they need one), any other is a 405."""
+        allow = ", ".join(sorted({m for m in found.endpoints if m != "*"} | {"OPTIONS"}))
+        errors = self.edge_state.errors
+        try:
+            if method != "OPTIONS":
+                raise MethodNotAllowedError()
+            auth = {endpoint.auth for endpoint in found.endpoints.values()}
+            if "identity" in auth:
+                await authenticate(self.edge_state.open_vault(), scope)
+            elif "platform" in auth:
+                await authenticate_platform(self.edge_state.open_vault(), scope)
+        except Exception as exc:
+            error = errors.error_of(exc)
+            headers = {**error_headers(error), "allow": allow}
+            await send_json(send, error.http_status, encode(error_body(error)), headers)
+            return
+        await send_json(send, 204, b"", {"allow": allow})
+
+    async def _litestar_with_headers(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.litestar(scope, receive, with_security_headers(send))
 
     async def _serve(
         self,
-        vault: RunningVault,
-        name: str,
-        call: str,
+        endpoint: Endpoint,
+        found: Match,
         scope: Scope,
         receive: Receive,
         send: Send,
-        request_id: bytes | None = None,
+        request_id: bytes | None,
     ) -> None:
-        """One hot call; ``request_id``: the header to add (None: the observer adds it)."""
-        result: Any
-        headers: dict[str, str] | None = None
+        """One request of the table; ``request_id``: the header to add (None: the
+        observer adds it)."""
+        state = self.edge_state
         try:
-            who = await authenticate(vault, scope)
-            if call == "store":
-                body = await self._store_body(scope, receive)
-                if body is None or (request := _decode_store(body)) is None:
-                    # Anything but a plain, well-formed body: the declared route answers
-                    # it (same errors, same messages), as the caller already identified.
-                    scope[PRINCIPAL_SCOPE_KEY] = who  # type: ignore[literal-required]
-                    replayed = receive if body is None else replay_body(body, receive)
-                    if request_id is None:  # inside the observer already
-                        await self.litestar(scope, replayed, send)
-                    else:  # nothing sent yet: the observer adds the request id
-                        await self._observer(self.litestar, scope, replayed, send)
+            if not _host_is_valid(scope):
+                raise BadRequestError(_BAD_HOST)
+            if endpoint.raw is not None:
+                await endpoint.raw(state, scope, receive, send)
+                return
+            who: Principal | PlatformPrincipal | None = None
+            if endpoint.auth == "identity":
+                who = await authenticate(state.open_vault(), scope)
+            elif endpoint.auth == "platform":
+                who = await authenticate_platform(state.open_vault(), scope)
+            body = await self._body(endpoint, scope, receive) if endpoint.reads_body else None
+            if endpoint.fast is not None:
+                answer = await endpoint.fast(FastCall(state, scope, found.params, who, body))
+                if answer is not None:
+                    await send_json(
+                        send,
+                        answer.status,
+                        answer.body,
+                        answer.headers,
+                        request_id=request_id,
+                        content_type=answer.content_type,
+                    )
                     return
-                precondition = WritePrecondition.from_headers(
-                    request_header(scope, b"if-match"), request_header(scope, b"if-none-match")
-                )
-                result, _ = await vault.service.store_credential(who, name, request, precondition)
-                status, headers = 200, etag(result.version)
-            elif call == "totp":
-                status, result = 200, await vault.service.totp(who, name)
+            # a route entry (or a body the fast handler does not take): Litestar, with
+            # the caller known and the body read
+            if who is not None:
+                key = PRINCIPAL_SCOPE_KEY if endpoint.auth == "identity" else PLATFORM_SCOPE_KEY
+                scope[key] = who  # type: ignore[literal-required]
+            replayed = receive if body is None else replay_body(body, receive)
+            if request_id is None:  # inside the observer already
+                await self._litestar_secured(scope, replayed, send)
             else:
-                result = await vault.service.get_credential(who, name)
-                status, headers = 200, etag(result.version)
+                await self._observer(self._litestar_secured, scope, replayed, send)
         except ClientDisconnected:
-            await send_error(send, incomplete_body(), request_id=request_id)
-            return
+            await state.errors.send(send, incomplete_body(), request_id=request_id)
+        except ProxyStreamCut:
+            raise
         except Exception as exc:
-            await send_error(send, exc, request_id=request_id)
-            return
-        await send_json(send, status, _encode(result), headers, request_id=request_id)
+            await state.errors.send(send, exc, request_id=request_id)
 
-    @staticmethod
-    async def _store_body(scope: Scope, receive: Receive) -> bytes | None:
-        """The body of a store, when it announces a length within the API's limit and
-        sends no more than that; None: leave the request to the declared route (no
-        length, a bad one, too large: it answers those) with what was read replayed."""
+    async def _body(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> bytes:
         announced = request_header(scope, b"content-length")
-        if announced is None or not announced.isdigit() or int(announced) > API_MAX_BODY_BYTES:
-            return None
-        return await read_body(receive)
+        too_large = f"The request body is larger than {_size(endpoint.body_limit)}."
+        if announced is not None and announced.isdigit() and int(announced) > endpoint.body_limit:
+            raise PayloadTooLargeError(too_large)  # refused before reading any of it
+        return await read_body(
+            receive, endpoint.body_limit, self.edge_state.body_timeout, too_large=too_large
+        )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 1024} KiB" if limit < 1024 * 1024 else f"{limit / 1024 / 1024:.1f} MiB"

@@ -59,16 +59,15 @@ from loomal.mcp.names import ToolNameMode
 from loomal.mcp.protocol import envelope_error, http_status_error, public_error
 from loomal.mcp.tools import build_mcp_server
 from loomal.runtime import RunningVault
-from loomal.server.edge import (
-    API_MAX_BODY_BYTES,
-    PRINCIPAL_SCOPE_KEY,
+from loomal.server.calls import PRINCIPAL_SCOPE_KEY, authenticate
+from loomal.server.endpoints import API_MAX_BODY_BYTES
+from loomal.server.request_body import (
     ClientDisconnected,
-    authenticate,
     read_body,
     replay_body,
     request_header,
 )
-from loomal.server.responses import error_body, inside_litestar, send_error, send_json
+from loomal.server.responses import ErrorWriter, error_body, send_json, with_security_headers
 
 __all__ = ["McpMount"]
 _encode = msgspec.json.Encoder().encode
@@ -81,9 +80,15 @@ class McpMount:
     """
 
     def __init__(
-        self, vault_of: Callable[[], RunningVault], tool_names: ToolNameMode | None = None
+        self,
+        vault_of: Callable[[], RunningVault],
+        errors: ErrorWriter,
+        body_timeout: float,
+        tool_names: ToolNameMode | None = None,
     ) -> None:
         self._vault_of = vault_of
+        self._errors = errors
+        self._body_timeout = body_timeout
         self._tool_names = tool_names
         self._server: MCPServer[Any] | None = None
         self._app: ASGIApp | None = None
@@ -131,14 +136,14 @@ class McpMount:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        own = inside_litestar(send)  # the app adds them to every response
+        own = send  # what this module writes carries the security headers already
         try:
             principal = await authenticate(self._vault_of(), scope)
         except AuthenticationError as error:
             await send_json(own, 401, _encode(error_body(error)), _bearer_challenge(error))
             return
         except LoomalError as error:
-            await send_error(own, error)
+            await self._errors.send(own, error)
             return
         if scope["method"] != "POST":
             refused = MethodNotAllowedError("/mcp answers POST only (stateless: no SSE stream).")
@@ -149,21 +154,20 @@ class McpMount:
             return
         announced = request_header(scope, b"content-length")
         if announced is not None and announced.isdigit() and int(announced) > API_MAX_BODY_BYTES:
-            await send_error(own, PayloadTooLargeError())
+            await self._errors.send(own, PayloadTooLargeError())
             return
         try:
-            body = await read_body(receive)
+            body = await read_body(receive, API_MAX_BODY_BYTES, self._body_timeout)
         except ClientDisconnected:
             return  # nobody to answer
-        if len(body) > API_MAX_BODY_BYTES:  # more than announced, or chunked
-            await send_error(own, PayloadTooLargeError())
-            return
         problem = _check_body(body)
         if problem is not None:
             await send_json(own, 400, _encode(problem))
             return
-        scope = {**scope, PRINCIPAL_SCOPE_KEY: principal, "path": scope.get("path") or "/"}
-        await self._app(scope, replay_body(body, receive), _PublicAnswers(send, own))
+        path = scope["path"].removeprefix("/mcp") or "/"  # the package serves it at "/"
+        scope = {**scope, PRINCIPAL_SCOPE_KEY: principal, "path": path}
+        answers = _PublicAnswers(with_security_headers(send), own)
+        await self._app(scope, replay_body(body, receive), answers)
 
 
 def _bearer_challenge(error: LoomalError) -> dict[str, str]:

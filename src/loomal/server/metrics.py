@@ -10,7 +10,8 @@ Each worker counts its own requests and answers ``/metrics`` with its own
 numbers, labelled ``worker="<pid>"``: with ``--workers N`` a scrape through the
 shared port reaches one worker, so scrape each process (or run one worker per
 container), and sum in PromQL. Labels hold route templates and status codes,
-never a credential or identity name.
+never a credential or identity name: the template and the method come from the
+endpoint table (``EndpointTable.labels``), so every label is bounded.
 """
 
 from __future__ import annotations
@@ -19,43 +20,14 @@ import bisect
 import os
 from typing import TYPE_CHECKING
 
-from loomal.server.responses import SECURITY_HEADERS, STORE_ERRORS, Send
-
 if TYPE_CHECKING:
     from loomal.runtime import RunningVault
+    from loomal.server.responses import ErrorWriter
 
-__all__ = ["METRICS_PATH", "Metrics", "route_template", "send_metrics"]
+__all__ = ["METRICS_PATH", "Metrics"]
 
 METRICS_PATH = "/metrics"
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-_FIXED = {
-    "/v0/vault": "/v0/vault",
-    "/v0/whoami": "/v0/whoami",
-    "/v0/audit": "/v0/audit",
-    "/v0/health": "/v0/health",
-    "/v0/openapi.json": "/v0/openapi.json",
-    METRICS_PATH: METRICS_PATH,
-}
-
-
-def route_template(path: str) -> str:
-    """The route a path belongs to, with the credential name replaced by ``{name}``
-    (so no label ever holds a name); anything unknown is ``other``."""
-    fixed = _FIXED.get(path)
-    if fixed is not None:
-        return fixed
-    if path.startswith("/v0/vault/"):
-        rest = path[10:]
-        if "/" not in rest:
-            return "/v0/vault/{name}"
-        if rest.endswith("/totp") and rest.count("/") == 1:
-            return "/v0/vault/{name}/totp"
-        if rest.endswith("/totp/backup") and rest.count("/") == 2:
-            return "/v0/vault/{name}/totp/backup"
-        return "other"
-    if path == "/mcp" or path.startswith("/mcp/"):
-        return "/mcp"
-    return "other"
 
 
 class _Histogram:
@@ -85,7 +57,7 @@ class Metrics:
         histogram.count += 1
         histogram.total += seconds
 
-    async def render(self, vault: RunningVault | None) -> bytes:
+    async def render(self, vault: RunningVault | None, errors: ErrorWriter) -> bytes:
         """The text exposition of this worker's metrics and the vault's state."""
         worker = f'worker="{self._pid}"'
         lines = [
@@ -113,11 +85,11 @@ class Metrics:
             lines.append(f"loomal_http_request_duration_seconds_sum{{{labels}}} {h.total:.6f}")
             lines.append(f"loomal_http_request_duration_seconds_count{{{labels}}} {h.count}")
         if vault is not None:
-            lines += await _vault_lines(vault, worker)
+            lines += await _vault_lines(vault, worker, errors)
         return ("\n".join(lines) + "\n").encode()
 
 
-async def _vault_lines(vault: RunningVault, worker: str) -> list[str]:
+async def _vault_lines(vault: RunningVault, worker: str, errors: ErrorWriter) -> list[str]:
     lines = [
         "# HELP loomal_sealed 1 while the master keys are sealed.",
         "# TYPE loomal_sealed gauge",
@@ -127,12 +99,12 @@ async def _vault_lines(vault: RunningVault, worker: str) -> list[str]:
         f"loomal_audit_events_pending{{{worker}}} {vault.identities.audit_backlog}",
         "# HELP loomal_store_errors_total Requests that failed on a database error.",
         "# TYPE loomal_store_errors_total counter",
-        f"loomal_store_errors_total{{{worker}}} {STORE_ERRORS[0]}",
+        f"loomal_store_errors_total{{{worker}}} {errors.store_errors}",
     ]
     try:
         wraps = await vault.store.key_wraps()
     except Exception:  # the store is down: the other lines still help
-        STORE_ERRORS[0] += 1
+        errors.store_errors += 1
         return lines
     lines += [
         "# HELP loomal_master_key_wraps Data keys each master key wrapped (rotate before 2^32).",
@@ -140,13 +112,3 @@ async def _vault_lines(vault: RunningVault, worker: str) -> list[str]:
     ]
     lines += [f'loomal_master_key_wraps{{key_id="{k}"}} {n}' for k, n in sorted(wraps.items())]
     return lines
-
-
-async def send_metrics(send: Send, body: bytes) -> None:
-    headers = [
-        (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *SECURITY_HEADERS,
-    ]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

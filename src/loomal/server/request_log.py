@@ -30,7 +30,7 @@ from typing import Any
 from litestar.types import Message, Receive, Scope, Send
 
 from loomal.server.client_address import client_address
-from loomal.server.metrics import Metrics, route_template
+from loomal.server.metrics import Metrics
 
 __all__ = ["REQUEST_ID", "JsonFormatter", "RequestObserver", "configure_logging"]
 
@@ -39,6 +39,12 @@ _WELL_FORMED = re.compile(rb"[A-Za-z0-9._:\-]{1,64}")
 access_log = logging.getLogger("loomal.access")
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
+Labels = Callable[[str, str], tuple[str, str]]
+"""``(method, path) -> (method label, route label)``: the endpoint table's."""
+
+
+def _unlabelled(method: str, path: str) -> tuple[str, str]:
+    return "OTHER", "other"
 
 
 def _caller_request_id(scope: Scope) -> bytes | None:
@@ -52,9 +58,15 @@ class RequestObserver:
     """Wraps one HTTP request: sets its id, adds the header, counts and logs it."""
 
     def __init__(
-        self, *, metrics: Metrics | None = None, log_access: bool = False, tag_logs: bool = False
+        self,
+        *,
+        metrics: Metrics | None = None,
+        log_access: bool = False,
+        tag_logs: bool = False,
+        labels: Labels = _unlabelled,
     ) -> None:
         self._metrics = metrics
+        self._labels = labels
         self._log_access = log_access
         # New ids: a random prefix drawn here, in the worker (after the fork, so workers
         # differ), and a sequence number: unique, and cheaper than the OS's random
@@ -101,18 +113,18 @@ class RequestObserver:
                 REQUEST_ID.reset(token)
 
     def _record(self, scope: Any, status: int, seconds: float) -> None:
-        route = route_template(scope["path"])
+        method, route = self._labels(scope["method"], scope["path"])
         if self._metrics is not None:
-            self._metrics.observe(scope["method"], route, status, seconds)
+            self._metrics.observe(method, route, status, seconds)
         if self._log_access:
             access_log.info(
                 "%s %s %d",
-                scope["method"],
+                method,
                 route,
                 status,
                 extra={
                     "access": {
-                        "method": scope["method"],
+                        "method": method,
                         "route": route,
                         "status": status,
                         "durationMs": round(seconds * 1000, 3),

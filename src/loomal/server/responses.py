@@ -1,6 +1,8 @@
-"""How every error leaves the server, whichever path produced it (a Litestar
-route, the hot read path, the MCP mount): one mapping to the error tree, one
-body shape, the same headers."""
+"""How every answer the edge writes leaves the server, and every error whichever
+path produced it (a Litestar route, the hot path, the proxy, /mcp): one mapping to
+the error tree (:func:`to_loomal_error`), one body shape, the same headers, one
+writer (:class:`ErrorWriter`) that also counts the database failures for
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
+from litestar import Response
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -40,17 +43,16 @@ from loomal.errors import (
 
 __all__ = [
     "SECURITY_HEADERS",
-    "STORE_ERRORS",
+    "ErrorWriter",
     "approval_pending",
-    "encode_json",
+    "encode",
     "error_body",
     "error_headers",
     "etag",
     "incomplete_body",
-    "inside_litestar",
-    "send_error",
     "send_json",
     "to_loomal_error",
+    "with_security_headers",
 ]
 
 log = logging.getLogger("loomal.server")
@@ -60,11 +62,8 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 ]
-_SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADERS]
-_encode = msgspec.json.Encoder().encode
-STORE_ERRORS = [0]
-"""Requests that failed on a database exception (the metrics read it)."""
+encode = msgspec.json.Encoder().encode
 
 Send = Callable[[Any], Awaitable[None]]
 """Any ASGI ``send`` (Litestar's and Starlette's type it differently)."""
@@ -101,8 +100,6 @@ def to_loomal_error(exc: Exception) -> LoomalError:
         return BadRequestError("The request body is nested too deeply.", reason="malformed_json")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return LoomalError("The request was refused.", code="bad_request", status=exc.status_code)
-    if type(exc).__module__.startswith(("psycopg", "sqlite3")):
-        STORE_ERRORS[0] += 1
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     log.error("unexpected %s at %s", type(exc).__name__, where)
@@ -184,10 +181,6 @@ def approval_pending(error: ApprovalPendingError, scope: Any) -> ApprovalPending
     )
 
 
-def encode_json(value: Any) -> bytes:
-    return _encode(value)
-
-
 def error_body(error: LoomalError) -> ErrorBody:
     return ErrorBody(
         error=error.code, message=error.message, status=error.http_status, reason=error.reason
@@ -213,10 +206,15 @@ async def send_json(
     headers: dict[str, str] | None = None,
     *,
     request_id: bytes | None = None,
+    content_type: bytes = b"application/json",
 ) -> None:
-    """A complete JSON response on a raw ASGI ``send`` (security headers included;
-    ``X-Request-Id`` when given)."""
-    raw = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
+    """A complete response on a raw ASGI ``send``, JSON unless told (security headers
+    included; ``X-Request-Id`` when given)."""
+    if content_type == b"application/json":
+        raw = [*_JSON_HEADERS, (b"content-length", b"%d" % len(body))]
+    else:
+        raw = [(b"content-type", content_type), *SECURITY_HEADERS]
+        raw.append((b"content-length", b"%d" % len(body)))
     if headers:
         raw += [(k.encode(), v.encode()) for k, v in headers.items()]
     if request_id is not None:
@@ -225,26 +223,69 @@ async def send_json(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
-def inside_litestar(send: Send) -> Send:
-    """``send`` for an answer from inside a Litestar mount (the proxy, /mcp), whose
-    ``before_send`` appends SECURITY_HEADERS to every response: drops the ones
-    :func:`send_json` adds, so each goes out once."""
+def with_security_headers(send: Send) -> Send:
+    """``send`` that adds SECURITY_HEADERS to the answer's start: for what answers
+    through an app of its own (Litestar's routes and console, the MCP package, the
+    upstream's headers on the proxy). What the edge writes with :func:`send_json`
+    carries them already; each answer gets them once."""
 
     async def sending(message: Any) -> None:
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", ()) if k not in _SECURITY_NAMES]
-            message = {**message, "headers": headers}
+            message = {**message, "headers": [*message.get("headers", ()), *SECURITY_HEADERS]}
         await send(message)
 
     return sending
 
 
-async def send_error(send: Send, exc: Exception, *, request_id: bytes | None = None) -> None:
-    error = to_loomal_error(exc)
-    await send_json(
-        send,
-        error.http_status,
-        _encode(error_body(error)),
-        error_headers(error),
-        request_id=request_id,
-    )
+def is_store_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's (the driver raised it)."""
+    return type(exc).__module__.startswith(("psycopg", "sqlite3"))
+
+
+class ErrorWriter:
+    """The one error writer: every path answers an exception through it, in the
+    SPEC's shape. It counts the requests that failed on a database exception
+    (``loomal_store_errors_total``): state the edge owns, not a process global."""
+
+    __slots__ = ("store_errors",)
+
+    def __init__(self) -> None:
+        self.store_errors = 0
+
+    def error_of(self, exc: Exception) -> LoomalError:
+        """The error tree's answer to ``exc`` (counted when the store raised it)."""
+        if is_store_error(exc):
+            self.store_errors += 1
+        return to_loomal_error(exc)
+
+    async def send(
+        self,
+        send: Send,
+        exc: Exception,
+        *,
+        request_id: bytes | None = None,
+        scope: Any = None,
+    ) -> None:
+        """The answer to ``exc`` on a raw ASGI ``send``, security headers included
+        (``scope``: the request's, for the held request's absolute approvalUrl)."""
+        error = self.error_of(exc)
+        if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202
+            held = encode(approval_pending(error, scope or {}))
+            await send_json(send, 202, held, request_id=request_id)
+            return
+        await send_json(
+            send,
+            error.http_status,
+            encode(error_body(error)),
+            error_headers(error),
+            request_id=request_id,
+        )
+
+    def response(self, request: Any, exc: Exception) -> Response[Any]:
+        """Litestar's exception handler: the same answer as a Litestar response."""
+        error = self.error_of(exc)
+        if isinstance(error, ApprovalPendingError):  # held for a person: the SPEC's 202
+            return Response(approval_pending(error, request.scope), status_code=202)
+        return Response(
+            error_body(error), status_code=error.http_status, headers=error_headers(error)
+        )
