@@ -44,6 +44,8 @@ export interface ApiCall {
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
+  /** Extra request headers (a store's `If-Match` / `If-None-Match`). */
+  headers?: Record<string, string>;
   /** False for calls a repeat would change the outcome of (the backup-code POST, creating an identity, rotating its key). */
   safeToRetry: boolean;
 }
@@ -87,6 +89,7 @@ export class Transport {
   async send<T>(call: ApiCall): Promise<T> {
     const url = this.#url(call);
     const headers: Record<string, string> = {
+      ...call.headers,
       Authorization: `Bearer ${this.#apiKey}`,
       Accept: "application/json",
     };

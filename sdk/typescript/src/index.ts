@@ -46,4 +46,4 @@ export { IdentityResource } from "./identity.js";
 export { LoomalPlatform, PlatformIdentities } from "./platform.js";
 export type * from "./platform-types.js";
 export type * from "./types.js";
-export { type ClientCredentials, Vault } from "./vault.js";
+export { type ClientCredentials, type StoreOptions, Vault } from "./vault.js";

@@ -62,6 +62,14 @@ function last4(cardNumber: string): string {
   return cardNumber.replace(/[\s-]/g, "").slice(-4);
 }
 
+/** Check-and-set for `vault.store`: the store happens only if the condition holds, else PreconditionFailedError (412 `version_conflict`). */
+export interface StoreOptions {
+  /** The version the credential must still be at (a number, or an ETag as received, or "*": it must exist). */
+  ifMatch?: number | string;
+  /** "*": create only; refused when the name exists. */
+  ifNoneMatch?: "*";
+}
+
 export class Vault {
   readonly #transport: Transport;
 
@@ -74,14 +82,33 @@ export class Vault {
    * `credentialId` and `createdAt`. Retried when safe: storing the same body
    * twice leaves the same credential.
    */
-  async store(name: string, input: StoreCredentialInput): Promise<StoredCredential> {
+  async store(
+    name: string,
+    input: StoreCredentialInput,
+    options: StoreOptions = {},
+  ): Promise<StoredCredential> {
     const body: JsonObject = { type: input.type, data: input.data };
     if (input.metadata !== undefined) body["metadata"] = input.metadata;
     if (input.expiresAt !== undefined) {
       body["expiresAt"] =
         input.expiresAt instanceof Date ? input.expiresAt.toISOString() : input.expiresAt;
     }
-    return this.#send({ method: "PUT", path: credentialPath(name), body, safeToRetry: true });
+    const headers: Record<string, string> = {};
+    if (options.ifMatch !== undefined) {
+      headers["If-Match"] =
+        typeof options.ifMatch === "number" ? `"${options.ifMatch}"` : options.ifMatch;
+    }
+    if (options.ifNoneMatch !== undefined) headers["If-None-Match"] = options.ifNoneMatch;
+    const conditional = Object.keys(headers).length > 0;
+    // A conditional store is not retried: had the first attempt landed unseen, the
+    // retry would be refused 412 although the write was made.
+    return this.#send({
+      method: "PUT",
+      path: credentialPath(name),
+      body,
+      headers,
+      safeToRetry: !conditional,
+    });
   }
 
   /**

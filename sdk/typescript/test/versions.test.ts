@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
-import { ConflictError, Loomal, NotFoundError } from "@loomal/sdk";
+import { ConflictError, Loomal, NotFoundError, PreconditionFailedError } from "@loomal/sdk";
 
 import { realServerSkipReason, type RunningVault, startVault } from "./support/vault-server.js";
 
@@ -19,6 +19,25 @@ describe("versions and undelete against a real vault", skip ? { skip } : {}, () 
   });
   after(async () => {
     await vault?.stop();
+  });
+
+  test("store with ifMatch / ifNoneMatch refuses a credential that moved on", async () => {
+    const first = await loomal.vault.store("cas", { type: "LOGIN", data: { password: "a" } });
+    const version = first.version;
+    assert.ok(version !== undefined);
+    const login = { type: "LOGIN", data: { password: "b" } } as const;
+    const second = await loomal.vault.store("cas", login, { ifMatch: version });
+    assert.equal(second.version, version + 1);
+    await assert.rejects(
+      loomal.vault.store("cas", login, { ifMatch: version }),
+      (err: unknown) => err instanceof PreconditionFailedError && err.code === "version_conflict",
+    );
+    await assert.rejects(
+      loomal.vault.store("cas", login, { ifNoneMatch: "*" }),
+      (err: unknown) => err instanceof PreconditionFailedError,
+    );
+    const created = await loomal.vault.store("cas-new", login, { ifNoneMatch: "*" });
+    assert.equal(created.version, 1);
   });
 
   test("every write is a version; an old one reads and restores", async () => {
