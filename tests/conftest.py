@@ -209,6 +209,17 @@ def new_platform_key(data_dir: Path, *, cwd: Path, name: str = "ops") -> str:
 # -- a real `loomal serve` process ------------------------------------------------
 
 
+def eventually(check: Any, *, timeout: float = 20, what: str = "the condition") -> None:
+    """Poll ``check()`` until it is true: for what a separate server process does
+    on its own schedule (a once-a-second flush, a worker following a seal), where
+    no clock can be injected. Waits no longer than needed; fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, auth, loomal
+from tests.conftest import ServerProcess, auth, eventually, loomal
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -113,11 +113,15 @@ def test_a_scheduled_rotation_runs_only_when_the_key_has_wrapped_enough(
     with httpx.Client(base_url=server.base_url, headers=auth(server.api_key or "")) as client:
         for i in range(3):
             client.put(f"/v0/vault/s-{i}", json={"type": "API_KEY", "data": {"key": f"k{i}"}})
-    time.sleep(1.5)  # the server adds its wrap counts to the store once a second
-    (first,) = json.loads(loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout)[
-        "keys"
-    ]
-    assert first["wraps"] == 3
+
+    def wrap_counts() -> list[dict[str, Any]]:
+        status = loomal("admin", "key-status", "--json", *data, cwd=tmp_path).stdout
+        keys: list[dict[str, Any]] = json.loads(status)["keys"]
+        return keys
+
+    # The server adds its wrap counts to the store once a second.
+    eventually(lambda: wrap_counts()[0]["wraps"] == 3, what="the wrap counts' flush")
+    (first,) = wrap_counts()
 
     skipped = loomal("admin", "rotate-master-key", "--if-wraps-over", "3", *data, cwd=tmp_path)
     assert skipped.returncode == 0, skipped.stderr

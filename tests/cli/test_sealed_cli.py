@@ -16,7 +16,7 @@ import pytest
 
 from loomal import Loomal, SealedError
 from loomal.keyfile import is_sealed_key_file, read_key_ids, read_keys
-from tests.conftest import ServerProcess, auth, free_port, loomal, start_server
+from tests.conftest import ServerProcess, auth, eventually, free_port, loomal, start_server
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -147,8 +147,8 @@ def test_sealed_start_unseal_rotate_seal(store_args: list[str], tmp_path: Path) 
         assert statuses(server, api_key) == {200}
 
         assert ok("admin", "seal", *store_args, cwd=tmp_path).startswith("Sealed")
-        time.sleep(1.5)  # workers follow within their once-a-second check
-        assert statuses(server, api_key) == {503}
+        # Workers follow within their once-a-second check.
+        eventually(lambda: statuses(server, api_key) == {503}, what="every worker sealing")
     finally:
         output = server.stop()
 
@@ -270,8 +270,8 @@ def test_a_respawned_worker_gets_the_keys_without_another_unseal(tmp_path: Path)
                 break
             time.sleep(0.2)
         assert fresh, "the worker was not respawned"
-        time.sleep(2)  # the new worker opens its store and asks the parent for the keys
-        assert statuses(server, api_key, n=40) == {200}
+        # The new worker opens its store and asks the parent for the keys.
+        eventually(lambda: statuses(server, api_key, n=40) == {200}, what="the new worker serving")
     finally:
         output = server.stop()
     assert PASSPHRASE not in output
