@@ -23,7 +23,13 @@ from loomal.errors import ValidationError
 from loomal.keyfile import DEFAULT_KEY_FILE
 from loomal.mcp.names import TOOL_NAME_MODES, ToolNameMode
 
-__all__ = ["DEFAULT_BODY_TIMEOUT_SECONDS", "DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_BODY_TIMEOUT_SECONDS",
+    "DEFAULT_DATA_DIR",
+    "DEFAULT_PORT",
+    "ServerSettings",
+]
 
 DEFAULT_DATA_DIR = "loomal-data"
 DEFAULT_PORT = 8470
@@ -128,7 +134,7 @@ class ServerSettings:
                 values[field] = value
         try:
             settings = cls(
-                data_dir=Path(values.get("data_dir", DEFAULT_DATA_DIR)).expanduser().absolute(),
+                data_dir=Path(values.get("data_dir", DEFAULTS.data_dir)).expanduser().absolute(),
                 database_url=values.get("database_url") or None,
                 master_key=(
                     parse_master_key(values["master_key"]) if values.get("master_key") else None
@@ -138,30 +144,40 @@ class ServerSettings:
                     if values.get("master_key_file")
                     else None
                 ),
-                host=str(values.get("host", "127.0.0.1")),
-                port=int(values.get("port", DEFAULT_PORT)),
-                workers=int(values.get("workers", 1)),
-                auth_cache_seconds=float(values.get("auth_cache_seconds", 2.0)),
-                usage_flush_seconds=float(values.get("usage_flush_seconds", 1.0)),
+                host=str(values.get("host", DEFAULTS.host)),
+                port=int(values.get("port", DEFAULTS.port)),
+                workers=int(values.get("workers", DEFAULTS.workers)),
+                auth_cache_seconds=float(
+                    values.get("auth_cache_seconds", DEFAULTS.auth_cache_seconds)
+                ),
+                usage_flush_seconds=float(
+                    values.get("usage_flush_seconds", DEFAULTS.usage_flush_seconds)
+                ),
                 max_credentials_per_identity=(
                     int(values["max_credentials_per_identity"])
                     if values.get("max_credentials_per_identity")
                     else None
                 ),
-                auth_failure_limit=int(values.get("auth_failure_limit", 20)),
-                key_rate_limit=float(values.get("key_rate_limit", 0.0)),
+                auth_failure_limit=int(
+                    values.get("auth_failure_limit", DEFAULTS.auth_failure_limit)
+                ),
+                key_rate_limit=float(values.get("key_rate_limit", DEFAULTS.key_rate_limit)),
                 cors_origins=_origins(values.get("cors_origins")),
                 fetch_allow_private=_allowances(values.get("fetch_allow_private")),
-                mcp_tool_names=values.get("mcp_tool_names", "underscore"),
+                mcp_tool_names=values.get("mcp_tool_names", DEFAULTS.mcp_tool_names),
                 trusted_proxies=_networks(values.get("trusted_proxies")),
-                audit_retention_days=float(values.get("audit_retention_days", 90.0)),
-                max_versions=int(values.get("max_versions", 10)),
-                deleted_retention_days=float(values.get("deleted_retention_days", 30.0)),
-                metrics=_flag(values.get("metrics", False)),
-                log_format=str(values.get("log_format", "text")).lower(),
-                access_log=_flag(values.get("access_log", False)),
+                audit_retention_days=float(
+                    values.get("audit_retention_days", DEFAULTS.audit_retention_days)
+                ),
+                max_versions=int(values.get("max_versions", DEFAULTS.max_versions)),
+                deleted_retention_days=float(
+                    values.get("deleted_retention_days", DEFAULTS.deleted_retention_days)
+                ),
+                metrics=_flag(values.get("metrics", DEFAULTS.metrics)),
+                log_format=str(values.get("log_format", DEFAULTS.log_format)).lower(),
+                access_log=_flag(values.get("access_log", DEFAULTS.access_log)),
                 body_timeout_seconds=float(
-                    values.get("body_timeout_seconds", DEFAULT_BODY_TIMEOUT_SECONDS)
+                    values.get("body_timeout_seconds", DEFAULTS.body_timeout_seconds)
                 ),
                 unseal_socket=(
                     Path(values["unseal_socket"]).expanduser().absolute()
@@ -240,6 +256,11 @@ class ServerSettings:
             if value is not None:
                 env[var] = str(value)
         return env
+
+
+DEFAULTS = ServerSettings()
+"""Every setting's default, stated once (the fields above): `load()` and the
+`loomal serve` options read them here."""
 
 
 def _origins(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:

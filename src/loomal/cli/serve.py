@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from typing import Any
 
 import click
 from granian.constants import Interfaces, Loops
@@ -31,7 +32,7 @@ from loomal.cli.common import (
     server_settings,
     store_options,
 )
-from loomal.config import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_PORT, ServerSettings
+from loomal.config import DEFAULTS, ServerSettings
 from loomal.core.audit import AuditLog
 from loomal.core.models import IdentityCreated
 from loomal.keyfile import KeyFileSource, is_sealed_key_file
@@ -148,9 +149,11 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 @click.command()
-@click.option("--host", envvar="LOOMAL_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="LOOMAL_PORT", type=int, default=DEFAULT_PORT, show_default=True)
-@click.option("--workers", envvar="LOOMAL_WORKERS", type=int, default=1, show_default=True)
+@click.option("--host", envvar="LOOMAL_HOST", default=DEFAULTS.host, show_default=True)
+@click.option("--port", envvar="LOOMAL_PORT", type=int, default=DEFAULTS.port, show_default=True)
+@click.option(
+    "--workers", envvar="LOOMAL_WORKERS", type=int, default=DEFAULTS.workers, show_default=True
+)
 @click.option(
     "--master-key-file",
     envvar="LOOMAL_MASTER_KEY_FILE",
@@ -161,7 +164,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--auth-cache-seconds",
     envvar="LOOMAL_AUTH_CACHE_SECONDS",
     type=float,
-    default=2.0,
+    default=DEFAULTS.auth_cache_seconds,
     show_default=True,
     help="How long a key's lookup is cached: the bound on revocation delay (0 = no cache).",
 )
@@ -169,7 +172,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--usage-flush-seconds",
     envvar="LOOMAL_USAGE_FLUSH_SECONDS",
     type=float,
-    default=1.0,
+    default=DEFAULTS.usage_flush_seconds,
     show_default=True,
     help="Longest delay before lastUsedAt updates are written.",
 )
@@ -177,7 +180,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--auth-failure-limit",
     envvar="LOOMAL_AUTH_FAILURE_LIMIT",
     type=int,
-    default=20,
+    default=DEFAULTS.auth_failure_limit,
     show_default=True,
     help="Failed authentications per client address per minute before 429 (0 = off).",
 )
@@ -185,7 +188,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--key-rate-limit",
     envvar="LOOMAL_KEY_RATE_LIMIT",
     type=float,
-    default=0.0,
+    default=DEFAULTS.key_rate_limit,
     show_default=True,
     help="Requests per second per API key and worker, burst twice that (0 = off).",
 )
@@ -193,7 +196,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--body-timeout-seconds",
     envvar="LOOMAL_BODY_TIMEOUT_SECONDS",
     type=float,
-    default=DEFAULT_BODY_TIMEOUT_SECONDS,
+    default=DEFAULTS.body_timeout_seconds,
     show_default=True,
     help="Deadline for receiving a whole request body; then 408 and the connection closes.",
 )
@@ -236,7 +239,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--mcp-tool-names",
     envvar="LOOMAL_MCP_TOOL_NAMES",
     type=click.Choice(TOOL_NAME_MODES),
-    default="underscore",
+    default=DEFAULTS.mcp_tool_names,
     show_default=True,
     help="How /mcp lists its tools: vault_store (every MCP host accepts it) or the dotted "
     "vault.store (refused by Claude Desktop, Cursor, ...). Calls work by either name.",
@@ -252,7 +255,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--audit-retention-days",
     envvar="LOOMAL_AUDIT_RETENTION_DAYS",
     type=float,
-    default=90.0,
+    default=DEFAULTS.audit_retention_days,
     show_default=True,
     help="Prune audit events older than this, in the background (0 = keep forever).",
 )
@@ -260,7 +263,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--max-versions",
     envvar="LOOMAL_MAX_VERSIONS",
     type=click.IntRange(1, 1000),
-    default=10,
+    default=DEFAULTS.max_versions,
     show_default=True,
     help="Versions of each credential kept, the current one included (older ones destroyed).",
 )
@@ -268,7 +271,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--deleted-retention-days",
     envvar="LOOMAL_DELETED_RETENTION_DAYS",
     type=float,
-    default=30.0,
+    default=DEFAULTS.deleted_retention_days,
     show_default=True,
     help="A deleted credential stays recoverable (undelete) this long, then is destroyed.",
 )
@@ -282,7 +285,7 @@ def _check_port_free(host: str, port: int) -> None:
     "--log-format",
     envvar="LOOMAL_LOG_FORMAT",
     type=click.Choice(["text", "json"]),
-    default="text",
+    default=DEFAULTS.log_format,
     show_default=True,
     help="json: one JSON object per line, with each request's X-Request-Id.",
 )
@@ -295,57 +298,21 @@ def _check_port_free(host: str, port: int) -> None:
 @store_options
 @reports_errors
 def serve(
-    host: str,
-    port: int,
-    workers: int,
-    master_key_file: str | None,
-    auth_cache_seconds: float,
-    usage_flush_seconds: float,
-    auth_failure_limit: int,
-    key_rate_limit: float,
-    body_timeout_seconds: float,
     unseal_passphrase_file: str | None,
-    unseal_socket: str | None,
-    public_url: str | None,
-    cors_origins: tuple[str, ...],
-    fetch_allow_private: tuple[str, ...],
-    mcp_tool_names: str,
-    trusted_proxies: tuple[str, ...],
-    audit_retention_days: float,
-    max_versions: int,
-    deleted_retention_days: float,
-    metrics: bool,
     log_format: str,
     access_log: bool,
-    data_dir: str | None,
-    database_url: str | None,
+    **options: Any,
 ) -> None:
     """Start the vault server (SQLite in ./loomal-data unless --database-url is given)."""
     configure_logging(log_format, access=access_log)
+    # Every other option is a setting of the same name (an empty repeatable one: unset).
     settings = server_settings(
-        host=host,
-        port=port,
-        workers=workers,
-        master_key_file=master_key_file,
-        auth_cache_seconds=auth_cache_seconds,
-        usage_flush_seconds=usage_flush_seconds,
-        auth_failure_limit=auth_failure_limit,
-        key_rate_limit=key_rate_limit,
-        body_timeout_seconds=body_timeout_seconds,
-        unseal_socket=unseal_socket,
-        public_url=public_url,
-        cors_origins=cors_origins or None,
-        fetch_allow_private=fetch_allow_private or None,
-        mcp_tool_names=mcp_tool_names,
-        trusted_proxies=trusted_proxies or None,
-        audit_retention_days=audit_retention_days,
-        max_versions=max_versions,
-        deleted_retention_days=deleted_retention_days,
-        metrics=metrics,
         log_format=log_format,
         access_log=access_log,
-        data_dir=data_dir,
-        database_url=database_url,
+        **{
+            name: (value or None) if isinstance(value, tuple) else value
+            for name, value in options.items()
+        },
     )
     _check_port_free(settings.host, settings.port)
     agent: UnsealAgent | None = None
