@@ -9,11 +9,11 @@ transaction, never held across the call to the provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 from loomal.core.oauth_store import ConnectState, OAuthLease
-from loomal.store.steps import Fetch, Run, Script
+from loomal.store.steps import Fetch, Run, Script, SqlPrimitives
 
 __all__ = ["OAUTH_POSTGRES", "OAUTH_SQLITE", "OAuthSql"]
 
@@ -60,20 +60,11 @@ def _state(state_hash: bytes, row: Sequence[Any] | None) -> ConnectState | None:
     return ConnectState(state_hash, row[0], row[1], bytes(row[2]), int(row[3]))
 
 
-class OAuthSql:
+class OAuthSql(SqlPrimitives):
     """The OAuthStore port over ``store/sql.py``'s primitives (declared here for type
     checking; ``SqlStore`` supplies them)."""
 
     oauth: ClassVar[_Sql]
-
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def _transact(self, script: Callable[[], Script[T]]) -> T:
-        raise NotImplementedError
 
     async def take_oauth_lease(
         self, *, credential_id: str, holder: str, now: int, until: int, state: str

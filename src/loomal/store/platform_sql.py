@@ -4,14 +4,13 @@ port over ``store/sql.py``'s primitives, its statements in ``store/statements.py
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from loomal.core.platform_store import PlatformKeyRow, PlatformSessionRow
 from loomal.core.rows import IdentityRow
 from loomal.errors import ConflictError
 from loomal.store.statements import Statements
-from loomal.store.steps import Script
+from loomal.store.steps import SqlPrimitives
 
 __all__ = ["PlatformSql"]
 
@@ -22,23 +21,11 @@ def _taken(name: str) -> ConflictError:
     return ConflictError(f"An identity named {name!r} already exists.", code="identity_exists")
 
 
-class PlatformSql:
+class PlatformSql(SqlPrimitives):
     """Declares what it uses of ``SqlStore`` for type checking."""
 
     sql: ClassVar[Statements]
     unique_violation: ClassVar[type[Exception]]
-
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def _transact(self, script: Callable[[], Script[T]]) -> T:
-        raise NotImplementedError
 
     async def _replace_expired(self, drop: str, insert: str, now: int, row: Any) -> None:
         raise NotImplementedError

@@ -10,11 +10,11 @@ it leaves, so of two racing uses exactly one changes a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
 from loomal.core.rules_store import ApprovalRow
-from loomal.store.steps import Fetch, Script
+from loomal.store.steps import Fetch, Script, SqlPrimitives
 
 __all__ = ["RULES_POSTGRES", "RULES_SQLITE", "RulesSql"]
 
@@ -116,23 +116,11 @@ RULES_SQLITE = _Sql("?")
 RULES_POSTGRES = _Sql("%s")
 
 
-class RulesSql:
+class RulesSql(SqlPrimitives):
     """The RulesStore port over ``store/sql.py``'s primitives (declared here for type
     checking; ``SqlStore`` supplies them)."""
 
     rules: ClassVar[_Sql]
-
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def _transact(self, script: Callable[[], Script[T]]) -> T:
-        raise NotImplementedError
 
     async def take_budget(self, *, budget_key: str, window_start: int, limit: int) -> bool:
         statement, values = self.rules.take_budget, (budget_key, window_start, limit)

@@ -71,20 +71,6 @@ class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql):
     unique_violation: ClassVar[type[Exception]]
     """The driver's error for a broken UNIQUE constraint."""
 
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """One write statement in a transaction of its own; its row count."""
-        raise NotImplementedError
-
-    async def _transact(self, script: Callable[[], Script[T]]) -> T:
-        """Run a fresh ``script()`` in one write transaction; its return value."""
-        raise NotImplementedError
-
     # -- credentials ----------------------------------------------------------
 
     async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:

@@ -9,7 +9,6 @@ versions stay; the maintenance loop says which tombstones expired."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from loomal.core.rows import AuditEvent, CredentialRow
@@ -23,7 +22,7 @@ from loomal.core.version_store import (
 )
 from loomal.errors import NotFoundError
 from loomal.store import audit_insert_sql
-from loomal.store.steps import FetchAll, Run, Script
+from loomal.store.steps import FetchAll, Run, Script, SqlPrimitives
 
 __all__ = ["VERSIONS_POSTGRES", "VERSIONS_SQLITE", "VersionSql"]
 
@@ -132,23 +131,11 @@ VERSIONS_SQLITE = _Sql("?")
 VERSIONS_POSTGRES = _Sql("%s")
 
 
-class VersionSql:
+class VersionSql(SqlPrimitives):
     """The VersionStore port over ``store/sql.py``'s primitives (declared here for
     type checking; ``SqlStore`` supplies them)."""
 
     versions: ClassVar[_Sql]
-
-    async def _fetch_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    async def _fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        raise NotImplementedError
-
-    async def _transact(self, script: Callable[[], Script[T]]) -> T:
-        raise NotImplementedError
 
     def _keep_version(self, new: CredentialRow, note: VersionNote) -> Script[None]:
         """Steps of a write: keep ``new`` as a version, destroy those beyond ``note.keep``."""
