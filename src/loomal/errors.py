@@ -27,9 +27,9 @@ never contain a secret value: callers pass field *names*, never field values.
     ├── RateLimitError             429 rate_limited, budget_exhausted (retry_after)
     ├── ServerError                500 internal_error
     │   ├── IntegrityError         500 integrity_error (tampered or mis-bound ciphertext)
-    │   └── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
-    │                              dns_failed, connect_failed, timeout, response_too_large, ...
-    ├── ServiceUnavailableError    503 unavailable; retry_after (an OAuth provider down, no
+    │   ├── BadGatewayError        502 bad_gateway: a brokered request's upstream failed; reason
+    │   │                          dns_failed, connect_failed, timeout, response_too_large, ...
+    │   └── ServiceUnavailableError 503 unavailable; retry_after (an OAuth provider down, no
     │                              valid token left: reason provider_unavailable)
     ├── SealedError                503 sealed
     │   └── KeyUnavailableError    503 key_unavailable (a row under a master key this server lacks)
@@ -273,7 +273,7 @@ class BadGatewayError(ServerError):
     default_message = "The upstream server of a brokered request failed."
 
 
-class ServiceUnavailableError(LoomalError):
+class ServiceUnavailableError(ServerError):
     """503 ``unavailable``: something the vault depends on (an OAuth provider's token
     endpoint) did not answer and nothing valid is left to serve; ``retry_after``
     seconds is when trying again makes sense (sent as ``Retry-After``)."""

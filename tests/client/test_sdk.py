@@ -429,6 +429,7 @@ def test_public_names_are_what_the_docs_list() -> None:
         "IntegrityError",
         "BadRequestError",
         "BadGatewayError",
+        "ServiceUnavailableError",
         "PayloadTooLargeError",
         "PreconditionFailedError",
         "MissingApiKeyError",

@@ -9,8 +9,8 @@ Content-Length, Connection, ...) are dropped from each case: a malformed one is
 refused by the HTTP server (granian) with a bare 400 before any of our code runs,
 as HTTP requires; tests/server/test_hardening_server.py holds that behaviour.
 
-Examples per operation and mode: 60 by default (1,800 requests, well under a
-minute); 334 under CI=true or LOOMAL_FUZZ_FULL=1 (10,020 requests)."""
+Examples per operation and mode: 32 by default (1,792 requests, well under a
+minute); 180 under CI=true or LOOMAL_FUZZ_FULL=1 (10,080 requests)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ CHECKS = [
     response_schema_conformance,
 ]
 FULL = IN_CI or os.environ.get("LOOMAL_FUZZ_FULL", "") == "1"
-EXAMPLES_PER_OPERATION = 334 if FULL else 60  # x 22 operations x 2 modes
+EXAMPLES_PER_OPERATION = 180 if FULL else 32  # x 28 operations x 2 modes
 VAULT_OPERATIONS = {  # the identity's API: vault routes, history, approvals, whoami, audit, fetch
     "GET /v0/vault",
     "GET /v0/vault/{name}",
@@ -59,6 +59,10 @@ VAULT_OPERATIONS = {  # the identity's API: vault routes, history, approvals, wh
     "GET /v0/approvals/{approval_id}",
     "POST /v0/approvals/{approval_id}/approve",
     "POST /v0/approvals/{approval_id}/deny",
+    "GET /v0/vault/{name}/oauth",
+    "POST /v0/vault/{name}/oauth/refresh",
+    "POST /v0/vault/{name}/oauth/connect",
+    "GET /v0/oauth/callback",
 }
 FRAMING_HEADERS = frozenset(  # (Host stays: our router answers a bad one, in our shape)
     {"transfer-encoding", "content-length", "connection", "keep-alive", "te", "trailer"}
