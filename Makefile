@@ -1,7 +1,7 @@
 # Quick start:  make serve   (install, then start the vault on 127.0.0.1:8470)
 #               make test    (install with dev tools, then lint, type-check and run every test,
 #                             the TypeScript SDK's included: make test-ts)
-# Inner loop:   make test-fast (lint, types, and the tests that start no process, on SQLite: under a minute)
+# Inner loop:   make test-fast (lint, types, and the tests that start no process, on SQLite)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
