@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import auth, start_server
+from tests.conftest import auth, eventually, start_server
 
 pytestmark = pytest.mark.slow  # starts real server processes (not in make test-fast)
 
@@ -55,18 +55,20 @@ def test_sigkill_during_concurrent_writes_loses_nothing_acknowledged(tmp_path: P
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
     for thread in threads:
         thread.start()
+
     # Kill in the middle of the traffic, once enough of it was acknowledged (a count,
     # not a time: a loaded machine only makes the wait longer).
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def enough() -> bool:
         with lock:
-            if len(acknowledged) > 50 and len(popped) > 10:
-                break
-        time.sleep(0.01)
-    server.kill()
-    stop.set()
-    for thread in threads:
-        thread.join()
+            return len(acknowledged) > 50 and len(popped) > 10
+
+    try:
+        eventually(enough, timeout=120, what="50 acknowledged writes and 10 pops")
+    finally:
+        server.kill()
+        stop.set()
+        for thread in threads:
+            thread.join()
     assert len(acknowledged) > 50
     assert len(popped) > 10
 
