@@ -74,8 +74,10 @@ AUDIT_ACTIONS = (
     "unseal",
     "backup",
     "restore",
+    "webhook_dead",
 )
-"""Every action an event may carry."""
+"""Every action an event may carry (``webhook_dead``: a webhook event given up after
+its last attempt, in the log of the identity it told of)."""
 
 _KNOWN = frozenset(AUDIT_ACTIONS)
 
