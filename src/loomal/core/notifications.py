@@ -32,11 +32,12 @@ import msgspec
 
 from loomal.core.approvals import approval_url
 from loomal.core.audit import AuditLog
-from loomal.core.outbox_store import OutboxRow, OutboxStore
+from loomal.core.outbox_store import OUTBOX_STATES, OutboxRow, OutboxStore
 from loomal.core.ports import AuditEvent
 from loomal.core.rows import IdentityRow
 from loomal.core.rules_store import ApprovalRow
 from loomal.core.timestamps import from_micros, to_micros
+from loomal.errors import NotFoundError, ValidationError
 
 __all__ = [
     "EVENT_KINDS",
@@ -245,6 +246,21 @@ class Notifications:
             client=None,
             detail=f"{row.kind} {row.event_id} after {row.attempts} attempts",
         )
+
+    async def list_events(self, *, state: str | None = None, limit: int = 100) -> list[OutboxRow]:
+        """The outbox, newest first (``loomal admin webhooks``)."""
+        if state is not None and state not in OUTBOX_STATES:
+            raise ValidationError(f"state must be one of {', '.join(OUTBOX_STATES)}.")
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit must be between 1 and 1000.")
+        return await self._store.list_outbox_events(state=state, limit=limit)
+
+    async def retry(self, event_id: str) -> None:
+        """Give a dead event its attempts again, due now (once the receiver is fixed)."""
+        if not await self._store.retry_outbox_event(
+            event_id=event_id, now=to_micros(self._clock())
+        ):
+            raise NotFoundError(f"No dead webhook event {event_id!r}.")
 
     async def prune(self) -> int:
         """Forget delivered events older than ``DELIVERED_KEPT_SECONDS``."""
