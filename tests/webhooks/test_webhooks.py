@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +29,21 @@ KEY = "sk_live_" + "Wh9-zz" * 6
 RULES = [{"methods": ["DELETE"], "paths": ["/crm/**"], "approval": {"windowSeconds": 0}}]
 
 
+def documented_verifier() -> Callable[[bytes, str | None, str], bool]:
+    """The receiver's check exactly as docs/approvals.md ("Webhooks") shows it."""
+    page = (Path(__file__).parents[2] / "docs" / "approvals.md").read_text()
+    section = page[page.index("## Webhooks") :]
+    code = re.findall(r"^```python\n(.*?)^```", section, flags=re.S | re.M)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/approvals.md", "exec"), namespace)
+    return namespace["verify_webhook"]  # type: ignore[no-any-return]
+
+
+verify_webhook = documented_verifier()
+
+
 def verify(secret: str, raw_body: bytes, signature: str | None) -> bool:
-    """What a receiver does (docs/approvals.md, "Webhooks")."""
-    expected = "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature or "")
+    return verify_webhook(raw_body, signature, secret)
 
 
 def hooked(settings: ServerSettings, receiver_url: str, **more: Any) -> ServerSettings:
@@ -131,6 +144,9 @@ def test_a_wrong_secret_or_a_changed_body_fails_verification(api: Api, receiver:
     assert not verify("whsec-" + "0000" * 8, got.body, signature)
     assert not verify(SECRET, got.body.replace(b"DELETE", b"GET"), signature)
     assert not verify(SECRET, got.body, None)
+    assert not verify("", got.body, signature)
+    independent = hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+    assert signature == f"sha256={independent}"
 
 
 def test_nothing_secret_is_in_the_event(api: Api, receiver: Receiver) -> None:
