@@ -60,6 +60,9 @@ _ENV = {
     "access_log": "LOOMAL_ACCESS_LOG",
     "body_timeout_seconds": "LOOMAL_BODY_TIMEOUT_SECONDS",
     "public_url": "LOOMAL_PUBLIC_URL",
+    "webhook_url": "LOOMAL_WEBHOOK_URL",
+    "webhook_secret_file": "LOOMAL_WEBHOOK_SECRET_FILE",
+    "webhook_secret": "LOOMAL_WEBHOOK_SECRET",
 }
 
 DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
@@ -112,6 +115,13 @@ class ServerSettings:
     public_url: str | None = None
     """The address browsers and agents reach the servers at (a load balancer's, say):
     console links are made with it. None: derived from host and port, for this host."""
+    webhook_url: str | None = None
+    """Where events that need a person (a new approval, an access request) are POSTed,
+    signed; https (plain http only to a loopback address). None: no webhook."""
+    webhook_secret_file: Path | None = None
+    """A file holding the webhook signing secret (workers read it themselves)."""
+    webhook_secret: bytes | None = None
+    """The signing secret (``LOOMAL_WEBHOOK_SECRET``, or the file's): never printed."""
 
     def __repr__(self) -> str:
         url = "postgresql://***" if self.database_url else None
@@ -185,6 +195,15 @@ class ServerSettings:
                     else None
                 ),
                 public_url=_public_url(values.get("public_url")),
+                webhook_url=_webhook_url(values.get("webhook_url")),
+                webhook_secret_file=(
+                    Path(values["webhook_secret_file"]).expanduser().absolute()
+                    if values.get("webhook_secret_file")
+                    else None
+                ),
+                webhook_secret=_webhook_secret(
+                    values.get("webhook_secret"), values.get("webhook_secret_file")
+                ),
             )
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"Invalid server setting: {exc}") from None
@@ -213,6 +232,12 @@ class ServerSettings:
             raise ValidationError("log format must be text or json.")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ValidationError("database URL must start with postgresql://.")
+        if self.webhook_url and not self.webhook_secret:
+            raise ValidationError(
+                "A webhook URL needs a signing secret: give --webhook-secret-file (or "
+                "LOOMAL_WEBHOOK_SECRET_FILE) or LOOMAL_WEBHOOK_SECRET, so the receiver "
+                "can tell the vault's events from anyone else's."
+            )
         return self
 
     @property
@@ -247,6 +272,9 @@ class ServerSettings:
         env: dict[str, str] = {}
         for field, var in _ENV.items():
             value = getattr(self, field)
+            if field == "webhook_secret" and value is not None:
+                # the file's secret stays in the file: workers read it themselves
+                value = None if self.webhook_secret_file else value.decode()
             if isinstance(value, tuple):
                 value = ",".join(value) or None
             elif isinstance(value, bytes):
@@ -317,6 +345,73 @@ def _public_url(value: str | None) -> str | None:
             "(no user, query or fragment)."
         )
     return url
+
+
+WEBHOOK_SECRET_MIN_LENGTH = 16
+
+
+def _webhook_url(value: str | None) -> str | None:
+    """``--webhook-url`` / ``LOOMAL_WEBHOOK_URL``: https, or plain http to a loopback
+    address (a receiver on this host, tests). Never repeated in an error: a webhook
+    URL often is a secret itself (a token in its path)."""
+    if not value:
+        return None
+    url = str(value).strip()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(host)
+            and not (parts.username or parts.password or parts.fragment)
+            and parts.port != 0  # reading .port checks its range
+            and " " not in url
+        )
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValidationError(
+            "The webhook URL must look like https://hooks.example.com/path (no user or fragment)."
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ValidationError(
+            "The webhook URL must use https (plain http only to a loopback address such as "
+            "127.0.0.1): the events travel signed but not encrypted otherwise."
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _webhook_secret(value: str | bytes | None, file: str | Path | None) -> bytes | None:
+    """The signing secret: from ``file`` when given (its text, surrounding whitespace
+    stripped), else ``value`` (``LOOMAL_WEBHOOK_SECRET``). Used as the HMAC key as
+    its UTF-8 bytes, as the hosted Loomal's clients do."""
+    if file:
+        path = Path(file).expanduser()
+        try:
+            text = path.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise ValidationError(f"Cannot read the webhook secret file {path}.") from None
+        where = f"The webhook secret in {path}"
+    elif value:
+        text = value.decode() if isinstance(value, bytes) else str(value).strip()
+        where = "LOOMAL_WEBHOOK_SECRET"
+    else:
+        return None
+    if len(text) < WEBHOOK_SECRET_MIN_LENGTH:
+        raise ValidationError(
+            f"{where} is too short: use at least {WEBHOOK_SECRET_MIN_LENGTH} random "
+            "characters (e.g. `openssl rand -hex 32`)."
+        )
+    return text.encode()
 
 
 def _flag(value: object) -> bool:

@@ -28,6 +28,7 @@ from loomal.core.crypto import Keyring
 from loomal.core.identities import IdentityService
 from loomal.core.keys import KeyManager, KeySource, StaticKeySource, verify_store_keys
 from loomal.core.limits import FailureThrottle, KeyRateLimiter
+from loomal.core.notifications import Notifications
 from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.ports import Store
@@ -41,6 +42,8 @@ from loomal.oauth.presets import validate_oauth
 from loomal.oauth.refresh import TokenRefresher
 from loomal.oauth.token_client import TokenClient
 from loomal.unseal_agent import AgentKeySource
+from loomal.webhooks.delivery import WebhookDelivery
+from loomal.webhooks.sender import WebhookSender
 
 __all__ = [
     "RunningVault",
@@ -69,6 +72,11 @@ class RunningVault:
     approvals: ApprovalService
     oauth_connect: ConnectFlow
     audit: AuditLog
+    notifications: Notifications
+    """Events that need a person, written to the outbox (``emit``)."""
+    webhooks: WebhookDelivery | None = None
+    """This process's deliverer of those events (None: no ``--webhook-url``);
+    :meth:`run_webhooks` is its background loop."""
     buffers: list[Flushable] = field(default_factory=list)
     """Everything held in memory and written behind, in the order it is flushed:
     the runtime is the one owner that flushes them."""
@@ -104,6 +112,12 @@ class RunningVault:
                     log.error("could not write usage or audit events: %s", type(exc).__name__)
         finally:
             await self.flush(final=True)
+
+    async def run_webhooks(self) -> None:
+        """The webhook deliverer's loop (a server's background task, beside
+        :meth:`run_maintenance`); returns at once without ``--webhook-url``."""
+        if self.webhooks is not None:
+            await self.webhooks.run()
 
     async def close(self) -> None:
         try:
@@ -221,6 +235,17 @@ async def open_vault(
     )
     oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit, clock=clock)
+    notifications = Notifications(
+        store,
+        audit,
+        enabled=settings.webhook_url is not None,
+        public_url=settings.browser_url,
+        clock=wall,
+    )
+    webhooks = None
+    if settings.webhook_url is not None and settings.webhook_secret is not None:
+        sender = WebhookSender(settings.webhook_url, transport, policy)
+        webhooks = WebhookDelivery(notifications, sender, settings.webhook_secret)
     buffers: list[Flushable] = [
         audit,  # first: a change's own event is written in its transaction, after these
         service.last_used,
@@ -242,7 +267,9 @@ async def open_vault(
             policy=policy,
             guard=keys.require_unsealed,
             clock=steady,
-            gate=RequestGate(store, public_url=settings.public_url, clock=wall),
+            gate=RequestGate(
+                store, public_url=settings.public_url, clock=wall, notifications=notifications
+            ),
         ),
         platform=PlatformService(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
@@ -252,6 +279,8 @@ async def open_vault(
             store, keys, service, token_client, public_url=settings.browser_url, clock=wall
         ),
         audit=audit,
+        notifications=notifications,
+        webhooks=webhooks,
         buffers=buffers,
     )
 

@@ -43,6 +43,8 @@ TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
     # restore neither refills a budget nor revives a used approval.
     TableSpec("request_budgets", Carried.ALWAYS),
     TableSpec("approvals", Carried.NEVER),  # in flight: not carried (issue 30)
+    # Webhook events tell of approvals and requests in flight: not carried either.
+    TableSpec("webhook_outbox", Carried.NEVER),
     TableSpec("audit_events", Carried.AUDIT),
     # Each log's last event number: rebuilt by audit_events' trigger as a restore
     # inserts the events (each with its own number), so never carried itself.

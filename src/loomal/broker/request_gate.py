@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from loomal.broker.rules import MatchedRule, canonical_path, match_rule
 from loomal.broker.urls import Target
 from loomal.core.approvals import approval_url
+from loomal.core.notifications import Notifications
 from loomal.core.principals import Principal
 from loomal.core.rules_store import ApprovalRow, RulesStore
 from loomal.core.service import UsableCredential
@@ -62,9 +63,12 @@ class RequestGate:
         *,
         public_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        notifications: Notifications | None = None,
     ) -> None:
-        """``clock``: wall-clock seconds (budget windows, approval expiry)."""
+        """``clock``: wall-clock seconds (budget windows, approval expiry);
+        ``notifications``: where a new approval is told to a person (the webhook)."""
         self._store = store
+        self._notifications = notifications
         self._public_url = public_url
         self._clock = clock
 
@@ -165,7 +169,10 @@ class RequestGate:
             created_at=now,
             expires_at=now + APPROVAL_TTL_SECONDS * 1_000_000,
         )
-        await self._store.create_approval(approval=row)
+        notice = None
+        if self._notifications is not None:
+            notice = await self._notifications.approval_created(row)
+        await self._store.create_approval(approval=row, notice=notice)
         raise _pending(row, self._public_url)
 
     async def _spend(self, credential: UsableCredential, matched: MatchedRule) -> None:

@@ -11,6 +11,7 @@
     backup / restore    a consistent snapshot to a file, and back (``admin_backup.py``)
     migrate             the store copied into another one (SQLite to PostgreSQL)
     verify              every credential opened with the master keys
+    webhooks            the webhook outbox: list, retry a dead event (``admin_webhooks.py``)
 
 Every change is audited with the OS user who ran it (``operator``).
 Running servers re-read the key file within a second of a change and at once
@@ -32,6 +33,7 @@ from rich.progress import Progress, TaskID
 
 from loomal.cli.admin_audit import audit
 from loomal.cli.admin_backup import backup, migrate, restore, verify
+from loomal.cli.admin_webhooks import webhooks
 from loomal.cli.common import (
     ask_passphrase,
     fail,
@@ -81,6 +83,7 @@ def admin() -> None:
 
 
 admin.add_command(audit)
+admin.add_command(webhooks)
 for _command in (backup, restore, migrate, verify):
     admin.add_command(_command)
 

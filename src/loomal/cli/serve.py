@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from granian.constants import Interfaces, Loops
@@ -220,6 +221,19 @@ def _check_port_free(host: str, port: int) -> None:
     "https://vault.example.com: console links use it [default: from --host/--port].",
 )
 @click.option(
+    "--webhook-url",
+    envvar="LOOMAL_WEBHOOK_URL",
+    help="POST a signed event here when a person is needed (a new approval, an access "
+    "request): https, or http to a loopback address. Needs a secret (below). Default: none.",
+)
+@click.option(
+    "--webhook-secret-file",
+    envvar="LOOMAL_WEBHOOK_SECRET_FILE",
+    type=click.Path(dir_okay=False),
+    help="File holding the webhook signing secret (or set LOOMAL_WEBHOOK_SECRET); "
+    "X-Loomal-Signature is sha256=HMAC-SHA256(secret, body).",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -344,6 +358,8 @@ def _serve(settings: ServerSettings, agent: UnsealAgent | None) -> None:
             f"  brokered:   may also reach {', '.join(settings.fetch_allow_private)}, "
             "private, over http too (--fetch-allow-private)"
         )
+    if settings.webhook_url:  # the host only: a webhook URL may hold a token
+        click.echo(f"  webhook:    signed events to {urlsplit(settings.webhook_url).hostname}")
     if created is not None:
         click.echo(
             f'\nCreated the first identity "{created.name}" ({", ".join(created.scopes)}).\n'

@@ -74,8 +74,12 @@ AUDIT_ACTIONS = (
     "unseal",
     "backup",
     "restore",
+    "webhook_dead",
+    "webhook_retry",
 )
-"""Every action an event may carry."""
+"""Every action an event may carry (``webhook_dead``: a webhook event given up after
+its last attempt, in the log of the identity it told of; ``webhook_retry``: an
+operator gave it its attempts again)."""
 
 _KNOWN = frozenset(AUDIT_ACTIONS)
 

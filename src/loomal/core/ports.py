@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 
 from loomal.core.crypto import SealedData
 from loomal.core.oauth_store import OAuthStore
+from loomal.core.outbox_store import OutboxStore
 from loomal.core.platform_store import PlatformStore
 from loomal.core.rows import (
     ApiKeyRow,
@@ -298,6 +299,7 @@ class Store(
     VersionStore,
     RulesStore,
     OAuthStore,
+    OutboxStore,
     Protocol,
 ):
     """The whole store: every role, and its own life (what ``runtime`` opens)."""

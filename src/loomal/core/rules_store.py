@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from loomal.core.outbox_store import OutboxRow
+
 __all__ = ["APPROVAL_STATUSES", "ApprovalRow", "RulesStore"]
 
 APPROVAL_STATUSES = ("pending", "approved", "denied", "used", "expired")
@@ -52,7 +54,12 @@ class RulesStore(Protocol):
         requests were already counted in it. One atomic statement."""
         ...
 
-    async def create_approval(self, *, approval: ApprovalRow) -> None: ...
+    async def create_approval(
+        self, *, approval: ApprovalRow, notice: OutboxRow | None = None
+    ) -> None:
+        """Insert ``approval`` and, in the same transaction, the webhook event
+        telling of it (``notice``, when webhooks are on)."""
+        ...
 
     async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
         """Pending approvals of the identity not yet expired."""

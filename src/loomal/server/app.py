@@ -65,7 +65,10 @@ def create_app(
         if on_startup is not None:
             await on_startup(opened)
         interval = opened.settings.usage_flush_seconds
-        flushers = [asyncio.create_task(opened.run_maintenance(interval))]
+        flushers = [
+            asyncio.create_task(opened.run_maintenance(interval)),
+            asyncio.create_task(opened.run_webhooks()),
+        ]
         if opened.settings.audit_retention_days > 0:
             retention = run_audit_retention(opened.store, opened.settings.audit_retention_days)
             flushers.append(asyncio.create_task(retention))

@@ -20,6 +20,8 @@ import bisect
 import os
 from typing import TYPE_CHECKING
 
+from loomal.core.outbox_store import OUTBOX_STATES
+
 if TYPE_CHECKING:
     from loomal.runtime import RunningVault
     from loomal.server.responses import ErrorWriter
@@ -103,6 +105,7 @@ async def _vault_lines(vault: RunningVault, worker: str, errors: ErrorWriter) ->
     ]
     try:
         wraps = await vault.store.key_wraps()
+        webhooks = await vault.store.count_outbox_events()
     except Exception:  # the store is down: the other lines still help
         errors.store_errors += 1
         return lines
@@ -111,4 +114,13 @@ async def _vault_lines(vault: RunningVault, worker: str, errors: ErrorWriter) ->
         "# TYPE loomal_master_key_wraps gauge",
     ]
     lines += [f'loomal_master_key_wraps{{key_id="{k}"}} {n}' for k, n in sorted(wraps.items())]
+    lines += [
+        "# HELP loomal_webhook_events Webhook events in the store, by state (dead: given up "
+        "after the last attempt; see `loomal admin webhooks`).",
+        "# TYPE loomal_webhook_events gauge",
+    ]
+    lines += [
+        f'loomal_webhook_events{{state="{state}"}} {webhooks.get(state, 0)}'
+        for state in OUTBOX_STATES
+    ]
     return lines

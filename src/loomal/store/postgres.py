@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from loomal.errors import NotFoundError, ServerError
 from loomal.store import load_migrations
 from loomal.store.oauth_sql import OAUTH_POSTGRES
+from loomal.store.outbox_sql import OUTBOX_POSTGRES
 from loomal.store.rules_sql import RULES_POSTGRES
 from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
@@ -46,6 +47,7 @@ class PostgresStore(SqlStore):
     sql = POSTGRES
     versions = VERSIONS_POSTGRES
     rules = RULES_POSTGRES
+    outbox = OUTBOX_POSTGRES
     oauth = OAUTH_POSTGRES
     unique_violation = pg_errors.UniqueViolation
 

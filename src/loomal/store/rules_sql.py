@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar, TypeVar
 
+from loomal.core.outbox_store import OutboxRow
 from loomal.core.rules_store import ApprovalRow
-from loomal.store.steps import Fetch, Script, SqlPrimitives
+from loomal.store.outbox_sql import OutboxStatements, outbox_insert
+from loomal.store.steps import Fetch, Run, Script, SqlPrimitives
 
 __all__ = ["RULES_POSTGRES", "RULES_SQLITE", "RulesSql"]
 
@@ -121,6 +123,7 @@ class RulesSql(SqlPrimitives):
     checking; ``SqlStore`` supplies them)."""
 
     rules: ClassVar[_Sql]
+    outbox: ClassVar[OutboxStatements]
 
     async def take_budget(self, *, budget_key: str, window_start: int, limit: int) -> bool:
         statement, values = self.rules.take_budget, (budget_key, window_start, limit)
@@ -130,8 +133,20 @@ class RulesSql(SqlPrimitives):
 
         return await self._transact(script)
 
-    async def create_approval(self, *, approval: ApprovalRow) -> None:
-        await self._run(self.rules.insert_approval, _approval_values(approval))
+    async def create_approval(
+        self, *, approval: ApprovalRow, notice: OutboxRow | None = None
+    ) -> None:
+        insert = Run(self.rules.insert_approval, _approval_values(approval))
+        if notice is None:
+            await self._run(insert.sql, insert.params)
+            return
+        told = outbox_insert(self.outbox, notice)
+
+        def script() -> Script[None]:
+            yield insert
+            yield told
+
+        await self._transact(script)
 
     async def count_pending_approvals(self, *, identity_id: str, now: int) -> int:
         (count,) = await self._fetch_one(self.rules.count_pending, (identity_id, now))

@@ -41,6 +41,7 @@ from loomal.store import (
     sealed_values,
 )
 from loomal.store.oauth_sql import OAuthSql
+from loomal.store.outbox_sql import OutboxSql
 from loomal.store.platform_sql import PlatformSql
 from loomal.store.rules_sql import RulesSql
 from loomal.store.statements import Statements
@@ -77,7 +78,7 @@ def _taken(name: str) -> ConflictError:
     return ConflictError(f"An identity named {name!r} already exists.", code="identity_exists")
 
 
-class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql):
+class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
     """The Store Protocol's shared half; subclasses supply the primitives below."""
 
     sql: ClassVar[Statements]

@@ -27,6 +27,7 @@ from loomal.core.ports import AuditEvent, CredentialRow
 from loomal.core.version_store import VersionNote
 from loomal.store import load_migrations
 from loomal.store.oauth_sql import OAUTH_SQLITE
+from loomal.store.outbox_sql import OUTBOX_SQLITE
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import RULES_SQLITE
 from loomal.store.sql import Ahead, SqlStore
@@ -92,6 +93,7 @@ class SqliteStore(SqlStore):
     sql = SQLITE
     versions = VERSIONS_SQLITE
     rules = RULES_SQLITE
+    outbox = OUTBOX_SQLITE
     oauth = OAUTH_SQLITE
     unique_violation = sqlite3.IntegrityError
 
