@@ -188,6 +188,8 @@ class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
             # Up to 100 rows per INSERT: far less CPU per event than one statement per row.
             for start in range(0, len(rows), _AUDIT_ROWS_PER_INSERT):
                 chunk = rows[start : start + _AUDIT_ROWS_PER_INSERT]
+                if sql.numbers_audit:
+                    chunk = yield from self._numbered(chunk)
                 yield Run(sql.insert_audit_rows(len(chunk)), [v for row in chunk for v in row])
 
         if rows:
@@ -214,8 +216,32 @@ class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
         )
         return [(row[0], AuditEvent(*row[1:])) for row in await self._fetch_all(sql, params)]
 
+    def _numbered(self, rows: list[tuple[Any, ...]]) -> Script[list[tuple[Any, ...]]]:
+        """``rows`` with each one's seq appended: the next numbers of each identity's
+        log, read once per identity (rows without an identity get none)."""
+        following: dict[str, int] = {}
+        numbered = []
+        for row in rows:
+            identity_id = row[1]
+            if identity_id is None:
+                numbered.append((*row, None))
+                continue
+            if identity_id not in following:
+                (following[identity_id],) = yield Fetch(self.sql.next_audit_seq, (identity_id,))
+            numbered.append((*row, following[identity_id]))
+            following[identity_id] += 1
+        return numbered
+
     async def prune_audit_events(self, *, before: int, limit: int) -> int:
-        return await self._run(self.sql.prune_audit, (before, limit))
+        sql = self.sql
+
+        def script() -> Script[int]:
+            if sql.keep_audit_floor:  # a log pruned empty goes on from its last number
+                yield Run(sql.keep_audit_floor, (before, limit))
+            count: int = yield Run(sql.prune_audit, (before, limit))
+            return count
+
+        return await self._transact(script)
 
     # -- identities and API keys ---------------------------------------------------
 

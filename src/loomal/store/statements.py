@@ -2,7 +2,8 @@
 
 ``Statements("?")`` is SQLite's set, ``Statements("%s")`` PostgreSQL's; the few
 places where the dialects really differ (collation of an ORDER BY, the name of
-the byte-length function, a row lock) are constructor arguments, so a reader
+the byte-length function, a row lock, who numbers the audit log) are constructor
+arguments, so a reader
 sees each difference once, here, and nowhere else.
 """
 
@@ -12,6 +13,7 @@ import functools
 
 from loomal.store import (
     API_KEY_COLUMNS,
+    AUDIT_COLUMNS,
     CREDENTIAL_COLUMNS,
     IDENTITY_COLUMNS,
     LISTING_COLUMNS,
@@ -38,8 +40,11 @@ class Statements:
     (byte order); ``for_update`` locks a row read inside a write transaction
     (empty on SQLite, whose ``BEGIN IMMEDIATE`` already serialises writers)."""
 
-    def __init__(self, p: str, *, by_name: str, byte_length: str, for_update: str) -> None:
+    def __init__(
+        self, p: str, *, by_name: str, byte_length: str, for_update: str, numbers_audit: bool
+    ) -> None:
         self.p = p
+        self.numbers_audit = numbers_audit
         self.for_update = for_update
         # -- credentials ---------------------------------------------------------
         select_credential = (
@@ -64,7 +69,23 @@ class Statements:
             f"SELECT identity_id FROM credentials WHERE name = {p} AND identity_id != {p}"
         )
         # -- audit -----------------------------------------------------------------
-        self.insert_audit = audit_insert_sql(p)
+        # Each identity's log is numbered 1, 2, 3 (seq). PostgreSQL's writers run
+        # at once, so a trigger takes the next number from a counter row they queue
+        # on (0011). SQLite's writers take turns, so the INSERT reads the next number
+        # itself, from the log's last row (an index lookup) or the floor that pruning
+        # leaves in audit_sequences: a trigger's counter upsert and the rewrite of
+        # the row it numbers cost more than the insert (0019 dropped them).
+        self.insert_audit = _numbered_audit_insert() if numbers_audit else audit_insert_sql(p)
+        self.next_audit_seq = f"SELECT {_NEXT_SEQ.format(identity='?1')}" if numbers_audit else ""
+        self.keep_audit_floor = (
+            "INSERT INTO audit_sequences (identity_id, last_seq) "
+            "SELECT identity_id, max(seq) FROM audit_events WHERE event_id IN "
+            f"(SELECT event_id FROM audit_events WHERE at < {p} ORDER BY at LIMIT {p}) "
+            "AND identity_id IS NOT NULL GROUP BY identity_id "
+            "ON CONFLICT (identity_id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)"
+            if numbers_audit
+            else ""
+        )
         self.prune_audit = audit_prune_sql(p)
         # -- identities and API keys -----------------------------------------------
         self.insert_identity = (
@@ -197,11 +218,37 @@ class Statements:
 
     @functools.cache  # noqa: B019 - two instances for the process's life, a handful of sizes
     def insert_audit_rows(self, count: int) -> str:
-        """One INSERT of ``count`` audit rows (the SQL of each size is built once)."""
+        """One INSERT of ``count`` audit rows (the SQL of each size is built once);
+        where the store numbers the log, each row's values end with its seq."""
+        if self.numbers_audit:
+            marks = ", ".join([self.p] * (len(AUDIT_COLUMNS.split(",")) + 1))
+            rows = ", ".join([f"({marks})"] * count)
+            return f"INSERT INTO audit_events ({AUDIT_COLUMNS}, seq) VALUES {rows}"
         return audit_insert_sql(self.p, rows=count)
 
 
-SQLITE = Statements("?", by_name="name", byte_length="length", for_update="")
+_NEXT_SEQ = (
+    "1 + max(coalesce((SELECT max(seq) FROM audit_events WHERE identity_id = {identity}), 0), "
+    "coalesce((SELECT last_seq FROM audit_sequences WHERE identity_id = {identity}), 0))"
+)
+"""The next number of one identity's audit log (SQLite: read inside the writer's
+transaction, so no other writer can take it meanwhile)."""
+
+
+def _numbered_audit_insert() -> str:
+    """One audit event, numbered in the statement (SQLite's numbered parameters:
+    ``?2``, the identity, is read again for its seq; no identity, no seq)."""
+    count = len(AUDIT_COLUMNS.split(","))
+    marks = ", ".join(f"?{n}" for n in range(1, count + 1))
+    seq = f"CASE WHEN ?2 IS NULL THEN NULL ELSE {_NEXT_SEQ.format(identity='?2')} END"
+    return f"INSERT INTO audit_events ({AUDIT_COLUMNS}, seq) VALUES ({marks}, {seq})"
+
+
+SQLITE = Statements("?", by_name="name", byte_length="length", for_update="", numbers_audit=True)
 POSTGRES = Statements(
-    "%s", by_name='name COLLATE "C"', byte_length="octet_length", for_update=" FOR UPDATE"
+    "%s",
+    by_name='name COLLATE "C"',
+    byte_length="octet_length",
+    for_update=" FOR UPDATE",
+    numbers_audit=False,
 )

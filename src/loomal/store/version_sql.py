@@ -21,7 +21,7 @@ from loomal.core.version_store import (
     VersionRow,
 )
 from loomal.errors import NotFoundError
-from loomal.store import audit_insert_sql
+from loomal.store.statements import Statements
 from loomal.store.steps import FetchAll, Run, Script, SqlPrimitives
 
 __all__ = ["VERSIONS_POSTGRES", "VERSIONS_SQLITE", "VersionSql"]
@@ -75,7 +75,6 @@ class _Sql:
             f"SELECT credential_id FROM credential_tombstones WHERE deleted_at < {p} "
             f"ORDER BY deleted_at LIMIT {p}"
         )
-        self.insert_audit = audit_insert_sql(p)
         self.other_keys_first = (
             f"SELECT {VERSION_COLUMNS} FROM credential_versions WHERE key_id != {p} "
             f"ORDER BY credential_id, version LIMIT {p}"
@@ -136,6 +135,8 @@ class VersionSql(SqlPrimitives):
     type checking; ``SqlStore`` supplies them)."""
 
     versions: ClassVar[_Sql]
+    sql: ClassVar[Statements]
+    """The store's shared statements (the audit INSERT: one per dialect, in one place)."""
 
     def _keep_version(self, new: CredentialRow, note: VersionNote) -> Script[None]:
         """Steps of a write: keep ``new`` as a version, destroy those beyond ``note.keep``."""
@@ -190,7 +191,7 @@ class VersionSql(SqlPrimitives):
             for (credential_id,) in rows:
                 yield from self._destroy(credential_id)
             if rows and audit is not None:
-                yield Run(sql.insert_audit, audit.values())
+                yield Run(self.sql.insert_audit, audit.values())
             return len(rows)
 
         return await self._transact(script)
