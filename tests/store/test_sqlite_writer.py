@@ -72,3 +72,42 @@ async def test_cancelled_before_running_is_not_written(tmp_path: Path) -> None:
     await writer.submit(lambda c: None)
     writer.close()
     assert sqlite3.connect(tmp_path / "t.db").execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+async def test_writes_queued_while_another_process_commits_join_one_commit(
+    tmp_path: Path,
+) -> None:
+    """Another process holding the lock (here: a lock of our own on the same file)
+    makes the writer wait with its first write taken; all written meanwhile must
+    go in the commit that follows, not one commit each."""
+    import fcntl
+
+    writer, statements = open_writer(tmp_path)
+    del statements[:]  # the table's creation
+    other = open(tmp_path / "t.lock", "a+b")  # noqa: SIM115 - released below
+    fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+    ran = threading.Event()
+
+    def first(conn: sqlite3.Connection) -> None:
+        ran.set()
+        conn.execute("INSERT INTO t VALUES (0)")
+
+    writes = [asyncio.ensure_future(writer.submit(first))]
+    for _ in range(50):  # the writer thread takes `first`, then waits for the lock
+        await asyncio.sleep(0)
+    writes += [
+        asyncio.ensure_future(
+            writer.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+        )
+        for n in range(1, 40)
+    ]
+    await asyncio.sleep(0)
+    assert not ran.is_set()  # nothing written while the other holds the lock
+    fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+    other.close()
+    await asyncio.gather(*writes)
+    writer.close()
+
+    assert sum(1 for s in statements if s == "COMMIT") == 1
+    stored = sqlite3.connect(tmp_path / "t.db").execute("SELECT count(*) FROM t").fetchone()
+    assert stored == (40,)

@@ -71,42 +71,50 @@ class GroupCommitWriter:
     # -- the writer thread ----------------------------------------------------
 
     def _run(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            live = [(work, fut) for work, fut in batch if fut.set_running_or_notify_cancel()]
-            if live:
-                self._commit_batch(live)
-            if stop:
-                return
+            stop = self._commit([first])
 
-    def _commit_batch(
-        self, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]
-    ) -> None:
+    def _commit(self, batch: list[tuple[Work, Future[Any]]]) -> bool:
+        """Commit ``batch`` with whatever else is queued once this process holds the
+        lock: writes that arrived while another process was committing join this
+        commit instead of waiting for the next one (each commit costs an fsync
+        under the lock every worker shares). Whether the writer was asked to stop."""
+        stop = False
+        live: list[tuple[Work, Future[Any]]] | None = None
         try:
             with self._process_lock():
-                outcomes = self._transaction([work for work, _ in batch])
+                stop = self._take_queued(batch)
+                live = [(work, fut) for work, fut in batch if fut.set_running_or_notify_cancel()]
+                outcomes = self._transaction([work for work, _ in live]) if live else []
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
-            for _, future in batch:
+            if live is None:
+                live = [(work, fut) for work, fut in batch if fut.set_running_or_notify_cancel()]
+            for _, future in live:
                 future.set_exception(exc)
-            return
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            return stop
+        for (_, future), outcome in zip(live, outcomes, strict=True):
             if isinstance(outcome, _Failed):
                 future.set_exception(outcome.error)
             else:
                 future.set_result(outcome)
+        return stop
+
+    def _take_queued(self, batch: list[tuple[Work, Future[Any]]]) -> bool:
+        """Move queued writes into ``batch`` (up to MAX_BATCH); whether the stop
+        sign was among them (what was queued before it is still committed)."""
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
 
     def _transaction(self, works: list[Work]) -> list[Any]:
         """Each work in its own savepoint, one commit; a failed work yields ``_Failed``."""
