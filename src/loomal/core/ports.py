@@ -82,10 +82,7 @@ class CredentialStore(Protocol):
         """Run ``change`` on the current row (or None) inside one write
         transaction and store the row it returns, with ``audit`` in the same
         transaction. If ``change`` raises, nothing is written and the exception
-        propagates. ``change`` may be called more than once (a store may run it
-        ahead of the transaction on the row it expects there, and keeps that
-        result only if the row it then holds is the same), so it must have no
-        effect but its result.
+        propagates.
 
         With ``max_credentials``, a create (no current row) first counts the
         identity's credentials in the same transaction, serialised against the

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import astuple
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from loomal.core.crypto import SealedData
 from loomal.core.limits import check_credential_limit
@@ -54,19 +54,6 @@ T = TypeVar("T")
 
 _AUDIT_ROWS_PER_INSERT = 100
 _CREATE_RACE_RETRIES = 5
-
-
-class Ahead(Generic[T]):
-    """A ``modify_credential`` change computed before its transaction, on the row
-    then expected (None: no row), so the sealing and decrypting it does happen
-    outside the writer's lock (SQLite's writers are serialised across processes;
-    what runs under the lock bounds the write rate)."""
-
-    __slots__ = ("expected", "outcome")
-
-    def __init__(self, expected: CredentialRow | None, outcome: tuple[CredentialRow, T]) -> None:
-        self.expected = expected
-        self.outcome = outcome
 
 
 class _LostCreateRace(Exception):
@@ -108,11 +95,7 @@ class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
         audit: AuditEvent | None = None,
         max_credentials: int | None = None,
         version_note: VersionNote | None = None,
-        ahead: Ahead[T] | None = None,
     ) -> T:
-        """The port's method; ``ahead`` is ``change`` already run on the row the
-        caller expected (see :class:`Ahead`): its result is taken when that row is
-        still the current one, else ``change`` runs again here."""
         sql = self.sql
 
         def script() -> Script[T]:
@@ -126,10 +109,7 @@ class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
                     yield Fetch(sql.lock_identity, (identity_id,))
                 (count,) = yield Fetch(sql.count_credentials, (identity_id,))
                 check_credential_limit(int(count), max_credentials)
-            if ahead is not None and ahead.expected == existing:
-                new, result = ahead.outcome
-            else:
-                new, result = change(existing)
+            new, result = change(existing)
             if version_note is not None:
                 yield from self._keep_version(new, version_note)
             if existing is None:

@@ -23,14 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loomal.core.ports import AuditEvent, CredentialRow
-from loomal.core.version_store import VersionNote
+from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
 from loomal.store.oauth_sql import OAUTH_SQLITE
 from loomal.store.outbox_sql import OUTBOX_SQLITE
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import RULES_SQLITE
-from loomal.store.sql import Ahead, SqlStore
+from loomal.store.sql import SqlStore
 from loomal.store.sqlite_writer import GroupCommitWriter
 from loomal.store.statements import SQLITE
 from loomal.store.steps import Fetch, FetchAll, Script
@@ -169,37 +168,6 @@ class SqliteStore(SqlStore):
             return None if row is None else CredentialRow(*row)
 
         return self._rows.get((identity_id, name), read)
-
-    async def modify_credential(
-        self,
-        *,
-        identity_id: str,
-        name: str,
-        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
-        audit: AuditEvent | None = None,
-        max_credentials: int | None = None,
-        version_note: VersionNote | None = None,
-        ahead: Ahead[T] | None = None,
-    ) -> T:
-        """Runs ``change`` first on the row this process reads now, outside the
-        writer's lock; the transaction keeps that outcome when it finds the same
-        row, so only the statements run under the lock (a write that raced
-        another one runs ``change`` again there)."""
-        if ahead is None:
-            expected = await self.get_credential(identity_id=identity_id, name=name)
-            try:
-                ahead = Ahead(expected, change(expected))
-            except Exception:  # decided again under the lock, on the row current then
-                ahead = None
-        return await super().modify_credential(
-            identity_id=identity_id,
-            name=name,
-            change=change,
-            audit=audit,
-            max_credentials=max_credentials,
-            version_note=version_note,
-            ahead=ahead,
-        )
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         items = [(at, cid, at) for cid, at in last_used.items()]
