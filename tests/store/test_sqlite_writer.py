@@ -92,15 +92,16 @@ async def test_writes_queued_while_another_process_commits_join_one_commit(
         ran.set()
         conn.execute("INSERT INTO t VALUES (0)")
 
+    def insert(n: int) -> Callable[[sqlite3.Connection], None]:
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+
+        return work
+
     writes = [asyncio.ensure_future(writer.submit(first))]
     for _ in range(50):  # the writer thread takes `first`, then waits for the lock
         await asyncio.sleep(0)
-    writes += [
-        asyncio.ensure_future(
-            writer.submit(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
-        )
-        for n in range(1, 40)
-    ]
+    writes += [asyncio.ensure_future(writer.submit(insert(n))) for n in range(1, 40)]
     await asyncio.sleep(0)
     assert not ran.is_set()  # nothing written while the other holds the lock
     fcntl.flock(other.fileno(), fcntl.LOCK_UN)
