@@ -32,6 +32,7 @@ from loomal.core.notifications import Notifications
 from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.ports import Store
+from loomal.core.reveals import Reveals
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.write_behind import Flushable
@@ -232,6 +233,7 @@ async def open_vault(
         deleted_retention_days=settings.deleted_retention_days,
         type_checks={"OAUTH": validate_oauth},
         live_tokens=refresher,
+        reveals=Reveals(store, public_url=settings.public_url, clock=wall),
     )
     oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit, clock=clock)

@@ -66,7 +66,7 @@ def test_a_held_fetch_tells_the_model_where_the_user_approves(
             text = held.content[0].text
             assert held.is_error and "Ask the user to approve" in text, text
             found = re.search(r'approval_id "(apr_[\w-]+)"', text)
-            assert found is not None and f"/v0/approvals/{found.group(1)}" in text
+            assert found is not None and f"{server.base_url}/approvals/{found.group(1)}" in text
             with Loomal(api_key=approve_key, base_url=server.base_url) as person:
                 await asyncio.to_thread(person.approvals.approve, found.group(1))
             done = await session.call_tool(

@@ -316,6 +316,7 @@ class ConsoleSessions:
             scopes=principal.scopes,
             key_expires_at=principal.key_expires_at,
             client=client,
+            person=True,
         )
 
     async def sign_out(self, session_id: str | None) -> None:

@@ -1,0 +1,5 @@
+-- What the agent said it needs a person's approval for (plain text, at most 500
+-- characters, shown escaped), and what kind of approval it is: a brokered
+-- request ('request') or the reveal of a credential's secret ('reveal').
+ALTER TABLE approvals ADD COLUMN reason TEXT;
+ALTER TABLE approvals ADD COLUMN kind TEXT NOT NULL DEFAULT 'request';
