@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from loomal.core import approval_desk
 from loomal.config import ServerSettings
+from loomal.core import approval_desk
 from loomal.core.principals import Principal
 from loomal.errors import (
     ApprovalPendingError,

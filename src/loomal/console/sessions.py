@@ -118,6 +118,9 @@ class ConsoleSession:
     identity_name: str
     csrf_token: str
     binding: str
+    pending_approvals: int | None = None
+    """The header's badge (approvals waiting for a person), counted for pages only;
+    None: not counted for this request (a POST, a script's call)."""
 
     def can(self, scope: Scope) -> bool:
         return scope in self.principal.scopes
