@@ -77,7 +77,7 @@ def _decide_forms(session: ConsoleSession, a: Approval) -> Html:
             for seconds, label in WINDOWS
         )
         window = render(
-            '<label for="window-{id}">Allow</label>'
+            '<label class="inline" for="window-{id}">Allow</label> '
             '<select id="window-{id}" name="window">{options}</select> ',
             id=aid,
             options=options,
@@ -116,7 +116,7 @@ def approval_card(session: ConsoleSession, a: Approval) -> Html:
         else render("<dt>Body</dt><dd>{size}</dd>", size=_size(a.body_size))
     )
     reason = (
-        render('<p class="reason" data-label="Reason">{r}</p>', r=a.reason)
+        render('<p class="muted">The agent says why:</p><p class="reason">{r}</p>', r=a.reason)
         if a.reason
         else Html('<p class="muted">The agent gave no reason.</p>')
     )
