@@ -169,7 +169,8 @@ def test_the_reason_is_validated_kept_and_never_forwarded(api: Api, upstream: Up
 
     reason = "Tidying up — café".encode()
     proxied = api.client.delete(
-        "/v0/proxy/crm/echo/2", headers=[*agent.items(), ("Loomal-Reason", reason)]
+        "/v0/proxy/crm/echo/2",
+        headers=[(k.encode(), v.encode()) for k, v in agent.items()] + [(b"Loomal-Reason", reason)],
     )
     assert proxied.status_code == 202
     shown = api.client.get(f"/v0/approvals/{proxied.json()['approvalId']}", headers=agent).json()
