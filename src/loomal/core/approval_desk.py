@@ -120,9 +120,8 @@ class ApprovalDesk:
     def _pending(self, row: ApprovalRow) -> ApprovalPendingError:
         what = "read of the secret" if row.kind == "reveal" else f"{row.method} request"
         return ApprovalPendingError(
-            f"This {what} waits for a person's approval; nothing was "
-            f"{'revealed' if row.kind == 'reveal' else 'sent'}. Ask them to approve it at "
-            "approvalUrl, then repeat it with this approvalId.",
+            f"This {what} waits for a person's approval; nothing was {_done(row)}. Ask them "
+            "to approve it at approvalUrl, then repeat it with this approvalId.",
             approval_id=row.approval_id,
             approval_url=approval_url(self._public_url, row.approval_id),
             expires_at=_iso(row.expires_at),
@@ -132,14 +131,19 @@ class ApprovalDesk:
         if row is None:
             return NotFoundError("No approval of this identity has that approvalId.")
         if row.request_hash != bound:
+            other = (
+                "another read (the current data, a kept version or a TOTP code)"
+                if row.kind == "reveal"
+                else "another request (method, URL or body differ)"
+            )
             return ConflictError(
-                "This approval was given for another request (method, URL or body differ); "
-                "nothing was sent. Ask for a new approval.",
+                f"This approval was given for {other}; nothing was {_done(row)}. Ask for a "
+                "new approval.",
                 code="approval_mismatch",
             )
         if row.status == "denied":
             return PermissionDeniedError(
-                "A person denied this request; nothing was sent.", code="approval_denied"
+                f"A person denied this request; nothing was {_done(row)}.", code="approval_denied"
             )
         if row.status == "used":
             return ExpiredError(
@@ -152,6 +156,10 @@ class ApprovalDesk:
                 reason="approval_expired",
             )
         return self._pending(row)
+
+
+def _done(row: ApprovalRow) -> str:
+    return "revealed" if row.kind == "reveal" else "sent"
 
 
 def _iso(micros: int) -> str:
