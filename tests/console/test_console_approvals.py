@@ -53,7 +53,9 @@ def crm(api: Api, upstream: Upstream) -> Crm:
     """An identity whose owner (vault:read+write) signs in to the console, and its
     agent (vault:use) whose DELETEs wait for a person."""
     owner = api.new_identity()
-    agent = api.call(api.vault.identities.add_key, owner.name, scopes=["vault:use"])
+    agent = api.call(
+        api.vault.identities.add_key, owner.name, scopes=["vault:use"], label="crm-agent"
+    )
     body = {
         "type": "API_KEY",
         "data": {"key": KEY},
@@ -106,6 +108,7 @@ def test_a_person_sees_what_waits_and_approves_it_for_one_request(
     assert html.index(second) < html.index(first)  # newest first among the pending
     assert "<code>DELETE</code> <code>127.0.0.1/echo/42</code>" in html
     assert "2.0 KiB" in html and "0 B" in html
+    assert f"key crm-agent ({c.agent_key[:13]}" in html
     assert "<script>alert" not in html and "<b>bold</b>" not in html
     assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; &amp; &lt;b&gt;" in html
     assert "This request only" in html and "1 day" in html

@@ -348,6 +348,8 @@ export interface Approval {
   reason?: string | null;
   /** `request`: a brokered request; `reveal`: a read of a `reveal: "approval"` credential's secret. */
   kind?: "request" | "reveal";
+  /** The label of the key that asked, if it has one. */
+  requestedLabel?: string | null;
 }
 
 export interface ApprovalList {

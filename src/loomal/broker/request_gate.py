@@ -126,7 +126,7 @@ class RequestGate:
                 request_hash=bound,
                 reason=reason,
             )
-            await self._desk.ask(principal.identity_id, principal.key_prefix, held)
+            await self._desk.ask(principal, held)
         await self._desk.use(principal.identity_id, approval_id, bound)
 
     async def _spend(self, credential: UsableCredential, matched: MatchedRule) -> None:

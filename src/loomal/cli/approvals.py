@@ -41,9 +41,10 @@ def _line(approval: Approval) -> str:
         if approval.kind == "reveal"
         else f"{approval.method} {approval.host}{approval.path}  {approval.body_size} B"
     )
+    label = f" ({approval.requested_label})" if approval.requested_label else ""
     line = (
         f"{approval.approval_id}  {approval.status:<8}  {approval.credential_name}  "
-        f"{what}  asked by {approval.requested_by} at {when}"
+        f"{what}  asked by {approval.requested_by}{label} at {when}"
     )
     if approval.reason:  # the agent's words, quoted (the server refused control characters)
         line += f"\n    reason: {json.dumps(approval.reason, ensure_ascii=False)}"

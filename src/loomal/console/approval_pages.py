@@ -142,7 +142,7 @@ def approval_card(session: ConsoleSession, a: Approval) -> Html:
         '<p><span class="badge {status}">{label}</span> '
         '<a href="/approvals/{id}" class="muted">{id}</a></p>'
         "{reason}"
-        '<dl class="details"><dt>Asked by</dt><dd>key {by}</dd>'
+        '<dl class="details"><dt>Asked by</dt><dd>{by}</dd>'
         "<dt>Asked at</dt><dd>{at}</dd>{expiry}{body}{decided}</dl>"
         "{forms}</section>",
         id=a.approval_id,
@@ -150,7 +150,9 @@ def approval_card(session: ConsoleSession, a: Approval) -> Html:
         label=_STATUS.get(a.status, a.status),
         what=what,
         reason=reason,
-        by=a.requested_by,
+        by=f"key {a.requested_label} ({a.requested_by})"
+        if a.requested_label
+        else f"key {a.requested_by}",
         at=when(a.created_at, seconds=True),
         expiry=expiry,
         body=body_size,

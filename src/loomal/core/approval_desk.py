@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from loomal.core.approvals import approval_url
 from loomal.core.notifications import Notifications
+from loomal.core.principals import Principal
 from loomal.core.rules_store import ApprovalRow, RulesStore
 from loomal.core.timestamps import from_micros, to_micros
 from loomal.errors import (
@@ -71,8 +72,9 @@ class ApprovalDesk:
         self._public_url = public_url
         self._clock = clock
 
-    async def ask(self, identity_id: str, requested_by: str, held: Held) -> NoReturn:
+    async def ask(self, asking: Principal, held: Held) -> NoReturn:
         """Open a pending approval for ``held`` and raise the 202 that says so."""
+        identity_id = asking.identity_id
         now = to_micros(self._clock())
         pending = await self._store.count_pending_approvals(identity_id=identity_id, now=now)
         if pending >= MAX_PENDING_APPROVALS:
@@ -94,12 +96,13 @@ class ApprovalDesk:
             path=held.path[:2000],
             body_size=held.body_size,
             request_hash=held.request_hash,
-            requested_by=requested_by,
+            requested_by=asking.key_prefix,
             status="pending",
             created_at=now,
             expires_at=now + APPROVAL_TTL_SECONDS * 1_000_000,
             reason=held.reason,
             kind=held.kind,
+            requested_label=asking.key_label,
         )
         notice = None
         if self._notifications is not None:

@@ -69,6 +69,9 @@ class Approval(msgspec.Struct, rename="camel"):
             "credential's secret (metadata.reveal is approval)"
         ),
     ] = "request"
+    requested_label: Annotated[
+        str | None, Meta(description="The label of the key that asked, if it has one")
+    ] = None
 
 
 class ApprovalList(msgspec.Struct, rename="camel"):

@@ -181,4 +181,5 @@ class ApprovalService:
             used_at=_at(row.used_at),
             reason=row.reason,
             kind=row.kind,  # type: ignore[arg-type]
+            requested_label=row.requested_label,
         )

@@ -94,5 +94,5 @@ class Reveals:
                 request_hash=bound,
                 reason=check_reason(reason),
             )
-            await self._desk.ask(principal.identity_id, principal.key_prefix, held)
+            await self._desk.ask(principal, held)
         await self._desk.use(principal.identity_id, approval_id, bound)
