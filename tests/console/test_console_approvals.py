@@ -211,3 +211,22 @@ def test_another_identitys_approval_is_not_found_and_signed_out_goes_to_sign_in(
     html = api.client.get("/approvals").text
     assert approval_id not in html and badge(html) is None
     assert "Nothing is waiting for a decision" in html
+
+
+def test_a_held_read_of_a_secret_is_approved_for_one_read_without_a_window(api: Api) -> None:
+    owner = api.new_identity()
+    reader = api.call(api.vault.identities.add_key, owner.name, scopes=["vault:read"])
+    body = {"type": "LOGIN", "data": {"password": "pw-1"}, "metadata": {"reveal": "approval"}}
+    assert api.client.put("/v0/vault/bank", json=body, headers=auth(owner.api_key)).is_success
+    agent = {**auth(reader.api_key), "Loomal-Reason": "pay the invoice"}
+    approval_id = api.client.get("/v0/vault/bank", headers=agent).json()["approvalId"]
+
+    sign_in(api.client, owner.api_key)
+    html = api.client.get("/approvals").text
+    assert "Read the secret of <strong>bank</strong>" in html and "pay the invoice" in html
+    assert "pw-1" not in html and 'name="window"' not in html
+    fields = form_of(html, f"/approvals/{approval_id}/approve")
+    api.client.post(f"/approvals/{approval_id}/approve", data=fields, follow_redirects=False)
+    got = api.client.get("/v0/vault/bank", headers={**agent, "Loomal-Approval": approval_id})
+    assert got.status_code == 200 and got.json()["data"]["password"] == "pw-1"
+    assert "Approved and used" in api.client.get(f"/approvals/{approval_id}").text
