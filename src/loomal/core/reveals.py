@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 
 from loomal.core.approval_desk import ApprovalDesk, Held
+from loomal.core.notifications import Notifications
 from loomal.core.principals import Principal, Scope
 from loomal.core.request_rules import check_reason
 from loomal.core.rules_store import RulesStore
@@ -59,8 +60,12 @@ class Reveals:
         *,
         public_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        notifications: Notifications | None = None,
     ) -> None:
-        self._desk = ApprovalDesk(store, public_url=public_url, clock=clock)
+        """``notifications``: where a held read is told to a person (the webhook)."""
+        self._desk = ApprovalDesk(
+            store, public_url=public_url, clock=clock, notifications=notifications
+        )
 
     async def admit(
         self,
