@@ -32,6 +32,7 @@ from loomal.core.notifications import Notifications
 from loomal.core.oauth_tokens import OAuthRows
 from loomal.core.platform import PlatformService
 from loomal.core.ports import Store
+from loomal.core.reveals import Reveals
 from loomal.core.rotation import reseal_format_1
 from loomal.core.service import VaultService
 from loomal.core.write_behind import Flushable
@@ -221,6 +222,13 @@ async def open_vault(
     token_client = TokenClient(transport, policy)
     oauth_rows = OAuthRows(store, keys, audit, wall)
     refresher = TokenRefresher(oauth_rows, store, token_client, clock=wall)
+    notifications = Notifications(
+        store,
+        audit,
+        enabled=settings.webhook_url is not None,
+        public_url=settings.browser_url,
+        clock=wall,
+    )
     service = VaultService(
         store,
         keys,
@@ -232,16 +240,12 @@ async def open_vault(
         deleted_retention_days=settings.deleted_retention_days,
         type_checks={"OAUTH": validate_oauth},
         live_tokens=refresher,
+        reveals=Reveals(
+            store, public_url=settings.public_url, clock=wall, notifications=notifications
+        ),
     )
     oauth_rows.version_note = service.version_note
     identities = open_identities(store, settings, audit, clock=clock)
-    notifications = Notifications(
-        store,
-        audit,
-        enabled=settings.webhook_url is not None,
-        public_url=settings.browser_url,
-        clock=wall,
-    )
     webhooks = None
     if settings.webhook_url is not None and settings.webhook_secret is not None:
         sender = WebhookSender(settings.webhook_url, transport, policy)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from loomal.broker import request_gate
 from loomal.config import ServerSettings
+from loomal.core import approval_desk
 from loomal.core.principals import Principal
 from loomal.errors import (
     ApprovalPendingError,
@@ -156,7 +156,7 @@ async def test_a_rule_with_approval_answers_pending_and_sends_nothing(harness: H
     )
     assert isinstance(error, ApprovalPendingError) and error.http_status == 202
     assert error.approval_id.startswith("apr_")
-    assert error.approval_url.endswith(f"/v0/approvals/{error.approval_id}")
+    assert error.approval_url.endswith(f"/approvals/{error.approval_id}")
     shown = await harness.vault.approvals.get_approval(who, error.approval_id)
     assert (shown.status, shown.method, shown.path) == ("pending", "DELETE", "/v1/contacts/42")
     assert (await harness.events(who))[0].outcome == "approval_pending"
@@ -312,7 +312,7 @@ async def test_listing_shows_pending_first(harness: Harness) -> None:
 async def test_an_identity_holds_at_most_so_many_pending_approvals(
     harness: Harness, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(request_gate, "MAX_PENDING_APPROVALS", 3)
+    monkeypatch.setattr(approval_desk, "MAX_PENDING_APPROVALS", 3)
     agent = await crm(harness)
     for n in range(3):
         await ask(harness, agent, f"/v1/contacts/{n}", method="DELETE")

@@ -56,7 +56,7 @@ def test_a_person_approves_from_the_command_line(
     _, agent, person, upstream, cwd = setup
     url = f"{upstream.base_url}/echo/1"
     held = loomal("vault", "fetch", "crm", url, "-X", "DELETE", cwd=cwd, env=agent)
-    assert held.returncode == 1 and "/v0/approvals/apr_" in held.stderr, held.stderr
+    assert held.returncode == 1 and "/approvals/apr_" in held.stderr, held.stderr
     assert not upstream.seen
 
     listed = loomal("approvals", "list", "--status", "pending", "--json", cwd=cwd, env=person)
@@ -88,7 +88,7 @@ def test_a_person_approves_from_the_command_line(
     assert [s.method for s in upstream.seen] == ["DELETE"]
 
     again = loomal("vault", "fetch", "crm", url, "-X", "DELETE", cwd=cwd, env=agent)
-    approval_id = again.stderr.split("/v0/approvals/")[1].split(";")[0].split()[0]
+    approval_id = again.stderr.split("/approvals/")[1].split(";")[0].split()[0]
     denied = loomal("approvals", "deny", approval_id, cwd=cwd, env=person)
     assert denied.returncode == 0 and "denied" in denied.stdout
     refused = loomal(

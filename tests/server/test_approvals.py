@@ -90,8 +90,8 @@ def test_a_held_request_is_approved_by_a_person_and_then_goes_once(
     assert set(pending) == {"approvalId", "status", "approvalUrl", "expiresAt"}
     assert pending["status"] == "pending" and not upstream.seen
     approval_id = pending["approvalId"]
-    # Without --public-url, on the address the request came to
-    assert pending["approvalUrl"] == f"http://testserver.local/v0/approvals/{approval_id}"
+    # The console page, without --public-url on the address the request came to
+    assert pending["approvalUrl"] == f"http://testserver.local/approvals/{approval_id}"
 
     shown = api.client.get(f"/v0/approvals/{approval_id}", headers=agent).json()
     assert (shown["status"], shown["method"], shown["path"]) == ("pending", "DELETE", "/echo/42")

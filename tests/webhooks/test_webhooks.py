@@ -129,7 +129,7 @@ def test_a_held_request_reaches_the_receiver_signed_over_the_raw_body(
         "host": "127.0.0.1",
         "path": "/crm/contacts/42",
         "bodySize": 0,
-        "approvalUrl": f"{api.settings.browser_url}/v0/approvals/{held['approvalId']}",
+        "approvalUrl": f"{api.settings.browser_url}/approvals/{held['approvalId']}",
         "expiresAt": held["expiresAt"],
     }
 

@@ -318,6 +318,8 @@ export interface VaultFetchInput {
   body?: string | Uint8Array | JsonObject | unknown[];
   /** After an `ApprovalPendingError`, once a person approved: its `approvalId` (used once). */
   approvalId?: string;
+  /** Why, for the person asked to approve it: plain text, at most 500 characters. */
+  reason?: string;
 }
 
 export type ApprovalStatus = "pending" | "approved" | "denied" | "used" | "expired";
@@ -342,6 +344,12 @@ export interface Approval {
   /** Until when the same rule needs no new approval. */
   windowUntil?: string | null;
   usedAt?: string | null;
+  /** What the agent said it needs this for: its own words, plain text. */
+  reason?: string | null;
+  /** `request`: a brokered request; `reveal`: a read of a `reveal: "approval"` credential's secret. */
+  kind?: "request" | "reveal";
+  /** The label of the key that asked, if it has one. */
+  requestedLabel?: string | null;
 }
 
 export interface ApprovalList {

@@ -263,6 +263,7 @@ export class Vault {
       body["body"] = input.body as JsonObject;
     }
     if (input.approvalId !== undefined) body["approvalId"] = input.approvalId;
+    if (input.reason !== undefined) body["reason"] = input.reason;
     const answer = await this.#send<VaultFetchResult | HeldForApproval>({
       method: "POST",
       path: credentialPath(name, "/fetch"),

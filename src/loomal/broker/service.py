@@ -34,8 +34,9 @@ from loomal.broker.urls import parse_url
 from loomal.core.audit import AuditLog
 from loomal.core.models import FetchRequest, FetchResponse
 from loomal.core.principals import Principal
+from loomal.core.request_rules import check_reason
 from loomal.core.service import UsableCredential
-from loomal.errors import BadGatewayError, PayloadTooLargeError
+from loomal.errors import BadGatewayError, PayloadTooLargeError, ValidationError
 
 __all__ = ["BrokerService", "CredentialsForUse"]
 
@@ -92,9 +93,10 @@ class BrokerService:
             plan, credential = await self._plan(principal, name)
             check_no_vault_key("URL", unquote(f"{target.path}?{target.query}"))
             body, content_type = encode_request_body(request.body, request.body_encoding)
+            reason = check_reason(request.reason)
             if self._gate is not None:
                 target = await self._gate.admit(
-                    principal, credential, name, method, target, body, request.approval_id
+                    principal, credential, name, method, target, body, request.approval_id, reason
                 )
                 trace.path = target.path
             headers = check_caller_headers(request.headers, plan.injection.header_names)
@@ -131,14 +133,14 @@ class BrokerService:
             trace.method = method
             plan, credential = await self._plan(principal, name)
             target = proxy_target(plan, name, path, query)
-            headers, approval_id = _without_approval_header(headers)
+            headers, approval_id, reason = _without_loomal_headers(headers)
             forwarded = proxied_headers(headers, plan.injection.header_names)
             if body is not None and len(body) > self._limits.max_body_bytes:
                 raise PayloadTooLargeError("A brokered request's body may be at most 1 MiB.")
             check_no_vault_key("body", body)
             if self._gate is not None:
                 target = await self._gate.admit(
-                    principal, credential, name, method, target, body, approval_id
+                    principal, credential, name, method, target, body, approval_id, reason
                 )
             first = Hop(0, method, target, tuple(forwarded), body)
             try:
@@ -172,16 +174,26 @@ class BrokerService:
 
 APPROVAL_HEADER = b"loomal-approval"
 """The proxy's way to name an approval (the fetch body has ``approvalId``); never forwarded."""
+REASON_HEADER = b"loomal-reason"
+"""The proxy's way to say why (the fetch body has ``reason``); never forwarded."""
 
 
-def _without_approval_header(
+def _without_loomal_headers(
     headers: Iterable[tuple[bytes, bytes]],
-) -> tuple[list[tuple[bytes, bytes]], str | None]:
+) -> tuple[list[tuple[bytes, bytes]], str | None, str | None]:
+    """The headers to forward, and the approval id and reason addressed to the vault."""
     kept: list[tuple[bytes, bytes]] = []
     approval_id: str | None = None
+    reason: str | None = None
     for key, value in headers:
-        if key.lower() == APPROVAL_HEADER:
+        lowered = key.lower()
+        if lowered == APPROVAL_HEADER:
             approval_id = value.decode("latin-1").strip() or None
+        elif lowered == REASON_HEADER:
+            try:
+                reason = check_reason(value.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise ValidationError("The Loomal-Reason header must be UTF-8 text.") from None
         else:
             kept.append((key, value))
-    return kept, approval_id
+    return kept, approval_id, reason

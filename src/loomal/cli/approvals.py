@@ -4,6 +4,7 @@ vault:write of the identity; never the agent's own key)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -35,11 +36,19 @@ def _client(ctx: click.Context) -> Loomal:
 def _line(approval: Approval) -> str:
     """One approval for people: what would be sent (never a body, only its size)."""
     when = approval.created_at.strftime("%Y-%m-%d %H:%M:%SZ")
-    return (
-        f"{approval.approval_id}  {approval.status:<8}  {approval.credential_name}  "
-        f"{approval.method} {approval.host}{approval.path}  {approval.body_size} B  "
-        f"asked by {approval.requested_by} at {when}"
+    what = (
+        f"reveal the secret ({approval.path})"
+        if approval.kind == "reveal"
+        else f"{approval.method} {approval.host}{approval.path}  {approval.body_size} B"
     )
+    label = f" ({approval.requested_label})" if approval.requested_label else ""
+    line = (
+        f"{approval.approval_id}  {approval.status:<8}  {approval.credential_name}  "
+        f"{what}  asked by {approval.requested_by}{label} at {when}"
+    )
+    if approval.reason:  # the agent's words, quoted (the server refused control characters)
+        line += f"\n    reason: {json.dumps(approval.reason, ensure_ascii=False)}"
+    return line
 
 
 @approvals.command("list")

@@ -279,6 +279,9 @@ def _read_data(value: str) -> str:
 @click.option(
     "--approval", "approval_id", help="The approval a person gave this request (after a 202)."
 )
+@click.option(
+    "--reason", help="Why, for the person a rule may ask to approve it (plain text, ≤ 500)."
+)
 @click.pass_context
 @reports_errors
 def fetch(
@@ -291,6 +294,7 @@ def fetch(
     include: bool,
     as_json: bool,
     approval_id: str | None,
+    reason: str | None,
 ) -> None:
     """Request URL with credential NAME injected by the server; the secret never
     reaches this machine (needs vault:use, and URL's host in the credential's
@@ -310,6 +314,7 @@ def fetch(
             headers=extra,
             body=body,
             approval_id=approval_id,
+            reason=reason,
         )
     if output(answer, as_json, None):
         return

@@ -73,7 +73,7 @@ class Call(Generic[T]):
     json: Any = None
     params: Mapping[str, Any] | None = None
     idempotent: bool = True
-    headers: Mapping[str, str] | None = None
+    headers: Mapping[str, str | bytes] | None = None
 
     def __repr__(self) -> str:  # the body may hold secrets
         return f"Call({self.method} {self.path})"
@@ -171,10 +171,16 @@ class calls:
         return calls.store(name, "SHIPPING_ADDRESS", dict(address), metadata, expires_at)
 
     @staticmethod
-    def get(name: str, version: int | None = None) -> Call[Credential]:
+    def get(
+        name: str,
+        version: int | None = None,
+        approval_id: str | None = None,
+        reason: str | None = None,
+    ) -> Call[Credential]:
         """GET /v0/vault/{name} (``?version=N``: a kept version)"""
         params = None if version is None else {"version": version}
-        return Call("GET", _path(name), Credential, params=params)
+        headers = _reveal_headers(approval_id, reason)
+        return Call("GET", _path(name), Credential, params=params, headers=headers)
 
     @staticmethod
     def list(limit: int | None = None, cursor: str | None = None) -> Call[CredentialList]:
@@ -211,9 +217,12 @@ class calls:
         return Call("GET", "/v0/vault", DeletedList, params={"deleted": "true"})
 
     @staticmethod
-    def totp(name: str) -> Call[TotpResponse]:
+    def totp(
+        name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> Call[TotpResponse]:
         """GET /v0/vault/{name}/totp"""
-        return Call("GET", _path(name, "/totp"), TotpResponse)
+        headers = _reveal_headers(approval_id, reason)
+        return Call("GET", _path(name, "/totp"), TotpResponse, headers=headers)
 
     @staticmethod
     def oauth_refresh(name: str) -> Call[OAuthState]:
@@ -246,6 +255,7 @@ class calls:
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
         approval_id: str | None = None,
+        reason: str | None = None,
     ) -> Call[FetchResponse]:
         """POST /v0/vault/{name}/fetch: the server makes the request with the credential
         injected. ``bytes`` go as base64; a dict or list as JSON. Never retried: the
@@ -254,6 +264,8 @@ class calls:
         request: dict[str, Any] = {"method": method, "url": url}
         if approval_id is not None:
             request["approvalId"] = approval_id
+        if reason is not None:
+            request["reason"] = reason
         if headers:
             request["headers"] = dict(headers)
         if isinstance(body, bytes):
@@ -345,13 +357,13 @@ class BaseClient:
             self.base_url + call.path,
             json=call.json,
             params=call.params,
-            headers=self.headers if call.headers is None else {**self.headers, **call.headers},
+            headers=self.headers if call.headers is None else _raw_headers(self.headers, call),
             timeout=self.timeout,
         )
 
     def parse(self, call: Call[T], response: httpx.Response) -> T:
         """Decode a success into the call's model, or raise the error the server named."""
-        if response.status_code == 202 and call.result is FetchResponse:
+        if response.status_code == 202 and call.result in _HELD_RESULTS:
             raise _approval_pending(response)
         if response.is_success:
             if call.result is None:
@@ -434,6 +446,31 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _raw_headers(base: Mapping[str, str], call: Call[Any]) -> list[tuple[bytes, bytes]]:
+    """``base`` with the call's own headers over it, as bytes (a Loomal-Reason may be
+    UTF-8, which httpx's text headers refuse)."""
+    merged: dict[str, str | bytes] = {**base, **(call.headers or {})}
+    return [
+        (k.encode("ascii"), v if isinstance(v, bytes) else v.encode("utf-8"))
+        for k, v in merged.items()
+    ]
+
+
+_HELD_RESULTS: tuple[type, ...] = (FetchResponse, Credential, TotpResponse)
+"""Calls a person's approval may hold (a rule; a credential's reveal: "approval")."""
+
+
+def _reveal_headers(approval_id: str | None, reason: str | None) -> dict[str, str | bytes] | None:
+    """A read of a ``reveal: "approval"`` credential: the approval to spend and the
+    agent's reason (UTF-8, as the server reads it)."""
+    headers: dict[str, str | bytes] = {}
+    if approval_id is not None:
+        headers["Loomal-Approval"] = approval_id
+    if reason is not None:
+        headers["Loomal-Reason"] = reason.encode("utf-8")
+    return headers or None
 
 
 def _approval_pending(response: httpx.Response) -> LoomalError:

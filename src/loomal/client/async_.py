@@ -166,10 +166,19 @@ class AsyncVault:
             calls.store_shipping_address(name, address, metadata, expires_at)
         )
 
-    async def get(self, name: str, *, version: int | None = None) -> Credential:
+    async def get(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        approval_id: str | None = None,
+        reason: str | None = None,
+    ) -> Credential:
         """The credential with its decrypted data (GET /v0/vault/{name}); ``version``:
-        a kept version instead (``?version=N``, see :meth:`versions`)."""
-        return await self._client.send(calls.get(name, version))
+        a kept version instead (``?version=N``, see :meth:`versions`). A credential
+        marked ``reveal: "approval"`` raises :class:`~loomal.ApprovalPendingError` for
+        an agent's key; repeat with ``approval_id=`` once a person approved."""
+        return await self._client.send(calls.get(name, version, approval_id, reason))
 
     async def list(self, *, limit: int | None = None, cursor: str | None = None) -> CredentialList:
         """Every credential's summary, no secrets (GET /v0/vault); with ``limit``, one
@@ -212,9 +221,12 @@ class AsyncVault:
         """Deleted credentials that can still be undeleted (GET /v0/vault?deleted=true)."""
         return await self._client.send(calls.deleted())
 
-    async def totp(self, name: str) -> TotpResponse:
-        """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp)."""
-        return await self._client.send(calls.totp(name))
+    async def totp(
+        self, name: str, *, approval_id: str | None = None, reason: str | None = None
+    ) -> TotpResponse:
+        """The current TOTP code, ``remaining`` seconds (GET /v0/vault/{name}/totp);
+        ``approval_id``/``reason`` as for :meth:`get` (``reveal: "approval"``)."""
+        return await self._client.send(calls.totp(name, approval_id, reason))
 
     async def oauth_refresh(self, name: str) -> OAuthState:
         """Refresh an OAUTH credential's access token now (POST
@@ -246,6 +258,7 @@ class AsyncVault:
         headers: Mapping[str, str] | None = None,
         body: FetchBody = None,
         approval_id: str | None = None,
+        reason: str | None = None,
     ) -> FetchResponse:
         """Make an HTTP request with credential ``name`` injected, without ever receiving
         the secret (POST /v0/vault/{name}/fetch; needs vault:use). Only to the
@@ -253,8 +266,11 @@ class AsyncVault:
         ``body`` come back with the secret replaced by ``[REDACTED]`` (``.json()``,
         ``.content()`` to read the body). Never retried. When a rule holds the request
         for a person: :class:`~loomal.ApprovalPendingError` (its ``approval_id``,
-        ``approval_url``); repeat with ``approval_id=`` once approved."""
-        return await self._client.send(calls.fetch(name, method, url, headers, body, approval_id))
+        ``approval_url``); repeat with ``approval_id=`` once approved. ``reason``: why,
+        in a sentence the person asked to approve reads (plain text, ≤ 500 chars)."""
+        return await self._client.send(
+            calls.fetch(name, method, url, headers, body, approval_id, reason)
+        )
 
 
 class AsyncIdentity:

@@ -54,6 +54,7 @@ def layout(title: str, body: Html, session: AnySession | None = None) -> Html:
         scopes = " ".join(sorted(s.value for s in session.principal.scopes))
         header = render(
             '<nav aria-label="Main"><a href="/credentials">Credentials</a>'
+            '<a href="/approvals" id="approvals-link">Approvals{badge}</a>'
             '<a href="/activity">Activity</a></nav>'
             '<p class="who">Signed in as <strong>{name}</strong> <span class="scopes">{scopes}'
             "</span></p>"
@@ -62,6 +63,7 @@ def layout(title: str, body: Html, session: AnySession | None = None) -> Html:
             name=session.identity_name,
             scopes=scopes,
             csrf=csrf_field(session),
+            badge=_approvals_badge(session.pending_approvals),
         )
     return render(
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -76,6 +78,17 @@ def layout(title: str, body: Html, session: AnySession | None = None) -> Html:
         title=title,
         header=header,
         body=body,
+    )
+
+
+def _approvals_badge(pending: int | None) -> Html:
+    """The header's count of approvals waiting for a person (none shown at zero)."""
+    if not pending:
+        return Html("")
+    return render(
+        ' <span class="badge pending" id="approvals-badge" title="{n} waiting for a decision">'
+        "{n}</span>",
+        n=pending,
     )
 
 

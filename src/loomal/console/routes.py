@@ -15,6 +15,7 @@ from litestar import Response, get, post
 from loomal.console import oauth_pages, pages
 from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
+from loomal.console.approval_pages import APPROVAL_ROUTES
 from loomal.console.editing import EDIT_ROUTES, find_summary
 from loomal.console.fleet import FLEET_ROUTES
 from loomal.console.history import HISTORY_ROUTES, history_section
@@ -117,7 +118,7 @@ async def reveal(request: Req, name: Name) -> Response[bytes]:
 
 @get("/credentials/{name:str}/totp", include_in_schema=False)
 async def totp(request: Req, name: Name) -> Response[bytes]:
-    session = await current_session(request)
+    session = await current_session(request, badge=False)
     if session is None or not same_origin(request):  # a sibling port is "same-site"
         return json_response(
             {"error": "unauthorized", "message": "Signed out.", "status": 401}, 401
@@ -137,7 +138,7 @@ async def totp(request: Req, name: Name) -> Response[bytes]:
 )
 async def read_qr(request: Req, width: Number, height: Number) -> Response[bytes]:
     """Read an otpauth:// URI from a QR image the page's script decoded to grey pixels."""
-    session = await current_session(request)
+    session = await current_session(request, badge=False)
     presented = request.headers.get("x-csrf-token")
     if session is None or not same_origin(request) or not session.csrf_matches(presented):
         return json_response({"error": "forbidden", "message": "Reload the page."}, 403)
@@ -268,6 +269,7 @@ CONSOLE_ROUTES = [
     confirm_backup,
     use_backup,
     *ACTIVITY_ROUTES,
+    *APPROVAL_ROUTES,
     *FLEET_ROUTES,
     static,
 ]

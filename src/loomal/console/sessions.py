@@ -118,6 +118,9 @@ class ConsoleSession:
     identity_name: str
     csrf_token: str
     binding: str
+    pending_approvals: int | None = None
+    """The header's badge (approvals waiting for a person), counted for pages only;
+    None: not counted for this request (a POST, a script's call)."""
 
     def can(self, scope: Scope) -> bool:
         return scope in self.principal.scopes
@@ -316,6 +319,7 @@ class ConsoleSessions:
             scopes=principal.scopes,
             key_expires_at=principal.key_expires_at,
             client=client,
+            person=True,
         )
 
     async def sign_out(self, session_id: str | None) -> None:

@@ -25,6 +25,7 @@ left.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -169,11 +170,17 @@ def redirect(location: str, cookies: list[Cookie] | None = None) -> Response[byt
     )
 
 
-async def current_session(request: Req) -> ConsoleSession | None:
-    """The identity session of this browser (None for a platform session)."""
-    return await sessions_of(request).resume(
+async def current_session(request: Req, *, badge: bool = True) -> ConsoleSession | None:
+    """The identity session of this browser (None for a platform session); ``badge``:
+    with the count of its pending approvals for the header (one COUNT in the store;
+    a page, not a script's call or a POST, shows it)."""
+    session = await sessions_of(request).resume(
         cookie_of(request, SESSION_COOKIE), client=client_of(request)
     )
+    if session is None or not badge:
+        return session
+    count = await vault_of(request).approvals.count_pending(session.principal)
+    return replace(session, pending_approvals=count)
 
 
 async def current_platform_session(request: Req) -> PlatformConsoleSession | None:
@@ -233,7 +240,7 @@ async def authorised_post(
     ``bound``: the tab must also present the session's binding (see above); only
     signing out goes without, since ending even a tossed session harms no one.
     """
-    session = await current_session(request)
+    session = await current_session(request, badge=False)
     if session is None:
         return redirect("/sign-in")
     return await checked_post(request, session, bound=bound)
@@ -302,6 +309,7 @@ def error_page(session: AnySession | None, error: LoomalError) -> Response[bytes
         404: "Not found",
         409: "Not possible",
         410: "Expired",
+        422: "Not valid",
         429: "Slow down",
     }
     title = titles.get(error.http_status, "Something went wrong")

@@ -10,9 +10,19 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-__all__ = ["Approval", "ApprovalDecision", "ApprovalList", "ApprovalPending"]
+__all__ = [
+    "MAX_REASON_CHARS",
+    "Approval",
+    "ApprovalDecision",
+    "ApprovalList",
+    "ApprovalPending",
+]
 
 ApprovalStatus = Literal["pending", "approved", "denied", "used", "expired"]
+ApprovalKind = Literal["request", "reveal"]
+
+MAX_REASON_CHARS = 500
+"""An agent's stated reason is a sentence for a person, not a document."""
 
 
 class ApprovalPending(msgspec.Struct, rename="camel"):
@@ -48,6 +58,20 @@ class Approval(msgspec.Struct, rename="camel"):
         Meta(description="Until when the same rule needs no new approval"),
     ] = None
     used_at: datetime | None = None
+    reason: Annotated[
+        str | None,
+        Meta(description="What the agent said it needs this for: its own words, plain text"),
+    ] = None
+    kind: Annotated[
+        ApprovalKind,
+        Meta(
+            description="request: a brokered request (fetch, proxy); reveal: a GET of the "
+            "credential's secret (metadata.reveal is approval)"
+        ),
+    ] = "request"
+    requested_label: Annotated[
+        str | None, Meta(description="The label of the key that asked, if it has one")
+    ] = None
 
 
 class ApprovalList(msgspec.Struct, rename="camel"):

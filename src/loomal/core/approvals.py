@@ -34,9 +34,11 @@ _MAX_LIST = 500
 
 
 def approval_url(public_url: str | None, approval_id: str) -> str:
-    """Where a person decides (relative when the server's public URL is not set:
-    the HTTP adapter then makes it absolute on the request's own origin)."""
-    return f"{public_url or ''}/v0/approvals/{approval_id}"
+    """Where a person decides: the approval's console page, so that following the
+    link an agent relays lands where one can approve it (the API resource stays
+    ``/v0/approvals/{id}``). Relative when the server's public URL is not set: the
+    HTTP adapter then makes it absolute on the request's own origin."""
+    return f"{public_url or ''}/approvals/{approval_id}"
 
 
 def _at(micros: int | None) -> datetime | None:
@@ -85,6 +87,12 @@ class ApprovalService:
         shown.sort(key=lambda a: (a.status != "pending", -a.created_at.timestamp()))
         return ApprovalList(approvals=shown[:limit], count=len(shown[:limit]))
 
+    async def count_pending(self, principal: Principal) -> int:
+        """Pending approvals of the identity not yet expired (the console's badge):
+        one COUNT in the store, never a list."""
+        now = to_micros(self._clock())
+        return await self._store.count_pending_approvals(identity_id=principal.identity_id, now=now)
+
     async def get_approval(self, principal: Principal, approval_id: str) -> Approval:
         row = await self._row(principal, approval_id)
         return self._public(row, to_micros(self._clock()))
@@ -117,6 +125,10 @@ class ApprovalService:
                     "A key cannot decide a request it asked for itself; a person decides, "
                     "with another key (vault:approve or vault:write) or in the console.",
                     reason="own_request",
+                )
+            if row.kind == "reveal" and window_seconds:
+                raise ValidationError(
+                    "Revealing a secret is approved for one read only; approve it without a window."
                 )
             now = to_micros(self._clock())
             window = row.rule_window if window_seconds is None else window_seconds
@@ -167,4 +179,7 @@ class ApprovalService:
             decided_by=row.decided_by,
             window_until=_at(row.window_until),
             used_at=_at(row.used_at),
+            reason=row.reason,
+            kind=row.kind,  # type: ignore[arg-type]
+            requested_label=row.requested_label,
         )

@@ -412,6 +412,17 @@ class FetchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True, k
             "approval_pending); used once",
         ),
     ] = None
+    reason: (
+        Annotated[
+            str,
+            Meta(
+                max_length=500,
+                description="Why the agent makes this request, in its own words (plain text, at "
+                "most 500 characters): shown to the person asked to approve it",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class FetchResponse(msgspec.Struct, rename="camel"):

@@ -113,6 +113,9 @@ class Principal(msgspec.Struct, frozen=True):
     """The caller's address, for the audit log."""
     key_label: str | None = None
     """The key's label, for the audit log."""
+    person: bool = False
+    """A person at the console (a signed-in browser session), not a program holding
+    a key: a credential's ``reveal: "approval"`` does not hold a person's own read."""
 
     def require(self, scope: Scope) -> None:
         """Refuse unless the key holds ``scope`` (``vault:read`` implies ``vault:use``).

@@ -14,9 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from loomal.core.approval_models import MAX_REASON_CHARS
 from loomal.errors import ValidationError
 
-__all__ = ["validate_request_rules"]
+__all__ = ["check_reason", "validate_request_rules", "validate_reveal"]
 
 _METHOD = re.compile(r"[A-Za-z]{1,16}|\*")
 _FIELDS = {"methods", "paths", "budget", "approval"}
@@ -66,3 +67,35 @@ def _counts(value: Any, where: str, fields: tuple[str, ...], *, least: int = 1) 
         count = value[name]
         if isinstance(count, bool) or not isinstance(count, int) or count < least:
             raise ValidationError(f"{where}.{name} must be a whole number of at least {least}.")
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Control characters (tab and newline aside) and bidirectional overrides: a
+reason is shown to a person, who must read what the agent wrote, not what it
+makes the screen look like."""
+
+
+def check_reason(reason: str | None) -> str | None:
+    """An agent's stated reason for a held request, as kept and shown (plain text,
+    trimmed; None when empty); ValidationError when longer than 500 characters or
+    holding control characters."""
+    if reason is None:
+        return None
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise ValidationError(
+            f"reason may be at most {MAX_REASON_CHARS} characters; it has {len(reason)}."
+        )
+    if _CONTROL.search(reason):
+        raise ValidationError("reason must be plain text, without control characters.")
+    return reason or None
+
+
+def validate_reveal(reveal: Any) -> None:
+    """``metadata.reveal``: only ``"approval"`` (an agent's read of the secret waits
+    for a person) is a value; leave it out for today's behaviour."""
+    if reveal != "approval":
+        raise ValidationError(
+            'metadata.reveal must be "approval" (an agent key\'s read of the secret waits '
+            "for a person's approval); leave it out to read it without one."
+        )

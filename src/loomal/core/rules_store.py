@@ -42,6 +42,12 @@ class ApprovalRow:
     decided_by: str | None = None
     window_until: int | None = None
     used_at: int | None = None
+    reason: str | None = None
+    """What the agent said it is for: its own words, shown to people as plain text."""
+    kind: str = "request"
+    """``request`` (a brokered request) or ``reveal`` (a credential's secret read)."""
+    requested_label: str | None = None
+    """The label of the key that asked, if it has one."""
 
     def __repr__(self) -> str:
         return f"ApprovalRow({self.approval_id}, {self.method} {self.host}, {self.status})"

@@ -42,7 +42,8 @@ from loomal.core.oauth_tokens import VAULT_HELD_FIELDS, LiveTokens, is_refreshab
 from loomal.core.ports import CredentialListing, CredentialRow, VersionedCredentialStore
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.principals import Principal, Scope
-from loomal.core.request_rules import validate_request_rules
+from loomal.core.request_rules import validate_request_rules, validate_reveal
+from loomal.core.reveals import Reveals, holds_reveal
 from loomal.core.timestamps import from_micros, parse_iso8601, to_micros
 from loomal.core.totp import TotpParameters, seed_secret_and_parameters, totp_code
 from loomal.core.totp_cache import CurrentCode, CurrentCodes
@@ -116,8 +117,12 @@ class VaultService(CredentialHistory):
         deleted_retention_days: float = DEFAULT_DELETED_RETENTION_DAYS,
         type_checks: Mapping[str, MetadataCheck] | None = None,
         live_tokens: LiveTokens | None = None,
+        reveals: Reveals | None = None,
     ) -> None:
         self._store = store
+        self.reveals = reveals
+        """Holds an agent's read of a ``reveal: "approval"`` credential for a person
+        (``core/reveals.py``); None: the flag is not enforced (tests of the vault alone)."""
         self.max_versions = max_versions
         """Versions of a credential kept, the current one included (see core/versions.py)."""
         self.deleted_retention_days = deleted_retention_days
@@ -260,10 +265,20 @@ class VaultService(CredentialHistory):
                 row.type, self._open(row), with_names=Scope.READ in principal.scopes
             )
 
-    async def get_credential(self, principal: Principal, name: str) -> Credential:
-        """The credential with decrypted data; a TOTP seed reads as a pointer to /totp."""
+    async def get_credential(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        approval_id: str | None = None,
+        reason: str | None = None,
+    ) -> Credential:
+        """The credential with decrypted data; a TOTP seed reads as a pointer to /totp.
+        ``approval_id``/``reason``: for a credential marked ``reveal: "approval"``."""
         async with self._call(principal, "get", name):
-            row = await self._live_row(principal, await self._readable_row(principal, name))
+            row = await self._readable_row(principal, name)
+            await self._revealable(principal, row, "data", approval_id, reason)
+            row = await self._live_row(principal, row)
             data = self._open(row)
             has_totp = redact_totp_seed(row.type, data)
             if is_refreshable(row):
@@ -286,10 +301,20 @@ class VaultService(CredentialHistory):
                 data=data,
             )
 
-    async def totp(self, principal: Principal, name: str) -> TotpResponse:
-        """The current TOTP code and how long it stays valid (any type carrying a seed)."""
+    async def totp(
+        self,
+        principal: Principal,
+        name: str,
+        *,
+        approval_id: str | None = None,
+        reason: str | None = None,
+    ) -> TotpResponse:
+        """The current TOTP code and how long it stays valid (any type carrying a seed).
+        A code is as good as the seed for its 30 seconds, so ``reveal: "approval"``
+        holds it too (one approval: one code)."""
         async with self._call(principal, "totp", name):
             row = await self._readable_row(principal, name, Scope.USE)  # a code, never the seed
+            await self._revealable(principal, row, "totp", approval_id, reason)
             at = self._clock()
             current = self._codes.get(row, at)
             if current is None:
@@ -488,6 +513,30 @@ class VaultService(CredentialHistory):
             return row
         return await self.live_tokens.live(principal, row)
 
+    async def _revealable(
+        self,
+        principal: Principal,
+        row: CredentialRow,
+        what: str,
+        approval_id: str | None,
+        reason: str | None,
+    ) -> None:
+        """Return when the read may go on; a 202 (or why the approval cannot be used)
+        for an agent reading a ``reveal: "approval"`` credential. Free for any other
+        credential: decided from the row in hand."""
+        if self.reveals is None or not holds_reveal(row.metadata_json):
+            return
+        suffix = {"data": "", "totp": "/totp"}.get(what, f"?version={what.rsplit(':', 1)[-1]}")
+        await self.reveals.admit(
+            principal,
+            credential_id=row.credential_id,
+            name=row.name,
+            what=what,
+            path=f"/v0/vault/{row.name}{suffix}",
+            approval_id=approval_id,
+            reason=reason,
+        )
+
     def note_use(self, credential: UsableCredential) -> None:
         """``lastUsedAt`` of a credential the broker used (written behind)."""
         self.last_used.note(credential.credential_id, to_micros(self._clock()))
@@ -500,6 +549,8 @@ class VaultService(CredentialHistory):
             type_check(metadata, data)
         if "rules" in metadata:
             validate_request_rules(metadata["rules"])
+        if "reveal" in metadata:
+            validate_reveal(metadata["reveal"])
         for check in self._metadata_checks:
             check(metadata, data)
 

@@ -122,6 +122,15 @@ class CredentialHistory:
 
         def _open(self, row: CredentialRow) -> dict[str, Any]: ...
 
+        async def _revealable(
+            self,
+            principal: Principal,
+            row: CredentialRow,
+            what: str,
+            approval_id: str | None,
+            reason: str | None,
+        ) -> None: ...
+
     def version_note(
         self, principal: Principal, kind: str, revives: str | None = None
     ) -> VersionNote:
@@ -150,13 +159,23 @@ class CredentialHistory:
                 versions=[_version_entry(r, current.version) for r in rows],
             )
 
-    async def get_version(self, principal: Principal, name: str, version: int) -> Credential:
+    async def get_version(
+        self,
+        principal: Principal,
+        name: str,
+        version: int,
+        *,
+        approval_id: str | None = None,
+        reason: str | None = None,
+    ) -> Credential:
         """Version ``version`` of ``name`` with its data (vault:read); a TOTP seed reads
-        as a pointer to /totp, as in a plain read."""
+        as a pointer to /totp, as in a plain read. The current version's
+        ``reveal: "approval"`` holds an agent's read of any kept one."""
         async with self._call(principal, "get", name):
             principal.require(Scope.READ)
             current = await self._current(principal, name)
             kept = await self._kept(principal, current, version)
+            await self._revealable(principal, current, f"version:{version}", approval_id, reason)
             data = self._open_version(kept)
             has_totp = redact_totp_seed(kept.type, data)
             now = to_micros(self._clock())

@@ -5,6 +5,8 @@ run once, in the core: these classes only forward. The platform tools
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform
@@ -31,6 +33,7 @@ from loomal.core.platform_models import (
 )
 from loomal.core.principals import Principal
 from loomal.core.service import VaultService
+from loomal.errors import ApprovalPendingError
 
 if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker
     from loomal.broker.service import BrokerService
@@ -46,8 +49,12 @@ __all__ = [
 
 class VaultBackend(Protocol):
     async def list(self, limit: int, cursor: str | None) -> CredentialList: ...
-    async def get(self, name: str) -> Credential: ...
-    async def totp(self, name: str) -> TotpResponse: ...
+    async def get(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> Credential: ...
+    async def totp(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> TotpResponse: ...
     async def totp_use_backup(self, name: str) -> TotpBackupResponse: ...
     async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
     async def delete(self, name: str) -> None: ...
@@ -64,20 +71,43 @@ class ServiceBackend:
         identities: IdentityService,
         broker: BrokerService,
         principal: Principal,
+        origin: str = "",
     ) -> None:
+        """``origin``: ``scheme://host`` the MCP request came to, on which a relative
+        approvalUrl (no ``--public-url``) is made absolute for the model to relay."""
         self._service = service
         self._identities = identities
         self._broker = broker
         self._principal = principal
+        self._origin = origin
+
+    @contextmanager
+    def _absolute_urls(self) -> Iterator[None]:
+        try:
+            yield
+        except ApprovalPendingError as held:
+            if held.approval_url.startswith("/"):
+                held.approval_url = self._origin + held.approval_url
+            raise
 
     async def list(self, limit: int, cursor: str | None) -> CredentialList:
         return await self._service.list_credentials(self._principal, limit=limit, cursor=cursor)
 
-    async def get(self, name: str) -> Credential:
-        return await self._service.get_credential(self._principal, name)
+    async def get(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> Credential:
+        with self._absolute_urls():
+            return await self._service.get_credential(
+                self._principal, name, approval_id=approval_id, reason=reason
+            )
 
-    async def totp(self, name: str) -> TotpResponse:
-        return await self._service.totp(self._principal, name)
+    async def totp(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> TotpResponse:
+        with self._absolute_urls():
+            return await self._service.totp(
+                self._principal, name, approval_id=approval_id, reason=reason
+            )
 
     async def totp_use_backup(self, name: str) -> TotpBackupResponse:
         return await self._service.totp_use_backup(self._principal, name)
@@ -90,7 +120,8 @@ class ServiceBackend:
         await self._service.delete_credential(self._principal, name)
 
     async def fetch(self, name: str, request: FetchRequest) -> FetchResponse:
-        return await self._broker.fetch(self._principal, name, request)
+        with self._absolute_urls():
+            return await self._broker.fetch(self._principal, name, request)
 
     async def whoami(self) -> IdentityResponse:
         return await self._identities.whoami(self._principal)
@@ -106,11 +137,15 @@ class SdkBackend:
     async def list(self, limit: int, cursor: str | None) -> CredentialList:
         return await self._vault.list(limit=limit, cursor=cursor)
 
-    async def get(self, name: str) -> Credential:
-        return await self._vault.get(name)
+    async def get(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> Credential:
+        return await self._vault.get(name, approval_id=approval_id, reason=reason)
 
-    async def totp(self, name: str) -> TotpResponse:
-        return await self._vault.totp(name)
+    async def totp(
+        self, name: str, approval_id: str | None = None, reason: str | None = None
+    ) -> TotpResponse:
+        return await self._vault.totp(name, approval_id=approval_id, reason=reason)
 
     async def totp_use_backup(self, name: str) -> TotpBackupResponse:
         return await self._vault.totp_use_backup(name)
@@ -134,6 +169,7 @@ class SdkBackend:
             headers=request.headers,
             body=request.body,
             approval_id=request.approval_id,
+            reason=request.reason,
         )
 
     async def whoami(self) -> IdentityResponse:

@@ -191,8 +191,9 @@ def _error(error: LoomalError) -> CallToolResult:
         # words the model relays: the step is the user's, then the same call again.
         text = (
             f"approval_pending: nothing was sent yet. Ask the user to approve this request at "
-            f"{error.approval_url} (expires {error.expires_at}), then call the tool again with "
-            f'the same arguments and approval_id "{error.approval_id}".'
+            f"{error.approval_url} (the vault console's page for it; expires "
+            f"{error.expires_at}), then call the tool again with the same arguments and "
+            f'approval_id "{error.approval_id}".'
         )
         return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
     code = f"{error.code} ({error.reason})" if error.reason else error.code

@@ -57,6 +57,22 @@ __all__ = ["TOOLS", "BackendFor", "build_mcp_server"]
 BackendFor = Callable[[Context], Awaitable[VaultBackend]]
 """Resolves the backend for one tool call (and authenticates it, over HTTP)."""
 
+RevealApproval = Annotated[
+    str | None,
+    Field(
+        description="Only after an approval_pending answer, once the user approved: the "
+        "approval id it gave"
+    ),
+]
+RevealReason = Annotated[
+    str | None,
+    Field(
+        description="Why you need the secret now, for the user who may be asked to approve "
+        "it (plain text, at most 500 characters)",
+        max_length=500,
+    ),
+]
+
 _INSTRUCTIONS: Sentences = (
     ("Loomal Vault holds the credentials this agent may use.", ()),
     (
@@ -171,20 +187,32 @@ def build_mcp_server(
         page."""
         return await call(ctx, lambda b: b.list(limit, cursor))
 
-    async def vault_get(name: Name, ctx: Context) -> CallToolResult:
+    async def vault_get(
+        name: Name,
+        ctx: Context,
+        approval_id: RevealApproval = None,
+        reason: RevealReason = None,
+    ) -> CallToolResult:
         """Get one credential with its decrypted secret data (data.password of a LOGIN,
         data.key of an API_KEY, ...). This returns the secret into your context: call it
         only when you need the secret now, and do not repeat it in your replies. A TOTP seed
         reads as "[use /v0/vault/:name/totp]" (hasTOTP is true): call {vault_totp} for a
-        code instead."""
-        return await call(ctx, lambda b: b.get(name))
+        code instead. A credential may require the user's approval before its secret is
+        read: the answer then says where the user approves; call again with approval_id."""
+        return await call(ctx, lambda b: b.get(name, approval_id, reason))
 
-    async def vault_totp(name: Name, ctx: Context) -> CallToolResult:
+    async def vault_totp(
+        name: Name,
+        ctx: Context,
+        approval_id: RevealApproval = None,
+        reason: RevealReason = None,
+    ) -> CallToolResult:
         """Generate the current TOTP (2FA) code of a credential that holds a TOTP seed (a
         TOTP credential, or any credential with data.totp). Also returns remaining (seconds
         the code stays valid: if only a few remain, wait and call again) and
-        backupCodesRemaining. Never returns the seed."""
-        return await call(ctx, lambda b: b.totp(name))
+        backupCodesRemaining. Never returns the seed. Like {vault_get}, it may need the
+        user's approval first (then call again with approval_id)."""
+        return await call(ctx, lambda b: b.totp(name, approval_id, reason))
 
     async def vault_totp_use_backup(name: Name, ctx: Context) -> CallToolResult:
         """Consume one single-use backup code of a TOTP credential and return it, with how
@@ -279,6 +307,14 @@ def build_mcp_server(
                 "the approval id it gave, with the same other arguments"
             ),
         ] = None,
+        reason: Annotated[
+            str | None,
+            Field(
+                description="Why you make this request, in one or two sentences for the user "
+                "who may be asked to approve it (plain text, at most 500 characters)",
+                max_length=500,
+            ),
+        ] = None,
     ) -> CallToolResult:
         """Call an HTTP API with a stored credential without ever seeing it: the vault makes
         the request, adds the credential (e.g. Authorization: Bearer <key>) and returns
@@ -288,9 +324,15 @@ def build_mcp_server(
         Only hosts in the credential's metadata.allowedHosts are reachable; an answer with
         an HTTP error status (401, 404, 429...) is still a result, read its status. When
         the credential's rules want a person to approve the request, nothing is sent and
-        the answer says where the user approves; then call again with approval_id."""
+        the answer says where the user approves (say why in reason: the user reads it);
+        then call again with approval_id."""
         request = FetchRequest(
-            method=method, url=url, headers=headers, body=body, approval_id=approval_id
+            method=method,
+            url=url,
+            headers=headers,
+            body=body,
+            approval_id=approval_id,
+            reason=reason,
         )
         return await call(ctx, lambda b: b.fetch(name, request))
 

@@ -232,8 +232,8 @@ class Edge:
             await state.errors.send(send, incomplete_body(), request_id=request_id)
         except ProxyStreamCut:
             raise
-        except Exception as exc:
-            await state.errors.send(send, exc, request_id=request_id)
+        except Exception as exc:  # scope: a held read's approvalUrl on this origin
+            await state.errors.send(send, exc, request_id=request_id, scope=scope)
 
     async def _body(self, endpoint: Endpoint, scope: Scope, receive: Receive) -> bytes:
         announced = request_header(scope, b"content-length")

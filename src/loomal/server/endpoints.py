@@ -137,9 +137,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     # the calls agents make most: served raw by the edge
     Endpoint("GET", _NAMED, "Get decrypted credential (or a kept version: ?version=N)",
              fast=routes.fast_get_credential, route=routes.get_credential, scope="vault:read",
-             response=Credential, errors=texts.vault_errors(410)),
+             response=Credential, errors=texts.reveal_errors(), bodies=texts.HELD),
     Endpoint("GET", _NAMED + "/totp", "Generate TOTP code", fast=routes.fast_totp,
-             scope="vault:use", response=TotpResponse, errors=texts.vault_errors(400, 410)),
+             scope="vault:use", response=TotpResponse, errors=texts.reveal_errors(400),
+             bodies=texts.HELD),
     Endpoint("PUT", _NAMED, "Store/update credential", fast=routes.fast_store_credential,
              route=routes.store_credential, scope="vault:write", response=StoreResponse,
              errors=texts.vault_errors(400, 408, 409, 412, 413), description=_STORE_TEXT),

@@ -15,6 +15,7 @@ __all__ = [
     "VERSION_ERRORS",
     "approval_errors",
     "platform_errors",
+    "reveal_errors",
     "vault_errors",
 ]
 
@@ -89,6 +90,23 @@ FETCH_ERRORS = vault_errors(
 )
 HELD = {202: ApprovalPending}
 """A brokered request a rule holds for a person answers 202 with this body."""
+
+
+def reveal_errors(*extra: int) -> dict[int, str]:
+    """A read of a secret, which ``reveal: "approval"`` may hold for a person."""
+    return vault_errors(
+        202,
+        409,
+        410,
+        *extra,
+        e202='approval_pending: the credential says reveal: "approval"; repeat the read with '
+        "a Loomal-Approval header once a person approved (nothing was revealed)",
+        e403="The API key lacks the scope this route needs; approval_denied",
+        e404="No credential of this identity has that name (or no such approval)",
+        e409="approval_mismatch: the approval was given for another read",
+        e410="The credential has expired (expired); reason approval_expired, approval_used",
+    )
+
 
 VERSION_ERRORS = vault_errors(
     409,

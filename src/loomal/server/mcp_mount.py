@@ -102,7 +102,9 @@ class McpMount:
             if not isinstance(principal, Principal):
                 raise AuthenticationError()
             vault = vault_of()
-            return ServiceBackend(vault.service, vault.identities, vault.broker, principal)
+            host = request_header(scope, b"host") if scope.get("headers") else None
+            origin = f"{scope.get('scheme', 'http')}://{host}" if host else ""
+            return ServiceBackend(vault.service, vault.identities, vault.broker, principal, origin)
 
         async def scopes_for(ctx: ServerRequestContext[Any, Any]) -> frozenset[ApiScope] | None:
             asgi_scope = getattr(ctx.request, "scope", None) or {}

@@ -87,16 +87,37 @@ async def principal(request: Request[Any, Any, Any]) -> Principal:
     return await identity_caller(_vault(request), request.scope)
 
 
+def reveal_headers(scope: Any) -> tuple[str | None, str | None]:
+    """``Loomal-Approval`` and ``Loomal-Reason`` of a read (for a credential marked
+    ``reveal: "approval"``; the service looks at them only for such a one)."""
+    approval_id = reason = None
+    for key, value in scope["headers"]:
+        if key == b"loomal-approval":
+            approval_id = value.decode("latin-1").strip() or None
+        elif key == b"loomal-reason":
+            try:
+                reason = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationError("The Loomal-Reason header must be UTF-8 text.") from None
+    return approval_id, reason
+
+
 async def fast_get_credential(call: FastCall) -> Answer | None:
     """The current version; None hands ``?version=N`` (any query) to :func:`get_credential`."""
     if call.scope.get("query_string"):
         return None
-    got = await call.vault.service.get_credential(call.identity, call.params["name"])
+    approval_id, reason = reveal_headers(call.scope)
+    got = await call.vault.service.get_credential(
+        call.identity, call.params["name"], approval_id=approval_id, reason=reason
+    )
     return Answer(200, _encode(got), etag(got.version))
 
 
 async def fast_totp(call: FastCall) -> Answer:
-    code = await call.vault.service.totp(call.identity, call.params["name"])
+    approval_id, reason = reveal_headers(call.scope)
+    code = await call.vault.service.totp(
+        call.identity, call.params["name"], approval_id=approval_id, reason=reason
+    )
     return Answer(200, _encode(code))
 
 
@@ -162,10 +183,11 @@ async def get_credential(
     ETag); the plain read is :func:`fast_get_credential`."""
     who = await principal(request)
     service = _vault(request).service
+    approval_id, reason = reveal_headers(request.scope)
     if version is not None:
-        old = await service.get_version(who, name, version)
+        old = await service.get_version(who, name, version, approval_id=approval_id, reason=reason)
         return Response(old, headers=etag(old.version))
-    got = await service.get_credential(who, name)
+    got = await service.get_credential(who, name, approval_id=approval_id, reason=reason)
     return Response(got, headers=etag(got.version))
 
 

@@ -26,7 +26,8 @@ _APPROVAL_COLUMNS = (
     "approval_id, identity_id, credential_id, credential_name, rule_fingerprint, rule_window, "
     "method, "
     "host, path, body_size, request_hash, requested_by, status, created_at, expires_at, "
-    "decided_at, decided_by, window_until, used_at"
+    "decided_at, decided_by, window_until, used_at, reason, kind, "
+    "requested_label"
 )
 
 
@@ -103,6 +104,9 @@ def _approval_values(a: ApprovalRow) -> tuple[Any, ...]:
         a.decided_by,
         a.window_until,
         a.used_at,
+        a.reason,
+        a.kind,
+        a.requested_label,
     )
 
 
