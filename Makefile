@@ -29,12 +29,17 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# Tests keep their bytecode even where PYTHONDONTWRITEBYTECODE is set: without it every
+# run compiles src/ again and re-rewrites the asserts of every test module, about 8 s of
+# CPU in each xdist worker (__pycache__/ is ignored by git).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
+
 test: lint test-ts
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The inner loop: no process-starting tests, SQLite only (make test runs PostgreSQL too), on both cores.
 test-fast: lint
-	$(BIN)/pytest -n 2 -m "not slow and not postgres" -q
+	$(PYTEST) -n 2 -m "not slow and not postgres" -q
 
 # The TypeScript SDK (sdk/typescript): build, type-level tests, and its tests against a
 # real `loomal serve` from this venv. Without Node.js it is skipped, saying so, except

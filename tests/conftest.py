@@ -29,6 +29,7 @@ import pytest
 from litestar.testing import TestClient
 
 from loomal.config import ServerSettings
+from loomal.core.key_file_lock import KdfParams
 from loomal.core.models import IdentityCreated
 from loomal.runtime import RunningVault, open_store
 from loomal.server.app import create_app
@@ -146,6 +147,23 @@ def api(settings: ServerSettings) -> Iterator[Api]:
     app = create_app(settings=settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, settings=settings, app=app)
+
+
+CHEAP_ARGON2 = {"time_cost": 1, "memory_kib": 64, "parallelism": 1}
+"""Argon2id at its least cost: for files tests write, never for a real one."""
+
+
+@pytest.fixture
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key files this test seals (``set_passphrase``) use Argon2id at its least cost
+    instead of RFC 9106's 0.2 s of CPU and 64 MiB per derivation. The file records its
+    parameters, so unsealing, rotating and re-sealing run the same code; a test of the
+    defaults themselves, or of work racing a slow derivation, goes without it."""
+
+    def new(cls: type[KdfParams]) -> KdfParams:
+        return cls(salt=os.urandom(16), **CHEAP_ARGON2)
+
+    monkeypatch.setattr(KdfParams, "new", classmethod(new))
 
 
 @pytest.fixture

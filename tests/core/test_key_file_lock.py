@@ -135,7 +135,9 @@ def test_truncated_ciphertext_is_refused() -> None:
 # -- the key file commands on a sealed file -------------------------------------------
 
 
-def test_sealing_a_plain_key_file_keeps_its_keys_and_hides_them(tmp_path: Path) -> None:
+def test_sealing_a_plain_key_file_keeps_its_keys_and_hides_them(
+    tmp_path: Path, cheap_argon2: None
+) -> None:
     path = tmp_path / "master.key"
     keys = [os.urandom(32), os.urandom(32)]
     path.write_text("".join(base64.b64encode(k).decode() + "\n" for k in keys))
@@ -158,10 +160,12 @@ def test_a_new_sealed_file_is_never_written_in_plain(tmp_path: Path) -> None:
     assert is_sealed_key_file(path)
     assert read_key_file(path, lambda: PASSPHRASE).primary_key_id == key_id
     assert sorted(p.name for p in path.parent.iterdir()) == ["master.key"]  # no temp file left
+    kdf = LockedKeys.parse(path.read_text()).kdf  # RFC 9106's second recommendation
+    assert (kdf.time_cost, kdf.memory_kib, kdf.parallelism) == (3, 64 * 1024, 4)
 
 
 def test_rotation_keeps_the_file_sealed_and_openable_by_the_same_derived_key(
-    tmp_path: Path,
+    tmp_path: Path, cheap_argon2: None
 ) -> None:
     path = tmp_path / "master.key"
     set_passphrase(path, PASSPHRASE)
@@ -181,7 +185,7 @@ def test_rotation_keeps_the_file_sealed_and_openable_by_the_same_derived_key(
     ]
 
 
-def test_changing_the_passphrase_needs_the_old_one(tmp_path: Path) -> None:
+def test_changing_the_passphrase_needs_the_old_one(tmp_path: Path, cheap_argon2: None) -> None:
     path = tmp_path / "master.key"
     (key_id,) = set_passphrase(path, PASSPHRASE)
     with pytest.raises(AuthenticationError):

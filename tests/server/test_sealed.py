@@ -4,6 +4,7 @@ the app built as a worker builds it, every route and MCP tool while sealed."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import stat
@@ -28,8 +29,10 @@ PASSPHRASE = "correct horse battery staple"
 SECRET = "sk_live_sealed_" + "x" * 16
 
 
-@pytest.fixture
-def agent(settings: ServerSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator[UnsealAgent]:
+@contextlib.contextmanager
+def running_agent(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[UnsealAgent]:
     set_passphrase(settings.key_file, PASSPHRASE)
     agent = UnsealAgent(
         settings.key_file,
@@ -38,8 +41,18 @@ def agent(settings: ServerSettings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     )
     agent.start()
     monkeypatch.setenv(TOKEN_ENV, agent.token)  # as `loomal serve` does for its workers
-    yield agent
-    agent.close()
+    try:
+        yield agent
+    finally:
+        agent.close()
+
+
+@pytest.fixture
+def agent(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch, cheap_argon2: None
+) -> Iterator[UnsealAgent]:
+    with running_agent(settings, monkeypatch) as agent:
+        yield agent
 
 
 def _run(coro: Any) -> Any:
@@ -202,7 +215,9 @@ def test_a_second_agent_cannot_take_the_socket(
     assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is True
 
 
-def test_a_stale_socket_is_replaced(settings: ServerSettings, tmp_path: Path) -> None:
+def test_a_stale_socket_is_replaced(
+    settings: ServerSettings, tmp_path: Path, cheap_argon2: None
+) -> None:
     set_passphrase(settings.key_file, PASSPHRASE)
     path = settings.unseal_socket_path
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +238,9 @@ def test_an_over_long_socket_path_is_refused_clearly(settings: ServerSettings) -
         UnsealAgent(settings.key_file, Path("/tmp/" + "d" * 120), check_keys=lambda ids: None)
 
 
-def test_without_the_agent_a_sealed_key_file_is_refused_at_start(settings: ServerSettings) -> None:
+def test_without_the_agent_a_sealed_key_file_is_refused_at_start(
+    settings: ServerSettings, cheap_argon2: None
+) -> None:
     set_passphrase(settings.key_file, PASSPHRASE)
     with pytest.raises(SealedError, match="sealed under a passphrase"):
         _run(open_vault(settings))
@@ -236,7 +253,7 @@ def test_headers_of_a_sealed_answer(sealed_api: Api) -> None:
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_a_silent_client_is_dropped(settings: ServerSettings) -> None:
+def test_a_silent_client_is_dropped(settings: ServerSettings, cheap_argon2: None) -> None:
     set_passphrase(settings.key_file, PASSPHRASE)
     agent = UnsealAgent(
         settings.key_file,
@@ -264,7 +281,7 @@ def test_a_missing_key_file_is_a_clear_unseal_error(agent: UnsealAgent) -> None:
 
 
 def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
-    api: Api, caplog: pytest.LogCaptureFixture
+    api: Api, caplog: pytest.LogCaptureFixture, cheap_argon2: None
 ) -> None:
     headers = api.headers()
     body = {"type": "API_KEY", "data": {"key": SECRET}}
@@ -280,7 +297,10 @@ def test_sealing_the_file_under_a_running_plain_server_keeps_it_serving(
     assert PASSPHRASE not in caplog.text
 
 
-def test_racing_unseals_and_seals_end_in_a_consistent_state(agent: UnsealAgent) -> None:
+def test_racing_unseals_and_seals_end_in_a_consistent_state(
+    settings: ServerSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At RFC 9106's Argon2 cost, so that seals and refusals arrive while a derivation runs."""
     from concurrent.futures import ThreadPoolExecutor
 
     def attempt(i: int) -> str:
@@ -290,20 +310,22 @@ def test_racing_unseals_and_seals_end_in_a_consistent_state(agent: UnsealAgent) 
             else {"op": "unseal", "passphrase": PASSPHRASE if i % 3 == 0 else "wrong passphrase!"}
         )
         try:
-            agent_request(agent.socket_path, message)
+            agent_request(raced.socket_path, message)
         except LoomalError as exc:
             return exc.code
         return "ok"
 
-    with ThreadPoolExecutor(9) as pool:
-        outcomes = list(pool.map(attempt, range(9)))
-    assert sorted(set(outcomes)) == ["ok", "wrong_passphrase"]  # never an internal error
-    assert outcomes.count("wrong_passphrase") == 3
-    status = agent_request(agent.socket_path, {"op": "status"})
-    answer = agent_request(agent.socket_path, {"op": "keys", "token": agent.token, "version": -1})
-    assert status["sealed"] == answer["sealed"] == ("keys" not in answer)
-    agent_request(agent.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
-    assert agent_request(agent.socket_path, {"op": "status"})["sealed"] is False
+    with running_agent(settings, monkeypatch) as raced:
+        with ThreadPoolExecutor(9) as pool:
+            outcomes = list(pool.map(attempt, range(9)))
+        assert sorted(set(outcomes)) == ["ok", "wrong_passphrase"]  # never an internal error
+        assert outcomes.count("wrong_passphrase") == 3
+        status = agent_request(raced.socket_path, {"op": "status"})
+        keys = {"op": "keys", "token": raced.token, "version": -1}
+        answer = agent_request(raced.socket_path, keys)
+        assert status["sealed"] == answer["sealed"] == ("keys" not in answer)
+        agent_request(raced.socket_path, {"op": "unseal", "passphrase": PASSPHRASE})
+        assert agent_request(raced.socket_path, {"op": "status"})["sealed"] is False
 
 
 def test_socket_failures_and_refusals_carry_their_meaning(

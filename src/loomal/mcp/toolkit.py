@@ -139,6 +139,39 @@ def _refuse_unknown_arguments(tool: Tool) -> None:
     tool.parameters = strict.model_json_schema(by_alias=True)
 
 
+async def _unbound(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("a made tool is copied with the function of its server")
+
+
+_MADE_TOOLS: dict[tuple[Any, ...], Tool] = {}
+
+
+def _made_tool(function: Callable[..., Any], spec: ToolSpec, name: str, doc: str) -> Tool:
+    """The tool for ``function``, holding no function (the caller binds its own).
+
+    Deriving a tool (the argument model, its schema refusing unknown arguments,
+    the output schema) is pydantic work that depends on the function's code and
+    signature only, never on what it closes over (one server's backend). Every
+    server a process builds (each app a test creates) shares it: building it per
+    server cost about 50 ms of CPU each time. Kept without the function, so no
+    server's vault stays reachable from here.
+    """
+    key = (function.__code__, name, doc, spec.title, spec.output, spec.hints.model_dump_json())
+    made = _MADE_TOOLS.get(key)
+    if made is None:
+        tool = _CheckedTool.from_function(
+            function,
+            name=name,
+            title=spec.title,
+            description=doc,
+            annotations=spec.hints.model_copy(update={"title": spec.title}),
+        )
+        tool.fn_metadata.output_schema = output_schema(spec.output)
+        _refuse_unknown_arguments(tool)
+        made = _MADE_TOOLS[key] = tool.model_copy(update={"fn": _unbound})
+    return made
+
+
 class _CheckedTool(Tool):
     """A tool whose argument errors never quote an argument.
 
@@ -241,17 +274,10 @@ def build_server(
     required = {spelled(spec.name, "underscore"): spec.scope for spec in specs}
     tools = []
     for spec in specs:
-        doc = prose(functions[spec.name].__doc__ or "")
-        tool = _CheckedTool.from_function(
-            functions[spec.name],
-            name=spelled(spec.name, tool_names),
-            title=spec.title,
-            description=doc.format(**names, **(fill or {})),
-            annotations=spec.hints.model_copy(update={"title": spec.title}),
-        )
-        tool.fn_metadata.output_schema = output_schema(spec.output)
-        _refuse_unknown_arguments(tool)
-        tools.append(tool)
+        function = functions[spec.name]
+        doc = prose(function.__doc__ or "").format(**names, **(fill or {}))
+        made = _made_tool(function, spec, spelled(spec.name, tool_names), doc)
+        tools.append(made.model_copy(update={"fn": function}))
     other: ToolNameMode = "dotted" if tool_names == "underscore" else "underscore"
     aliases = {spelled(s.name, other): spelled(s.name, tool_names) for s in specs}
 
