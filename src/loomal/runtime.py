@@ -22,6 +22,7 @@ from loomal.broker.request_gate import RequestGate
 from loomal.broker.service import BrokerService
 from loomal.broker.transport import Transport
 from loomal.config import ServerSettings
+from loomal.core.access_requests import AccessRequestService
 from loomal.core.approvals import ApprovalService
 from loomal.core.audit import AuditLog
 from loomal.core.crypto import Keyring
@@ -71,6 +72,7 @@ class RunningVault:
     broker: BrokerService
     platform: PlatformService
     approvals: ApprovalService
+    requests: AccessRequestService
     oauth_connect: ConnectFlow
     audit: AuditLog
     notifications: Notifications
@@ -279,6 +281,14 @@ async def open_vault(
             store, identities, audit=audit, cache_seconds=settings.auth_cache_seconds, clock=wall
         ),
         approvals=ApprovalService(store, audit, public_url=settings.public_url, clock=wall),
+        requests=AccessRequestService(
+            store,
+            service,
+            audit,
+            public_url=settings.public_url,
+            clock=wall,
+            metadata_checks=[validate_broker_metadata],
+        ),
         oauth_connect=ConnectFlow(
             store, keys, service, token_client, public_url=settings.browser_url, clock=wall
         ),

@@ -45,6 +45,8 @@ TABLES: tuple[TableSpec, ...] = (  # parents before children (foreign keys)
     TableSpec("approvals", Carried.NEVER),  # in flight: not carried (issue 30)
     # Webhook events tell of approvals and requests in flight: not carried either.
     TableSpec("webhook_outbox", Carried.NEVER),
+    # Agents' asks for credentials: a record people answer over days (no secret)
+    TableSpec("access_requests", Carried.ALWAYS),
     TableSpec("audit_events", Carried.AUDIT),
     # Each log's last event number: rebuilt by audit_events' trigger as a restore
     # inserts the events (each with its own number), so never carried itself.

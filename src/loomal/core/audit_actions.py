@@ -51,6 +51,9 @@ CREDENTIAL_ACTIONS = (
     "proxy",
     "approval_approve",
     "approval_deny",
+    "request_create",
+    "request_fulfill",
+    "request_decline",
     "oauth_refresh",
     "oauth_connect",
 )

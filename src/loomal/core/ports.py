@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
+from loomal.core.access_request_store import AccessRequestStore
 from loomal.core.crypto import SealedData
 from loomal.core.oauth_store import OAuthStore
 from loomal.core.outbox_store import OutboxStore
@@ -295,6 +296,7 @@ class Store(
     PlatformStore,
     VersionStore,
     RulesStore,
+    AccessRequestStore,
     OAuthStore,
     OutboxStore,
     Protocol,

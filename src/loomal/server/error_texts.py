@@ -144,6 +144,27 @@ def approval_errors(*extra: int) -> dict[int, str]:
     return {status: APPROVAL_TEXT[status] for status in sorted({400, 401, 422, 429, *extra})}
 
 
+REQUEST_TEXT = {
+    400: "bad_request: malformed JSON",
+    401: VAULT_ERRORS[401],
+    403: "insufficient_scope (asking needs a key that may use the vault; fulfilling "
+    "vault:write; declining vault:write or vault:approve)",
+    404: "No request of this identity has that id",
+    408: VAULT_ERRORS[408],
+    409: "request_answered: already fulfilled or declined; credential_limit",
+    410: "expired, reason request_expired (7 days without an answer)",
+    412: "version_conflict: the name is taken (create-only unless If-Match names its version)",
+    413: "Request body larger than 64 KiB",
+    422: "Validation failed (name, type, reason, allowedHosts, the credential's data); the "
+    "message names the field",
+    429: "rate_limited; reason too_many_pending_requests (20 open per identity)",
+}
+
+
+def request_errors(*extra: int) -> dict[int, str]:
+    return {status: REQUEST_TEXT[status] for status in sorted({400, 401, 422, 429, *extra})}
+
+
 HEALTH_ERRORS = {
     400: "bad_request: a Host header that is not a host name",
     503: "Not serving: status sealed, store_unreachable or starting",

@@ -22,6 +22,7 @@ from loomal.errors import NotFoundError, ServerError
 from loomal.store import load_migrations
 from loomal.store.oauth_sql import OAUTH_POSTGRES
 from loomal.store.outbox_sql import OUTBOX_POSTGRES
+from loomal.store.request_sql import REQUESTS_POSTGRES
 from loomal.store.rules_sql import RULES_POSTGRES
 from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
@@ -48,6 +49,7 @@ class PostgresStore(SqlStore):
     versions = VERSIONS_POSTGRES
     rules = RULES_POSTGRES
     outbox = OUTBOX_POSTGRES
+    requests = REQUESTS_POSTGRES
     oauth = OAUTH_POSTGRES
     unique_violation = pg_errors.UniqueViolation
 

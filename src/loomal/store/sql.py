@@ -43,6 +43,7 @@ from loomal.store import (
 from loomal.store.oauth_sql import OAuthSql
 from loomal.store.outbox_sql import OutboxSql
 from loomal.store.platform_sql import PlatformSql
+from loomal.store.request_sql import RequestSql
 from loomal.store.rules_sql import RulesSql
 from loomal.store.statements import Statements
 from loomal.store.steps import Fetch, FetchAll, Run, Script
@@ -65,7 +66,7 @@ def _taken(name: str) -> ConflictError:
     return ConflictError(f"An identity named {name!r} already exists.", code="identity_exists")
 
 
-class SqlStore(PlatformSql, VersionSql, RulesSql, OAuthSql, OutboxSql):
+class SqlStore(PlatformSql, VersionSql, RulesSql, RequestSql, OAuthSql, OutboxSql):
     """The Store Protocol's shared half; subclasses supply the primitives below."""
 
     sql: ClassVar[Statements]

@@ -27,6 +27,7 @@ from loomal.core.ports import CredentialRow
 from loomal.store import load_migrations
 from loomal.store.oauth_sql import OAUTH_SQLITE
 from loomal.store.outbox_sql import OUTBOX_SQLITE
+from loomal.store.request_sql import REQUESTS_SQLITE
 from loomal.store.row_cache import RowCache
 from loomal.store.rules_sql import RULES_SQLITE
 from loomal.store.sql import SqlStore
@@ -93,6 +94,7 @@ class SqliteStore(SqlStore):
     versions = VERSIONS_SQLITE
     rules = RULES_SQLITE
     outbox = OUTBOX_SQLITE
+    requests = REQUESTS_SQLITE
     oauth = OAUTH_SQLITE
     unique_violation = sqlite3.IntegrityError
 
