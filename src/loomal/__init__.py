@@ -10,6 +10,11 @@ from __future__ import annotations
 
 from loomal._version import __version__
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform, Loomal, LoomalPlatform
+from loomal.core.access_request_models import (
+    AccessRequest,
+    AccessRequestCreated,
+    AccessRequestList,
+)
 from loomal.core.approval_models import Approval, ApprovalList
 from loomal.core.models import (
     Credential,
@@ -56,6 +61,9 @@ CredentialMetadata = CredentialSummary
 CredentialWithData = Credential
 
 __all__ = [
+    "AccessRequest",
+    "AccessRequestCreated",
+    "AccessRequestList",
     "Approval",
     "ApprovalList",
     "ApprovalPendingError",

@@ -12,7 +12,7 @@ import math
 import os
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -24,6 +24,11 @@ import msgspec
 
 from loomal import errors
 from loomal._version import __version__
+from loomal.core.access_request_models import (
+    AccessRequest,
+    AccessRequestCreated,
+    AccessRequestList,
+)
 from loomal.core.approval_models import Approval, ApprovalList, ApprovalPending
 from loomal.core.models import (
     ConnectRequest,
@@ -298,6 +303,54 @@ class calls:
         """POST /v0/approvals/{id}/deny"""
         path = f"/v0/approvals/{quote(approval_id, safe='')}/deny"
         return Call("POST", path, Approval, idempotent=False)
+
+    @staticmethod
+    def create_request(
+        name: str, ctype: str, reason: str, allowed_hosts: Sequence[str] | None = None
+    ) -> Call[AccessRequestCreated]:
+        """POST /v0/requests (never retried: a retry would ask twice)"""
+        body: dict[str, Any] = {"name": name, "type": ctype, "reason": reason}
+        if allowed_hosts is not None:
+            body["allowedHosts"] = list(allowed_hosts)
+        return Call("POST", "/v0/requests", AccessRequestCreated, json=body, idempotent=False)
+
+    @staticmethod
+    def list_requests(
+        status: str | None = None, limit: int | None = None
+    ) -> Call[AccessRequestList]:
+        """GET /v0/requests (pending first)"""
+        params = {k: v for k, v in (("status", status), ("limit", limit)) if v is not None}
+        return Call("GET", "/v0/requests", AccessRequestList, params=params)
+
+    @staticmethod
+    def get_request(request_id: str) -> Call[AccessRequest]:
+        """GET /v0/requests/{id}"""
+        return Call("GET", f"/v0/requests/{quote(request_id, safe='')}", AccessRequest)
+
+    @staticmethod
+    def fulfill_request(
+        request_id: str,
+        data: Mapping[str, Any],
+        metadata: Mapping[str, Any] | None = None,
+        expires_at: str | None = None,
+        replace_version: int | None = None,
+    ) -> Call[AccessRequest]:
+        """POST /v0/requests/{id}/fulfill; create-only unless ``replace_version``
+        (If-Match) names the version of a held name it replaces"""
+        body: dict[str, Any] = {"data": dict(data)}
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        if expires_at is not None:
+            body["expiresAt"] = expires_at
+        headers = None if replace_version is None else {"If-Match": f'"{replace_version}"'}
+        path = f"/v0/requests/{quote(request_id, safe='')}/fulfill"
+        return Call("POST", path, AccessRequest, json=body, idempotent=False, headers=headers)
+
+    @staticmethod
+    def decline_request(request_id: str) -> Call[AccessRequest]:
+        """POST /v0/requests/{id}/decline"""
+        path = f"/v0/requests/{quote(request_id, safe='')}/decline"
+        return Call("POST", path, AccessRequest, idempotent=False)
 
     @staticmethod
     def whoami() -> Call[IdentityResponse]:

@@ -17,6 +17,7 @@ from loomal.client._base import (
     calls,
 )
 from loomal.client.approvals import AsyncApprovals
+from loomal.client.requests import AsyncRequests
 from loomal.core.models import (
     ConnectRequest,
     ConnectStarted,
@@ -105,6 +106,7 @@ class AsyncLoomal(AsyncClient):
         self.vault = AsyncVault(self)
         self.identity = AsyncIdentity(self)
         self.approvals = AsyncApprovals(self)
+        self.requests = AsyncRequests(self)
 
 
 class AsyncVault:

@@ -17,6 +17,7 @@ from loomal.client._base import (
     calls,
 )
 from loomal.client.approvals import Approvals
+from loomal.client.requests import Requests
 from loomal.core.models import (
     ConnectRequest,
     ConnectStarted,
@@ -103,6 +104,7 @@ class Loomal(SyncClient):
         self.vault = Vault(self)
         self.identity = Identity(self)
         self.approvals = Approvals(self)
+        self.requests = Requests(self)
 
 
 class Vault:

@@ -10,6 +10,7 @@ what the person changed and never overwrites a change made meanwhile.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from loomal.console.fields import (
     BROKER_FIELDS,
@@ -24,7 +25,18 @@ from loomal.console.markup import Html, attrs, join, render
 from loomal.console.pages import csrf_field, layout
 from loomal.console.sessions import ConsoleSession
 
-__all__ = ["form_page"]
+__all__ = ["AnsweredAsk", "form_page"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredAsk:
+    """Where the add form goes when it answers an access request, and what the page
+    shows above it (the request, as plain text)."""
+
+    title: str
+    action: str
+    cancel: str
+    before: Html
 
 
 def _field_input(fid: str, field: Field, value: str, *, editing: bool, error: str | None) -> Html:
@@ -177,10 +189,13 @@ def form_page(
     custom_note: str | None = None,
     notice: Html | None = None,
     replace: Html | None = None,
+    answering: AnsweredAsk | None = None,
 ) -> Html:
     """The add form (all twelve types' fields; the script shows the chosen one's),
     or the edit form of credential ``editing`` opened on ``opened`` (its type fixed).
-    ``custom_keys``: CUSTOM rows as (field name, stored name it was shown with)."""
+    ``custom_keys``: CUSTOM rows as (field name, stored name it was shown with).
+    ``answering``: the add form of an agent's access request, its name and type
+    fixed, posted to and cancelled back to the request's page."""
 
     def field_error(name: str) -> Html:
         return (
@@ -190,9 +205,11 @@ def form_page(
         )
 
     is_edit = editing is not None
+    locked = is_edit or answering is not None
+    """The type and name are given (an edit's, a request's)."""
     fieldsets = []
     for t in CREDENTIAL_TYPES:
-        if is_edit and t != ctype:
+        if locked and t != ctype:
             continue
         own_errors = errors if t == ctype else {}
 
@@ -240,13 +257,13 @@ def form_page(
     )
     type_control = render(
         '<select id="type" name="type"{lock}>{o}</select>',
-        lock=Html(' data-locked="1"') if is_edit else Html(""),
+        lock=Html(' data-locked="1"') if locked else Html(""),
         o=join(
             render("<option{sel}>{t}</option>", t=t, sel=Html(" selected") if t == ctype else "")
-            for t in ((ctype,) if is_edit else CREDENTIAL_TYPES)
+            for t in ((ctype,) if locked else CREDENTIAL_TYPES)
         ),
     )
-    name_attrs = attrs(readonly=is_edit, aria_describedby="e-name" if "name" in errors else None)
+    name_attrs = attrs(readonly=locked, aria_describedby="e-name" if "name" in errors else None)
     body = render(
         '<form method="post" action="{action}" class="card" id="credential-form" novalidate>'
         "{csrf}{snapshot}{form_error}"
@@ -261,7 +278,9 @@ def form_page(
         '<p class="hint">The end of that day, UTC{exact}</p></div>'
         '<p class="actions"><button type="submit">Save</button> '
         '<a class="button secondary" href="{cancel}">Cancel</a></p></form>',
-        action=f"/credentials/{editing}/edit" if is_edit else "/add",
+        action=answering.action
+        if answering is not None
+        else (f"/credentials/{editing}/edit" if is_edit else "/add"),
         csrf=csrf_field(session),
         snapshot=render('<input type="hidden" name="snapshot" value="{s}">', s=opened.encode())
         if opened is not None
@@ -279,7 +298,9 @@ def form_page(
         expires=values.get("expiresAt", ""),
         exp_error=field_error("expiresAt"),
         exact=_exact_expiry(opened),
-        cancel=f"/credentials/{editing}" if is_edit else "/credentials",
+        cancel=answering.cancel
+        if answering is not None
+        else (f"/credentials/{editing}" if is_edit else "/credentials"),
     )
     if errors:
         body = (
@@ -288,6 +309,8 @@ def form_page(
         )
     if notice is not None:
         body = notice + body
+    if answering is not None:
+        return layout(answering.title, answering.before + body, session)
     return layout(f"Edit {editing}" if is_edit else "Add credential", body, session)
 
 

@@ -55,7 +55,7 @@ def layout(title: str, body: Html, session: AnySession | None = None) -> Html:
         header = render(
             '<nav aria-label="Main"><a href="/credentials">Credentials</a>'
             '<a href="/approvals" id="approvals-link">Approvals{badge}</a>'
-            '<a href="/activity">Activity</a></nav>'
+            '<a href="/requests">Requests</a><a href="/activity">Activity</a></nav>'
             '<p class="who">Signed in as <strong>{name}</strong> <span class="scopes">{scopes}'
             "</span></p>"
             '<form method="post" action="/sign-out" class="inline">{csrf}'

@@ -13,6 +13,7 @@ from importlib import resources
 from litestar import Response, get, post
 
 from loomal.console import oauth_pages, pages
+from loomal.console.access_requests import REQUEST_ROUTES
 from loomal.console.activity import ACTIVITY_ROUTES
 from loomal.console.adding import ADD_ROUTES
 from loomal.console.approval_pages import APPROVAL_ROUTES
@@ -270,6 +271,7 @@ CONSOLE_ROUTES = [
     use_backup,
     *ACTIVITY_ROUTES,
     *APPROVAL_ROUTES,
+    *REQUEST_ROUTES,
     *FLEET_ROUTES,
     static,
 ]
