@@ -23,6 +23,7 @@ from loomal._version import __version__
 from loomal.cli.approvals import approvals
 from loomal.cli.oauth import oauth
 from loomal.cli.platform import platform
+from loomal.cli.requests import request_credential, requests
 from loomal.cli.run import run
 from loomal.cli.vault import vault, whoami
 from loomal.cli.vault_history import HISTORY_COMMANDS
@@ -87,8 +88,10 @@ def main() -> None:
 
 
 vault.add_command(oauth)
+vault.add_command(request_credential)
 main.add_command(vault)
 main.add_command(whoami)
 main.add_command(run)
 main.add_command(platform)
 main.add_command(approvals)
+main.add_command(requests)
