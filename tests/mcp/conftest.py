@@ -34,6 +34,7 @@ UNDERSCORE = (
     "vault_storeShippingAddress",
     "vault_delete",
     "vault_fetch",
+    "vault_request",
     "identity_whoami",
 )
 DOTTED = tuple(name.replace("_", ".", 1) for name in UNDERSCORE)

@@ -159,7 +159,7 @@ MALFORMED: list[tuple[Any, int, str]] = [
         -32602,
         "Unknown tool. The tools are: vault_list, vault_get, vault_totp, "
         "vault_totp_use_backup, vault_store, vault_storeApiKey, vault_storeCard, "
-        "vault_storeShippingAddress, vault_delete, vault_fetch, identity_whoami.",
+        "vault_storeShippingAddress, vault_delete, vault_fetch, vault_request, identity_whoami.",
     ),
     (
         {"jsonrpc": "1.0", "id": 7, "method": SECRET, "params": {"data": SECRET}},

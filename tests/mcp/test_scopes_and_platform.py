@@ -49,7 +49,13 @@ def test_a_key_sees_the_tools_its_scopes_can_call(
 ) -> None:
     expected = {
         "vault:read": tuple(t for t in UNDERSCORE if t not in WRITES),
-        "vault:use": ("vault_list", "vault_totp", "vault_fetch", "identity_whoami"),
+        "vault:use": (
+            "vault_list",
+            "vault_totp",
+            "vault_fetch",
+            "vault_request",
+            "identity_whoami",
+        ),
         "vault:write": (
             *(t for t in UNDERSCORE if t in WRITES),
             "identity_whoami",

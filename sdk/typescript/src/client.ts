@@ -9,6 +9,7 @@
 import { AuthenticationError, MissingApiKeyError } from "./errors.js";
 import { Transport, type FetchLike } from "./http.js";
 import { ApprovalsResource } from "./approvals.js";
+import { RequestsResource } from "./requests.js";
 import { IdentityResource } from "./identity.js";
 import { Vault } from "./vault.js";
 
@@ -133,6 +134,8 @@ export class Loomal {
   readonly identity: IdentityResource;
   /** `list`, `get`, `approve`, `deny`: requests a credential's rules hold for a person. */
   readonly approvals: ApprovalsResource;
+  /** `create`, `get`, `list`, `fulfill`, `decline`: agents ask for the credentials they lack. */
+  readonly requests: RequestsResource;
   readonly baseUrl: string;
   readonly timeoutMs: number;
   readonly maxRetries: number;
@@ -150,5 +153,6 @@ export class Loomal {
     this.vault = new Vault(config.transport);
     this.identity = new IdentityResource(config.transport);
     this.approvals = new ApprovalsResource(config.transport);
+    this.requests = new RequestsResource(config.transport);
   }
 }

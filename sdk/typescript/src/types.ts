@@ -357,6 +357,42 @@ export interface ApprovalList {
   count: number;
 }
 
+export type AccessRequestStatus = "pending" | "fulfilled" | "declined" | "expired";
+
+/** `requests.create()`: where a person answers the agent's request. */
+export interface AccessRequestCreated {
+  requestId: string;
+  status: "pending";
+  /** The console page where a person fills the credential in or declines. */
+  url: string;
+  expiresAt: string;
+}
+
+/** An agent's request for a credential it lacks: who asked, for what, why. Never a secret. */
+export interface AccessRequest {
+  requestId: string;
+  status: AccessRequestStatus;
+  name: string;
+  type: string;
+  /** The agent's words: show them as plain text. */
+  reason: string;
+  allowedHosts: string[] | null;
+  /** Display prefix of the key that asked. */
+  requestedBy: string;
+  requestedByLabel: string | null;
+  createdAt: string;
+  expiresAt: string;
+  url: string;
+  answeredAt?: string | null;
+  /** Display prefix of the key that fulfilled or declined it. */
+  answeredBy?: string | null;
+}
+
+export interface AccessRequestList {
+  requests: AccessRequest[];
+  count: number;
+}
+
 /**
  * What the upstream answered, every recognisable form of the secret replaced
  * by `[REDACTED]`.

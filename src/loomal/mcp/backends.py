@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from msgspec.structs import replace
+
 from loomal.client import AsyncLoomal, AsyncLoomalPlatform
+from loomal.core.access_request_models import AccessRequestCreate, AccessRequestCreated
 from loomal.core.identities import IdentityService
 from loomal.core.models import (
     Credential,
@@ -37,6 +40,7 @@ from loomal.errors import ApprovalPendingError
 
 if TYPE_CHECKING:  # the stdio server (SdkBackend) never loads the broker
     from loomal.broker.service import BrokerService
+    from loomal.core.access_requests import AccessRequestService
 
 __all__ = [
     "PlatformBackend",
@@ -59,6 +63,7 @@ class VaultBackend(Protocol):
     async def store(self, name: str, request: StoreRequest) -> StoreResponse: ...
     async def delete(self, name: str) -> None: ...
     async def fetch(self, name: str, request: FetchRequest) -> FetchResponse: ...
+    async def request(self, ask: AccessRequestCreate) -> AccessRequestCreated: ...
     async def whoami(self) -> IdentityResponse: ...
 
 
@@ -72,6 +77,8 @@ class ServiceBackend:
         broker: BrokerService,
         principal: Principal,
         origin: str = "",
+        *,
+        requests: AccessRequestService,
     ) -> None:
         """``origin``: ``scheme://host`` the MCP request came to, on which a relative
         approvalUrl (no ``--public-url``) is made absolute for the model to relay."""
@@ -80,6 +87,7 @@ class ServiceBackend:
         self._broker = broker
         self._principal = principal
         self._origin = origin
+        self._requests = requests
 
     @contextmanager
     def _absolute_urls(self) -> Iterator[None]:
@@ -123,6 +131,12 @@ class ServiceBackend:
         with self._absolute_urls():
             return await self._broker.fetch(self._principal, name, request)
 
+    async def request(self, ask: AccessRequestCreate) -> AccessRequestCreated:
+        created = await self._requests.create(self._principal, ask)
+        if created.url.startswith("/"):  # no --public-url: on the origin, for the model
+            created = replace(created, url=self._origin + created.url)
+        return created
+
     async def whoami(self) -> IdentityResponse:
         return await self._identities.whoami(self._principal)
 
@@ -131,6 +145,7 @@ class SdkBackend:
     """Calls a running vault server through the async SDK."""
 
     def __init__(self, client: AsyncLoomal) -> None:
+        self._client = client
         self._vault = client.vault
         self._identity = client.identity
 
@@ -170,6 +185,11 @@ class SdkBackend:
             body=request.body,
             approval_id=request.approval_id,
             reason=request.reason,
+        )
+
+    async def request(self, ask: AccessRequestCreate) -> AccessRequestCreated:
+        return await self._client.requests.create(
+            ask.name, ask.type, ask.reason, allowed_hosts=ask.allowed_hosts
         )
 
     async def whoami(self) -> IdentityResponse:

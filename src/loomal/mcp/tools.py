@@ -24,6 +24,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from loomal.core.access_request_models import AccessRequestCreate, AccessRequestCreated
 from loomal.core.models import (
     Credential,
     CredentialList,
@@ -95,6 +96,11 @@ _INSTRUCTIONS: Sentences = (
         "through {vault_store}.",
         ("vault_totp_use_backup", "vault_store"),
     ),
+    (
+        "When a credential you need is missing, ask the user for it with {vault_request}, "
+        "never in the conversation.",
+        ("vault_request",),
+    ),
     ("{identity_whoami} tells which identity and scopes this key has.", ("identity_whoami",)),
 )
 
@@ -152,6 +158,19 @@ TOOLS: tuple[ToolSpec, ...] = (
             destructive_hint=True,
             idempotent_hint=False,
             open_world_hint=True,
+        ),
+        Scope.USE,
+    ),
+    ToolSpec(
+        "vault.request",
+        "Ask the user for a missing credential",
+        AccessRequestCreated,
+        # Each call files a new request for a person (not idempotent); it changes no credential.
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=False,
         ),
         Scope.USE,
     ),
@@ -336,6 +355,30 @@ def build_mcp_server(
         )
         return await call(ctx, lambda b: b.fetch(name, request))
 
+    async def vault_request(
+        name: Name,
+        type: Annotated[CredentialType, Field(description="Credential type")],  # noqa: A002
+        reason: Annotated[
+            str,
+            Field(description="Why you need it, for the user (plain text, at most 500 characters)"),
+        ],
+        ctx: Context,
+        allowedHosts: Annotated[  # the wire's name
+            list[str] | None,
+            Field(description="Hosts the credential will be sent to, e.g. api.stripe.com"),
+        ] = None,
+    ) -> CallToolResult:
+        """Ask the user for a credential you need but do not have ({vault_list} does not
+        show it): the answer's url is a page where the user fills it in (or declines).
+        Tell the user that url and why you need it, then wait: once they say it is done,
+        {vault_list} shows the credential and {vault_fetch} can use it. Ask once per
+        credential; a request expires after 7 days. Never ask the user to paste a secret
+        into this conversation instead."""
+        ask = AccessRequestCreate(
+            name=name, type=type.value, reason=reason, allowed_hosts=allowedHosts
+        )
+        return await call(ctx, lambda b: b.request(ask))
+
     async def identity_whoami(ctx: Context) -> CallToolResult:
         """Tell which identity this API key belongs to: its name, id and the scopes the key
         has (vault:read to get secrets and codes, vault:write to store, delete and use
@@ -352,6 +395,7 @@ def build_mcp_server(
         **typed_store_tools(call),
         "vault.delete": vault_delete,
         "vault.fetch": vault_fetch,
+        "vault.request": vault_request,
         "identity.whoami": identity_whoami,
     }
     return build_server(

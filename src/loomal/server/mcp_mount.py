@@ -104,7 +104,14 @@ class McpMount:
             vault = vault_of()
             host = request_header(scope, b"host") if scope.get("headers") else None
             origin = f"{scope.get('scheme', 'http')}://{host}" if host else ""
-            return ServiceBackend(vault.service, vault.identities, vault.broker, principal, origin)
+            return ServiceBackend(
+                vault.service,
+                vault.identities,
+                vault.broker,
+                principal,
+                origin,
+                requests=vault.requests,
+            )
 
         async def scopes_for(ctx: ServerRequestContext[Any, Any]) -> frozenset[ApiScope] | None:
             asgi_scope = getattr(ctx.request, "scope", None) or {}
