@@ -43,7 +43,7 @@ def test_a_request_is_shown_as_text_and_fulfilled_from_its_form(api: Api) -> Non
     assert (fields["name"], fields["type"]) == ("crm", "API_KEY")
     assert fields["metadata.allowedHosts"] == "api.crm.example"
     fields["data.key"] = "crm_live_123"
-    done = api.client.post(f"/requests/{request_id}/fulfil", data=fields, follow_redirects=False)
+    done = api.client.post(f"/requests/{request_id}/fulfill", data=fields, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/credentials/crm"
     got = api.client.get("/v0/vault/crm", headers=auth(key)).json()
     assert got["data"] == {"key": "crm_live_123"}
@@ -60,7 +60,7 @@ def test_a_bad_fulfilment_comes_back_with_the_error_and_nothing_stored(api: Api)
     sign_in(api.client, key)
     fields = posted_fields(api.client.get(f"/requests/{request_id}").text)
     fields["name"] = "other-name"  # the name is the request's, whatever is posted
-    refused = api.client.post(f"/requests/{request_id}/fulfil", data=fields)
+    refused = api.client.post(f"/requests/{request_id}/fulfill", data=fields)
     assert refused.status_code == 422 and "was not saved" in refused.text
     assert api.client.get("/v0/vault/crm", headers=auth(key)).status_code == 404
     assert api.client.get("/v0/vault/other-name", headers=auth(key)).status_code == 404
@@ -79,11 +79,11 @@ def test_a_held_name_needs_replace_ticked(api: Api) -> None:
     assert 'name="replace" value="1"' in page
     fields = posted_fields(page)
     fields["data.key"] = "crm_new"
-    refused = api.client.post(f"/requests/{request_id}/fulfil", data=fields)
+    refused = api.client.post(f"/requests/{request_id}/fulfill", data=fields)
     assert refused.status_code == 409 and "tick Replace" in refused.text
     assert api.client.get("/v0/vault/crm", headers=auth(key)).json()["data"]["key"] == "revoked"
     fields["replace"] = "1"
-    done = api.client.post(f"/requests/{request_id}/fulfil", data=fields, follow_redirects=False)
+    done = api.client.post(f"/requests/{request_id}/fulfill", data=fields, follow_redirects=False)
     assert done.status_code == 303
     assert api.client.get("/v0/vault/crm", headers=auth(key)).json()["data"]["key"] == "crm_new"
 

@@ -41,8 +41,8 @@ CHECKS = [
     response_schema_conformance,
 ]
 FULL = IN_CI or os.environ.get("LOOMAL_FUZZ_FULL", "") == "1"
-EXAMPLES_PER_OPERATION = 180 if FULL else 32  # x 28 operations x 2 modes
-VAULT_OPERATIONS = {  # the identity's API: vault routes, history, approvals, whoami, audit, fetch
+EXAMPLES_PER_OPERATION = 180 if FULL else 32  # x 33 operations x 2 modes
+VAULT_OPERATIONS = {  # the identity's API: vault, history, approvals, requests, audit, fetch
     "GET /v0/vault",
     "GET /v0/vault/{name}",
     "PUT /v0/vault/{name}",
@@ -59,6 +59,11 @@ VAULT_OPERATIONS = {  # the identity's API: vault routes, history, approvals, wh
     "GET /v0/approvals/{approval_id}",
     "POST /v0/approvals/{approval_id}/approve",
     "POST /v0/approvals/{approval_id}/deny",
+    "POST /v0/requests",
+    "GET /v0/requests",
+    "GET /v0/requests/{request_id}",
+    "POST /v0/requests/{request_id}/fulfill",
+    "POST /v0/requests/{request_id}/decline",
     "GET /v0/vault/{name}/oauth",
     "POST /v0/vault/{name}/oauth/refresh",
     "POST /v0/vault/{name}/oauth/connect",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from loomal.core.access_request_models import AccessRequestFulfil
+from loomal.core.access_request_models import AccessRequestFulfill
 from tests.conftest import Api, ManualClock, auth
 from tests.server.test_api import assert_error
 
@@ -186,7 +186,7 @@ def test_two_people_at_once_one_fulfils_the_other_gets_409(api: Api) -> None:
 
     async def both() -> list[Any]:
         answers = [
-            requests.fulfil(principal, request_id, AccessRequestFulfil(data={"key": f"k-{i}"}))
+            requests.fulfill(principal, request_id, AccessRequestFulfill(data={"key": f"k-{i}"}))
             for i in range(2)
         ]
         return await asyncio.gather(*answers, return_exceptions=True)

@@ -554,6 +554,10 @@ def test_openapi_document_describes_the_routes(api: Api) -> None:
         "/v0/approvals/{approval_id}",
         "/v0/approvals/{approval_id}/approve",
         "/v0/approvals/{approval_id}/deny",
+        "/v0/requests",
+        "/v0/requests/{request_id}",
+        "/v0/requests/{request_id}/fulfill",
+        "/v0/requests/{request_id}/decline",
     }
     assert set(doc["paths"]["/v0/health"]) == {"get", "head"}
     assert set(doc["paths"]["/v0/proxy/{name}/{path}"]) == {"get", "post", "put", "patch", "delete"}

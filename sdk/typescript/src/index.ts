@@ -19,7 +19,7 @@ export {
   type LoomalOptions,
 } from "./client.js";
 export { ApprovalsResource } from "./approvals.js";
-export { type CreateAccessRequest, type FulfilAccessRequest, RequestsResource } from "./requests.js";
+export { type CreateAccessRequest, type FulfillAccessRequest, RequestsResource } from "./requests.js";
 export {
   ApprovalPendingError,
   AuthenticationError,

@@ -22,7 +22,7 @@ export interface CreateAccessRequest {
   allowedHosts?: string[];
 }
 
-export interface FulfilAccessRequest {
+export interface FulfillAccessRequest {
   data: Record<string, unknown>;
   metadata?: Record<string, unknown>;
   expiresAt?: string;
@@ -60,7 +60,7 @@ export class RequestsResource {
   }
 
   /** Store the requested credential (POST /v0/requests/{id}/fulfill; vault:write), create-only unless `replaceVersion`. */
-  fulfill(requestId: string, answer: FulfilAccessRequest): Promise<AccessRequest> {
+  fulfill(requestId: string, answer: FulfillAccessRequest): Promise<AccessRequest> {
     const body: Record<string, unknown> = { data: answer.data };
     if (answer.metadata !== undefined) body.metadata = answer.metadata;
     if (answer.expiresAt !== undefined) body.expiresAt = answer.expiresAt;

@@ -37,7 +37,7 @@ from loomal.console.web import (
     redirect,
     vault_of,
 )
-from loomal.core.access_request_models import AccessRequest, AccessRequestFulfil
+from loomal.core.access_request_models import AccessRequest, AccessRequestFulfill
 from loomal.core.preconditions import WritePrecondition
 from loomal.core.principals import Scope
 from loomal.errors import LoomalError, NotFoundError, PreconditionFailedError, ValidationError
@@ -121,7 +121,7 @@ def _ask_card(session: ConsoleSession, asked: AccessRequest) -> Html:
     )
 
 
-def _fulfil_page(
+def _fulfill_page(
     session: ConsoleSession,
     asked: AccessRequest,
     *,
@@ -139,7 +139,7 @@ def _fulfil_page(
         replace=replace,
         answering=AnsweredAsk(
             title=f"Request for {asked.name}",
-            action=f"/requests/{asked.request_id}/fulfil",
+            action=f"/requests/{asked.request_id}/fulfill",
             cancel="/requests",
             before=_ask_card(session, asked),
         ),
@@ -186,11 +186,11 @@ async def request_page(request: Req, request_id: Name) -> Response[bytes]:
         )
         return html_response(layout(f"Request for {asked.name}", body, session))
     replace = await _existing(request, session, asked.name)
-    return html_response(_fulfil_page(session, asked, values=values, errors={}, replace=replace))
+    return html_response(_fulfill_page(session, asked, values=values, errors={}, replace=replace))
 
 
-@post("/requests/{request_id:str}/fulfil", include_in_schema=False, status_code=303)
-async def fulfil(request: Req, request_id: Name) -> Response[bytes]:
+@post("/requests/{request_id:str}/fulfill", include_in_schema=False, status_code=303)
+async def fulfill(request: Req, request_id: Name) -> Response[bytes]:
     checked = await authorised_post(request)
     if isinstance(checked, Response):
         return checked
@@ -211,10 +211,10 @@ async def fulfil(request: Req, request_id: Name) -> Response[bytes]:
     status = 422
     try:
         _, store = request_from_form(form)
-        answer = AccessRequestFulfil(
+        answer = AccessRequestFulfill(
             data=store.data, metadata=store.metadata, expires_at=store.expires_at
         )
-        await requests.fulfil(session.principal, request_id, answer, precondition)
+        await requests.fulfill(session.principal, request_id, answer, precondition)
     except FormErrors as invalid:
         errors = invalid.errors
     except ValidationError as error:
@@ -226,7 +226,7 @@ async def fulfil(request: Req, request_id: Name) -> Response[bytes]:
         return error_page(session, error)
     else:
         return redirect(f"/credentials/{asked.name}")
-    page = _fulfil_page(
+    page = _fulfill_page(
         session,
         asked,
         values={k: v for k, v in form.items() if k != "replace"},
@@ -250,4 +250,4 @@ async def decline(request: Req, request_id: Name) -> Response[bytes]:
     return redirect("/requests")
 
 
-REQUEST_ROUTES = [requests_list, request_page, fulfil, decline]
+REQUEST_ROUTES = [requests_list, request_page, fulfill, decline]

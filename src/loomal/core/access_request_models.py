@@ -17,7 +17,7 @@ __all__ = [
     "AccessRequest",
     "AccessRequestCreate",
     "AccessRequestCreated",
-    "AccessRequestFulfil",
+    "AccessRequestFulfill",
     "AccessRequestList",
 ]
 
@@ -79,7 +79,9 @@ class AccessRequestList(msgspec.Struct, rename="camel"):
     count: int
 
 
-class AccessRequestFulfil(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+class AccessRequestFulfill(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True
+):
     """``POST /v0/requests/{id}/fulfill``: the credential's secret fields (and metadata);
     its name and type are the request's."""
 
@@ -88,4 +90,4 @@ class AccessRequestFulfil(msgspec.Struct, rename="camel", forbid_unknown_fields=
     expires_at: str | None = None
 
     def __repr__(self) -> str:
-        return "AccessRequestFulfil(data='***')"
+        return "AccessRequestFulfill(data='***')"

@@ -41,7 +41,7 @@ from loomal.core.access_request_models import (
     AccessRequest,
     AccessRequestCreate,
     AccessRequestCreated,
-    AccessRequestFulfil,
+    AccessRequestFulfill,
     AccessRequestList,
 )
 from loomal.core.access_request_store import AccessRequestRow, AccessRequestStore
@@ -211,11 +211,11 @@ class AccessRequestService:
     async def get_request(self, principal: Principal, request_id: str) -> AccessRequest:
         return self._public(await self._row(principal, request_id), to_micros(self._clock()))
 
-    async def fulfil(
+    async def fulfill(
         self,
         principal: Principal,
         request_id: str,
-        answer: AccessRequestFulfil,
+        answer: AccessRequestFulfill,
         precondition: WritePrecondition | None = None,
     ) -> AccessRequest:
         """Store the credential the request asks for and mark it fulfilled, once.

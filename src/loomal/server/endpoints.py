@@ -215,7 +215,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              route=request_routes.get_request, errors=texts.request_errors(404)),
     Endpoint("POST", "/v0/requests/{request_id}/fulfill",
              "Store the credential a request asks for (vault:write), once",
-             route=request_routes.fulfil_request,
+             route=request_routes.fulfill_request,
              errors=texts.request_errors(403, 404, 408, 409, 410, 412, 413),
              description="Stored through the vault's one store path (validation, versions, "
              "audit, the credential limit). Create-only unless If-Match names the version "

@@ -18,7 +18,7 @@ from loomal.core.access_request_models import (
     AccessRequest,
     AccessRequestCreate,
     AccessRequestCreated,
-    AccessRequestFulfil,
+    AccessRequestFulfill,
     AccessRequestList,
 )
 from loomal.core.access_requests import AccessRequestService
@@ -26,7 +26,7 @@ from loomal.core.preconditions import WritePrecondition
 from loomal.errors import BadRequestError
 from loomal.server.routes import principal
 
-__all__ = ["create_request", "decline_request", "fulfil_request", "get_request", "list_requests"]
+__all__ = ["create_request", "decline_request", "fulfill_request", "get_request", "list_requests"]
 
 RequestIdParam = Annotated[str, Parameter(description="The request's id (req_...)", max_length=200)]
 
@@ -76,10 +76,10 @@ async def get_request(request: Request[Any, Any, Any], request_id: RequestIdPara
     return _shown(request, asked)
 
 
-async def fulfil_request(
+async def fulfill_request(
     request: Request[Any, Any, Any],
     request_id: RequestIdParam,
-    data: JSONBody[AccessRequestFulfil | None] = None,
+    data: JSONBody[AccessRequestFulfill | None] = None,
 ) -> AccessRequest:
     who = await principal(request)
     if data is None:
@@ -92,7 +92,7 @@ async def fulfil_request(
         if if_match is None and if_none_match is None
         else WritePrecondition.from_headers(if_match, if_none_match)
     )
-    done = await _requests(request).fulfil(who, request_id, data, precondition)
+    done = await _requests(request).fulfill(who, request_id, data, precondition)
     return _shown(request, done)
 
 
