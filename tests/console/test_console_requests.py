@@ -103,3 +103,27 @@ def test_decline_in_the_console(api: Api) -> None:
     status = api.client.get(f"/v0/requests/{request_id}", headers=auth(key)).json()["status"]
     assert status == "declined"
     assert "declined" in api.client.get("/requests").text
+
+
+def test_a_session_sees_only_the_answers_its_key_may_give(api: Api) -> None:
+    owner = api.new_identity()
+    request_id = asked(api, owner)
+    user = api.call(api.vault.identities.add_key, owner.name, scopes=["vault:use"])
+    sign_in(api.client, user.api_key)
+    page = api.client.get(f"/requests/{request_id}").text
+    assert "needs a key with vault:write" in page
+    assert 'id="decline-form"' not in page and 'id="credential-form"' not in page
+
+    approver = api.call(api.vault.identities.add_key, owner.name, scopes=["vault:approve"])
+    api.client.cookies.clear()
+    sign_in(api.client, approver.api_key)
+    page = api.client.get(f"/requests/{request_id}").text
+    assert 'id="credential-form"' not in page
+    answer = api.client.post(
+        f"/requests/{request_id}/decline",
+        data=posted_fields(page, form_id="decline-form"),
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    status = api.client.get(f"/v0/requests/{request_id}", headers=auth(owner.api_key)).json()
+    assert status["status"] == "declined"

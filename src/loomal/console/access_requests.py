@@ -91,7 +91,24 @@ def _requests_page(session: ConsoleSession, requests: list[AccessRequest]) -> Ht
 
 
 def _ask_card(session: ConsoleSession, asked: AccessRequest) -> Html:
-    """The request as the agent made it (plain text), and the Decline button."""
+    """The request as the agent made it (plain text), and the Decline button for a
+    session that may decline (vault:write or vault:approve)."""
+    decline = Html("")
+    if session.can(Scope.WRITE) or session.can(Scope.APPROVE):
+        decline = render(
+            '<form method="post" action="/requests/{id}/decline" class="inline" '
+            'id="decline-form">{csrf}<button type="submit" class="danger">Decline</button></form>',
+            id=asked.request_id,
+            csrf=csrf_field(session),
+        )
+    fill = (
+        Html(
+            '<p class="hint">Or fill in the credential below: the agent\'s next look at its '
+            "request finds it fulfilled, and it can use the credential.</p>"
+        )
+        if session.can(Scope.WRITE)
+        else Html('<p class="muted">Filling it in needs a key with vault:write.</p>')
+    )
     hosts = (
         join((render("<code>{h}</code>", h=h) for h in asked.allowed_hosts), ", ")
         if asked.allowed_hosts
@@ -104,11 +121,7 @@ def _ask_card(session: ConsoleSession, asked: AccessRequest) -> Html:
         '<dt>Reason</dt><dd class="reason" id="ask-reason">{reason}</dd>'
         "<dt>Allowed hosts</dt><dd>{hosts}</dd>"
         "<dt>Asked by</dt><dd>{asker} at {created}</dd><dt>Expires</dt><dd>{expires}</dd></dl>"
-        '<form method="post" action="/requests/{id}/decline" class="inline" id="decline-form">'
-        "{csrf}"
-        '<button type="submit" class="danger">Decline</button></form>'
-        '<p class="hint">Or fill in the credential below: the agent\'s next look at its '
-        "request finds it fulfilled, and it can use the credential.</p></section>",
+        "{decline}{fill}</section>",
         name=asked.name,
         type=asked.type,
         reason=asked.reason,
@@ -116,8 +129,8 @@ def _ask_card(session: ConsoleSession, asked: AccessRequest) -> Html:
         asker=_asker(asked),
         created=when(asked.created_at),
         expires=when(asked.expires_at),
-        id=asked.request_id,
-        csrf=csrf_field(session),
+        decline=decline,
+        fill=fill,
     )
 
 
@@ -181,9 +194,7 @@ async def request_page(request: Req, request_id: Name) -> Response[bytes]:
         return error_page(session, error)
     values = {"metadata.allowedHosts": "\n".join(asked.allowed_hosts or ())}
     if not session.can(Scope.WRITE):
-        body = _ask_card(session, asked) + Html(
-            '<p class="muted">Filling it in needs a key with vault:write.</p>'
-        )
+        body = _ask_card(session, asked)
         return html_response(layout(f"Request for {asked.name}", body, session))
     replace = await _existing(request, session, asked.name)
     return html_response(_fulfill_page(session, asked, values=values, errors={}, replace=replace))
