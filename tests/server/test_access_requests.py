@@ -196,3 +196,46 @@ def test_two_people_at_once_one_fulfils_the_other_gets_409(api: Api) -> None:
     assert codes == ["ok", "request_answered"], outcomes
     versions = api.client.get("/v0/vault/stripe/versions", headers=person).json()["versions"]
     assert len(versions) == 1
+
+
+def test_the_request_created_hook_hears_each_new_request_and_cannot_undo_it(api: Api) -> None:
+    agent, person, _ = people(api)
+    heard: list[Any] = []
+    api.vault.requests.on_created = heard.append
+    request_id = ask(api, agent).json()["requestId"]
+    assert [(r.request_id, r.status, r.reason) for r in heard] == [
+        (request_id, "pending", "To refund order 42")
+    ]
+
+    def broken(_: Any) -> None:
+        raise RuntimeError("the webhook queue is full")
+
+    api.vault.requests.on_created = broken
+    assert ask(api, agent, name="other").status_code == 202
+    assert api.client.get("/v0/requests", headers=person).json()["count"] == 2
+
+
+def test_a_fulfilment_whose_server_died_mid_way_frees_the_request_after_a_minute(
+    clocked_api: Api, clock: ManualClock
+) -> None:
+    api = clocked_api
+    agent, person, owner = people(api)
+    request_id = ask(api, agent).json()["requestId"]
+    now = int(clock() * 1_000_000)
+    claimed = api.call(
+        api.vault.store.claim_access_request,
+        identity_id=owner.identity_id,
+        request_id=request_id,
+        status="fulfilling",
+        answered_by="loid-gone0000",
+        now=now,
+    )
+    assert claimed  # ... and that server never stored nor gave it back
+    shown = api.client.get(f"/v0/requests/{request_id}", headers=agent).json()
+    assert (shown["status"], shown["answeredBy"]) == ("pending", None)
+    url = f"/v0/requests/{request_id}/fulfill"
+    busy = api.client.post(url, json={"data": {"key": SECRET}}, headers=person)
+    assert_error(busy, 409, "request_answered")
+    clock.advance(61)
+    done = api.client.post(url, json={"data": {"key": SECRET}}, headers=person)
+    assert done.status_code == 200 and done.json()["status"] == "fulfilled"
