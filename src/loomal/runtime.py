@@ -288,6 +288,7 @@ async def open_vault(
             public_url=settings.public_url,
             clock=wall,
             metadata_checks=[validate_broker_metadata],
+            on_created=notifications.request_created,
         ),
         oauth_connect=ConnectFlow(
             store, keys, service, token_client, public_url=settings.browser_url, clock=wall

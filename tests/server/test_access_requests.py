@@ -201,14 +201,18 @@ def test_two_people_at_once_one_fulfils_the_other_gets_409(api: Api) -> None:
 def test_the_request_created_hook_hears_each_new_request_and_cannot_undo_it(api: Api) -> None:
     agent, person, _ = people(api)
     heard: list[Any] = []
-    api.vault.requests.on_created = heard.append
+
+    async def hear(request: Any, identity_id: str) -> None:
+        heard.append(request)
+
+    api.vault.requests.on_created = hear
     request_id = ask(api, agent).json()["requestId"]
     assert [(r.request_id, r.status, r.reason) for r in heard] == [
         (request_id, "pending", "To refund order 42")
     ]
 
-    def broken(_: Any) -> None:
-        raise RuntimeError("the webhook queue is full")
+    async def broken(request: Any, identity_id: str) -> None:
+        raise RuntimeError("the webhook outbox is unreachable")
 
     api.vault.requests.on_created = broken
     assert ask(api, agent, name="other").status_code == 202

@@ -19,6 +19,7 @@ __all__ = [
     "AccessRequestCreated",
     "AccessRequestFulfill",
     "AccessRequestList",
+    "request_url",
 ]
 
 MAX_REASON_CHARS = 500
@@ -91,3 +92,10 @@ class AccessRequestFulfill(
 
     def __repr__(self) -> str:
         return "AccessRequestFulfill(data='***')"
+
+
+def request_url(public_url: str | None, request_id: str) -> str:
+    """The console page where a person answers (relative when the server's public
+    URL is not set: the HTTP adapter then makes it absolute on the request's origin,
+    as :func:`loomal.core.approvals.approval_url`)."""
+    return f"{public_url or ''}/requests/{request_id}"

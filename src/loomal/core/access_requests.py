@@ -31,7 +31,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from loomal.core.access_request_models import (
     AccessRequestCreated,
     AccessRequestFulfill,
     AccessRequestList,
+    request_url,
 )
 from loomal.core.access_request_store import AccessRequestRow, AccessRequestStore
 from loomal.core.audit import AuditLog
@@ -80,23 +81,18 @@ _MAX_LIST = 500
 _ASKING_SCOPES = frozenset({Scope.USE, Scope.READ, Scope.WRITE})
 _DECIDING_SCOPES = frozenset({Scope.WRITE, Scope.APPROVE})
 
-RequestCreatedHook = Callable[[AccessRequest], None]
-"""Told of every new request, after it is stored (the request as ``GET`` shows it:
-never a secret). It must not block or do I/O itself: the core does none. A sender
-(a webhook) queues it and delivers it elsewhere."""
+RequestCreatedHook = Callable[[AccessRequest, str], Awaitable[None]]
+"""Told of every new request and its identity's id, after it is stored (the
+request as ``GET`` shows it: never a secret). It does no network I/O itself (the
+core does none): the webhook's writes the event to the outbox, which a deliverer
+sends."""
 
 
-def no_notification(request: AccessRequest) -> None:
+async def no_notification(request: AccessRequest, identity_id: str) -> None:
     """THE place a "request created" notification goes: nothing, by default.
-    ``runtime.open_vault`` hands a sender to :class:`AccessRequestService` as
-    ``on_created`` (``--webhook-url``, issue 27 item 5) instead of this."""
-
-
-def request_url(public_url: str | None, request_id: str) -> str:
-    """The console page where a person answers (relative when the server's public
-    URL is not set: the HTTP adapter then makes it absolute on the request's origin,
-    as :func:`loomal.core.approvals.approval_url`)."""
-    return f"{public_url or ''}/requests/{request_id}"
+    ``runtime.open_vault`` hands :meth:`Notifications.request_created` (the
+    ``request.created`` webhook, ``--webhook-url``) to :class:`AccessRequestService`
+    as ``on_created`` instead of this."""
 
 
 def check_reason(reason: str) -> str:
@@ -183,7 +179,7 @@ class AccessRequestService:
                 )
         public = self._public(row, now)
         try:
-            self.on_created(public)
+            await self.on_created(public, principal.identity_id)
         except Exception:  # a notification never undoes the request
             log.exception("the request-created notification failed for %s", request_id)
         return AccessRequestCreated(

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from loomal.core.access_request_models import AccessRequest, request_url
 from loomal.core.approvals import approval_url
 from loomal.core.audit import AuditLog
 from loomal.core.outbox_store import OUTBOX_STATES, OutboxRow, OutboxStore
@@ -47,6 +48,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "ApprovalCreated",
     "Notifications",
+    "RequestCreated",
     "WebhookEvent",
     "sign_payload",
 ]
@@ -105,6 +107,21 @@ class ApprovalCreated(msgspec.Struct, rename="camel", kw_only=True):
     path: str
     body_size: int
     approval_url: str
+    expires_at: datetime
+
+
+class RequestCreated(msgspec.Struct, rename="camel", kw_only=True):
+    """``request.created``'s data: what an agent asked for and where a person
+    answers; never a secret. The reason is the agent's words: show them as text."""
+
+    id: str
+    identity: str
+    name: str
+    type: str
+    reason: str
+    allowed_hosts: list[str] | None
+    requested_by: str
+    url: str
     expires_at: datetime
 
 
@@ -201,6 +218,25 @@ class Notifications:
             expires_at=from_micros(row.expires_at),
         )
         return self.notice("approval.created", data, identity_id=row.identity_id)
+
+    async def request_created(self, request: AccessRequest, identity_id: str) -> None:
+        """Write the ``request.created`` event of a new access request (its own
+        statement, after the request's: a failure here never undoes the request)."""
+        if not self.enabled:
+            return
+        identity = await self._store.get_identity_by_id(identity_id=identity_id)
+        data = RequestCreated(
+            id=request.request_id,
+            identity=identity.name if identity is not None else identity_id,
+            name=request.name,
+            type=request.type,
+            reason=request.reason,
+            allowed_hosts=request.allowed_hosts,
+            requested_by=request.requested_by,
+            url=request_url(self._public_url, request.request_id),
+            expires_at=request.expires_at,
+        )
+        await self.emit("request.created", data, identity_id=identity_id)
 
     async def claim_due(self, owner: str, *, limit: int = 20) -> list[OutboxRow]:
         """Events due now, leased to ``owner`` (no other deliverer takes them while
