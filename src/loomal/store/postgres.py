@@ -19,7 +19,8 @@ from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
 from loomal.errors import NotFoundError, ServerError
-from loomal.store import load_migrations
+from loomal.core.rows import AuditEvent
+from loomal.store import AUDIT_COLUMNS, load_migrations
 from loomal.store.oauth_sql import OAUTH_POSTGRES
 from loomal.store.outbox_sql import OUTBOX_POSTGRES
 from loomal.store.request_sql import REQUESTS_POSTGRES
@@ -34,6 +35,17 @@ __all__ = ["PostgresStore"]
 T = TypeVar("T")
 
 _MIGRATION_LOCK = 0x6C6F6F6D616C  # "loomal"
+
+_AUDIT_ARRAY_TYPES = (
+    "bigint", "text", "text", "text", "text", "text", "text", "text", "text", "bigint",
+    "text", "text",
+)  # fmt: skip
+_INSERT_AUDIT_ARRAYS = (
+    f"INSERT INTO audit_events ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _AUDIT_ARRAY_TYPES)
+    + f") WITH ORDINALITY AS e ({AUDIT_COLUMNS}, n) ORDER BY n"
+)
+"""Events in the order given (``event_id`` and each log's ``seq`` follow it)."""
 
 
 def _where(url: str) -> str:
@@ -153,6 +165,16 @@ class PostgresStore(SqlStore):
                 return result
 
     # -- what PostgreSQL does its own way: one statement for a whole batch -----------
+
+    async def append_audit_events(self, *, events: Sequence[AuditEvent]) -> None:
+        """One short statement whatever the batch's size: the events' columns as
+        arrays. Why not the shared multi-row VALUES: its SQL grows with the batch
+        (1,200 placeholders per 100 events), too long for psycopg's query cache, so
+        every flush re-parsed it; measured, that was about a quarter of a read's CPU."""
+        if not events:
+            return
+        columns = [list(column) for column in zip(*(e.values() for e in events), strict=True)]
+        await self._run(_INSERT_AUDIT_ARRAYS, columns)
 
     async def record_last_used(self, *, last_used: Mapping[str, int]) -> None:
         if not last_used:
