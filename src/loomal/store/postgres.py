@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 from psycopg import errors as pg_errors
 from psycopg_pool import AsyncConnectionPool
 
+from loomal.core.limits import check_credential_limit
+from loomal.core.rows import AuditEvent, CredentialRow
+from loomal.core.version_store import DeletionNote, VersionNote
 from loomal.errors import NotFoundError, ServerError
-from loomal.core.rows import AuditEvent
-from loomal.store import AUDIT_COLUMNS, load_migrations
+from loomal.store import AUDIT_COLUMNS, credential_values, load_migrations
 from loomal.store.oauth_sql import OAUTH_POSTGRES
 from loomal.store.outbox_sql import OUTBOX_POSTGRES
 from loomal.store.request_sql import REQUESTS_POSTGRES
@@ -28,7 +30,7 @@ from loomal.store.rules_sql import RULES_POSTGRES
 from loomal.store.sql import SqlStore
 from loomal.store.statements import POSTGRES
 from loomal.store.steps import Fetch, FetchAll, Script
-from loomal.store.version_sql import VERSIONS_POSTGRES
+from loomal.store.version_sql import VERSIONS_POSTGRES, _gone
 
 __all__ = ["PostgresStore"]
 
@@ -46,6 +48,30 @@ _INSERT_AUDIT_ARRAYS = (
     + f") WITH ORDINALITY AS e ({AUDIT_COLUMNS}, n) ORDER BY n"
 )
 """Events in the order given (``event_id`` and each log's ``seq`` follow it)."""
+
+_WRITE_TYPES = (
+    "text", "text", "text", "bigint",  # the row the change was computed from
+    *("text", "text", "text", "bytea", "bigint", "bigint", "bigint", "bigint", "bigint",
+      "bigint", "text", "text", "bytea", "bytea", "bytea"),  # the new row (CREDENTIAL_COLUMNS)
+    "bigint",  # the credential limit
+    "bigint", "text", "bigint", "text", "text",  # the version note
+    *_AUDIT_ARRAY_TYPES,  # the audit event
+)  # fmt: skip
+_WRITE = (
+    "SELECT * FROM loomal_write_credential(" + ", ".join(f"%s::{t}" for t in _WRITE_TYPES) + ")"
+)
+"""Migration 0018's function: the whole write script in one statement."""
+_NO_VERSION: tuple[None, ...] = (None,) * 5
+_NO_AUDIT: tuple[None, ...] = (None,) * len(_AUDIT_ARRAY_TYPES)
+_LOST_CREATE_RACE = "LV001"
+_WRITE_ATTEMPTS = 3
+"""Writes computed from a row that turned out stale before the shared locking
+script is used instead (it cannot be stale: it reads the row under its lock)."""
+_SEEN_ROWS = 4096
+
+
+def _version_args(note: VersionNote) -> tuple[Any, ...]:
+    return (note.keep, note.revives, note.written_at, note.written_by, note.kind)
 
 
 def _where(url: str) -> str:
@@ -67,6 +93,10 @@ class PostgresStore(SqlStore):
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self._pool = pool
+        self._seen: dict[tuple[str, str], CredentialRow] = {}
+        """The row this process last read or wrote under each (identity, name): the
+        guess a write's change is computed from. Never trusted for an answer: the
+        write function checks it under the row lock (see ``modify_credential``)."""
 
     @classmethod
     async def open(
@@ -163,6 +193,111 @@ class PostgresStore(SqlStore):
             except StopIteration as done:
                 result: T = done.value
                 return result
+
+    # -- credential writes: one round trip -----------------------------------------
+
+    async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
+        row = await super().get_credential(identity_id=identity_id, name=name)
+        self._remember((identity_id, name), row)
+        return row
+
+    def _remember(self, key: tuple[str, str], row: CredentialRow | None) -> None:
+        if row is None:
+            self._seen.pop(key, None)
+            return
+        if len(self._seen) >= _SEEN_ROWS and key not in self._seen:
+            self._seen.clear()
+        self._seen[key] = row
+
+    async def modify_credential(
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        change: Callable[[CredentialRow | None], tuple[CredentialRow, T]],
+        audit: AuditEvent | None = None,
+        max_credentials: int | None = None,
+        version_note: VersionNote | None = None,
+    ) -> T:
+        """The shared write script's semantics in one round trip (migration 0018).
+
+        Why not the script: it waits for a round trip per statement (BEGIN, the
+        locking SELECT, the version, the prune, the row, the audit event, COMMIT:
+        seven). Here ``change`` runs first, on the row this process last saw (read
+        if it saw none), and one call of ``loomal_write_credential`` writes the
+        result if that row is still the current one, checked under the row lock.
+        If not, nothing is written and the answer carries the current row: the
+        change runs again on it, as the script would have run it. A change that
+        refuses a row that may be stale is retried on a fresh read before its
+        error stands. After a few stale answers (a row written by many servers at
+        once) the locking script runs instead, so every write finishes.
+        """
+        key = (identity_id, name)
+        seen = self._seen.get(key)
+        fresh = seen is None
+        existing = (
+            await super().get_credential(identity_id=identity_id, name=name) if fresh else seen
+        )
+        version = _NO_VERSION if version_note is None else _version_args(version_note)
+        audit_values = _NO_AUDIT if audit is None else audit.values()
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                new, result = change(existing)
+            except Exception:
+                if fresh:
+                    raise
+                existing = await super().get_credential(identity_id=identity_id, name=name)
+                fresh = True
+                continue
+            expected = (
+                (None, None) if existing is None else (existing.credential_id, existing.version)
+            )
+            params = (
+                identity_id, name, *expected, *credential_values(new),
+                max_credentials, *version, *audit_values,
+            )  # fmt: skip
+            try:
+                answer = await self._fetch_one(_WRITE, params)
+            except pg_errors.DatabaseError as exc:
+                if exc.sqlstate != _LOST_CREATE_RACE:
+                    raise
+                existing = await super().get_credential(identity_id=identity_id, name=name)
+                fresh = True
+                continue
+            outcome, count, *current = answer
+            if outcome == "ok":
+                self._remember(key, new)
+                return result
+            if outcome == "limit":
+                check_credential_limit(int(count), max_credentials)
+                raise ServerError("The store and the core disagree on the credential limit.")
+            if outcome == "gone":  # only an undelete asks to remove a tombstone
+                raise _gone(str(version_note and version_note.revives))
+            existing = None if current[0] is None else CredentialRow(*current)
+            self._remember(key, existing)
+            fresh = True
+        self._seen.pop(key, None)
+        return await super().modify_credential(
+            identity_id=identity_id,
+            name=name,
+            change=change,
+            audit=audit,
+            max_credentials=max_credentials,
+            version_note=version_note,
+        )
+
+    async def delete_credential(
+        self,
+        *,
+        identity_id: str,
+        name: str,
+        audit: AuditEvent | None = None,
+        deletion: DeletionNote | None = None,
+    ) -> bool:
+        self._seen.pop((identity_id, name), None)
+        return await super().delete_credential(
+            identity_id=identity_id, name=name, audit=audit, deletion=deletion
+        )
 
     # -- what PostgreSQL does its own way: one statement for a whole batch -----------
 
