@@ -1,0 +1,138 @@
+"""PostgreSQL's one-round-trip write (migration 0018's function): a change computed
+from a row another server has since replaced is computed again on the current one,
+nothing is written twice or lost, and a write from a row this process has seen is
+one statement."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+
+from loomal.core.ports import ApiKeyRow, CredentialRow, IdentityRow
+from loomal.store.postgres import PostgresStore
+
+pytestmark = pytest.mark.postgres
+
+Servers = tuple[PostgresStore, PostgresStore]
+
+
+@pytest.fixture
+async def servers(postgres_url: str) -> AsyncIterator[Servers]:
+    """Two stores on one database: two servers, each with its own memory."""
+    first = await PostgresStore.open(postgres_url)
+    second = await PostgresStore.open(postgres_url)
+    await first.create_identity(
+        identity=IdentityRow("id-alice", "alice", 1),
+        api_key=ApiKeyRow(b"\x01" * 32, "id-alice", "loid-a", "vault:read", 1, None, None),
+    )
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+def _row(codes: list[int], *, version: int = 1, last_used_at: int | None = None) -> CredentialRow:
+    return CredentialRow(
+        credential_id="c1",
+        name="gh",
+        type="TOTP",
+        metadata_json=b"{}",
+        expires_at=None,
+        created_at=1,
+        updated_at=1,
+        last_used_at=last_used_at,
+        last_rotated_at=None,
+        version=version,
+        identity_id="id-alice",
+        key_id="k1",
+        wrapped_key=b"\x00wrapped",
+        nonce=b"\x02" * 12,
+        ciphertext=bytes(codes),  # stands for sealed backup codes
+    )
+
+
+def _pop(existing: CredentialRow | None) -> tuple[CredentialRow, int]:
+    """A backup-code pop: the first code leaves, the version moves on."""
+    assert existing is not None
+    codes = list(existing.ciphertext)
+    new = msgspec.structs.replace(
+        existing, ciphertext=bytes(codes[1:]), version=existing.version + 1
+    )
+    return new, codes[0]
+
+
+async def _store(store: PostgresStore, row: CredentialRow) -> None:
+    await store.modify_credential(identity_id="id-alice", name="gh", change=lambda _: (row, None))
+
+
+async def test_a_change_from_a_replaced_row_runs_again_on_the_current_one(
+    servers: Servers,
+) -> None:
+    first, second = servers
+    await _store(first, _row([1, 2, 3]))
+    assert await second.get_credential(identity_id="id-alice", name="gh") is not None
+    assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 1
+
+    seen: list[int] = []
+
+    def pop_noting(existing: CredentialRow | None) -> tuple[CredentialRow, int]:
+        assert existing is not None
+        seen.append(existing.version)
+        return _pop(existing)
+
+    # The second server last saw version 1; the code it hands out is the next one.
+    assert await second.modify_credential(identity_id="id-alice", name="gh", change=pop_noting) == 2
+    assert seen == [1, 2]
+    current = await first.get_credential(identity_id="id-alice", name="gh")
+    assert current is not None and current.version == 3 and list(current.ciphertext) == [3]
+
+
+async def test_two_servers_popping_at_once_hand_out_each_code_once(servers: Servers) -> None:
+    first, second = servers
+    await _store(first, _row(list(range(60))))
+
+    async def pop(store: PostgresStore) -> int:
+        return await store.modify_credential(identity_id="id-alice", name="gh", change=_pop)
+
+    handed = await asyncio.gather(*(pop(servers[i % 2]) for i in range(60)))
+    assert sorted(handed) == list(range(60))
+    left = await second.get_credential(identity_id="id-alice", name="gh")
+    assert left is not None and left.ciphertext == b"" and left.version == 61
+
+
+async def test_a_write_from_a_row_this_server_saw_is_one_statement(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = servers
+    await _store(first, _row([1, 2, 3]))
+    statements: list[str] = []
+    real = first._fetch_one
+
+    async def counted(sql: str, params: Any = ()) -> Any:
+        statements.append(sql)
+        return await real(sql, params)
+
+    monkeypatch.setattr(first, "_fetch_one", counted)
+    monkeypatch.setattr(first, "_transact", None)  # the locking script is not used
+    assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 1
+    assert len(statements) == 1
+
+
+async def test_last_used_never_moves_back_when_the_row_seen_is_older(servers: Servers) -> None:
+    first, second = servers
+    await _store(first, _row([1, 2]))
+    await second.record_last_used(last_used={"c1": 500})  # flushed without a new version
+    await first.modify_credential(identity_id="id-alice", name="gh", change=_pop)
+    current = await second.get_credential(identity_id="id-alice", name="gh")
+    assert current is not None and current.last_used_at == 500 and current.version == 2
+
+
+async def test_a_change_refusing_a_replaced_row_is_asked_again(servers: Servers) -> None:
+    first, second = servers
+    await _store(first, _row([]))  # no codes left, as the first server saw it
+    await _store(second, _row([7], version=2))  # refilled by the other server
+
+    assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 7
