@@ -223,9 +223,10 @@ class PostgresStore(SqlStore):
 
         Why not the script: it waits for a round trip per statement (BEGIN, the
         locking SELECT, the version, the prune, the row, the audit event, COMMIT:
-        seven). Here ``change`` runs first, on the row this process last saw (read
-        if it saw none), and one call of ``loomal_write_credential`` writes the
-        result if that row is still the current one, checked under the row lock.
+        seven). Here ``change`` runs first, on the row this process last saw (none
+        if it saw none: a create is one round trip too), and one call of
+        ``loomal_write_credential`` writes the result if that row is still the
+        current one, checked under the row lock.
         If not, nothing is written and the answer carries the current row: the
         change runs again on it, as the script would have run it. A change that
         refuses a row that may be stale is retried on a fresh read before its
@@ -233,11 +234,8 @@ class PostgresStore(SqlStore):
         once) the locking script runs instead, so every write finishes.
         """
         key = (identity_id, name)
-        seen = self._seen.get(key)
-        fresh = seen is None
-        existing = (
-            await super().get_credential(identity_id=identity_id, name=name) if fresh else seen
-        )
+        existing = self._seen.get(key)  # a guess; unseen: guessed absent (a create)
+        fresh = False
         version = _NO_VERSION if version_note is None else _version_args(version_note)
         audit_values = _NO_AUDIT if audit is None else audit.values()
         for _ in range(_WRITE_ATTEMPTS):
@@ -300,6 +298,16 @@ class PostgresStore(SqlStore):
         )
 
     # -- what PostgreSQL does its own way: one statement for a whole batch -----------
+
+    async def add_key_wraps(self, *, counts: Mapping[str, int]) -> None:
+        if not counts:
+            return
+        await self._run(
+            "INSERT INTO master_key_usage (key_id, wraps) "
+            "SELECT * FROM unnest(%s::text[], %s::bigint[]) "
+            "ON CONFLICT (key_id) DO UPDATE SET wraps = master_key_usage.wraps + excluded.wraps",
+            (list(counts), list(counts.values())),
+        )
 
     async def append_audit_events(self, *, events: Sequence[AuditEvent]) -> None:
         """One short statement whatever the batch's size: the events' columns as
