@@ -103,22 +103,42 @@ async def test_two_servers_popping_at_once_hand_out_each_code_once(servers: Serv
     assert left is not None and left.ciphertext == b"" and left.version == 61
 
 
-async def test_a_write_from_a_row_this_server_saw_is_one_statement(
-    servers: Servers, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first, _ = servers
-    await _store(first, _row([1, 2, 3]))
+def _count_statements(store: PostgresStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements ``store`` sends from now on (each one round trip); the
+    locking script, which would send several, is taken away."""
     statements: list[str] = []
-    real = first._fetch_one
+    real = store._fetch_one
 
     async def counted(sql: str, params: Any = ()) -> Any:
         statements.append(sql)
         return await real(sql, params)
 
-    monkeypatch.setattr(first, "_fetch_one", counted)
-    monkeypatch.setattr(first, "_transact", None)  # the locking script is not used
+    monkeypatch.setattr(store, "_fetch_one", counted)
+    monkeypatch.setattr(store, "_transact", None)
+    return statements
+
+
+async def test_a_write_from_a_row_this_server_saw_is_one_statement(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, _ = servers
+    await _store(first, _row([1, 2, 3]))
+    statements = _count_statements(first, monkeypatch)
     assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 1
     assert len(statements) == 1
+
+
+async def test_a_create_is_one_statement_and_a_write_from_a_replaced_row_two(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = servers
+    statements = _count_statements(first, monkeypatch)
+    await _store(first, _row([1, 2, 3]))
+    assert len(statements) == 1
+    assert await second.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 1
+    statements.clear()
+    assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 2
+    assert len(statements) == 2  # the stale answer carries the current row
 
 
 async def test_last_used_never_moves_back_when_the_row_seen_is_older(servers: Servers) -> None:

@@ -197,7 +197,10 @@ class PostgresStore(SqlStore):
     # -- credential writes: one round trip -----------------------------------------
 
     async def get_credential(self, *, identity_id: str, name: str) -> CredentialRow | None:
-        row = await super().get_credential(identity_id=identity_id, name=name)
+        """The row, read (never from memory: another server may have replaced it),
+        and remembered as the next write's guess."""
+        found = await self._fetch_one(self.sql.get_credential, (identity_id, name))
+        row = None if found is None else CredentialRow(*found)
         self._remember((identity_id, name), row)
         return row
 
@@ -244,7 +247,7 @@ class PostgresStore(SqlStore):
             except Exception:
                 if fresh:
                     raise
-                existing = await super().get_credential(identity_id=identity_id, name=name)
+                existing = await self.get_credential(identity_id=identity_id, name=name)
                 fresh = True
                 continue
             expected = (
@@ -259,7 +262,7 @@ class PostgresStore(SqlStore):
             except pg_errors.DatabaseError as exc:
                 if exc.sqlstate != _LOST_CREATE_RACE:
                     raise
-                existing = await super().get_credential(identity_id=identity_id, name=name)
+                existing = await self.get_credential(identity_id=identity_id, name=name)
                 fresh = True
                 continue
             outcome, count, *current = answer
@@ -274,7 +277,7 @@ class PostgresStore(SqlStore):
             existing = None if current[0] is None else CredentialRow(*current)
             self._remember(key, existing)
             fresh = True
-        self._seen.pop(key, None)
+        self._seen.pop(key, None)  # the script reads the row itself, under its lock
         return await super().modify_credential(
             identity_id=identity_id,
             name=name,
