@@ -7,10 +7,11 @@ Implementations (``loomal.store.sqlite``, ``loomal.store.postgres``, both over
 Rules are decided in the core (the credential limit:
 ``loomal.core.limits.check_credential_limit``) and enforced atomically by the
 store's primitive: read-modify-write is one call, :meth:`CredentialStore.modify_credential`,
-whose callback runs inside a write transaction that holds the row (``BEGIN
-IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` on PostgreSQL), so that
-concurrent callers on any number of processes see each other's writes and
-nothing is lost.
+whose result is written only over the row its callback saw (SQLite: the
+callback runs inside ``BEGIN IMMEDIATE``; PostgreSQL: one statement writes it if
+that row is still current, checked under the row lock, else the callback runs
+again on the current row), so that concurrent callers on any number of processes see
+each other's writes and nothing is lost.
 
 The rows themselves are in ``loomal.core.rows`` (re-exported here).
 """
@@ -80,10 +81,13 @@ class CredentialStore(Protocol):
         max_credentials: int | None = None,
         version_note: VersionNote | None = None,
     ) -> T:
-        """Run ``change`` on the current row (or None) inside one write
-        transaction and store the row it returns, with ``audit`` in the same
-        transaction. If ``change`` raises, nothing is written and the exception
-        propagates.
+        """Run ``change`` on the current row (or None) and store the row it
+        returns, with ``audit``, atomically: what is written was computed from
+        the row it replaces. If ``change`` raises on the current row, nothing is
+        written and the exception propagates. ``change`` may be called more
+        than once (PostgreSQL runs it first on the row it last saw, and keeps
+        that result only if that row is still the current one), so it must have
+        no effect but its result.
 
         With ``max_credentials``, a create (no current row) first counts the
         identity's credentials in the same transaction, serialised against the

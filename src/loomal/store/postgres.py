@@ -1,12 +1,14 @@
 """PostgreSQL store: for several stateless servers sharing one database.
 
 psycopg 3, async, pooled (statements are prepared by psycopg after a few uses).
-Read-modify-write holds the row with ``SELECT ... FOR UPDATE`` inside one
-transaction; a create that races another create of the same name loses on the
-unique constraint and is retried, now finding (and locking) the winner's row
-(both in ``store/sql.py``, shared with SQLite). Migrations run under a
-transaction-scoped advisory lock, so servers starting at once apply each
-migration exactly once.
+A credential write is one round trip: migration 0018's function runs the shared
+write script's steps inside PostgreSQL, holding the row lock only there (see
+``modify_credential``); the shared script (``store/sql.py``: ``SELECT ... FOR
+UPDATE`` in a transaction, one round trip per statement) remains the fallback
+under heavy contention and runs every other read-modify-write. Batches (audit
+events, lastUsedAt, usage counts, key wraps) are one statement of arrays each.
+Migrations run under a transaction-scoped advisory lock, so servers starting at
+once apply each migration exactly once.
 """
 
 from __future__ import annotations
