@@ -65,7 +65,9 @@ def _pop(existing: CredentialRow | None) -> tuple[CredentialRow, int]:
 
 
 async def _store(store: PostgresStore, row: CredentialRow) -> None:
-    await store.modify_credential(identity_id="id-alice", name="gh", change=lambda _: (row, None))
+    await store.modify_credential(
+        identity_id="id-alice", name=row.name, change=lambda _: (row, None)
+    )
 
 
 async def test_a_change_from_a_replaced_row_runs_again_on_the_current_one(
@@ -156,3 +158,19 @@ async def test_a_change_refusing_a_replaced_row_is_asked_again(servers: Servers)
     await _store(second, _row([7], version=2))  # refilled by the other server
 
     assert await first.modify_credential(identity_id="id-alice", name="gh", change=_pop) == 7
+
+
+async def test_the_rows_remembered_stay_within_their_bound(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loomal.store import postgres
+
+    first, _ = servers
+    monkeypatch.setattr(postgres, "_SEEN_BYTES", 1000)
+    for i in range(20):  # 20 rows of about 230 bytes each
+        await _store(
+            first, msgspec.structs.replace(_row([1] * 200), credential_id=f"c{i}", name=f"n{i}")
+        )
+        assert 0 < first._seen_bytes <= 1000
+    assert len(first._seen) < 20
+    assert first._seen_bytes == sum(postgres._size(r) for r in first._seen.values())

@@ -69,7 +69,12 @@ _LOST_CREATE_RACE = "LV001"
 _WRITE_ATTEMPTS = 3
 """Writes computed from a row that turned out stale before the shared locking
 script is used instead (it cannot be stale: it reads the row under its lock)."""
-_SEEN_ROWS = 4096
+_SEEN_BYTES = 8 << 20
+"""Sealed bytes remembered per process (rows as written: ciphertext, never plaintext)."""
+
+
+def _size(row: CredentialRow) -> int:
+    return len(row.ciphertext) + len(row.metadata_json) + len(row.wrapped_key)
 
 
 def _version_args(note: VersionNote) -> tuple[Any, ...]:
@@ -96,6 +101,7 @@ class PostgresStore(SqlStore):
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self._pool = pool
         self._seen: dict[tuple[str, str], CredentialRow] = {}
+        self._seen_bytes = 0
         """The row this process last read or wrote under each (identity, name): the
         guess a write's change is computed from. Never trusted for an answer: the
         write function checks it under the row lock (see ``modify_credential``)."""
@@ -207,12 +213,19 @@ class PostgresStore(SqlStore):
         return row
 
     def _remember(self, key: tuple[str, str], row: CredentialRow | None) -> None:
+        """Keep ``row`` as the guess for ``key``; everything is forgotten at once
+        when the guesses reach ``_SEEN_BYTES`` (a forgotten guess costs a write
+        one more round trip, nothing else)."""
+        before = self._seen.pop(key, None)
+        if before is not None:
+            self._seen_bytes -= _size(before)
         if row is None:
-            self._seen.pop(key, None)
             return
-        if len(self._seen) >= _SEEN_ROWS and key not in self._seen:
+        if self._seen_bytes + _size(row) > _SEEN_BYTES:
             self._seen.clear()
+            self._seen_bytes = 0
         self._seen[key] = row
+        self._seen_bytes += _size(row)
 
     async def modify_credential(
         self,
@@ -279,7 +292,7 @@ class PostgresStore(SqlStore):
             existing = None if current[0] is None else CredentialRow(*current)
             self._remember(key, existing)
             fresh = True
-        self._seen.pop(key, None)  # the script reads the row itself, under its lock
+        self._remember(key, None)  # the script reads the row itself, under its lock
         return await super().modify_credential(
             identity_id=identity_id,
             name=name,
@@ -297,7 +310,7 @@ class PostgresStore(SqlStore):
         audit: AuditEvent | None = None,
         deletion: DeletionNote | None = None,
     ) -> bool:
-        self._seen.pop((identity_id, name), None)
+        self._remember((identity_id, name), None)
         return await super().delete_credential(
             identity_id=identity_id, name=name, audit=audit, deletion=deletion
         )
