@@ -12,7 +12,9 @@
 -- at the limit, the same comparison); 'gone' (the tombstone an undelete removes is
 -- gone). A create that loses a race for the name raises SQLSTATE LV001 and rolls
 -- back. lastUsedAt never moves backwards (it is flushed without a new version, so
--- the row the server saw may hold an older one).
+-- the row the server saw may hold an older one). A column added to credentials or
+-- credential_versions later that a write sets needs this function replaced too
+-- (CREATE OR REPLACE in that migration) and store/postgres.py's _WRITE_TYPES.
 CREATE FUNCTION loomal_write_credential(
     p_identity_id TEXT, p_name TEXT, p_expected_id TEXT, p_expected_version BIGINT,
     n_credential_id TEXT, n_name TEXT, n_type TEXT, n_metadata BYTEA, n_expires_at BIGINT,
