@@ -331,7 +331,8 @@ class PostgresStore(SqlStore):
         """One short statement whatever the batch's size: the events' columns as
         arrays. Why not the shared multi-row VALUES: its SQL grows with the batch
         (1,200 placeholders per 100 events), too long for psycopg's query cache, so
-        every flush re-parsed it; measured, that was about a quarter of a read's CPU."""
+        every flush re-parsed it: about 50 µs of this process's CPU per event (one
+        per read), against about 12 µs as arrays (batches of 200, measured here)."""
         if not events:
             return
         columns = [list(column) for column in zip(*(e.values() for e in events), strict=True)]
