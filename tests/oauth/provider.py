@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.upstream import serving_in_a_thread
+
 CLIENT_ID = "loomal-test-client"
 CLIENT_SECRET = "cs-" + "Pv7" * 10
 
@@ -228,11 +230,8 @@ def running_provider(clock: Callable[[], float], *, ttl: int = 3600) -> Iterator
     handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
-        yield Provider(server.server_address[1], state)
-    finally:
-        state.release()
-        server.shutdown()
-        server.server_close()
+    with serving_in_a_thread(server):
+        try:
+            yield Provider(server.server_address[1], state)
+        finally:
+            state.release()
