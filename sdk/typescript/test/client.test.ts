@@ -183,6 +183,7 @@ describe("the package", () => {
       "PlatformIdentities",
       "PreconditionFailedError",
       "RateLimitError",
+      "RequestsResource",
       "SealedError",
       "ServerError",
       "ValidationError",
