@@ -46,6 +46,8 @@ def test_an_agent_asks_and_a_person_answers_from_the_command_line(
     assert listed.returncode == 0, listed.stderr
     (line,) = listed.stdout.splitlines()  # the reason's line break cannot forge a line
     assert request_id in line and "stripe (API_KEY)" in line and "\\n" in line
+    shown = loomal("requests", "show", request_id, cwd=cwd, env=person)
+    assert "allowed hosts (the agent's choice): 'api.stripe.com'" in shown.stdout, shown.stdout
 
     refused = loomal("requests", "fulfill", request_id, "--data", '{"key": "sk_1"}',
                      cwd=cwd, env=agent)  # fmt: skip

@@ -37,6 +37,10 @@ def _line(asked: AccessRequest) -> str:
 
 def _show(asked: AccessRequest) -> None:
     click.echo(_line(asked))
+    if asked.allowed_hosts:  # where a fulfilment sends the secret unless --metadata says
+        click.echo(
+            "allowed hosts (the agent's choice): " + ", ".join(map(repr, asked.allowed_hosts))
+        )
     if asked.status == "pending":
         click.echo(f"answer it at {asked.url}")
 
