@@ -451,6 +451,9 @@ def test_public_names_are_what_the_docs_list() -> None:
         "ApprovalPendingError",
         "Approval",
         "ApprovalList",
+        "AccessRequest",
+        "AccessRequestCreated",
+        "AccessRequestList",
         "__version__",
     }
     assert set(loomal.__all__) == documented
