@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,18 @@ def test_fifty_agents_on_real_servers_one_refresh_each_time(
     headers = auth(cluster.api_key)
     state = provider.state
     stale = 0
+    # One client per agent thread: a client's connection pool shared by fifty threads
+    # once read from a connection another thread had just closed (EBADF in httpcore).
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def own_client() -> httpx.Client:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=30)
+            clients.append(local.client)
+        client: httpx.Client = local.client
+        return client
+
     with httpx.Client(timeout=30) as http, ThreadPoolExecutor(AGENTS) as pool:
         for round_ in range(ROUNDS):
             access, refresh = state.issue_family()
@@ -80,7 +93,7 @@ def test_fifty_agents_on_real_servers_one_refresh_each_time(
 
             def agent(i: int) -> str:
                 url = cluster.urls[i % len(cluster.urls)]
-                got = http.get(f"{url}/v0/vault/crm", headers=headers)
+                got = own_client().get(f"{url}/v0/vault/crm", headers=headers)
                 assert got.status_code == 200, got.text
                 token: str = got.json()["data"]["accessToken"]
                 return token
@@ -88,6 +101,8 @@ def test_fifty_agents_on_real_servers_one_refresh_each_time(
             tokens = list(pool.map(agent, range(AGENTS)))
             stale += sum(not state.is_live(t) for t in tokens)
             assert state.refreshes == round_ + 1, f"round {round_}: {state.refreshes} refreshes"
+    for client in clients:
+        client.close()
     assert stale == 0 and state.reuse_detected == 0 and state.revoked_families == set()
     print(
         f"\nreal servers {len(cluster.urls)}: {ROUNDS} expiries x {AGENTS} agents, "
