@@ -16,11 +16,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.upstream import serving_in_a_thread
+from tests.upstream import LoopbackHTTPServer, serving_in_a_thread
 
 CLIENT_ID = "loomal-test-client"
 CLIENT_SECRET = "cs-" + "Pv7" * 10
@@ -228,8 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
 def running_provider(clock: Callable[[], float], *, ttl: int = 3600) -> Iterator[Provider]:
     state = ProviderState(clock=clock, ttl=ttl)
     handler = type("Handler", (_Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = LoopbackHTTPServer(("127.0.0.1", 0), handler)
     with serving_in_a_thread(server):
         try:
             yield Provider(server.server_address[1], state)

@@ -8,10 +8,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import msgspec
+
+from tests.upstream import LoopbackHTTPServer
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def running_receiver(port: int = 0, answers: list[int] | None = None) -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+    server = LoopbackHTTPServer(("127.0.0.1", port), _Handler)
     receiver = Receiver(port=server.server_address[1], answers=list(answers or []))
     server.RequestHandlerClass = type("Handler", (_Handler,), {"receiver": receiver})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
