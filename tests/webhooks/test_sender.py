@@ -72,3 +72,10 @@ async def test_timeouts_and_unreachable_receivers_are_failures() -> None:
     assert await sender(FakeUpstream()).post(HEADERS, b"{}") == "dns_failed"
     refusing = FakeUpstream(dns={"hooks.example.com": ["93.184.216.34"]}, refuse_connections=True)
     assert await sender(refusing).post(HEADERS, b"{}") == "connect_failed"
+
+
+async def test_a_plain_http_receiver_is_refused_without_a_lookup() -> None:
+    upstream = FakeUpstream(dns={"hooks.example.com": ["93.184.216.34"]})
+    plain = WebhookSender(URL.replace("https:", "http:"), upstream, EgressPolicy())
+    assert await plain.post(HEADERS, b"{}") == "insecure_url"
+    assert (upstream.resolved, upstream.sent) == ([], [])

@@ -227,17 +227,22 @@ def test_an_event_survives_closing_and_reopening_the_vault(
         assert verify(SECRET, got.body, got.headers["x-loomal-signature"])
 
 
+@pytest.mark.parametrize(
+    ("scheme", "why"), [("http", "insecure_url"), ("https", "forbidden_address")]
+)
 def test_the_receiver_address_goes_through_the_egress_policy(
-    settings: ServerSettings, clock: ManualClock, receiver: Receiver
+    settings: ServerSettings, clock: ManualClock, receiver: Receiver, scheme: str, why: str
 ) -> None:
     """Without --fetch-allow-private a loopback (or private, or metadata) receiver
-    is refused like a brokered request's upstream: nothing is sent."""
-    configured = dataclasses.replace(hooked(settings, receiver.url), fetch_allow_private=())
+    is refused like a brokered request's upstream: nothing is sent. Plain http to
+    it is refused first, before its name is looked up."""
+    url = receiver.url.replace("http:", f"{scheme}:", 1)
+    configured = dataclasses.replace(hooked(settings, url), fetch_allow_private=())
     with serving(configured, clock) as api:
         held_request(api)
         deliver(api)
         (row,) = api.call(api.vault.store.list_outbox_events, state=None, limit=10)
-        assert (row.state, row.last_error) == ("pending", "forbidden_address")
+        assert (row.state, row.last_error) == ("pending", why)
     assert receiver.seen == []
 
 

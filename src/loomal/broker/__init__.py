@@ -20,7 +20,8 @@ The port and its one implementation:
 - ``httpx_transport``  the real one (system resolver, TLS for the name on a
                        pinned address)
 
-And the use cases over them: ``exchange`` (one exchange, hop by hop) and
+And the use cases over them: ``exchange`` (one exchange, hop by hop),
 ``service`` (``BrokerService.fetch`` and ``.proxy``, audited), wired in
-``loomal.runtime``. See docs/architecture.md.
+``loomal.runtime``, and ``pinned_post`` (the vault's own POSTs: webhooks, OAuth
+token requests). See docs/architecture.md.
 """

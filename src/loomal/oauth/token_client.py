@@ -1,8 +1,8 @@
-"""One request to a provider's token endpoint, over the broker's transport port and
-through its egress policy: the name resolved once, the address checked (no
-loopback, private or metadata address unless the operator allows it with
-``--fetch-allow-private``), plain http only to an allowed host, no redirects
-followed, the whole exchange bounded by one timeout.
+"""One request to a provider's token endpoint, sent as the vault's own POSTs are
+(:func:`loomal.broker.pinned_post.pinned_post`): no loopback, private or
+metadata address unless the operator allows it with ``--fetch-allow-private``,
+plain http only to an allowed host, no redirects followed, the whole exchange
+bounded by one timeout.
 
 What comes back is judged here and nothing of the provider's text leaves: a
 refused grant is :class:`GrantRefused` with the provider's ``error`` code when it
@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import msgspec
 
 from loomal.broker.addresses import EgressPolicy
-from loomal.broker.transport import Transport, UpstreamRequest
-from loomal.broker.urls import Target, parse_url
+from loomal.broker.pinned_post import pinned_post
+from loomal.broker.transport import Transport
+from loomal.broker.urls import parse_url
 from loomal.core.oauth_tokens import RefreshedTokens
 from loomal.errors import BadGatewayError, BadRequestError
 from loomal.oauth.presets import ClientConfig
@@ -73,7 +73,10 @@ class TokenClient:
         return await self._token(config, form)
 
     async def _token(self, config: ClientConfig, form: dict[str, str]) -> RefreshedTokens:
-        headers = {"accept": "application/json"}
+        headers = {
+            "accept": "application/json",
+            "content-type": "application/x-www-form-urlencoded",
+        }
         if config.resource:
             form["resource"] = config.resource
         if config.auth_method == "client_secret_basic":
@@ -88,54 +91,30 @@ class TokenClient:
         target = parse_url(config.token_url, field="metadata.oauth.tokenUrl")
         try:
             async with asyncio.timeout(self.timeout):
-                status, body = await self._post(target, headers, urlencode(form).encode())
+                answer = await pinned_post(
+                    self._transport,
+                    self._policy,
+                    target,
+                    headers,
+                    urlencode(form).encode(),
+                    connect_timeout=min(5.0, self.timeout),
+                    max_answer_bytes=MAX_ANSWER_BYTES,
+                    plain_http=BadRequestError(
+                        f"{target.host}: a token endpoint must use https (plain http only to a "
+                        "host allowed with --fetch-allow-private).",
+                        reason="insecure_token_url",
+                    ),
+                    unresolved=BadGatewayError(
+                        f"Could not resolve {target.host}.", reason="dns_failed"
+                    ),
+                )
         except TimeoutError:
             raise ProviderUnavailable("timeout") from None
         except BadGatewayError as error:
             raise ProviderUnavailable(error.reason or "unreachable") from None
-        return _judged(status, body)
-
-    async def _post(
-        self, target: Target, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, bytes]:
-        if target.scheme == "http" and not self._policy.allows_http(target):
-            raise BadRequestError(
-                f"{target.host}: a token endpoint must use https (plain http only to a "
-                "host allowed with --fetch-allow-private).",
-                reason="insecure_token_url",
-            )
-        literal = target.literal
-        addresses = (
-            [literal] if literal else await self._transport.resolve(target.host, target.port)
-        )
-        if not addresses:
-            raise BadGatewayError(f"Could not resolve {target.host}.", reason="dns_failed")
-        address = self._policy.choose_address(target, addresses)
-        request = UpstreamRequest(
-            method="POST",
-            url=target.url(address=address),
-            address=address,
-            server_name=None if literal else target.host,
-            headers=tuple(
-                (k.encode("ascii"), v.encode("ascii"))
-                for k, v in {
-                    **headers,
-                    "host": target.authority,
-                    "content-type": "application/x-www-form-urlencoded",
-                    "accept-encoding": "identity",
-                }.items()
-            ),
-            body=body,
-            connect_timeout=min(5.0, self.timeout),
-        )
-        async with self._transport.send(request) as answer:
-            chunks, size = [], 0
-            async for chunk in answer.raw_body():
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    raise ProviderUnavailable("answer_too_large")
-                chunks.append(chunk)
-            return answer.status, b"".join(chunks)
+        if answer.body is None:
+            raise ProviderUnavailable("answer_too_large")
+        return _judged(answer.status, answer.body)
 
 
 def _judged(status: int, body: bytes) -> RefreshedTokens:

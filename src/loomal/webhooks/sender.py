@@ -1,8 +1,8 @@
-"""One webhook POST, over the broker's transport port and through its egress
-policy, like an OAuth token request: the name resolved once, the address checked
-(no loopback, private or metadata address unless the operator allows it with
-``--fetch-allow-private``), plain http only to an allowed host, no redirect
-followed, the whole exchange bounded by one timeout.
+"""One webhook POST, sent as the vault's own POSTs are
+(:func:`loomal.broker.pinned_post.pinned_post`): no loopback, private or
+metadata address unless the operator allows it with ``--fetch-allow-private``,
+plain http only to an allowed host, no redirect followed, the whole exchange
+bounded by one timeout. Only the status of the answer counts.
 
 The outcome is a short reason (``status_500``, ``timeout``, ``connect_failed``,
 ``forbidden_address``...) or None for a 2xx: never the receiver's text, never
@@ -15,7 +15,8 @@ import asyncio
 from collections.abc import Mapping
 
 from loomal.broker.addresses import EgressPolicy
-from loomal.broker.transport import Transport, UpstreamRequest
+from loomal.broker.pinned_post import pinned_post
+from loomal.broker.transport import Transport
 from loomal.broker.urls import Target, parse_url
 from loomal.errors import BadGatewayError, BadRequestError, LoomalError
 
@@ -40,45 +41,23 @@ class WebhookSender:
         """POST ``body``; None when the receiver answered 2xx, else why not."""
         try:
             async with asyncio.timeout(self.timeout):
-                status = await self._post(headers, body)
+                answer = await pinned_post(
+                    self._transport,
+                    self._policy,
+                    self._target,
+                    {**headers, "user-agent": "loomal-vault-webhook"},
+                    body,
+                    connect_timeout=min(5.0, self.timeout),
+                    max_answer_bytes=MAX_ANSWER_BYTES,
+                    plain_http=BadRequestError(
+                        "The webhook URL is plain http.", reason="insecure_url"
+                    ),
+                    unresolved=BadGatewayError(
+                        "The webhook host did not resolve.", reason="dns_failed"
+                    ),
+                )
         except TimeoutError:
             return "timeout"
         except LoomalError as error:
             return error.reason or error.code
-        return None if 200 <= status < 300 else f"status_{status}"
-
-    async def _post(self, headers: Mapping[str, str], body: bytes) -> int:
-        target = self._target
-        literal = target.literal
-        addresses = (
-            [literal] if literal else await self._transport.resolve(target.host, target.port)
-        )
-        if not addresses:
-            raise BadGatewayError("The webhook host did not resolve.", reason="dns_failed")
-        address = self._policy.choose_address(target, addresses)
-        if target.scheme == "http" and not self._policy.allows_http(target):
-            raise BadRequestError("The webhook URL is plain http.", reason="insecure_url")
-        request = UpstreamRequest(
-            method="POST",
-            url=target.url(address=address),
-            address=address,
-            server_name=None if literal else target.host,
-            headers=tuple(
-                (k.encode("ascii"), v.encode("ascii"))
-                for k, v in {
-                    **headers,
-                    "host": target.authority,
-                    "user-agent": "loomal-vault-webhook",
-                    "accept-encoding": "identity",
-                }.items()
-            ),
-            body=body,
-            connect_timeout=min(5.0, self.timeout),
-        )
-        async with self._transport.send(request) as answer:
-            size = 0
-            async for chunk in answer.raw_body():
-                size += len(chunk)
-                if size > MAX_ANSWER_BYTES:
-                    break
-            return answer.status
+        return None if 200 <= answer.status < 300 else f"status_{answer.status}"
