@@ -5,14 +5,12 @@ vault:write of the identity; never the agent's own key)."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from loomal.cli.common import reports_errors
-from loomal.cli.output import echo_json
-from loomal.cli.vault import client_options
-from loomal.client import Loomal
+from loomal.cli.output import echo_listing, echo_result
+from loomal.cli.vault import client_of, client_options
 from loomal.core.approval_models import Approval
 
 __all__ = ["approvals"]
@@ -24,13 +22,6 @@ __all__ = ["approvals"]
 def approvals(ctx: click.Context, api_key: str | None, base_url: str | None) -> None:
     """Approve or deny brokered requests held by a credential's rules."""
     ctx.obj = {"api_key": api_key, "base_url": base_url}
-
-
-def _client(ctx: click.Context) -> Loomal:
-    options: dict[str, Any] = next(
-        (c.obj for c in (ctx, ctx.parent) if c is not None and c.obj), {}
-    )
-    return Loomal(api_key=options.get("api_key"), base_url=options.get("base_url"))
 
 
 def _line(approval: Approval) -> str:
@@ -51,6 +42,14 @@ def _line(approval: Approval) -> str:
     return line
 
 
+def _show(approval: Approval) -> None:
+    click.echo(_line(approval))
+    if approval.window_until is not None:  # only an approval with a window has one
+        click.echo(
+            f"the same rule needs no approval until {approval.window_until:%Y-%m-%d %H:%M:%SZ}"
+        )
+
+
 @approvals.command("list")
 @click.option(
     "--status",
@@ -62,15 +61,9 @@ def _line(approval: Approval) -> str:
 @reports_errors
 def list_approvals(ctx: click.Context, status: str | None, as_json: bool) -> None:
     """List the identity's approvals (GET /v0/approvals)."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         listed = client.approvals.list(status=status)
-    if as_json:
-        echo_json(listed)
-        return
-    if not listed.approvals:
-        click.echo("No approvals.")
-    for approval in listed.approvals:
-        click.echo(_line(approval))
+    echo_listing(listed, listed.approvals, _line, as_json=as_json, empty="No approvals.")
 
 
 @approvals.command()
@@ -88,16 +81,9 @@ def approve(
     ctx: click.Context, approval_id: str, window_seconds: int | None, as_json: bool
 ) -> None:
     """Approve APPROVAL_ID: the agent's identical request then goes through once."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         approval = client.approvals.approve(approval_id, window_seconds=window_seconds)
-    if as_json:
-        echo_json(approval)
-        return
-    click.echo(_line(approval))
-    if approval.window_until is not None:
-        click.echo(
-            f"the same rule needs no approval until {approval.window_until:%Y-%m-%d %H:%M:%SZ}"
-        )
+    echo_result(approval, _show, as_json=as_json)
 
 
 @approvals.command()
@@ -107,9 +93,6 @@ def approve(
 @reports_errors
 def deny(ctx: click.Context, approval_id: str, as_json: bool) -> None:
     """Deny APPROVAL_ID: the agent's request is refused (403 approval_denied)."""
-    with _client(ctx) as client:
+    with client_of(ctx) as client:
         approval = client.approvals.deny(approval_id)
-    if as_json:
-        echo_json(approval)
-    else:
-        click.echo(_line(approval))
+    echo_result(approval, _show, as_json=as_json)

@@ -9,8 +9,8 @@ install (an agent's) carries neither.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import click
 import msgspec
@@ -20,6 +20,8 @@ from loomal.errors import ValidationError
 
 __all__ = [
     "echo_json",
+    "echo_listing",
+    "echo_result",
     "pick_field",
     "print_credential",
     "print_rows",
@@ -34,6 +36,31 @@ def to_builtins(value: Any) -> Any:
 
 def echo_json(value: Any) -> None:
     click.echo(msgspec.json.encode(to_builtins(value)).decode())
+
+
+T = TypeVar("T")
+
+
+def echo_listing(
+    listing: Any, items: Sequence[T], line: Callable[[T], str], *, as_json: bool, empty: str
+) -> None:
+    """A page of a list: for scripts the whole page as the API answered it (its
+    cursor included), for people one line an item, or ``empty`` when none."""
+    if as_json:
+        echo_json(listing)
+        return
+    if not items:
+        click.echo(empty)
+    for item in items:
+        click.echo(line(item))
+
+
+def echo_result(value: T, show: Callable[[T], None], *, as_json: bool) -> None:
+    """One result: JSON for scripts, else as ``show`` prints it for people."""
+    if as_json:
+        echo_json(value)
+    else:
+        show(value)
 
 
 def pick_field(value: Any, path: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from loomal.cli.common import reports_errors
-from loomal.cli.output import echo_json
+from loomal.cli.output import echo_json, echo_listing, echo_result
 from loomal.cli.vault import _read_json_option, client_of, client_options
 from loomal.core.access_request_models import AccessRequest
 
@@ -58,13 +58,7 @@ def list_requests(ctx: click.Context, status: str | None, as_json: bool) -> None
     """List the identity's requests (GET /v0/requests)."""
     with client_of(ctx) as client:
         listed = client.requests.list(status=status)
-    if as_json:
-        echo_json(listed)
-        return
-    if not listed.requests:
-        click.echo("No requests.")
-    for asked in listed.requests:
-        click.echo(_line(asked))
+    echo_listing(listed, listed.requests, _line, as_json=as_json, empty="No requests.")
 
 
 @requests.command()
@@ -76,10 +70,7 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Show REQUEST_ID: who asked, for what, why, and its status (never a secret)."""
     with client_of(ctx) as client:
         asked = client.requests.get(request_id)
-    if as_json:
-        echo_json(asked)
-    else:
-        _show(asked)
+    echo_result(asked, _show, as_json=as_json)
 
 
 @requests.command()
@@ -116,10 +107,7 @@ def fulfill(
             expires_at=expires_at,
             replace_version=replace_version,
         )
-    if as_json:
-        echo_json(asked)
-    else:
-        _show(asked)
+    echo_result(asked, _show, as_json=as_json)
 
 
 @requests.command()
@@ -131,10 +119,7 @@ def decline(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Decline REQUEST_ID (vault:write or vault:approve)."""
     with client_of(ctx) as client:
         asked = client.requests.decline(request_id)
-    if as_json:
-        echo_json(asked)
-    else:
-        _show(asked)
+    echo_result(asked, _show, as_json=as_json)
 
 
 @click.command("request")
