@@ -14,6 +14,7 @@ from __future__ import annotations
 from litestar import Response, get, post
 
 from loomal.console.adding import replace_box
+from loomal.console.decisions import decision_form, may_decide, post_decision
 from loomal.console.editing import find_summary
 from loomal.console.fields import FIELDS
 from loomal.console.form_page import AnsweredAsk, form_page
@@ -25,7 +26,7 @@ from loomal.console.forms import (
     shown_custom_keys,
 )
 from loomal.console.markup import Html, join, render
-from loomal.console.pages import csrf_field, layout, message_page, when
+from loomal.console.pages import layout, message_page, when
 from loomal.console.sessions import ConsoleSession
 from loomal.console.web import (
     Name,
@@ -94,12 +95,13 @@ def _ask_card(session: ConsoleSession, asked: AccessRequest) -> Html:
     """The request as the agent made it (plain text), and the Decline button for a
     session that may decline (vault:write or vault:approve)."""
     decline = Html("")
-    if session.can(Scope.WRITE) or session.can(Scope.APPROVE):
-        decline = render(
-            '<form method="post" action="/requests/{id}/decline" class="inline" '
-            'id="decline-form">{csrf}<button type="submit" class="danger">Decline</button></form>',
-            id=asked.request_id,
-            csrf=csrf_field(session),
+    if may_decide(session):
+        decline = decision_form(
+            session,
+            f"/requests/{asked.request_id}/decline",
+            "Decline",
+            danger=True,
+            form_id="decline-form",
         )
     fill = (
         Html(
@@ -250,15 +252,10 @@ async def fulfill(request: Req, request_id: Name) -> Response[bytes]:
 
 @post("/requests/{request_id:str}/decline", include_in_schema=False, status_code=303)
 async def decline(request: Req, request_id: Name) -> Response[bytes]:
-    checked = await authorised_post(request)
-    if isinstance(checked, Response):
-        return checked
-    session, _ = checked
-    try:
+    async def decide(session: ConsoleSession, _: dict[str, str]) -> None:
         await vault_of(request).requests.decline(session.principal, request_id)
-    except LoomalError as error:
-        return error_page(session, error)
-    return redirect("/requests")
+
+    return await post_decision(request, decide, "/requests")
 
 
 REQUEST_ROUTES = [requests_list, request_page, fulfill, decline]

@@ -16,13 +16,13 @@ from urllib.parse import quote
 
 from litestar import Response, get, post
 
+from loomal.console.decisions import decision_form, may_decide, post_decision
 from loomal.console.markup import Html, join, render
-from loomal.console.pages import csrf_field, layout, when
+from loomal.console.pages import layout, when
 from loomal.console.sessions import ConsoleSession
 from loomal.console.web import (
     Name,
     Req,
-    authorised_post,
     current_session,
     error_page,
     html_response,
@@ -30,7 +30,6 @@ from loomal.console.web import (
     vault_of,
 )
 from loomal.core.approval_models import Approval
-from loomal.core.principals import Scope
 from loomal.errors import LoomalError, ValidationError
 
 __all__ = ["APPROVAL_ROUTES", "WINDOWS", "approval_card", "approvals_page"]
@@ -61,13 +60,8 @@ def _size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB"
 
 
-def _may_decide(session: ConsoleSession) -> bool:
-    """Whether to offer the buttons: the core decides (and refuses) anyway."""
-    return session.can(Scope.WRITE) or session.can(Scope.APPROVE)
-
-
 def _decide_forms(session: ConsoleSession, a: Approval) -> Html:
-    if a.status != "pending" or not _may_decide(session):
+    if a.status != "pending" or not may_decide(session):
         return Html("")
     aid = a.approval_id
     window = Html("")
@@ -83,14 +77,9 @@ def _decide_forms(session: ConsoleSession, a: Approval) -> Html:
             options=options,
         )
     return render(
-        '<div class="actions decide">'
-        '<form method="post" action="/approvals/{id}/approve" class="inline">{csrf}{window}'
-        '<button type="submit">Approve</button></form>'
-        '<form method="post" action="/approvals/{id}/deny" class="inline">{csrf}'
-        '<button type="submit" class="danger">Deny</button></form></div>',
-        id=aid,
-        csrf=csrf_field(session),
-        window=window,
+        '<div class="actions decide">{approve}{deny}</div>',
+        approve=decision_form(session, f"/approvals/{aid}/approve", "Approve", choice=window),
+        deny=decision_form(session, f"/approvals/{aid}/deny", "Deny", danger=True),
     )
 
 
@@ -165,7 +154,7 @@ def approvals_page(session: ConsoleSession, approvals: list[Approval]) -> Html:
     pending = [a for a in approvals if a.status == "pending"]
     decided = [a for a in approvals if a.status != "pending"]
     hint = Html("")
-    if pending and not _may_decide(session):
+    if pending and not may_decide(session):
         hint = Html(
             '<p class="hint">This session may look but not decide: deciding needs a key '
             "with vault:approve or vault:write.</p>"
@@ -229,31 +218,21 @@ def _window(form: dict[str, str]) -> int:
 
 @post("/approvals/{approval_id:str}/approve", include_in_schema=False, status_code=303)
 async def approve(request: Req, approval_id: Name) -> Response[bytes]:
-    checked = await authorised_post(request)
-    if isinstance(checked, Response):
-        return checked
-    session, form = checked
-    service = vault_of(request).approvals
-    try:
+    async def decide(session: ConsoleSession, form: dict[str, str]) -> None:
+        service = vault_of(request).approvals
         found = await service.get_approval(session.principal, approval_id)
         window = _window(form) if found.kind == "request" else None
         await service.approve(session.principal, approval_id, window_seconds=window)
-    except LoomalError as error:
-        return error_page(session, error)
-    return redirect(f"/approvals/{quote(approval_id, safe='')}")
+
+    return await post_decision(request, decide, f"/approvals/{quote(approval_id, safe='')}")
 
 
 @post("/approvals/{approval_id:str}/deny", include_in_schema=False, status_code=303)
 async def deny(request: Req, approval_id: Name) -> Response[bytes]:
-    checked = await authorised_post(request)
-    if isinstance(checked, Response):
-        return checked
-    session, _ = checked
-    try:
+    async def decide(session: ConsoleSession, _: dict[str, str]) -> None:
         await vault_of(request).approvals.deny(session.principal, approval_id)
-    except LoomalError as error:
-        return error_page(session, error)
-    return redirect(f"/approvals/{quote(approval_id, safe='')}")
+
+    return await post_decision(request, decide, f"/approvals/{quote(approval_id, safe='')}")
 
 
 APPROVAL_ROUTES = [approvals, approval, approve, deny]
