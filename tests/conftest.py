@@ -20,7 +20,7 @@ import sys
 import time
 import venv
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from loomal.core.models import IdentityCreated
 from loomal.runtime import RunningVault, open_store
 from loomal.server.app import create_app
 from loomal.server.edge import Edge
+from tests.upstream import Upstream, running_upstream
 
 POSTGRES_URL = os.environ.get(
     "LOOMAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -177,6 +178,23 @@ def clocked_api(settings: ServerSettings, clock: ManualClock) -> Iterator[Api]:
     app = create_app(settings=settings, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client=client, settings=settings, app=app)
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    """The loopback upstream brokered requests go to (:mod:`tests.upstream`)."""
+    with running_upstream() as running:
+        yield running
+
+
+@pytest.fixture
+def loopback_api(settings: ServerSettings) -> Iterator[Api]:
+    """``api`` on a server whose brokered requests may reach 127.0.0.1 (the
+    :func:`upstream`), which the egress policy refuses by default."""
+    allowed = replace(settings, fetch_allow_private=("127.0.0.1",))
+    app = create_app(settings=allowed)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client=client, settings=allowed, app=app)
 
 
 # -- the `loomal` command as a user runs it ---------------------------------------------

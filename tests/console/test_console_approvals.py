@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from loomal.config import ServerSettings
-from loomal.server.app import create_app
 from tests.conftest import Api, auth
 from tests.console.html_forms import posted_fields
 from tests.console.test_console_http import sign_in
-from tests.upstream import Upstream, running_upstream
+from tests.upstream import Upstream
 
 KEY = "sk_live_" + "Cn7-pp" * 6
 RULES = [
@@ -28,17 +24,8 @@ EVIL = '<script>alert("pwned")</script> & <b>bold</b>'
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as running:
-        yield running
-
-
-@pytest.fixture
-def api(settings: ServerSettings) -> Iterator[Api]:
-    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
-    app = create_app(settings=allowed)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=allowed, app=app)
+def api(loopback_api: Api) -> Api:
+    return loopback_api
 
 
 @dataclasses.dataclass
