@@ -4,18 +4,12 @@ approves with ``approvals.approve``, the agent repeats with ``approval_id``."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from litestar.testing import TestClient
 
 from loomal import ApprovalPendingError, AsyncLoomal, Loomal, PermissionDeniedError
-from loomal.config import ServerSettings
-from loomal.server.app import create_app
 from tests.conftest import Api
-from tests.upstream import Upstream, running_upstream
+from tests.upstream import Upstream
 
 RULES = [
     {"methods": ["GET"], "paths": ["/echo"]},
@@ -24,17 +18,8 @@ RULES = [
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as running:
-        yield running
-
-
-@pytest.fixture
-def api(settings: ServerSettings) -> Iterator[Api]:
-    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
-    app = create_app(settings=allowed)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=allowed, app=app)
+def api(loopback_api: Api) -> Api:
+    return loopback_api
 
 
 def keys(api: Api, upstream: Upstream) -> tuple[str, str]:

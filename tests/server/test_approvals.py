@@ -5,18 +5,13 @@ approvalId; the proxy's Loomal-Approval header, never forwarded)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from loomal.config import ServerSettings
-from loomal.server.app import create_app
 from tests.conftest import Api, auth
 from tests.server.test_api import assert_error
-from tests.upstream import Upstream, running_upstream
+from tests.upstream import Upstream
 
 KEY = "sk_live_" + "Ap9-qq" * 6
 RULES = [
@@ -27,17 +22,8 @@ RULES = [
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as running:
-        yield running
-
-
-@pytest.fixture
-def api(settings: ServerSettings) -> Iterator[Api]:
-    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
-    app = create_app(settings=allowed)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=allowed, app=app)
+def api(loopback_api: Api) -> Api:
+    return loopback_api
 
 
 def keys(api: Api, upstream: Upstream) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import logging
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -20,24 +19,15 @@ from loomal.errors import ValidationError
 from loomal.server.app import create_app
 from tests.conftest import Api, auth, free_port
 from tests.server.test_api import assert_error
-from tests.upstream import Upstream, running_upstream
+from tests.upstream import Upstream
 
 KEY = "sk_live_" + "Ab3/+x" * 6  # '/' and '+' make its encoded forms differ from it
 USE = ("vault:use",)
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as running:
-        yield running
-
-
-@pytest.fixture
-def api(settings: ServerSettings) -> Iterator[Api]:
-    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
-    app = create_app(settings=allowed)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=allowed, app=app)
+def api(loopback_api: Api) -> Api:
+    return loopback_api
 
 
 def store(api: Api, h: dict[str, str], name: str, body: dict[str, Any]) -> None:

@@ -4,37 +4,23 @@ pointed at a real ``loomal serve`` whose credential holds the vendor key."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-from litestar.testing import TestClient
 
-from loomal.config import ServerSettings
-from loomal.server.app import create_app
 from tests.conftest import Api, auth, new_key, start_server
 from tests.server.test_api import assert_error
 from tests.upstream import VENDOR_KEY, Upstream, running_upstream
 
 
 @pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    with running_upstream() as running:
-        yield running
-
-
-@pytest.fixture
-def api(settings: ServerSettings) -> Iterator[Api]:
-    allowed = dataclasses.replace(settings, fetch_allow_private=("127.0.0.1",))
-    app = create_app(settings=allowed)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(client=client, settings=allowed, app=app)
+def api(loopback_api: Api) -> Api:
+    return loopback_api
 
 
 def openai_credential(upstream: Upstream, **metadata: Any) -> dict[str, Any]:
