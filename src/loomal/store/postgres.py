@@ -237,19 +237,17 @@ class PostgresStore(SqlStore):
         max_credentials: int | None = None,
         version_note: VersionNote | None = None,
     ) -> T:
-        """The shared write script's semantics in one round trip (migration 0018).
+        """:meth:`loomal.core.ports.CredentialStore.modify_credential`, in one round trip.
 
-        Why not the script: it waits for a round trip per statement (BEGIN, the
+        The shared write script waits for a round trip per statement (BEGIN, the
         locking SELECT, the version, the prune, the row, the audit event, COMMIT:
-        seven). Here ``change`` runs first, on the row this process last saw (none
-        if it saw none: a create is one round trip too), and one call of
-        ``loomal_write_credential`` writes the result if that row is still the
-        current one, checked under the row lock.
-        If not, nothing is written and the answer carries the current row: the
-        change runs again on it, as the script would have run it. A change that
-        refuses a row that may be stale is retried on a fresh read before its
-        error stands. After a few stale answers (a row written by many servers at
-        once) the locking script runs instead, so every write finishes.
+        seven). Here the row ``change`` first sees is the one this process last
+        saw (none if it saw none: a create is one round trip too), and one call of
+        ``loomal_write_credential`` (migration 0018) checks it under the row lock;
+        when it is stale the answer carries the current row. A change that refuses
+        a row that may be stale is retried on a fresh read before its error
+        stands. After a few stale answers (a row written by many servers at once)
+        the locking script runs instead, so every write finishes.
         """
         key = (identity_id, name)
         existing = self._seen.get(key)  # a guess; unseen: guessed absent (a create)
