@@ -73,6 +73,15 @@ def _issued(
     return work
 
 
+_scopes_option = click.option(
+    "--scopes",
+    default="vault:read,vault:write",
+    show_default=True,
+    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
+    "vault:approve (decide approvals).",
+)
+
+
 _label_option = click.option(
     "--label",
     help="Who holds the key (e.g. billing-bot): shown beside its prefix in lists, the "
@@ -102,22 +111,25 @@ def _print_created(created: IdentityCreated, as_json: bool) -> None:
     click.echo(created.api_key)
 
 
-@identity.command("create")
-@click.argument("name")
-@click.option(
-    "--scopes",
-    default="vault:read,vault:write",
-    show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
-    "vault:approve (decide approvals).",
-)
-@click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
-@_label_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-@store_options
-@reports_errors
-def create(
+def _new_key_options(func: Callable[..., None]) -> Callable[..., None]:
+    """``create`` and ``add-key`` issue a key the same way, so they take the same options."""
+    for option in (
+        reports_errors,
+        store_options,
+        click.option("--json", "as_json", is_flag=True, help="Print a JSON object."),
+        _label_option,
+        click.option("--expires-at", help="ISO 8601 time after which the key stops working."),
+        _scopes_option,
+    ):
+        func = option(func)
+    return func
+
+
+def _new_key(
+    action_name: str,
+    issue: Callable[..., Awaitable[IdentityCreated]],
     name: str,
+    *,
     scopes: str,
     expires_at: str | None,
     label: str | None,
@@ -125,70 +137,41 @@ def create(
     data_dir: str | None,
     database_url: str | None,
 ) -> None:
-    """Create identity NAME with a first API key; the key is the last line printed."""
+    """A new key for ``name`` from ``issue`` (an IdentityService method), audited."""
     expiry = _expiry(expires_at)
     created = run_async(
         _audited(
             {"data_dir": data_dir, "database_url": database_url},
-            "identity_create",
+            action_name,
             _issued(
-                lambda ids: ids.create_identity(
-                    name, scopes=scopes.split(","), expires_at=expiry, label=label
+                lambda ids: issue(
+                    ids, name, scopes=scopes.split(","), expires_at=expiry, label=label
                 )
             ),
         )
     )
     _print_created(created, as_json)
+
+
+@identity.command("create")
+@click.argument("name")
+@_new_key_options
+def create(name: str, **options: Any) -> None:
+    """Create identity NAME with a first API key; the key is the last line printed."""
+    _new_key("identity_create", IdentityService.create_identity, name, **options)
 
 
 @identity.command("add-key")
 @click.argument("name")
-@click.option(
-    "--scopes",
-    default="vault:read,vault:write",
-    show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
-    "vault:approve (decide approvals).",
-)
-@click.option("--expires-at", help="ISO 8601 time after which the key stops working.")
-@_label_option
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
-@store_options
-@reports_errors
-def add_key(
-    name: str,
-    scopes: str,
-    expires_at: str | None,
-    label: str | None,
-    as_json: bool,
-    data_dir: str | None,
-    database_url: str | None,
-) -> None:
+@_new_key_options
+def add_key(name: str, **options: Any) -> None:
     """Issue another API key for identity NAME (e.g. to rotate without downtime)."""
-    expiry = _expiry(expires_at)
-    created = run_async(
-        _audited(
-            {"data_dir": data_dir, "database_url": database_url},
-            "identity_add_key",
-            _issued(
-                lambda ids: ids.add_key(
-                    name, scopes=scopes.split(","), expires_at=expiry, label=label
-                )
-            ),
-        )
-    )
-    _print_created(created, as_json)
+    _new_key("identity_add_key", IdentityService.add_key, name, **options)
 
 
 @identity.command("rotate-key")
 @click.argument("name")
-@click.option(
-    "--scopes",
-    default="vault:read,vault:write",
-    show_default=True,
-    help="Comma-separated: vault:read, vault:write, vault:use (use without reading secrets), "
-    "vault:approve (decide approvals).",
-)
+@_scopes_option
 @click.option(
     "--grace-seconds",
     type=float,
