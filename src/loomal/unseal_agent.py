@@ -71,6 +71,10 @@ _MAX_MESSAGE = 64 * 1024
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _FORCED_CHECK_INTERVAL = 0.05
 _LISTEN_BACKLOG = 128
+_STOP_POLL_SECONDS = 0.05
+"""How often the agent's accept loop looks for a stop: closing it (every stop of
+``loomal serve``) waits up to this long; socketserver's default, half a second,
+was most of the time a test of the agent took."""
 """Connections waiting to be accepted: every worker asks at once after an unseal,
 and socketserver's default (5) made the sixth concurrent client fail at connect."""
 
@@ -245,7 +249,12 @@ class UnsealAgent:
         finally:
             os.umask(old_umask)
         self._server = server
-        threading.Thread(target=server.serve_forever, name="loomal-unseal", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever,
+            args=(_STOP_POLL_SECONDS,),
+            name="loomal-unseal",
+            daemon=True,
+        ).start()
 
     def close(self) -> None:
         if self._server is not None:

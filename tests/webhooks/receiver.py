@@ -62,7 +62,8 @@ def running_receiver(port: int = 0, answers: list[int] | None = None) -> Iterato
     server = LoopbackHTTPServer(("127.0.0.1", port), _Handler)
     receiver = Receiver(port=server.server_address[1], answers=list(answers or []))
     server.RequestHandlerClass = type("Handler", (_Handler,), {"receiver": receiver})
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: shutdown() waits up to one poll interval, at every test's end
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield receiver
