@@ -23,6 +23,7 @@ from loomal.broker.encodings import ACCEPT_ENCODING, BodyDecoder, body_decoder, 
 from loomal.broker.hops import Hop, check_hop, next_hop, refused_redirect
 from loomal.broker.injection import BrokerPlan
 from loomal.broker.outbound import with_injected_query
+from loomal.broker.pinned_post import pinned_address
 from loomal.broker.scrubbing import StreamScrubber
 from loomal.broker.transport import Transport, UpstreamAnswer, UpstreamRequest
 from loomal.broker.urls import IPAddress, Target
@@ -194,13 +195,8 @@ async def _checked_address(
     target = hop.target
     try:
         check_hop(policy, plan, name, target)
-        literal = target.literal
-        if literal is not None:
-            return policy.choose_address(target, [literal])
-        addresses = await transport.resolve(target.host, target.port)
-        if not addresses:
-            raise BadGatewayError(f"Could not resolve {target.host}.", reason="dns_failed")
-        return policy.choose_address(target, addresses)
+        unresolved = BadGatewayError(f"Could not resolve {target.host}.", reason="dns_failed")
+        return await pinned_address(transport, policy, target, unresolved)
     except BadRequestError as error:
         if hop.number == 0:
             raise

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from loomal.broker.addresses import EgressPolicy
 from loomal.broker.transport import Transport, UpstreamRequest
-from loomal.broker.urls import Target
+from loomal.broker.urls import IPAddress, Target
 from loomal.errors import BadGatewayError, BadRequestError
 
-__all__ = ["PostAnswer", "pinned_post"]
+__all__ = ["PostAnswer", "pinned_address", "pinned_post"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,21 @@ class PostAnswer:
     status: int
     body: bytes | None
     """None when the answer was longer than allowed: the rest was not read."""
+
+
+async def pinned_address(
+    transport: Transport, policy: EgressPolicy, target: Target, unresolved: BadGatewayError
+) -> IPAddress:
+    """The one address a request to ``target`` goes to: its literal, or its name
+    resolved once (``unresolved`` when nothing comes back), as the egress policy
+    allows (a refusal for a loopback, private or metadata address otherwise).
+    Sending to this address, never to the name again, is what keeps a second
+    lookup from changing where the request goes."""
+    literal = target.literal
+    addresses = [literal] if literal else await transport.resolve(target.host, target.port)
+    if not addresses:
+        raise unresolved
+    return policy.choose_address(target, addresses)
 
 
 async def pinned_post(
@@ -44,11 +59,8 @@ async def pinned_post(
     policy does not allow, ``unresolved`` for a name without addresses."""
     if target.scheme == "http" and not policy.allows_http(target):
         raise plain_http
+    address = await pinned_address(transport, policy, target, unresolved)
     literal = target.literal
-    addresses = [literal] if literal else await transport.resolve(target.host, target.port)
-    if not addresses:
-        raise unresolved
-    address = policy.choose_address(target, addresses)
     request = UpstreamRequest(
         method="POST",
         url=target.url(address=address),
