@@ -34,7 +34,6 @@ def render(
     ops: int,
     sqlite_measured: bool,
 ) -> list[str]:
-    round_trips = counted.per_op
     lines = [
         "## PostgreSQL",
         "",
@@ -75,21 +74,25 @@ def render(
         f"for, counted in a separate phase: {ops} operations of each kind, one at a time, "
         "through a relay between a third server and PostgreSQL that parses the protocol (a "
         "`Sync` or a simple `Query` ends one round trip; `bench/pgwire_relay.py`), including "
-        "the background flushes they cause (audit events, lastUsedAt).",
+        "the background flushes they cause (audit events, lastUsedAt). Each kind is counted "
+        "twice: first as it comes, then the same operations again, once the server has "
+        "touched every credential they change (its first change of a credential reads the "
+        "row before the one-statement write).",
         "",
-        "| scenario | server µs | PostgreSQL µs | OpenBao µs | SQLite server µs | round trips / op |",
+        "| scenario | server µs | PostgreSQL µs | OpenBao µs | SQLite server µs "
+        "| round trips / op, first / again |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in rows.values():
         sqlite = f"{_avg(row.ours_cpu):.0f}" if sqlite_measured else ""
         lines.append(
             f"| {row.name} | {_avg(row.pg_cpu):.0f} | {_avg(row.pg_db_cpu):.0f} | "
-            f"{_avg(row.theirs_cpu):.0f} | {sqlite} | {round_trips.get(row.name, math.nan):.2f} |"
+            f"{_avg(row.theirs_cpu):.0f} | {sqlite} | {_trips(counted, row.name)} |"
         )
     if two is not None:
         lines.append(
             f"| {POP}, two servers | {two.server_cpu_us:.0f} | {two.db_cpu_us:.0f} | | | "
-            f"{round_trips.get(POP, math.nan):.2f} |"
+            f"{_trips(counted, POP)} |"
         )
     lines += [
         "",
@@ -109,7 +112,7 @@ def render(
             f"{two.duplicates} of them twice; exactly once: {once}.",
             "",
         ]
-    lines += _targets(rows, round_trips, two)
+    lines += _targets(rows, counted, two)
     lines += _where_the_time_goes(profiles)
     if rss:
         lines += [
@@ -121,9 +124,7 @@ def render(
     return lines
 
 
-def _targets(
-    rows: Mapping[str, Any], trips: Mapping[str, float], two: TwoServerPop | None
-) -> list[str]:
+def _targets(rows: Mapping[str, Any], counted: RoundTrips, two: TwoServerPop | None) -> list[str]:
     """Issue 29's targets for PostgreSQL, judged from this run."""
     checks: list[tuple[str, str, bool]] = []
     for name, label, floor in (
@@ -141,8 +142,8 @@ def _targets(
         ("durable write (overwrite 1 of 1000)", "write round trips ≤ 2", 2.0),
         (POP, "pop round trips = 1", 1.0),
     ):
-        value = trips.get(name, math.nan)
-        checks.append((label, f"{value:.2f}", value <= most + 0.05))
+        value = counted.per_op.get(name, math.nan)  # judged on the first pass
+        checks.append((f"{label} (first / again)", _trips(counted, name), value <= most + 0.05))
     if two is not None:
         checks.append(
             ("pop on two servers exactly once", f"{two.duplicates} twice", two.duplicates == 0)
@@ -212,3 +213,8 @@ def _own(found: Profile, op: str) -> float:
     """Loomal's own steps of an operation, in µs: their traced shares of its CPU."""
     part = found.parts[op]
     return found.cpu_us[op] * (part["decrypt"] + part["authenticate"] + part["flushes"])
+
+
+def _trips(counted: RoundTrips, name: str) -> str:
+    first, again = counted.per_op.get(name, math.nan), counted.again.get(name, math.nan)
+    return f"{first:.2f} / {again:.2f}"

@@ -437,7 +437,10 @@ def main() -> None:
             round_trips = pg_section.count_round_trips(
                 counted.url, pg.headers, relay, ops=args.count_ops, credentials=BACKUP_CREDENTIALS
             )
-            print(f"  round trips per operation {round_trips.per_op}", flush=True)
+            print(
+                f"  round trips per operation {round_trips.per_op}, again {round_trips.again}",
+                flush=True,
+            )
 
         scale_rows: dict[str, wrk.Result] = {}
         seed_seconds = 0.0
