@@ -71,12 +71,12 @@ _MAX_MESSAGE = 64 * 1024
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux, 104 on macOS
 _FORCED_CHECK_INTERVAL = 0.05
 _LISTEN_BACKLOG = 128
+"""Connections waiting to be accepted: every worker asks at once after an unseal,
+and socketserver's default (5) made the sixth concurrent client fail at connect."""
 _STOP_POLL_SECONDS = 0.05
 """How often the agent's accept loop looks for a stop: closing it (every stop of
 ``loomal serve``) waits up to this long; socketserver's default, half a second,
 was most of the time a test of the agent took."""
-"""Connections waiting to be accepted: every worker asks at once after an unseal,
-and socketserver's default (5) made the sixth concurrent client fail at connect."""
 
 
 def agent_request(path: Path, message: Mapping[str, Any], *, timeout: float = 30) -> Any:

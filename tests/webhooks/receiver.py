@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from tests.upstream import LoopbackHTTPServer
+from tests.upstream import LoopbackHTTPServer, serving_in_a_thread
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,5 @@ def running_receiver(port: int = 0, answers: list[int] | None = None) -> Iterato
     server = LoopbackHTTPServer(("127.0.0.1", port), _Handler)
     receiver = Receiver(port=server.server_address[1], answers=list(answers or []))
     server.RequestHandlerClass = type("Handler", (_Handler,), {"receiver": receiver})
-    # a short poll: shutdown() waits up to one poll interval, at every test's end
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving_in_a_thread(server):
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
