@@ -21,13 +21,17 @@ def test_a_worker_serves_with_its_start_up_heap_frozen_and_thaws_it_at_stop(
     monkeypatch.setenv("LOOMAL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LOOMAL_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
     assert gc.get_freeze_count() == 0
+    thresholds = gc.get_threshold()
     try:
         with TestClient(create_app_from_env()) as client:
             assert client.get("/v0/health").status_code == 200
             assert gc.get_freeze_count() > 10_000  # the framework, the table, the store
+            assert gc.get_threshold()[0] > thresholds[0]
         assert gc.get_freeze_count() == 0
-    finally:
-        gc.unfreeze()  # whatever happened, the next test's collector sees everything
+        assert gc.get_threshold() == thresholds
+    finally:  # whatever happened, the next test's collector works as before
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_an_app_built_in_process_leaves_the_collector_alone(tmp_path: Path) -> None:
