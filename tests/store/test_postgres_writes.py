@@ -166,11 +166,44 @@ async def test_the_rows_remembered_stay_within_their_bound(
     from loomal.store import postgres
 
     first, _ = servers
-    monkeypatch.setattr(postgres, "_SEEN_BYTES", 1000)
-    for i in range(20):  # 20 rows of about 230 bytes each
+    monkeypatch.setattr(postgres, "_SEEN_BYTES", 5000)
+    for i in range(20):  # 20 rows of about 930 bytes each, object included
         await _store(
             first, msgspec.structs.replace(_row([1] * 200), credential_id=f"c{i}", name=f"n{i}")
         )
-        assert 0 < first._seen_bytes <= 1000
+        assert 0 < first._seen_bytes <= 5000
     assert len(first._seen) < 20
     assert first._seen_bytes == sum(postgres._size(r) for r in first._seen.values())
+
+
+async def test_the_bound_on_remembered_rows_counts_the_memory_they_take(
+    servers: Servers,
+) -> None:
+    """What the bound counts is what the rows take (a worker that read a million
+    credentials at random kept five times its bound when only sealed bytes counted)."""
+    import gc
+    import os
+    import tracemalloc
+
+    first, _ = servers
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(2000):  # rows as a read makes them: every value its own object
+            row = CredentialRow(
+                credential_id=f"cred_{os.urandom(12).hex()}", name=f"cred-{i:06d}",
+                type="API_KEY", metadata_json=b'{"owner":"agent-0001","n":123}',
+                expires_at=None, created_at=1_796_677_866_000_000 + i,
+                updated_at=1_796_677_866_000_000 + i, last_used_at=None, last_rotated_at=None,
+                version=1, identity_id=f"id_{os.urandom(12).hex()}", key_id=f"k_{i:016x}",
+                wrapped_key=os.urandom(60), nonce=os.urandom(12), ciphertext=os.urandom(40),
+            )  # fmt: skip
+            first._remember((row.identity_id, row.name), row)
+        del row
+        gc.collect()
+        taken = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(first._seen) == 2000
+    assert taken <= first._seen_bytes * 1.25
