@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: serve test test-fast test-ts lint bench clean
+.PHONY: serve test test-fast test-ts lint bench bench-scale clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Loomal Vault needs Python 3.11 or newer (set PYTHON=python3.12, ...)")'
@@ -56,6 +56,10 @@ test-ts: $(VENV)/.installed
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
+
+# A million credentials on PostgreSQL (issue 29's scale): seeding takes minutes, so apart.
+bench-scale: $(VENV)/.installed-dev
+	$(BIN)/python bench/pg_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
