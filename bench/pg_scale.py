@@ -129,11 +129,7 @@ def lua_random(path: Path, keys: list[str], per: int, *, page: bool) -> Path:
         f"""
 local keys = {{{", ".join(f'"{key}"' for key in keys)}}}
 local paths = {{{", ".join(f'"{target}"' for target in targets)}}}
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
+{wrk.THREAD_IDS_LUA}
 function init(args)
   math.randomseed(os.time() + (id or 0) * 7919)
 end

@@ -51,14 +51,13 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-_POP_LUA = """
+_POP_LUA = (
+    """
 wrk.method = "POST"
 {headers}
-local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
+"""
+    + wrk.THREAD_IDS_LUA  # no braces in it: safe inside a str.format template
+    + """
 function init(args)
   out = io.open("{prefix}" .. id .. ".txt", "w")
   out:setvbuf("line")
@@ -72,6 +71,7 @@ response = function(status, headers, body)
   if status == 200 then out:write(body, "\\n") end
 end
 """
+)
 
 
 @dataclass

@@ -68,6 +68,17 @@ def run(url: str, *, script: Path, seconds: int, connections: int = 32, threads:
     return Result(rps, p50, p99, errors, requests)
 
 
+THREAD_IDS_LUA = """
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("id", counter)
+end
+"""
+"""Lua that numbers wrk's threads (``id`` in each thread's ``init``): a random seed or
+an output file of their own."""
+
+
 def script(
     path: Path,
     *,
