@@ -39,12 +39,14 @@ from bench import pgdb, wrk  # noqa: E402
 from bench.run import (  # noqa: E402
     Loomal,
     cpu_seconds,
+    mean,
     settle,
     start_loomal,
     stop_process,
     tree_peak_rss_mb,
     tree_pids,
 )
+from loomal.core.types import encode_name_cursor  # noqa: E402
 
 SMALL = 100
 """Credentials in the small vault (one identity), as in ``make bench``."""
@@ -118,11 +120,10 @@ def lua_random(path: Path, keys: list[str], per: int, *, page: bool) -> Path:
     """A wrk script: each request a random identity's key and a random credential
     (``page``: a page of 100 starting after a random name)."""
     if page:
-        cursors = [
-            base64.urlsafe_b64encode(credential_name(i).encode()).decode().rstrip("=")
+        targets = [
+            f"/v0/vault?limit={PAGE}&cursor={encode_name_cursor(credential_name(i))}"
             for i in range(max(per - PAGE, 1))
         ]
-        targets = [f"/v0/vault?limit={PAGE}&cursor={c}" for c in cursors]
     else:
         targets = [f"/v0/vault/{credential_name(i)}" for i in range(per)]
     path.write_text(
@@ -149,8 +150,7 @@ class Measured:
     cpu_us: list[float] = field(default_factory=list)
 
     def mean(self, attr: str) -> float:
-        values: list[float] = [getattr(r, attr) for r in self.results]
-        return sum(values) / len(values)
+        return mean(self.results, attr)
 
     @property
     def errors(self) -> int:

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import openbao, pg_profile, pg_report, pg_section, pgdb, pgwire_relay, wrk  # noqa: E402
+from loomal.core.types import encode_name_cursor  # noqa: E402
 
 PYTHON = Path(sys.executable)
 CODES_PER_CREDENTIAL = 1000
@@ -582,7 +583,7 @@ def measure_scale(
     scale_rows: dict[str, wrk.Result] = {}
     scale_h = {"Authorization": f"Bearer {scale_key}"}
     middle = f"cred-{args.scale // 2:06d}"
-    cursor = base64.urlsafe_b64encode(middle.encode()).decode().rstrip("=")
+    cursor = encode_name_cursor(middle)
     for label, path in (
         ("read one credential", f"/v0/vault/{middle}"),
         ("list 100 credentials", f"/v0/vault?limit=100&cursor={cursor}"),
