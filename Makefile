@@ -34,8 +34,10 @@ lint: $(VENV)/.installed-dev
 # CPU in each xdist worker (__pycache__/ is ignored by git).
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
+# Every test, on both cores; tests that share something outside their tmp dir (a venv
+# under .cache/, npm's cache) carry one xdist_group and run on one worker.
 test: lint test-ts
-	$(PYTEST)
+	$(PYTEST) -n 2 --dist loadgroup
 
 # The inner loop: no process-starting tests, SQLite only (make test runs PostgreSQL too), on both cores.
 test-fast: lint

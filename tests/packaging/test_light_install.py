@@ -12,7 +12,11 @@ import pytest
 
 from tests.conftest import ServerProcess, venv_with
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # one xdist worker builds the venv for every test here, instead of each building its own
+    pytest.mark.xdist_group("light-install"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_ONLY = (
