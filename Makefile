@@ -34,10 +34,11 @@ lint: $(VENV)/.installed-dev
 # CPU in each xdist worker (__pycache__/ is ignored by git).
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
-# Every test, on both cores; tests that share something outside their tmp dir (a venv
-# under .cache/, npm's cache) carry one xdist_group and run on one worker.
+# Every test, on both cores, each test module whole on one worker (--dist loadfile): a module
+# that builds something outside its tmp dir (the official SDK's venv under .cache/, npx's
+# cache, a wheel of this tree in build/) builds it once, never twice at the same time.
 test: lint test-ts
-	$(PYTEST) -n 2 --dist loadgroup
+	$(PYTEST) -n 2 --dist loadfile
 
 # The inner loop: no process-starting tests, SQLite only (make test runs PostgreSQL too), on both cores.
 test-fast: lint

@@ -20,11 +20,7 @@ import pytest
 
 from tests.conftest import ServerProcess, new_key, new_platform_key, venv_with
 
-pytestmark = [
-    pytest.mark.slow,
-    # one xdist worker builds the official SDK's venv under .cache/: two would race on it
-    pytest.mark.xdist_group("official-sdk"),
-]
+pytestmark = pytest.mark.slow
 
 OFFICIAL = "loomal-sdk==0.6.2"
 SCRIPT = Path(__file__).with_name("sdk_script.py")

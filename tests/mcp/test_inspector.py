@@ -19,11 +19,7 @@ import pytest
 from tests.conftest import IN_CI, ServerProcess
 from tests.mcp.conftest import HOST_NAME_RULE, UNDERSCORE
 
-pytestmark = [
-    pytest.mark.slow,  # starts a server and Node processes
-    # one xdist worker runs npx here: two at once race on npm's shared cache
-    pytest.mark.xdist_group("npx"),
-]
+pytestmark = pytest.mark.slow  # starts a server and Node processes
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 """Pinned: the newest release when this test was written (npm view ... version)."""

@@ -12,11 +12,7 @@ import pytest
 
 from tests.conftest import ServerProcess, venv_with
 
-pytestmark = [
-    pytest.mark.slow,
-    # one xdist worker builds the venv for every test here, instead of each building its own
-    pytest.mark.xdist_group("light-install"),
-]
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_ONLY = (
