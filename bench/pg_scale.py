@@ -40,6 +40,8 @@ from bench.run import (  # noqa: E402
     Loomal,
     cpu_seconds,
     mean,
+    scale_name,
+    seed_identity,
     settle,
     start_loomal,
     stop_process,
@@ -72,35 +74,24 @@ def seed_share(
         keys = []
         try:
             for n in range(first, last):
-                created = await vault.identities.create_identity(
-                    f"agent-{n:04d}", scopes=["vault:read", "vault:write"]
-                )
-                who = await vault.identities.authenticate(f"Bearer {created.api_key}")
-                keys.append(created.api_key)
-                for start in range(0, per, _IN_FLIGHT):
-                    await asyncio.gather(
-                        *(
-                            vault.service.store_credential(
-                                who,
-                                credential_name(i),
-                                StoreRequest(
-                                    type="API_KEY",
-                                    data={"key": f"sk_live_{n:04d}_{i:06d}"},
-                                    metadata={"owner": f"agent-{n:04d}", "n": i},
-                                ),
-                            )
-                            for i in range(start, min(per, start + _IN_FLIGHT))
-                        )
+
+                def request_for(i: int, n: int = n) -> StoreRequest:
+                    return StoreRequest(
+                        type="API_KEY",
+                        data={"key": f"sk_live_{n:04d}_{i:06d}"},
+                        metadata={"owner": f"agent-{n:04d}", "n": i},
                     )
+
+                keys.append(
+                    await seed_identity(
+                        vault, f"agent-{n:04d}", per, request_for, in_flight=_IN_FLIGHT
+                    )
+                )
             return keys
         finally:
             await vault.close()
 
     return asyncio.run(fill())
-
-
-def credential_name(i: int) -> str:
-    return f"cred-{i:06d}"
 
 
 def seed(url: str, master_key: str, workdir: Path, identities: int, per: int) -> list[str]:
@@ -121,11 +112,11 @@ def lua_random(path: Path, keys: list[str], per: int, *, page: bool) -> Path:
     (``page``: a page of 100 starting after a random name)."""
     if page:
         targets = [
-            f"/v0/vault?limit={PAGE}&cursor={encode_name_cursor(credential_name(i))}"
+            f"/v0/vault?limit={PAGE}&cursor={encode_name_cursor(scale_name(i))}"
             for i in range(max(per - PAGE, 1))
         ]
     else:
-        targets = [f"/v0/vault/{credential_name(i)}" for i in range(per)]
+        targets = [f"/v0/vault/{scale_name(i)}" for i in range(per)]
     path.write_text(
         f"""
 local keys = {{{", ".join(f'"{key}"' for key in keys)}}}

@@ -26,11 +26,12 @@ import sys
 import tempfile
 import time
 import timeit
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as pkg_version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,6 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import openbao, pg_profile, pg_report, pg_section, pgdb, pgwire_relay, wrk  # noqa: E402
 from loomal.core.types import encode_name_cursor  # noqa: E402
+
+if TYPE_CHECKING:
+    from loomal.core.models import StoreRequest
+    from loomal.runtime import RunningVault
 
 PYTHON = Path(sys.executable)
 CODES_PER_CREDENTIAL = 1000
@@ -227,11 +232,42 @@ def seed_ours(loomal: Loomal) -> None:
             )
 
 
+def scale_name(i: int) -> str:
+    """The ``i``-th credential a scale seeding stores (names sort in seeding order)."""
+    return f"cred-{i:06d}"
+
+
+async def seed_identity(
+    vault: RunningVault,
+    name: str,
+    count: int,
+    request_for: Callable[[int], StoreRequest],
+    *,
+    in_flight: int,
+) -> str:
+    """A new identity ``name`` holding ``count`` credentials (:func:`scale_name`, the
+    data ``request_for(i)`` gives), each stored through the core as an agent's store
+    is (sealed, versioned, audited), ``in_flight`` at a time; its API key."""
+    created = await vault.identities.create_identity(name, scopes=["vault:read", "vault:write"])
+    who = await vault.identities.authenticate(f"Bearer {created.api_key}")
+    for start in range(0, count, in_flight):
+        await asyncio.gather(
+            *(
+                vault.service.store_credential(who, scale_name(i), request_for(i))
+                for i in range(start, min(count, start + in_flight))
+            )
+        )
+    return created.api_key
+
+
 def seed_scale(loomal: Loomal, workdir: Path, master_key: str, count: int) -> str:
     """A second identity with ``count`` credentials, written through the core (group commit)."""
     from loomal.config import ServerSettings
     from loomal.core.models import StoreRequest
     from loomal.runtime import open_vault
+
+    def request_for(i: int) -> StoreRequest:
+        return StoreRequest(type="API_KEY", data={"key": f"sk_live_{i:06d}"}, metadata={"n": i})
 
     async def fill() -> str:
         settings = ServerSettings.load(
@@ -239,25 +275,7 @@ def seed_scale(loomal: Loomal, workdir: Path, master_key: str, count: int) -> st
         )
         vault = await open_vault(settings, env={})
         try:
-            created = await vault.identities.create_identity(
-                "scale", scopes=["vault:read", "vault:write"]
-            )
-            who = await vault.identities.authenticate(f"Bearer {created.api_key}")
-            batch = 2000
-            for start in range(0, count, batch):
-                await asyncio.gather(
-                    *(
-                        vault.service.store_credential(
-                            who,
-                            f"cred-{i:06d}",
-                            StoreRequest(
-                                type="API_KEY", data={"key": f"sk_live_{i:06d}"}, metadata={"n": i}
-                            ),
-                        )
-                        for i in range(start, min(count, start + batch))
-                    )
-                )
-            return created.api_key
+            return await seed_identity(vault, "scale", count, request_for, in_flight=2000)
         finally:
             await vault.close()
 
@@ -582,7 +600,7 @@ def measure_scale(
 ) -> dict[str, wrk.Result]:
     scale_rows: dict[str, wrk.Result] = {}
     scale_h = {"Authorization": f"Bearer {scale_key}"}
-    middle = f"cred-{args.scale // 2:06d}"
+    middle = scale_name(args.scale // 2)
     cursor = encode_name_cursor(middle)
     for label, path in (
         ("read one credential", f"/v0/vault/{middle}"),

@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from bench.pg_scale import PAGE, credential_name, lua_random
+from bench.pg_scale import PAGE, lua_random
+from bench.run import scale_name
 
 from loomal.core.types import decode_name_cursor
 
@@ -21,7 +22,7 @@ def _paths(script: Path) -> list[str]:
 
 def test_every_page_starts_after_a_seeded_name(tmp_path: Path) -> None:
     script = lua_random(tmp_path / "page.lua", ["loid-a", "loid-b"], 250, page=True)
-    seeded = {credential_name(i) for i in range(250)}
+    seeded = {scale_name(i) for i in range(250)}
     paths = _paths(script)
     assert len(paths) == 250 - PAGE
     for path in paths:
@@ -32,5 +33,5 @@ def test_every_page_starts_after_a_seeded_name(tmp_path: Path) -> None:
 
 def test_every_read_names_a_seeded_credential_with_one_of_the_keys(tmp_path: Path) -> None:
     script = lua_random(tmp_path / "read.lua", ["loid-a", "loid-b"], 50, page=False)
-    assert _paths(script) == [f"/v0/vault/{credential_name(i)}" for i in range(50)]
+    assert _paths(script) == [f"/v0/vault/{scale_name(i)}" for i in range(50)]
     assert 'local keys = {"loid-a", "loid-b"}' in script.read_text()
